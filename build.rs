@@ -1,0 +1,47 @@
+//! Turns the IANA registry CSV into a sorted static table embedded in the
+//! binary, so a lookup is a binary search and nothing is parsed at run time.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[path = "src/services/iana.rs"]
+#[allow(dead_code)]
+mod iana;
+
+const REGISTRY: &str = "data/iana/service-names-port-numbers.csv";
+
+fn main() {
+    println!("cargo:rerun-if-changed={REGISTRY}");
+    println!("cargo:rerun-if-changed=src/services/iana.rs");
+    let mut reader = match csv::Reader::from_path(REGISTRY) {
+        Ok(r) => r,
+        Err(e) => panic!("cannot read {REGISTRY}: {e}"),
+    };
+    let records: Vec<csv::StringRecord> = reader
+        .records()
+        .map(|r| r.unwrap_or_else(|e| panic!("malformed row in {REGISTRY}: {e}")))
+        .collect();
+    let rows = records.iter().map(|r| iana::Row {
+        name: r.get(0).unwrap_or(""),
+        port: r.get(1).unwrap_or(""),
+        protocol: r.get(2).unwrap_or(""),
+        description: r.get(3).unwrap_or(""),
+        notes: r.get(11).unwrap_or(""),
+    });
+    let entries = iana::select(rows);
+    assert!(entries.len() > 10_000, "registry looks truncated");
+
+    let mut out = String::from("static SERVICES: &[ServiceRecord] = &[\n");
+    for e in &entries {
+        let _ = writeln!(
+            out,
+            "ServiceRecord {{ port: {}, protocol: {}, name: {:?}, description: {:?}, aliases: &{:?} }},",
+            e.port, e.protocol, e.name, e.description, e.aliases
+        );
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_default()).join("services.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("cannot write {}: {e}", dest.display());
+    }
+}

@@ -1,0 +1,43 @@
+//! One run of whyport: collect -> explain -> render, and the exit status.
+
+use std::io::Write;
+
+use crate::collect;
+use crate::config::Config;
+use crate::explain;
+use crate::render;
+
+/// How a successful run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Something was listed (or nothing was asked for and nothing is open).
+    Listed,
+    /// A filter matched no listening socket: exit status 1.
+    NothingMatched,
+}
+
+/// Run whyport with `config`, writing the result to `out` and notices to
+/// `err`. Errors are for the caller to print; a closed pipe is an `io`
+/// error of kind `BrokenPipe` in the chain.
+pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let filter = &config.filter;
+    let snapshot = collect::collect(
+        &config.source,
+        &filter.protocols,
+        |s| filter.matches(s),
+        !config.numeric,
+    )?;
+    let report = explain::explain(snapshot, !config.numeric);
+    for note in &report.notes {
+        writeln!(err, "whyport: note: {note}")?;
+    }
+    render::render(&report, config.output, config.numeric, out)?;
+    out.flush()?;
+    if let Some(notice) = render::hidden_notice(&report) {
+        writeln!(err, "{notice}")?;
+    }
+    if report.listeners.is_empty() && filter.narrowing {
+        return Ok(Outcome::NothingMatched);
+    }
+    Ok(Outcome::Listed)
+}

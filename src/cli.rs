@@ -1,0 +1,152 @@
+//! Command-line parsing (clap). The only module that sees clap types: it
+//! resolves the arguments into a plain `Config`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::collect::Source;
+use crate::config::{self, Config, Filter, Output, PortRange};
+use crate::model::Protocol;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (also when the output pipe is closed early)
+  1  a filter (-p, -t, -u, -4, -6) matched no listening socket
+  2  usage or runtime error
+
+ADDRESS '*' means every IPv4 and IPv6 address: an IPv6 socket with
+IPV6_V6ONLY off, which also accepts IPv4. '::' is IPv6 only.
+
+Service names come from the IANA Service Name and Transport Protocol Port
+Number Registry (CC0), snapshot of 2026-04-09.
+JSON schema: docs/json.md.";
+
+/// whyport: why is this port open? Lists every listening TCP and UDP socket
+/// with every process that holds it and the service registered for its port.
+#[derive(Debug, Parser)]
+#[command(name = "whyport", version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Only TCP sockets
+    #[arg(short = 't', long = "tcp")]
+    tcp: bool,
+
+    /// Only UDP sockets
+    #[arg(short = 'u', long = "udp")]
+    udp: bool,
+
+    /// Only sockets that accept IPv4 (including dual-stack IPv6 sockets)
+    #[arg(short = '4', long = "ipv4")]
+    ipv4: bool,
+
+    /// Only IPv6 sockets
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
+
+    /// Only these ports: 22, 8000-8100, or a comma-separated list (repeatable)
+    #[arg(short = 'p', long = "port", value_name = "PORTS", value_parser = config::parse_ports)]
+    ports: Vec<Vec<PortRange>>,
+
+    /// Numbers only: no service names, uids instead of user names
+    #[arg(short = 'n', long = "numeric")]
+    numeric: bool,
+
+    /// Omit the table header
+    #[arg(long = "no-header")]
+    no_header: bool,
+
+    /// Print one JSON document (schema: docs/json.md)
+    #[arg(long = "json", conflicts_with = "quiet")]
+    json: bool,
+
+    /// Print only the PIDs of the owning processes, one per line
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+
+    /// Read a recorded tree (DIR/proc, DIR/etc/passwd) instead of the live system
+    #[arg(long = "proc-root", value_name = "DIR", hide = true)]
+    proc_root: Option<PathBuf>,
+}
+
+impl Args {
+    /// Resolve the arguments into a `Config`.
+    pub fn into_config(self) -> Config {
+        let protocols = match (self.tcp, self.udp) {
+            (true, false) => vec![Protocol::Tcp],
+            (false, true) => vec![Protocol::Udp],
+            _ => vec![Protocol::Tcp, Protocol::Udp],
+        };
+        let (ipv4, ipv6) = match (self.ipv4, self.ipv6) {
+            (true, false) => (true, false),
+            (false, true) => (false, true),
+            _ => (true, true),
+        };
+        let ports: Vec<PortRange> = self.ports.into_iter().flatten().collect();
+        let narrowing = self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty();
+        let output = if self.json {
+            Output::Json
+        } else if self.quiet {
+            Output::Pids
+        } else {
+            Output::Table {
+                header: !self.no_header,
+            }
+        };
+        Config {
+            source: self.proc_root.map_or(Source::Live, Source::Recorded),
+            filter: Filter {
+                protocols,
+                ipv4,
+                ipv6,
+                ports,
+                narrowing,
+            },
+            output,
+            numeric: self.numeric,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        let mut argv = vec!["whyport"];
+        argv.extend_from_slice(args);
+        match Args::try_parse_from(argv) {
+            Ok(a) => a.into_config(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn defaults_list_everything() {
+        let c = config(&[]);
+        assert_eq!(c.filter.protocols, vec![Protocol::Tcp, Protocol::Udp]);
+        assert!(c.filter.ipv4 && c.filter.ipv6 && !c.filter.narrowing);
+        assert_eq!(c.output, Output::Table { header: true });
+    }
+
+    #[test]
+    fn filters_and_outputs() {
+        let c = config(&["-t", "-4", "-p", "22,80", "-p", "8000-8100", "--json"]);
+        assert_eq!(c.filter.protocols, vec![Protocol::Tcp]);
+        assert!(c.filter.ipv4 && !c.filter.ipv6 && c.filter.narrowing);
+        assert_eq!(c.filter.ports.len(), 3);
+        assert_eq!(c.output, Output::Json);
+        assert_eq!(config(&["-q"]).output, Output::Pids);
+        assert_eq!(
+            config(&["--no-header"]).output,
+            Output::Table { header: false }
+        );
+        assert_eq!(config(&["-tu", "-46"]).filter.protocols.len(), 2);
+    }
+
+    #[test]
+    fn bad_ports_are_usage_errors() {
+        assert!(Args::try_parse_from(["whyport", "-p", "70000"]).is_err());
+        assert!(Args::try_parse_from(["whyport", "-p", "8080-80"]).is_err());
+        assert!(Args::try_parse_from(["whyport", "--json", "-q"]).is_err());
+    }
+}

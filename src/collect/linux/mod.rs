@@ -1,0 +1,185 @@
+//! Linux backend: sockets from netlink sock_diag (falling back to the
+//! /proc/net text tables), owners from /proc/<pid>/fd, details from
+//! /proc/<pid>. With a recorded tree (`--proc-root`) everything, including
+//! the socket tables, comes from that tree.
+
+mod fds;
+mod netlink;
+mod proc_net;
+mod process;
+mod users;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::Source;
+use crate::model::{Process, Protocol, Socket, SocketFd, Visibility};
+
+/// Listening sockets of the requested protocols, and notes on any fallback.
+pub(super) fn sockets(
+    source: &Source,
+    protocols: &[Protocol],
+) -> anyhow::Result<(Vec<Socket>, Vec<String>)> {
+    let proc_root = proc_root(source);
+    let mut sockets = Vec::new();
+    let mut notes = Vec::new();
+    let mut inferred = false;
+    for &protocol in protocols {
+        for v6 in [false, true] {
+            let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
+            let live = match source {
+                Source::Live => Some(netlink::dump(family, protocol)),
+                Source::Recorded(_) => None,
+            };
+            match live {
+                Some(Ok(found)) => sockets.extend(found),
+                Some(Err(e)) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) && v6 => {}
+                other => {
+                    if let Some(Err(e)) = other {
+                        notes.push(format!(
+                            "sock_diag is unavailable for {}{} ({e}); read /proc/net instead, so dual-stack is inferred",
+                            protocol.as_str(),
+                            if v6 { "6" } else { "" }
+                        ));
+                    }
+                    let found = proc_net::read(&proc_root, protocol, v6).with_context(|| {
+                        format!(
+                            "reading the {} socket table under {}",
+                            protocol.as_str(),
+                            proc_root.display()
+                        )
+                    })?;
+                    inferred |= v6;
+                    sockets.extend(found);
+                }
+            }
+        }
+    }
+    if inferred {
+        let sysctl = proc_root.join("sys/net/ipv6/bindv6only");
+        let default = std::fs::read_to_string(sysctl).is_ok_and(|s| s.trim() == "1");
+        proc_net::infer_v6only(&mut sockets, default);
+    }
+    Ok((sockets, notes))
+}
+
+/// Who holds the given sockets, with the details of each owner.
+pub(super) fn owners(
+    source: &Source,
+    sockets: &[Socket],
+    resolve_users: bool,
+) -> anyhow::Result<(Vec<SocketFd>, BTreeMap<u32, Process>, Visibility)> {
+    let proc_root = proc_root(source);
+    let wanted: HashSet<u64> = sockets
+        .iter()
+        .map(|s| s.inode)
+        .filter(|i| *i != 0)
+        .collect();
+    let scan = if wanted.is_empty() {
+        Default::default()
+    } else {
+        fds::scan(&proc_root, &wanted)
+            .with_context(|| format!("listing processes in {}", proc_root.display()))?
+    };
+    let clock = process::Clock::read(&proc_root);
+    let mut users = match source {
+        Source::Live => users::Users::live(),
+        Source::Recorded(root) => users::Users::recorded(&root.join("etc/passwd")),
+    };
+    let mut processes = BTreeMap::new();
+    for fd in &scan.fds {
+        if processes.contains_key(&fd.pid) {
+            continue;
+        }
+        if let Some(mut p) = process::read(&proc_root, fd.pid, clock) {
+            if resolve_users {
+                p.user = p.uid.and_then(|uid| users.name(uid));
+            }
+            processes.insert(fd.pid, p);
+        }
+    }
+    let visibility = match source {
+        Source::Live => Visibility {
+            unreadable_pids: scan.unreadable,
+            // SAFETY: geteuid has no preconditions.
+            root: unsafe { libc::geteuid() } == 0,
+            hidepid: std::fs::read_to_string("/proc/self/mountinfo")
+                .is_ok_and(|text| hidepid(&text, &proc_root)),
+        },
+        Source::Recorded(_) => Visibility {
+            unreadable_pids: scan.unreadable,
+            root: true,
+            hidepid: false,
+        },
+    };
+    Ok((scan.fds, processes, visibility))
+}
+
+fn proc_root(source: &Source) -> PathBuf {
+    match source {
+        Source::Live => PathBuf::from("/proc"),
+        Source::Recorded(root) => root.join("proc"),
+    }
+}
+
+/// Name of the interface with this index; `None` for 0 (not bound).
+fn interface_name(ifindex: u32) -> Option<String> {
+    if ifindex == 0 {
+        return None;
+    }
+    let mut buf = [0u8; libc::IF_NAMESIZE];
+    // SAFETY: buf has the IF_NAMESIZE bytes if_indextoname may write.
+    let ptr = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr().cast()) };
+    if ptr.is_null() {
+        // The interface vanished, or lives in another namespace.
+        return Some(format!("if{ifindex}"));
+    }
+    let len = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
+/// Whether the proc mount at `proc_root` hides other users' processes
+/// (`hidepid=1|2|4`, or the names `noaccess`, `invisible`, `ptraceable`).
+fn hidepid(mountinfo: &str, proc_root: &Path) -> bool {
+    mountinfo.lines().any(|line| {
+        let Some((left, right)) = line.split_once(" - ") else {
+            return false;
+        };
+        let mount_point = left.split(' ').nth(4);
+        let mut right = right.split(' ');
+        let fstype = right.next();
+        let options = right.nth(1).unwrap_or("");
+        fstype == Some("proc")
+            && mount_point.map(Path::new) == Some(proc_root)
+            && options.split(',').any(|o| {
+                o.strip_prefix("hidepid=")
+                    .is_some_and(|v| v != "0" && v != "off")
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_hidepid_on_the_proc_mount_only() {
+        let plain = "22 28 0:20 / /proc rw,nosuid - proc proc rw\n";
+        let hidden = "22 28 0:20 / /proc rw,nosuid - proc proc rw,hidepid=invisible\n";
+        let elsewhere = "22 28 0:20 / /mnt/p rw - proc proc rw,hidepid=2\n";
+        let off = "22 28 0:20 / /proc rw - proc proc rw,hidepid=0\n";
+        let root = Path::new("/proc");
+        assert!(!hidepid(plain, root));
+        assert!(hidepid(hidden, root));
+        assert!(!hidepid(elsewhere, root));
+        assert!(!hidepid(off, root));
+    }
+
+    #[test]
+    fn interface_zero_is_unbound() {
+        assert_eq!(interface_name(0), None);
+        assert_eq!(interface_name(1).as_deref(), Some("lo"));
+    }
+}

@@ -1,0 +1,276 @@
+//! Linux: listening TCP and UDP sockets from NETLINK_SOCK_DIAG (inet_diag).
+//!
+//! Written against the kernel ABI with `libc` rather than a netlink crate:
+//! the request and reply are three fixed-layout structs, and whyport needs
+//! two details a generic decoder hides: the error code the kernel puts inside
+//! NLMSG_DONE when a diag module is missing, and the INET_DIAG_SKV6ONLY
+//! attribute that tells dual-stack from v6-only sockets.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::model::{Protocol, Socket};
+
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const INET_DIAG_SKV6ONLY: u16 = 11;
+const TCP_LISTEN: u8 = 10;
+const TCP_CLOSE: u8 = 7;
+const NLMSG_HDR: usize = 16;
+const DIAG_MSG: usize = 72;
+
+/// One dump of one address family and protocol.
+pub(super) fn dump(family: u8, protocol: Protocol) -> io::Result<Vec<Socket>> {
+    let fd = open_socket()?;
+    send_request(&fd, family, protocol)?;
+    let mut sockets = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        match parse_messages(&buf[..n as usize], family, protocol, &mut sockets)? {
+            Flow::More => continue,
+            Flow::Done => return Ok(sockets),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    More,
+    Done,
+}
+
+fn open_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a freshly created descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+fn request(family: u8, protocol: Protocol) -> [u8; NLMSG_HDR + 56] {
+    let mut msg = [0u8; NLMSG_HDR + 56];
+    let len = msg.len() as u32;
+    msg[0..4].copy_from_slice(&len.to_ne_bytes());
+    msg[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+    msg[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    // struct inet_diag_req_v2
+    msg[16] = family;
+    msg[17] = match protocol {
+        Protocol::Tcp => libc::IPPROTO_TCP as u8,
+        Protocol::Udp => libc::IPPROTO_UDP as u8,
+    };
+    let states: u32 = match protocol {
+        Protocol::Tcp => 1 << TCP_LISTEN,
+        // Unconnected UDP sockets sit in TCP_CLOSE; connected ones are clients.
+        Protocol::Udp => 1 << TCP_CLOSE,
+    };
+    msg[20..24].copy_from_slice(&states.to_ne_bytes());
+    msg
+}
+
+fn send_request(fd: &OwnedFd, family: u8, protocol: Protocol) -> io::Result<()> {
+    let msg = request(family, protocol);
+    // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as u16;
+    // SAFETY: msg and addr are valid for the lengths passed.
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            msg.as_ptr().cast(),
+            msg.len(),
+            0,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Decode one datagram of netlink messages, appending the sockets found.
+/// An error code inside NLMSG_DONE or NLMSG_ERROR becomes an `Err`: the
+/// kernel reports a missing diag module that way, and treating it as an
+/// empty table would silently drop sockets.
+fn parse_messages(
+    mut buf: &[u8],
+    family: u8,
+    protocol: Protocol,
+    out: &mut Vec<Socket>,
+) -> io::Result<Flow> {
+    while buf.len() >= NLMSG_HDR {
+        let len = u32_at(buf, 0) as usize;
+        if len < NLMSG_HDR || len > buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "truncated netlink message",
+            ));
+        }
+        let kind = u16_at(buf, 4);
+        let payload = &buf[NLMSG_HDR..len];
+        match kind as i32 {
+            libc::NLMSG_DONE | libc::NLMSG_ERROR => {
+                let code = if payload.len() >= 4 {
+                    u32_at(payload, 0) as i32
+                } else {
+                    0
+                };
+                if code != 0 {
+                    return Err(io::Error::from_raw_os_error(-code));
+                }
+                if kind as i32 == libc::NLMSG_DONE {
+                    return Ok(Flow::Done);
+                }
+            }
+            _ if kind == SOCK_DIAG_BY_FAMILY => {
+                if let Some(s) = parse_socket(payload, family, protocol) {
+                    out.push(s);
+                }
+            }
+            _ => {}
+        }
+        let aligned = (len + 3) & !3;
+        buf = &buf[aligned.min(buf.len())..];
+    }
+    Ok(Flow::More)
+}
+
+/// Decode one `struct inet_diag_msg` and its attributes.
+fn parse_socket(msg: &[u8], family: u8, protocol: Protocol) -> Option<Socket> {
+    if msg.len() < DIAG_MSG || msg[0] != family {
+        return None;
+    }
+    let port = u16::from_be_bytes([msg[4], msg[5]]);
+    let src = &msg[8..24];
+    let ifindex = u32_at(msg, 40);
+    let uid = u32_at(msg, 64);
+    let inode = u64::from(u32_at(msg, 68));
+    let address = if family == libc::AF_INET as u8 {
+        IpAddr::V4(Ipv4Addr::new(src[0], src[1], src[2], src[3]))
+    } else {
+        let mut octets = [0u8; 16];
+        octets.copy_from_slice(src);
+        IpAddr::V6(Ipv6Addr::from(octets))
+    };
+    let mut v6only = None;
+    let mut attrs = &msg[DIAG_MSG..];
+    while attrs.len() >= 4 {
+        let alen = u16_at(attrs, 0) as usize;
+        if alen < 4 || alen > attrs.len() {
+            break;
+        }
+        if u16_at(attrs, 2) == INET_DIAG_SKV6ONLY && alen >= 5 {
+            v6only = Some(attrs[4] != 0);
+        }
+        attrs = &attrs[((alen + 3) & !3).min(attrs.len())..];
+    }
+    Some(Socket {
+        protocol,
+        address,
+        port,
+        v6only: if family == libc::AF_INET6 as u8 {
+            v6only
+        } else {
+            None
+        },
+        interface: super::interface_name(ifindex),
+        inode,
+        uid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(len: usize, kind: u16) -> Vec<u8> {
+        let mut h = Vec::new();
+        h.extend_from_slice(&(len as u32).to_ne_bytes());
+        h.extend_from_slice(&kind.to_ne_bytes());
+        h.extend_from_slice(&[0u8; 10]);
+        h
+    }
+
+    fn diag_msg(port: u16, inode: u32, v6only: Option<u8>) -> Vec<u8> {
+        let mut m = vec![0u8; DIAG_MSG];
+        m[0] = libc::AF_INET6 as u8;
+        m[1] = TCP_LISTEN;
+        m[4..6].copy_from_slice(&port.to_be_bytes());
+        m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
+        m[68..72].copy_from_slice(&inode.to_ne_bytes());
+        if let Some(v) = v6only {
+            m.extend_from_slice(&5u16.to_ne_bytes());
+            m.extend_from_slice(&INET_DIAG_SKV6ONLY.to_ne_bytes());
+            m.extend_from_slice(&[v, 0, 0, 0]);
+        }
+        let mut out = header(NLMSG_HDR + m.len(), SOCK_DIAG_BY_FAMILY);
+        out.extend(m);
+        out
+    }
+
+    #[test]
+    fn decodes_sockets_and_v6only() {
+        let mut buf = diag_msg(8080, 42, Some(1));
+        buf.extend(diag_msg(22, 43, Some(0)));
+        buf.extend(header(NLMSG_HDR + 4, libc::NLMSG_DONE as u16));
+        buf.extend_from_slice(&0i32.to_ne_bytes());
+        let mut out = Vec::new();
+        let flow = parse_messages(&buf, libc::AF_INET6 as u8, Protocol::Tcp, &mut out);
+        assert_eq!(flow.ok(), Some(Flow::Done));
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].port, out[0].inode, out[0].v6only),
+            (8080, 42, Some(true))
+        );
+        assert_eq!(
+            (out[1].port, out[1].uid, out[1].v6only),
+            (22, 1000, Some(false))
+        );
+        assert_eq!(out[0].address, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    }
+
+    #[test]
+    fn error_inside_done_is_an_error_not_an_empty_table() {
+        let mut buf = header(NLMSG_HDR + 4, libc::NLMSG_DONE as u16);
+        buf.extend_from_slice(&(-libc::ENOENT).to_ne_bytes());
+        let mut out = Vec::new();
+        let err = parse_messages(&buf, libc::AF_INET as u8, Protocol::Udp, &mut out);
+        assert_eq!(err.err().and_then(|e| e.raw_os_error()), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn truncated_message_is_rejected() {
+        let buf = header(500, SOCK_DIAG_BY_FAMILY);
+        let mut out = Vec::new();
+        assert!(parse_messages(&buf, libc::AF_INET as u8, Protocol::Tcp, &mut out).is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! Reading the system: one backend per platform, each returning the
+//! project's own model types. All `cfg(target_os)` code lives below here.
+
+#[cfg(target_os = "linux")]
+mod linux;
+
+use std::path::PathBuf;
+
+use crate::model::{Protocol, Snapshot, Socket};
+
+/// Where to read from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The running system.
+    Live,
+    /// A recorded tree: `<dir>/proc` (including `proc/net`) and optionally
+    /// `<dir>/etc/passwd`. Used by tests and for offline analysis.
+    Recorded(PathBuf),
+}
+
+/// Read the listening sockets of `protocols`, keep those `keep` accepts,
+/// then find every process that holds one of them.
+pub fn collect(
+    source: &Source,
+    protocols: &[Protocol],
+    keep: impl Fn(&Socket) -> bool,
+    resolve_users: bool,
+) -> anyhow::Result<Snapshot> {
+    #[cfg(target_os = "linux")]
+    {
+        let (mut sockets, notes) = linux::sockets(source, protocols)?;
+        sockets.retain(|s| keep(s));
+        let (socket_fds, processes, visibility) = linux::owners(source, &sockets, resolve_users)?;
+        Ok(Snapshot {
+            sockets,
+            socket_fds,
+            processes,
+            visibility,
+            notes,
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (source, protocols, keep, resolve_users);
+        anyhow::bail!(
+            "this platform is not supported yet: whyport currently reads Linux's /proc and netlink"
+        )
+    }
+}

@@ -1,0 +1,187 @@
+//! The resolved configuration of one run: what to read, which sockets to
+//! keep and how to print them. Built by `cli`, free of clap types.
+
+use std::net::IpAddr;
+
+use crate::collect::Source;
+use crate::model::{Protocol, Socket};
+
+/// Everything `app::run` needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The live system, or a recorded tree (`--proc-root`).
+    pub source: Source,
+    pub filter: Filter,
+    pub output: Output,
+    /// Show numbers instead of names: no service names, uids for users.
+    pub numeric: bool,
+}
+
+/// How to print the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table {
+        header: bool,
+    },
+    Json,
+    /// Only the owning PIDs, one per line.
+    Pids,
+}
+
+/// Which sockets to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// Protocols to read; both when neither -t nor -u was given.
+    pub protocols: Vec<Protocol>,
+    /// Keep sockets that accept IPv4 (including dual-stack IPv6 sockets).
+    pub ipv4: bool,
+    /// Keep IPv6 sockets.
+    pub ipv6: bool,
+    /// Keep only these ports; all when empty.
+    pub ports: Vec<PortRange>,
+    /// Any option above narrowed the listing (an empty result is exit 1).
+    pub narrowing: bool,
+}
+
+impl Filter {
+    pub fn matches(&self, socket: &Socket) -> bool {
+        let family = match socket.address {
+            IpAddr::V4(_) => self.ipv4,
+            IpAddr::V6(_) => self.ipv6 || (self.ipv4 && crate::explain::is_dual_stack(socket)),
+        };
+        family
+            && self.protocols.contains(&socket.protocol)
+            && (self.ports.is_empty() || self.ports.iter().any(|r| r.contains(socket.port)))
+    }
+}
+
+/// An inclusive range of ports; a single port is a range of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl PortRange {
+    pub fn contains(&self, port: u16) -> bool {
+        (self.start..=self.end).contains(&port)
+    }
+}
+
+/// Parse `22`, `8000-8100` or a comma-separated list of both.
+pub fn parse_ports(text: &str) -> Result<Vec<PortRange>, String> {
+    text.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (start, end) = match part.split_once('-') {
+                Some((a, b)) => (parse_port(a)?, parse_port(b)?),
+                None => {
+                    let p = parse_port(part)?;
+                    (p, p)
+                }
+            };
+            if start > end {
+                return Err(format!(
+                    "range '{part}' ends before it starts; write it low-high"
+                ));
+            }
+            Ok(PortRange { start, end })
+        })
+        .collect()
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    let text = text.trim().trim_start_matches(':');
+    match text.parse::<u32>() {
+        Ok(p @ 1..=65535) => Ok(p as u16),
+        Ok(_) => Err(format!("port {text} is out of range; ports are 1-65535")),
+        Err(_) if text.is_empty() => {
+            Err("empty port; give a number like 8080 or a range like 8000-8100".into())
+        }
+        Err(_) => Err(format!(
+            "'{text}' is not a port number; give a number like 8080 or a range like 8000-8100"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn parses_ports_ranges_and_lists() {
+        let r = |start, end| PortRange { start, end };
+        assert_eq!(parse_ports("22"), Ok(vec![r(22, 22)]));
+        assert_eq!(parse_ports(":8080"), Ok(vec![r(8080, 8080)]));
+        assert_eq!(
+            parse_ports("80,443, 8000-8100"),
+            Ok(vec![r(80, 80), r(443, 443), r(8000, 8100)])
+        );
+        assert!(parse_ports("70000").is_err_and(|e| e.contains("1-65535")));
+        assert!(parse_ports("0").is_err());
+        assert!(parse_ports("8080-80").is_err_and(|e| e.contains("low-high")));
+        assert!(parse_ports("ssh").is_err_and(|e| e.contains("not a port")));
+        assert!(parse_ports("80,").is_err());
+    }
+
+    fn socket(address: IpAddr, v6only: Option<bool>, protocol: Protocol) -> Socket {
+        Socket {
+            protocol,
+            address,
+            port: 8080,
+            v6only,
+            interface: None,
+            inode: 1,
+            uid: 0,
+        }
+    }
+
+    #[test]
+    fn ipv4_filter_keeps_dual_stack_sockets() {
+        let only4 = Filter {
+            protocols: vec![Protocol::Tcp],
+            ipv4: true,
+            ipv6: false,
+            ports: vec![],
+            narrowing: true,
+        };
+        let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+        assert!(only4.matches(&socket(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None,
+            Protocol::Tcp
+        )));
+        assert!(only4.matches(&socket(any6, Some(false), Protocol::Tcp)));
+        assert!(!only4.matches(&socket(any6, Some(true), Protocol::Tcp)));
+        assert!(!only4.matches(&socket(
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+            Some(false),
+            Protocol::Tcp
+        )));
+        assert!(!only4.matches(&socket(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None,
+            Protocol::Udp
+        )));
+    }
+
+    #[test]
+    fn port_filter() {
+        let f = Filter {
+            protocols: vec![Protocol::Tcp, Protocol::Udp],
+            ipv4: true,
+            ipv6: true,
+            ports: parse_ports("8000-8100").unwrap_or_default(),
+            narrowing: true,
+        };
+        assert!(f.matches(&socket(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None,
+            Protocol::Udp
+        )));
+        let mut s = socket(IpAddr::V4(Ipv4Addr::LOCALHOST), None, Protocol::Udp);
+        s.port = 8101;
+        assert!(!f.matches(&s));
+    }
+}

@@ -1,0 +1,121 @@
+//! From what was read to what it means: joins sockets to their owners, names
+//! services and judges how complete the owner lists are. Pure functions.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::model::{Snapshot, Socket, SocketFd};
+use crate::report::{HiddenSummary, Listener, Owner, OwnerStatus, Report};
+use crate::services;
+
+/// Build the report for a snapshot. `services` false skips service names
+/// (`--numeric`).
+pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
+    let owners_by_inode = join(&snapshot.socket_fds);
+    let reason = snapshot.visibility.hidden_reason();
+    let mut hidden = HiddenSummary {
+        reason,
+        ..HiddenSummary::default()
+    };
+    let mut listeners: Vec<Listener> = snapshot
+        .sockets
+        .iter()
+        .map(|socket| {
+            let owners: Vec<Owner> = owners_by_inode
+                .get(&socket.inode)
+                .into_iter()
+                .flatten()
+                .filter_map(|(pid, fds)| {
+                    // A process that exited between the scan and the details
+                    // read no longer holds the socket.
+                    let process = snapshot.processes.get(pid)?.clone();
+                    Some(Owner {
+                        process,
+                        fds: fds.clone(),
+                    })
+                })
+                .collect();
+            let owner_status = match (owners.is_empty(), reason) {
+                (false, None) => OwnerStatus::Visible,
+                (false, Some(r)) => OwnerStatus::Partial(r),
+                (true, None) => OwnerStatus::Kernel,
+                (true, Some(r)) => OwnerStatus::Hidden(r),
+            };
+            match owner_status {
+                OwnerStatus::Partial(_) => hidden.partial += 1,
+                OwnerStatus::Hidden(_) => hidden.hidden += 1,
+                _ => {}
+            }
+            listener(socket, owners, owner_status, with_services)
+        })
+        .collect();
+    listeners.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    Report {
+        listeners,
+        hidden,
+        notes: snapshot.notes,
+    }
+}
+
+/// inode -> pid -> descriptors, in pid order.
+fn join(fds: &[SocketFd]) -> BTreeMap<u64, BTreeMap<u32, Vec<u32>>> {
+    let mut map: BTreeMap<u64, BTreeMap<u32, Vec<u32>>> = BTreeMap::new();
+    for f in fds {
+        map.entry(f.inode)
+            .or_default()
+            .entry(f.pid)
+            .or_default()
+            .push(f.fd);
+    }
+    for pids in map.values_mut() {
+        for list in pids.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+    }
+    map
+}
+
+fn listener(
+    socket: &Socket,
+    owners: Vec<Owner>,
+    owner_status: OwnerStatus,
+    with_services: bool,
+) -> Listener {
+    Listener {
+        protocol: socket.protocol,
+        address: socket.address,
+        port: socket.port,
+        interface: socket.interface.clone(),
+        dual_stack: is_dual_stack(socket),
+        inode: socket.inode,
+        socket_uid: socket.uid,
+        service: if with_services {
+            services::lookup(socket.port, socket.protocol)
+        } else {
+            None
+        },
+        owners,
+        owner_status,
+    }
+}
+
+/// An IPv6 socket accepts IPv4 only when bound to the wildcard with
+/// IPV6_V6ONLY off; a specific IPv6 address never matches IPv4 traffic.
+pub fn is_dual_stack(socket: &Socket) -> bool {
+    matches!(socket.address, IpAddr::V6(a) if a.is_unspecified()) && socket.v6only == Some(false)
+}
+
+fn sort_key(l: &Listener) -> (u16, crate::model::Protocol, bool, IpAddr, Option<&str>, u64) {
+    (
+        l.port,
+        l.protocol,
+        l.address.is_ipv6(),
+        l.address,
+        l.interface.as_deref(),
+        l.inode,
+    )
+}
+
+#[cfg(test)]
+mod tests;

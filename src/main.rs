@@ -1,0 +1,91 @@
+//! whyport: why is this port open? Parse, run, map the result to an exit
+//! code (0 listed, 1 nothing matched, 2 error; a closed pipe is success).
+
+mod app;
+mod cli;
+mod collect;
+mod config;
+mod explain;
+mod model;
+mod render;
+mod report;
+mod sanitize;
+mod services;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::collect::Source;
+
+fn main() -> ExitCode {
+    let args = match cli::Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e),
+    };
+    let config = args.into_config();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut err = io::stderr();
+    match app::run(&config, &mut out, &mut err) {
+        Ok(app::Outcome::Listed) => ExitCode::SUCCESS,
+        Ok(app::Outcome::NothingMatched) => ExitCode::from(1),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "whyport: {}: {}",
+                one_line(&format!("{e:#}")),
+                hint(&config.source, &e)
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap's own message, reduced to one line in whyport's error format;
+/// `--help` and `--version` print as usual.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e
+        .kind()
+        .as_str()
+        .map_or_else(|| e.to_string(), |_| e.render().to_string());
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    eprintln!("whyport: {first}: run 'whyport --help' for usage");
+    ExitCode::from(2)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What the user can do about a runtime error.
+fn hint(source: &Source, e: &anyhow::Error) -> &'static str {
+    let denied = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::PermissionDenied);
+    match source {
+        Source::Recorded(_) => {
+            "--proc-root must name a recorded tree that contains proc/net and proc/<pid> directories"
+        }
+        Source::Live if denied => "run whyport with sudo",
+        Source::Live => "check that /proc is mounted; if it is, please report this as a bug",
+    }
+}

@@ -1,0 +1,111 @@
+//! What the collectors read from the system: sockets, processes and how much
+//! of the system could be seen. Plain data, no platform types.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Transport protocol of a listening socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// A TCP socket in LISTEN or an unconnected, bound UDP socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    pub protocol: Protocol,
+    pub address: IpAddr,
+    pub port: u16,
+    /// IPV6_V6ONLY for IPv6 sockets; `None` for IPv4 sockets and when the
+    /// kernel interface used does not report it.
+    pub v6only: Option<bool>,
+    /// Interface the socket is bound to (SO_BINDTODEVICE or a scope id).
+    pub interface: Option<String>,
+    /// Socket inode: the key that joins sockets to file descriptors.
+    pub inode: u64,
+    /// Uid that created the socket.
+    pub uid: u32,
+}
+
+/// A file descriptor that refers to one of the sockets of interest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SocketFd {
+    pub pid: u32,
+    pub fd: u32,
+    pub inode: u64,
+}
+
+/// Details of one process that holds a listening socket. Text fields are raw
+/// bytes: they belong to whoever started the process and need not be UTF-8.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    pub name: Vec<u8>,
+    pub exe: Option<PathBuf>,
+    pub cmdline: Vec<Vec<u8>>,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    /// Start time in seconds since the Unix epoch.
+    pub started_at: Option<u64>,
+}
+
+/// Why owners of some sockets could not be seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HiddenReason {
+    /// Not running as root: other users' file descriptors are unreadable.
+    NotRoot,
+    /// /proc is mounted with hidepid: other users' processes are invisible.
+    Hidepid,
+    /// Running as root, yet some processes' descriptors are unreadable
+    /// (missing capabilities, a security module, another PID namespace).
+    FdUnreadable,
+}
+
+/// How much of the process table the owner scan could see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// Processes whose descriptors could not be read.
+    pub unreadable_pids: Vec<u32>,
+    /// /proc hides other users' processes from us.
+    pub hidepid: bool,
+    /// The effective uid is 0.
+    pub root: bool,
+}
+
+impl Visibility {
+    /// Why the scan was incomplete, or `None` when every process was read.
+    pub fn hidden_reason(&self) -> Option<HiddenReason> {
+        if self.hidepid && !self.root {
+            Some(HiddenReason::Hidepid)
+        } else if self.unreadable_pids.is_empty() {
+            None
+        } else if self.root {
+            Some(HiddenReason::FdUnreadable)
+        } else {
+            Some(HiddenReason::NotRoot)
+        }
+    }
+}
+
+/// Everything one run read from the system.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub sockets: Vec<Socket>,
+    pub socket_fds: Vec<SocketFd>,
+    pub processes: BTreeMap<u32, Process>,
+    pub visibility: Visibility,
+    /// Warnings about the collection itself (a fallback was used, ...).
+    pub notes: Vec<String>,
+}

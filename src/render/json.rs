@@ -1,0 +1,164 @@
+//! The JSON listing (`--json`). These wire types are the documented,
+//! versioned contract in docs/json.md: add fields, never rename or remove.
+
+use std::io::{self, Write};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::model::{HiddenReason, Process};
+use crate::report::{Listener, OwnerStatus, Report};
+use crate::services::IANA_SNAPSHOT;
+
+/// Version of the JSON document; bumped only for incompatible changes.
+pub const JSON_VERSION: u32 = 1;
+
+/// The whole `--json` document.
+#[derive(Debug, Serialize)]
+pub struct ListingJson<'a> {
+    pub version: u32,
+    pub iana_snapshot: &'static str,
+    pub listeners: Vec<ListenerJson<'a>>,
+    pub hidden: HiddenJson,
+    pub notes: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListenerJson<'a> {
+    pub protocol: &'static str,
+    pub family: &'static str,
+    pub address: String,
+    pub port: u16,
+    pub interface: Option<&'a str>,
+    pub dual_stack: bool,
+    pub inode: u64,
+    pub socket_uid: u32,
+    pub service: Option<ServiceJson>,
+    pub processes: Vec<ProcessJson>,
+    pub owner_status: &'static str,
+    pub hidden_reason: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceJson {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub aliases: &'static [&'static str],
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProcessJson {
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    pub name: String,
+    pub exe: Option<String>,
+    pub cmdline: Vec<String>,
+    pub user: Option<String>,
+    pub uid: Option<u32>,
+    pub started_at: Option<String>,
+    pub fds: Vec<u32>,
+    /// Hex of the raw bytes, present only when `name` was not valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_hex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exe_hex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdline_hex: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HiddenJson {
+    pub reason: Option<&'static str>,
+    pub sockets_without_owner: usize,
+    pub sockets_with_partial_owners: usize,
+}
+
+pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let doc = ListingJson {
+        version: JSON_VERSION,
+        iana_snapshot: IANA_SNAPSHOT,
+        listeners: report.listeners.iter().map(listener).collect(),
+        hidden: HiddenJson {
+            reason: report.hidden.reason.map(reason_id),
+            sockets_without_owner: report.hidden.hidden,
+            sockets_with_partial_owners: report.hidden.partial,
+        },
+        notes: &report.notes,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+    writeln!(out)
+}
+
+fn listener(l: &Listener) -> ListenerJson<'_> {
+    let (status, reason) = match l.owner_status {
+        OwnerStatus::Visible => ("visible", None),
+        OwnerStatus::Partial(r) => ("partial", Some(reason_id(r))),
+        OwnerStatus::Hidden(r) => ("hidden", Some(reason_id(r))),
+        OwnerStatus::Kernel => ("kernel", None),
+    };
+    ListenerJson {
+        protocol: l.protocol.as_str(),
+        family: if l.address.is_ipv4() { "ipv4" } else { "ipv6" },
+        address: super::address_text(l),
+        port: l.port,
+        interface: l.interface.as_deref(),
+        dual_stack: l.dual_stack,
+        inode: l.inode,
+        socket_uid: l.socket_uid,
+        service: l.service.map(|s| ServiceJson {
+            name: s.name,
+            description: s.description,
+            aliases: s.aliases,
+        }),
+        processes: l
+            .owners
+            .iter()
+            .map(|o| process(&o.process, &o.fds))
+            .collect(),
+        owner_status: status,
+        hidden_reason: reason,
+    }
+}
+
+fn process(p: &Process, fds: &[u32]) -> ProcessJson {
+    let exe = p.exe.as_ref().map(|e| e.as_os_str().as_encoded_bytes());
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    ProcessJson {
+        pid: p.pid,
+        ppid: p.ppid,
+        name: lossy(&p.name),
+        exe: exe.map(lossy),
+        cmdline: p.cmdline.iter().map(|a| lossy(a)).collect(),
+        user: p.user.clone(),
+        uid: p.uid,
+        started_at: p.started_at.map(|s| {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string()
+        }),
+        fds: fds.to_vec(),
+        name_hex: raw_hex(&p.name),
+        exe_hex: exe.and_then(raw_hex),
+        cmdline_hex: p
+            .cmdline
+            .iter()
+            .any(|a| std::str::from_utf8(a).is_err())
+            .then(|| p.cmdline.iter().map(|a| hex(a)).collect()),
+    }
+}
+
+/// Hex of `bytes` when they are not valid UTF-8 (so the JSON string lost
+/// something), else `None`.
+fn raw_hex(bytes: &[u8]) -> Option<String> {
+    std::str::from_utf8(bytes).is_err().then(|| hex(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn reason_id(r: HiddenReason) -> &'static str {
+    match r {
+        HiddenReason::NotRoot => "not_root",
+        HiddenReason::Hidepid => "hidepid",
+        HiddenReason::FdUnreadable => "fd_unreadable",
+    }
+}

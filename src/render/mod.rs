@@ -1,0 +1,92 @@
+//! Turning a report into bytes: one module per output format. Renderers
+//! write to a `&mut dyn Write` and never print on their own.
+
+mod json;
+mod table;
+
+use std::io::{self, Write};
+
+use crate::config::Output;
+use crate::model::HiddenReason;
+use crate::report::Report;
+
+/// Write `report` in the chosen format.
+pub fn render(
+    report: &Report,
+    output: Output,
+    numeric: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match output {
+        Output::Table { header } => table::render(report, header, numeric, out),
+        Output::Json => json::render(report, out),
+        Output::Pids => pids(report, out),
+    }
+}
+
+/// The one-line notice for stderr when owners could not be seen, or `None`.
+pub fn hidden_notice(report: &Report) -> Option<String> {
+    let h = &report.hidden;
+    let reason = h.reason?;
+    if h.hidden == 0 && h.partial == 0 {
+        return None;
+    }
+    let counts = match (h.hidden, h.partial) {
+        (0, p) => format!("{p} socket{} may have more owners than shown", plural(p)),
+        (n, 0) => format!(
+            "{n} socket{} show{} no owner",
+            plural(n),
+            if n == 1 { "s" } else { "" }
+        ),
+        (n, p) => format!(
+            "{n} socket{} show{} no owner and {p} may have more owners than shown",
+            plural(n),
+            if n == 1 { "s" } else { "" }
+        ),
+    };
+    let (why, fix) = match reason {
+        HiddenReason::NotRoot => (
+            "not running as root, other users' processes cannot be inspected",
+            "run it with sudo to see every owner",
+        ),
+        HiddenReason::Hidepid => (
+            "/proc is mounted with hidepid, other users' processes are invisible",
+            "run it with sudo (or as a member of the proc mount's gid=) to see every owner",
+        ),
+        HiddenReason::FdUnreadable => (
+            "some processes refused access to their open files even to root",
+            "run it with CAP_SYS_PTRACE outside any sandbox or security profile to see every owner",
+        ),
+    };
+    Some(format!("whyport: {counts}: {why}; {fix}"))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Owning PIDs, each once, in ascending order.
+fn pids(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut pids: Vec<u32> = report
+        .listeners
+        .iter()
+        .flat_map(|l| l.owners.iter().map(|o| o.process.pid))
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    for pid in pids {
+        writeln!(out, "{pid}")?;
+    }
+    Ok(())
+}
+
+/// How an address is written: no brackets, `%interface` when bound to one.
+pub fn address_text(l: &crate::report::Listener) -> String {
+    match &l.interface {
+        Some(i) => format!("{}%{i}", l.address),
+        None => l.address.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

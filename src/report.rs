@@ -1,0 +1,65 @@
+//! What whyport concluded: listeners with their owners and services, ready
+//! for any renderer. Built by `explain`, read by `render`.
+
+use std::net::IpAddr;
+
+use crate::model::{HiddenReason, Process, Protocol};
+use crate::services::ServiceRecord;
+
+/// Everything a renderer needs.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Sorted by port, protocol, address.
+    pub listeners: Vec<Listener>,
+    pub hidden: HiddenSummary,
+    pub notes: Vec<String>,
+}
+
+/// One listening socket.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub protocol: Protocol,
+    pub address: IpAddr,
+    pub port: u16,
+    pub interface: Option<String>,
+    /// An IPv6 wildcard socket with IPV6_V6ONLY off: it accepts IPv4 too.
+    pub dual_stack: bool,
+    pub inode: u64,
+    /// Uid that created the socket.
+    pub socket_uid: u32,
+    pub service: Option<&'static ServiceRecord>,
+    /// Every process holding the socket, by pid.
+    pub owners: Vec<Owner>,
+    pub owner_status: OwnerStatus,
+}
+
+/// A process holding a listening socket, and the descriptors it holds it by.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub process: Process,
+    pub fds: Vec<u32>,
+}
+
+/// How complete `owners` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerStatus {
+    /// Every process was inspected; these are all the owners.
+    Visible,
+    /// Owners were found, but some processes could not be inspected.
+    Partial(HiddenReason),
+    /// No owner found, and some processes could not be inspected.
+    Hidden(HiddenReason),
+    /// No process holds it although every process was inspected: a socket
+    /// the kernel itself owns (NFS, VXLAN, WireGuard, ...).
+    Kernel,
+}
+
+/// Counts for the one-line notice about what could not be seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HiddenSummary {
+    pub reason: Option<HiddenReason>,
+    /// Sockets with no visible owner.
+    pub hidden: usize,
+    /// Sockets whose visible owners may be incomplete.
+    pub partial: usize,
+}
