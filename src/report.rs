@@ -55,11 +55,13 @@ pub enum OwnerStatus {
 }
 
 /// Counts for the one-line notice about what could not be seen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HiddenSummary {
     pub reason: Option<HiddenReason>,
     /// Sockets with no visible owner.
     pub hidden: usize,
     /// Sockets whose visible owners may be incomplete.
     pub partial: usize,
+    /// Processes whose descriptors could not be read.
+    pub unreadable_pids: Vec<u32>,
 }

@@ -15,6 +15,7 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
     let reason = snapshot.visibility.hidden_reason();
     let mut hidden = HiddenSummary {
         reason,
+        unreadable_pids: snapshot.visibility.unreadable_pids.clone(),
         ..HiddenSummary::default()
     };
     let mut listeners: Vec<Listener> = snapshot

@@ -54,9 +54,25 @@ pub fn hidden_notice(report: &Report) -> Option<String> {
             "run it with sudo (or as a member of the proc mount's gid=) to see every owner",
         ),
         HiddenReason::FdUnreadable => (
-            "some processes refused access to their open files even to root",
+            "",
             "run it with CAP_SYS_PTRACE outside any sandbox or security profile to see every owner",
         ),
+    };
+    let why = if why.is_empty() {
+        let pids = &h.unreadable_pids;
+        let mut list: Vec<String> = pids.iter().take(5).map(u32::to_string).collect();
+        if pids.len() > 5 {
+            list.push(format!("+{} more", pids.len() - 5));
+        }
+        format!(
+            "{} process{} (pid {}) refused access to {} open files even to root",
+            pids.len(),
+            if pids.len() == 1 { "" } else { "es" },
+            list.join(", "),
+            if pids.len() == 1 { "its" } else { "their" }
+        )
+    } else {
+        why.to_string()
     };
     Some(format!("whyport: {counts}: {why}; {fix}"))
 }

@@ -23,6 +23,10 @@ pub(super) fn sockets(
     protocols: &[Protocol],
 ) -> anyhow::Result<(Vec<Socket>, Vec<String>)> {
     let proc_root = proc_root(source);
+    if let Source::Recorded(root) = source {
+        let net = proc_root.join("net");
+        anyhow::ensure!(net.is_dir(), "{} has no proc/net directory", root.display());
+    }
     let mut sockets = Vec::new();
     let mut notes = Vec::new();
     let mut inferred = false;

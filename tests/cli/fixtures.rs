@@ -1,0 +1,89 @@
+//! Recorded /proc trees (fixtures/*/), each with a CAPTURE.md saying how it
+//! was made: the same answers every time, on any machine.
+
+use crate::support::*;
+
+const NGINX: &str = "fixtures/nginx-netns";
+
+#[test]
+fn recorded_tree_table() {
+    let out = run(whyport().args(["--proc-root", NGINX]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = std::fs::read_to_string(format!("{NGINX}/expected-table.txt")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    assert!(
+        out.stderr.is_empty(),
+        "every process of the tree is readable"
+    );
+}
+
+#[test]
+fn recorded_tree_matches_ss_taken_at_capture() {
+    let list = listing(&["--proc-root", NGINX]);
+    let ss = std::fs::read_to_string(format!("{NGINX}/ss.txt")).unwrap();
+    assert_eq!(
+        crate::ss_compare::whyport_keys(&list),
+        crate::ss_compare::ss_keys(&ss)
+    );
+}
+
+#[test]
+fn recorded_tree_details() {
+    let list = listing(&["--proc-root", NGINX]);
+    let port = |p: u16, proto: &str| {
+        list.listeners
+            .iter()
+            .filter(|l| l.port == p && l.protocol == proto)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // nginx: master (root) and two workers (www-data) on both sockets.
+    let http = port(80, "tcp");
+    assert_eq!(http.len(), 2);
+    for l in &http {
+        assert_eq!(l.service.as_ref().unwrap().name, "http");
+        let users: Vec<&str> = l
+            .processes
+            .iter()
+            .map(|p| p.user.as_deref().unwrap())
+            .collect();
+        assert_eq!(users, ["root", "www-data", "www-data"]);
+        assert!(
+            l.processes[1..]
+                .iter()
+                .all(|p| p.ppid == Some(l.processes[0].pid))
+        );
+        assert_eq!(
+            l.processes[0].cmdline,
+            ["nginx: master process nginx -c /tmp/tmp.ce1qZUlE8U/nginx.conf"]
+        );
+        assert_eq!(l.processes[0].exe.as_deref(), Some("/usr/sbin/nginx"));
+    }
+    assert_eq!(
+        (http[1].address.as_str(), http[1].dual_stack),
+        ("::", false)
+    );
+    // The VXLAN socket has no process at all: the kernel holds it.
+    let vxlan = &port(4789, "udp")[0];
+    assert!(vxlan.processes.is_empty());
+    assert_eq!(
+        (vxlan.owner_status.as_str(), vxlan.hidden_reason.as_deref()),
+        ("kernel", None)
+    );
+    assert_eq!(list.hidden.sockets_without_owner, 0);
+    // Dual-stack python listener shared with its child.
+    let py = &port(8080, "tcp")[0];
+    assert!(py.dual_stack);
+    assert_eq!(py.pids().len(), 2);
+    assert_eq!(py.service.as_ref().unwrap().name, "http-alt");
+    assert!(py.processes.iter().all(|p| {
+        p.started_at
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2026-11-25T"))
+    }));
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real binary against sockets the tests open, the
+//! output of `ss` on the same live state, and recorded /proc trees.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod exit_codes;
+mod fixtures;
+mod live;
+mod privileges;
+mod ss_compare;
+mod support;
+mod untrusted;

@@ -1,0 +1,88 @@
+//! Running unprivileged: every socket is still listed, and whyport says
+//! which owners it could not see and how to see them.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+
+use crate::support::*;
+
+const NOBODY: u32 = 65534;
+
+fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
+    if !is_root() {
+        eprintln!("SKIP unprivileged run: needs root to switch to uid {NOBODY}");
+        return None;
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+    cmd.arg(bin_path()).args(args);
+    let out = match Command::new("setpriv").arg("--version").output() {
+        Ok(_) => run(&mut cmd),
+        Err(_) => {
+            eprintln!("SKIP unprivileged run: setpriv (util-linux) is not installed");
+            return None;
+        }
+    };
+    if out.status.code() == Some(126)
+        || String::from_utf8_lossy(&out.stderr).contains("Permission denied")
+    {
+        eprintln!(
+            "SKIP unprivileged run: uid {NOBODY} cannot execute {}",
+            bin_path().display()
+        );
+        return None;
+    }
+    Some(out)
+}
+
+#[test]
+fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
+    let _g = sockets_guard();
+    let root_owned = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let nobody_owned = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let child = Child::fork("wp-nobody", &[nobody_owned.as_raw_fd()], Some(NOBODY));
+    let ports = format!(
+        "{},{}",
+        root_owned.local_addr().unwrap().port(),
+        nobody_owned.local_addr().unwrap().port()
+    );
+    let Some(out) = as_nobody(&["--json", "-p", &ports]) else {
+        return;
+    };
+    let list = parse(&out);
+    assert_eq!(
+        list.listeners.len(),
+        2,
+        "every socket is listed, seen or not"
+    );
+    let by_port = |p: u16| list.listeners.iter().find(|l| l.port == p).unwrap();
+
+    let hidden = by_port(root_owned.local_addr().unwrap().port());
+    assert!(hidden.processes.is_empty());
+    assert_eq!(hidden.owner_status, "hidden");
+    assert_eq!(hidden.hidden_reason.as_deref(), Some("not_root"));
+
+    // The process that runs as nobody is visible to nobody; other owners
+    // may exist among the processes nobody cannot inspect.
+    let seen = by_port(nobody_owned.local_addr().unwrap().port());
+    assert_eq!(seen.pids(), vec![child.pid]);
+    assert_eq!(seen.owner_status, "partial");
+    assert_eq!(seen.processes[0].uid, Some(NOBODY));
+
+    assert_eq!(list.hidden.reason.as_deref(), Some("not_root"));
+    assert_eq!(list.hidden.sockets_without_owner, 1);
+    assert_eq!(list.hidden.sockets_with_partial_owners, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
+    assert!(
+        stderr.contains("1 socket shows no owner") && stderr.contains("sudo"),
+        "{stderr}"
+    );
+
+    // The table marks the hidden owner instead of dropping the row.
+    let out = as_nobody(&["--no-header", "-p", &ports]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(hidden: not root)"), "{text}");
+    assert!(text.contains("wp-nobody"), "{text}");
+}

@@ -1,0 +1,74 @@
+//! Process names and command lines are untrusted bytes: JSON keeps them
+//! recoverable, the table shows them escaped on one line.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+const SCRIPT: &str = r#"
+import ctypes, socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+ctypes.CDLL(None).prctl(15, b"ev\xff\x1b[2J\n22 tcp", 0, 0, 0)
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()
+"#;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn hostile_names_and_command_lines() {
+    if !have("python3") {
+        eprintln!("SKIP hostile_names_and_command_lines: python3 is not installed");
+        return;
+    }
+    let _g = sockets_guard();
+    let bad_arg: &[u8] = b"\xff\xfe\x1b]0;pwned\x07";
+    let mut child = Spawned::start(
+        Command::new("python3")
+            .args(["-c", SCRIPT])
+            .arg(OsStr::from_bytes(bad_arg))
+            .arg("line\nbreak \u{202e}txt")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let mut port = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let port = port.trim().to_string();
+
+    let list = listing(&["-p", &port]);
+    assert_eq!(list.version, 1);
+    assert_eq!(list.iana_snapshot, "2026-04-09");
+    let l = &list.listeners[0];
+    assert_eq!(l.socket_uid, unsafe { libc::getuid() });
+    let p = &l.processes[0];
+    let raw_name = b"ev\xff\x1b[2J\n22 tcp";
+    assert_eq!(p.name_hex.as_deref(), Some(hex(raw_name).as_str()));
+    assert_eq!(p.name, String::from_utf8_lossy(raw_name));
+    assert!(p.exe_hex.is_none(), "the python3 path is valid UTF-8");
+    let cmd_hex = p
+        .cmdline_hex
+        .as_ref()
+        .expect("cmdline_hex is set when an argument is not UTF-8");
+    assert_eq!(cmd_hex[3], hex(bad_arg));
+    assert_eq!(cmd_hex.len(), p.cmdline.len());
+    assert_eq!(
+        p.cmdline[4], "line\nbreak \u{202e}txt",
+        "valid UTF-8 is kept as is in JSON"
+    );
+
+    let text = table(&["--no-header", "-p", &port]);
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "an embedded newline must not forge a row: {text}"
+    );
+    assert!(!text.contains('\x1b') && !text.contains('\n'.to_string().repeat(2).as_str()));
+    assert!(text.contains(r"ev\xff\x1b[2J\x0a22 tcp"), "{text}");
+}
