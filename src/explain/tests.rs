@@ -1,1 +1,218 @@
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::*;
+use crate::model::{HiddenReason, Process, Protocol, Visibility};
+
+fn socket(
+    protocol: Protocol,
+    address: IpAddr,
+    port: u16,
+    inode: u64,
+    v6only: Option<bool>,
+) -> Socket {
+    Socket {
+        protocol,
+        address,
+        port,
+        v6only,
+        interface: None,
+        inode,
+        uid: 0,
+    }
+}
+
+fn process(pid: u32, name: &str) -> Process {
+    Process {
+        pid,
+        ppid: Some(1),
+        name: name.as_bytes().to_vec(),
+        ..Process::default()
+    }
+}
+
+fn snapshot() -> Snapshot {
+    let any4 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    Snapshot {
+        sockets: vec![
+            socket(Protocol::Udp, any4, 53, 30, None),
+            socket(Protocol::Tcp, any6, 80, 20, Some(true)),
+            socket(Protocol::Tcp, any4, 80, 10, None),
+            socket(Protocol::Tcp, any6, 22, 40, Some(false)),
+            socket(Protocol::Udp, any4, 4789, 50, None),
+        ],
+        socket_fds: vec![
+            SocketFd {
+                pid: 101,
+                fd: 6,
+                inode: 10,
+            },
+            SocketFd {
+                pid: 100,
+                fd: 6,
+                inode: 10,
+            },
+            SocketFd {
+                pid: 100,
+                fd: 7,
+                inode: 10,
+            },
+            SocketFd {
+                pid: 100,
+                fd: 8,
+                inode: 20,
+            },
+            SocketFd {
+                pid: 101,
+                fd: 8,
+                inode: 20,
+            },
+            SocketFd {
+                pid: 7,
+                fd: 3,
+                inode: 40,
+            },
+            SocketFd {
+                pid: 999,
+                fd: 3,
+                inode: 30,
+            }, // exited before its details were read
+        ],
+        processes: [
+            (100, process(100, "nginx")),
+            (101, process(101, "nginx")),
+            (7, process(7, "sshd")),
+        ]
+        .into_iter()
+        .collect(),
+        visibility: Visibility::default(),
+        notes: vec![],
+    }
+}
+
+#[test]
+fn joins_every_owner_and_sorts_by_port_protocol_address() {
+    let r = explain(snapshot(), true);
+    let rows: Vec<(u16, &str, String, Vec<u32>)> = r
+        .listeners
+        .iter()
+        .map(|l| {
+            let pids = l.owners.iter().map(|o| o.process.pid).collect();
+            (l.port, l.protocol.as_str(), l.address.to_string(), pids)
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (22, "tcp", "::".into(), vec![7]),
+            (53, "udp", "0.0.0.0".into(), vec![]),
+            (80, "tcp", "0.0.0.0".into(), vec![100, 101]),
+            (80, "tcp", "::".into(), vec![100, 101]),
+            (4789, "udp", "0.0.0.0".into(), vec![]),
+        ]
+    );
+    let nginx = &r.listeners[2];
+    assert_eq!(
+        nginx.owners[0].fds,
+        vec![6, 7],
+        "one process may hold a socket twice"
+    );
+    assert_eq!(nginx.service.map(|s| s.name), Some("http"));
+}
+
+#[test]
+fn dual_stack_only_for_wildcard_without_v6only() {
+    let r = explain(snapshot(), true);
+    let dual: Vec<(u16, bool)> = r.listeners.iter().map(|l| (l.port, l.dual_stack)).collect();
+    assert_eq!(
+        dual,
+        vec![
+            (22, true),
+            (53, false),
+            (80, false),
+            (80, false),
+            (4789, false)
+        ]
+    );
+    let specific = socket(
+        Protocol::Tcp,
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+        1,
+        1,
+        Some(false),
+    );
+    assert!(!is_dual_stack(&specific));
+    let unknown = socket(Protocol::Tcp, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 1, 1, None);
+    assert!(!is_dual_stack(&unknown));
+}
+
+#[test]
+fn full_visibility_means_ownerless_sockets_belong_to_the_kernel() {
+    let r = explain(snapshot(), true);
+    let status: Vec<OwnerStatus> = r.listeners.iter().map(|l| l.owner_status).collect();
+    use OwnerStatus::*;
+    assert_eq!(status, vec![Visible, Kernel, Visible, Visible, Kernel]);
+    assert_eq!(
+        (r.hidden.hidden, r.hidden.partial, r.hidden.reason),
+        (0, 0, None)
+    );
+}
+
+#[test]
+fn partial_visibility_marks_hidden_and_partial_with_the_reason() {
+    let mut s = snapshot();
+    s.visibility = Visibility {
+        unreadable_pids: vec![1, 2],
+        hidepid: false,
+        root: false,
+    };
+    let r = explain(s, true);
+    use OwnerStatus::*;
+    let r_ = HiddenReason::NotRoot;
+    let status: Vec<OwnerStatus> = r.listeners.iter().map(|l| l.owner_status).collect();
+    assert_eq!(
+        status,
+        vec![
+            Partial(r_),
+            Hidden(r_),
+            Partial(r_),
+            Partial(r_),
+            Hidden(r_)
+        ]
+    );
+    assert_eq!((r.hidden.hidden, r.hidden.partial), (2, 3));
+    assert_eq!(r.hidden.unreadable_pids, vec![1, 2]);
+}
+
+#[test]
+fn hidden_reason_priorities() {
+    let v = |unreadable: Vec<u32>, hidepid, root| Visibility {
+        unreadable_pids: unreadable,
+        hidepid,
+        root,
+    };
+    assert_eq!(v(vec![], false, true).hidden_reason(), None);
+    assert_eq!(
+        v(vec![], true, true).hidden_reason(),
+        None,
+        "hidepid does not hide from root"
+    );
+    assert_eq!(
+        v(vec![], true, false).hidden_reason(),
+        Some(HiddenReason::Hidepid)
+    );
+    assert_eq!(
+        v(vec![1], false, false).hidden_reason(),
+        Some(HiddenReason::NotRoot)
+    );
+    assert_eq!(
+        v(vec![1], false, true).hidden_reason(),
+        Some(HiddenReason::FdUnreadable)
+    );
+}
+
+#[test]
+fn numeric_skips_service_names() {
+    let r = explain(snapshot(), false);
+    assert!(r.listeners.iter().all(|l| l.service.is_none()));
+}

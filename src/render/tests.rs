@@ -1,1 +1,159 @@
+//! Snapshot tests of every output format over one hand-built report.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use super::*;
+use crate::model::{Process, Protocol, Snapshot, Socket, SocketFd, Visibility};
+
+fn socket(protocol: Protocol, address: IpAddr, port: u16, inode: u64) -> Socket {
+    Socket {
+        protocol,
+        address,
+        port,
+        v6only: address.is_ipv6().then_some(true),
+        interface: None,
+        inode,
+        uid: 0,
+    }
+}
+
+fn report(visibility: Visibility) -> Report {
+    let any4 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let mut dual = socket(Protocol::Tcp, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 8080, 3);
+    dual.v6only = Some(false);
+    let mut link_local = socket(Protocol::Udp, "fe80::1".parse().unwrap_or(any4), 546, 4);
+    link_local.interface = Some("eth0".into());
+    let master = Process {
+        pid: 812,
+        ppid: Some(1),
+        name: b"nginx".to_vec(),
+        exe: Some(PathBuf::from("/usr/sbin/nginx")),
+        cmdline: vec![b"nginx: master process /usr/sbin/nginx".to_vec()],
+        uid: Some(0),
+        user: Some("root".into()),
+        started_at: Some(1_764_081_842),
+    };
+    let worker = Process {
+        pid: 813,
+        ppid: Some(812),
+        user: Some("www-data".into()),
+        uid: Some(33),
+        cmdline: vec![b"nginx: worker process".to_vec()],
+        ..master.clone()
+    };
+    let hostile = Process {
+        pid: 950,
+        ppid: Some(901),
+        name: b"ev\xff\x1b[2J\n22 tcp".to_vec(),
+        exe: Some(PathBuf::from("/usr/bin/python3.11")),
+        cmdline: vec![
+            b"python3".to_vec(),
+            b"\xff\xfe".to_vec(),
+            "a\u{202e}b".as_bytes().to_vec(),
+        ],
+        uid: Some(1000),
+        user: None,
+        started_at: None,
+    };
+    let snapshot = Snapshot {
+        sockets: vec![
+            socket(Protocol::Tcp, any4, 80, 1),
+            socket(Protocol::Tcp, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80, 2),
+            dual,
+            link_local,
+            socket(Protocol::Udp, any4, 4789, 5),
+        ],
+        socket_fds: vec![
+            SocketFd {
+                pid: 812,
+                fd: 6,
+                inode: 1,
+            },
+            SocketFd {
+                pid: 813,
+                fd: 6,
+                inode: 1,
+            },
+            SocketFd {
+                pid: 812,
+                fd: 7,
+                inode: 2,
+            },
+            SocketFd {
+                pid: 813,
+                fd: 7,
+                inode: 2,
+            },
+            SocketFd {
+                pid: 950,
+                fd: 3,
+                inode: 3,
+            },
+        ],
+        processes: [(812, master), (813, worker), (950, hostile)]
+            .into_iter()
+            .collect(),
+        visibility,
+        notes: vec![],
+    };
+    crate::explain::explain(snapshot, true)
+}
+
+fn text(report: &Report, output: Output, numeric: bool) -> String {
+    let mut buf = Vec::new();
+    let result = render(report, output, numeric, &mut buf);
+    assert!(result.is_ok());
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn table() {
+    let r = report(Visibility::default());
+    insta::assert_snapshot!(text(&r, Output::Table { header: true }, false));
+}
+
+#[test]
+fn table_numeric_without_header() {
+    let r = report(Visibility::default());
+    insta::assert_snapshot!(text(&r, Output::Table { header: false }, true));
+}
+
+#[test]
+fn json() {
+    let r = report(Visibility::default());
+    insta::assert_snapshot!(text(&r, Output::Json, false));
+}
+
+#[test]
+fn json_is_valid_even_for_hostile_bytes() {
+    let r = report(Visibility::default());
+    let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text(&r, Output::Json, false));
+    assert!(parsed.is_ok());
+}
+
+#[test]
+fn pids() {
+    let r = report(Visibility::default());
+    assert_eq!(text(&r, Output::Pids, false), "812\n813\n950\n");
+}
+
+#[test]
+fn hidden_notices() {
+    let v = |unreadable: Vec<u32>, hidepid, root| Visibility {
+        unreadable_pids: unreadable,
+        hidepid,
+        root,
+    };
+    assert_eq!(hidden_notice(&report(v(vec![], false, true))), None);
+    insta::assert_snapshot!(
+        [
+            hidden_notice(&report(v(vec![5], false, false))),
+            hidden_notice(&report(v(vec![], true, false))),
+            hidden_notice(&report(v(vec![1], false, true))),
+            hidden_notice(&report(v((1..=8).collect(), false, true))),
+        ]
+        .map(Option::unwrap_or_default)
+        .join("\n")
+    );
+}
