@@ -86,3 +86,44 @@ fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
     assert!(text.contains("(hidden: not root)"), "{text}");
     assert!(text.contains("wp-nobody"), "{text}");
 }
+
+#[test]
+fn hidepid_is_named_as_the_reason() {
+    if !is_root() || !have("unshare") {
+        eprintln!("SKIP hidepid_is_named_as_the_reason: needs root and unshare (util-linux)");
+        return;
+    }
+    let _g = sockets_guard();
+    let root_owned = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = root_owned.local_addr().unwrap().port().to_string();
+    // A fresh proc instance with hidepid=2, in a private mount namespace:
+    // the host's /proc is not touched.
+    let script = format!(
+        "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups -- '{}' --json -p {port}",
+        bin_path().display()
+    );
+    let out = run(Command::new("unshare").args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ]));
+    if out.status.code() == Some(126) || out.stdout.is_empty() {
+        eprintln!(
+            "SKIP hidepid_is_named_as_the_reason: could not run in a private mount namespace: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let list = parse(&out);
+    assert_eq!(list.listeners.len(), 1);
+    assert_eq!(list.listeners[0].owner_status, "hidden");
+    assert_eq!(list.listeners[0].hidden_reason.as_deref(), Some("hidepid"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("hidepid") && stderr.contains("sudo"),
+        "{stderr}"
+    );
+}
