@@ -6,6 +6,7 @@ mod exit_codes;
 mod fixtures;
 mod live;
 mod privileges;
+mod ss;
 mod ss_compare;
 mod support;
 mod untrusted;

@@ -9,67 +9,22 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::support::*;
 
-type Key = (String, String, u16, Vec<u32>);
-
-/// `0.0.0.0:22`, `[::]:22`, `*:22`, `127.0.0.53%lo:53`, `[fe80::1]%eth0:546`
-/// -> ("0.0.0.0", 22), ("::", 22), ("*", 22), ("127.0.0.53%lo", 53), ...
-pub(crate) fn split_ss_address(local: &str) -> (String, u16) {
-    let (addr, port) = local.rsplit_once(':').unwrap();
-    let addr = match addr.strip_prefix('[') {
-        Some(rest) => {
-            let (inner, tail) = rest.split_once(']').unwrap();
-            format!("{inner}{tail}")
-        }
-        None => addr.to_string(),
-    };
-    (addr, port.parse().unwrap())
-}
-
-fn ss_pids(users: &str) -> Vec<u32> {
-    let mut pids: Vec<u32> = users
-        .split("pid=")
-        .skip(1)
-        .map(|s| {
-            s.split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    pids.sort();
-    pids.dedup();
-    pids
-}
-
-pub(crate) fn ss_keys(text: &str) -> Vec<Key> {
-    let mut keys: Vec<Key> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let (addr, port) = split_ss_address(f[4]);
-            let users = f.get(6..).map(|u| u.join(" ")).unwrap_or_default();
-            (f[0].to_string(), addr, port, ss_pids(&users))
-        })
-        .collect();
-    keys.sort();
-    keys
-}
+pub(crate) use crate::ss::ss_keys;
+use crate::ss::{Key, key, split_ss_address, ss_pids};
 
 pub(crate) fn whyport_keys(list: &Listing) -> Vec<Key> {
     let mut keys: Vec<Key> = list
         .listeners
         .iter()
         .map(|l| {
-            let addr = match (&l.dual_stack, &l.interface) {
-                (true, Some(i)) => format!("*%{i}"),
-                (true, None) => "*".into(),
-                _ => l.address.clone(),
-            };
-            let mut pids = l.pids();
-            pids.sort();
-            (l.protocol.clone(), addr, l.port, pids)
+            key(
+                &l.protocol,
+                &l.address,
+                l.port,
+                l.dual_stack,
+                l.interface.as_deref(),
+                l.pids(),
+            )
         })
         .collect();
     keys.sort();

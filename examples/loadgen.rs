@@ -1,0 +1,186 @@
+//! Load generator for whyport's benchmark: forks processes that hold
+//! listening sockets and other descriptors, like a busy server host.
+//!
+//! `loadgen [--procs N] [--sockets S] [--fds F] [--prefork K] [--reuseport R] [--seconds T]`
+//!
+//! Each of N processes holds S listening sockets (TCP and UDP, IPv4 and IPv6,
+//! on loopback, ephemeral ports) and about F other descriptors (pipes and
+//! /dev/null). A pre-fork group of K processes shares one TCP socket, and an
+//! SO_REUSEPORT group of R processes holds R sockets on one port. It binds
+//! only to loopback. When every process is ready it prints one line
+//! (`ready procs=... listeners=... fds=... prefork_port=... reuseport_port=...`)
+//! and then runs until its standard input closes, T seconds pass, or it gets
+//! SIGINT/SIGTERM; its children die with it (PR_SET_PDEATHSIG).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+struct Args {
+    procs: usize,
+    sockets: usize,
+    fds: usize,
+    prefork: usize,
+    reuseport: usize,
+    seconds: u32,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        procs: 2000,
+        sockets: 5,
+        fds: 55,
+        prefork: 8,
+        reuseport: 4,
+        seconds: 900,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    for pair in argv.chunks(2) {
+        let value = || -> usize {
+            pair.get(1).and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("loadgen: {} needs a number", pair[0]);
+                std::process::exit(2)
+            })
+        };
+        match pair[0].as_str() {
+            "--procs" => a.procs = value(),
+            "--sockets" => a.sockets = value(),
+            "--fds" => a.fds = value(),
+            "--prefork" => a.prefork = value(),
+            "--reuseport" => a.reuseport = value(),
+            "--seconds" => a.seconds = value() as u32,
+            other => {
+                eprintln!(
+                    "loadgen: unknown option {other}; see the comment at the top of examples/loadgen.rs"
+                );
+                std::process::exit(2)
+            }
+        }
+    }
+    a
+}
+
+/// A listening socket of the given kind (0 tcp4, 1 tcp6, 2 udp4, 3 udp6).
+fn listener(kind: usize, port: u16, reuseport: bool) -> socket2::Socket {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (domain, ty, proto) = match kind % 4 {
+        0 => (Domain::IPV4, Type::STREAM, Protocol::TCP),
+        1 => (Domain::IPV6, Type::STREAM, Protocol::TCP),
+        2 => (Domain::IPV4, Type::DGRAM, Protocol::UDP),
+        _ => (Domain::IPV6, Type::DGRAM, Protocol::UDP),
+    };
+    let s = Socket::new(domain, ty, Some(proto)).expect("socket");
+    if reuseport {
+        s.set_reuse_port(true).expect("SO_REUSEPORT");
+    }
+    let addr: SocketAddr = if domain == Domain::IPV4 {
+        (Ipv4Addr::LOCALHOST, port).into()
+    } else {
+        (Ipv6Addr::LOCALHOST, port).into()
+    };
+    s.bind(&addr.into()).expect("bind on loopback");
+    if ty == Type::STREAM {
+        s.listen(16).expect("listen");
+    }
+    s
+}
+
+fn port_of(s: &socket2::Socket) -> u16 {
+    s.local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map_or(0, |a| a.port())
+}
+
+/// Fork a child that runs `setup`, reports on `ready`, then sleeps until
+/// killed, its parent dies, or `seconds` pass.
+fn spawn(ready: i32, parent: i32, seconds: u32, setup: impl FnOnce()) -> i32 {
+    // SAFETY: the parent is single-threaded, so the child may run any code.
+    let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        return pid;
+    }
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != parent {
+            libc::_exit(0);
+        }
+        libc::alarm(seconds);
+    }
+    setup();
+    unsafe {
+        libc::write(ready, b"!".as_ptr().cast(), 1);
+        libc::close(ready);
+        loop {
+            libc::pause();
+        }
+    }
+}
+
+fn main() {
+    let a = parse_args();
+    let (mut ready_r, ready_w) = std::io::pipe().expect("pipe");
+    let ready = std::os::fd::AsRawFd::as_raw_fd(&ready_w);
+    let parent = unsafe { libc::getpid() };
+    let mut children = Vec::new();
+    let mut fds_total = 0usize;
+
+    for i in 0..a.procs {
+        let (sockets, fds) = (a.sockets, a.fds);
+        children.push(spawn(ready, parent, a.seconds, move || {
+            let held: Vec<socket2::Socket> = (0..sockets)
+                .map(|j| listener(i * sockets + j, 0, false))
+                .collect();
+            let mut other = 0;
+            while other + 2 <= fds / 2 {
+                let mut p = [0i32; 2];
+                unsafe { libc::pipe(p.as_mut_ptr()) };
+                other += 2;
+            }
+            while other < fds {
+                unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+                other += 1;
+            }
+            std::mem::forget(held);
+        }));
+        fds_total += a.sockets + a.fds + 3;
+    }
+
+    let shared = listener(0, 0, false);
+    let prefork_port = port_of(&shared);
+    for _ in 0..a.prefork {
+        children.push(spawn(ready, parent, a.seconds, || {}));
+        fds_total += 4;
+    }
+    drop(shared);
+
+    let first = listener(0, 0, true);
+    let reuseport_port = port_of(&first);
+    drop(first);
+    for _ in 0..a.reuseport {
+        children.push(spawn(ready, parent, a.seconds, move || {
+            std::mem::forget(listener(0, reuseport_port, true));
+        }));
+        fds_total += 4;
+    }
+    drop(ready_w);
+
+    let mut got = vec![0u8; children.len()];
+    ready_r
+        .read_exact(&mut got)
+        .expect("every child reports ready");
+    let listeners = a.procs * a.sockets + usize::from(a.prefork > 0) + a.reuseport;
+    println!(
+        "ready procs={} listeners={listeners} fds={fds_total} prefork_port={prefork_port} reuseport_port={reuseport_port}",
+        children.len()
+    );
+    std::io::stdout().flush().ok();
+
+    // Run until stdin closes, the time is up, or a signal arrives.
+    unsafe { libc::alarm(a.seconds) };
+    let mut sink = [0u8; 64];
+    while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+    for pid in children {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
