@@ -2,6 +2,7 @@
 //! for any renderer. Built by `explain`, read by `render`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::model::{HiddenReason, Process, Protocol};
 use crate::services::ServiceRecord;
@@ -36,7 +37,8 @@ pub struct Listener {
 /// A process holding a listening socket, and the descriptors it holds it by.
 #[derive(Debug, Clone)]
 pub struct Owner {
-    pub process: Process,
+    /// Shared: one process often holds many sockets.
+    pub process: Arc<Process>,
     pub fds: Vec<u32>,
 }
 

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use crate::model::{Snapshot, Socket, SocketFd};
+use crate::model::{Process, Snapshot, Socket, SocketFd};
 use crate::report::{HiddenSummary, Listener, Owner, OwnerStatus, Report};
 use crate::services;
 
@@ -12,6 +13,11 @@ use crate::services;
 /// (`--numeric`).
 pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
     let owners_by_inode = join(&snapshot.socket_fds);
+    let processes: BTreeMap<u32, Arc<Process>> = snapshot
+        .processes
+        .into_iter()
+        .map(|(pid, p)| (pid, Arc::new(p)))
+        .collect();
     let reason = snapshot.visibility.hidden_reason();
     let mut hidden = HiddenSummary {
         reason,
@@ -29,7 +35,7 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
                 .filter_map(|(pid, fds)| {
                     // A process that exited between the scan and the details
                     // read no longer holds the socket.
-                    let process = snapshot.processes.get(pid)?.clone();
+                    let process = Arc::clone(processes.get(pid)?);
                     Some(Owner {
                         process,
                         fds: fds.clone(),

@@ -65,7 +65,8 @@ fn tcp_and_udp_on_ipv4_and_ipv6_with_their_owner() {
     ];
     for (proto, addr, family, local) in cases {
         let flag = if proto == "tcp" { "-t" } else { "-u" };
-        let list = listing(&[flag, "-p", &local.port().to_string()]);
+        let fam = if family == "ipv4" { "-4" } else { "-6" };
+        let list = listing(&[flag, fam, "-p", &local.port().to_string()]);
         let l = only(&list);
         assert_eq!(
             (l.protocol.as_str(), l.address.as_str(), l.family.as_str()),
@@ -99,12 +100,12 @@ fn dual_stack_and_v6only_wildcards_are_told_apart() {
     };
     let split_port = bound_port(&v6only);
 
-    let list = listing(&["-p", &dual_port.to_string()]);
+    let list = listing(&["-t", "-p", &dual_port.to_string()]);
     let l = only(&list);
     assert_eq!((l.address.as_str(), l.dual_stack), ("::", true));
     assert_owned_by_me(l);
 
-    let list = listing(&["-p", &split_port.to_string()]);
+    let list = listing(&["-t", "-p", &split_port.to_string()]);
     let got: Vec<(&str, bool)> = list
         .listeners
         .iter()
@@ -115,7 +116,7 @@ fn dual_stack_and_v6only_wildcards_are_told_apart() {
     // -4 means "accepts IPv4": the dual-stack socket is included, the
     // v6-only one is not.
     let ports = format!("{dual_port},{split_port}");
-    let list = listing(&["-4", "-p", &ports]);
+    let list = listing(&["-t", "-4", "-p", &ports]);
     let got: Vec<(u16, &str)> = list
         .listeners
         .iter()
@@ -164,7 +165,7 @@ fn socket_shared_with_a_forked_child_lists_both_owners() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let child = Child::fork("wp-forked", &[listener.as_raw_fd()], None);
-    let list = listing(&["-p", &port.to_string()]);
+    let list = listing(&["-t", "-4", "-p", &port.to_string()]);
     let l = only(&list);
     let mut want = vec![my_pid(), child.pid];
     want.sort();
@@ -175,7 +176,7 @@ fn socket_shared_with_a_forked_child_lists_both_owners() {
     assert_owned_by_me(l);
 
     // The table lists every PID and both names.
-    let text = table(&["--no-header", "-p", &port.to_string()]);
+    let text = table(&["--no-header", "-t", "-4", "-p", &port.to_string()]);
     assert!(text.contains(&format!("{},{}", want[0], want[1])), "{text}");
     assert!(text.contains("wp-forked"), "{text}");
 }
@@ -197,7 +198,7 @@ fn reuseport_group_lists_each_socket_with_its_own_owner() {
     // The child keeps only b; the parent then drops b.
     let child = Child::fork("wp-reuseport", &[b.as_raw_fd()], None);
     drop(b);
-    let list = listing(&["-p", &port.to_string()]);
+    let list = listing(&["-t", "-4", "-p", &port.to_string()]);
     assert_eq!(list.listeners.len(), 2, "{:#?}", list.listeners);
     let mut owners: Vec<Vec<u32>> = list.listeners.iter().map(Listener::pids).collect();
     owners.sort();
@@ -240,7 +241,11 @@ fn service_names_come_from_the_registry_and_numeric_hides_them() {
     let high = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = high.local_addr().unwrap().port();
     if port >= 49152 {
-        assert!(only(&listing(&["-p", &port.to_string()])).service.is_none());
+        assert!(
+            only(&listing(&["-t", "-4", "-p", &port.to_string()]))
+                .service
+                .is_none()
+        );
     }
     drop(t);
 }
@@ -251,7 +256,7 @@ fn quiet_prints_only_the_pids() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let child = Child::fork("wp-quiet", &[listener.as_raw_fd()], None);
-    let out = run(whyport().args(["-q", "-p", &port.to_string()]));
+    let out = run(whyport().args(["-q", "-t", "-4", "-p", &port.to_string()]));
     let mut want = [my_pid(), child.pid];
     want.sort();
     let want: String = want.iter().map(|p| format!("{p}\n")).collect();

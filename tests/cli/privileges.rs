@@ -47,7 +47,7 @@ fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
         root_owned.local_addr().unwrap().port(),
         nobody_owned.local_addr().unwrap().port()
     );
-    let Some(out) = as_nobody(&["--json", "-p", &ports]) else {
+    let Some(out) = as_nobody(&["--json", "-t", "-4", "-p", &ports]) else {
         return;
     };
     let list = parse(&out);
@@ -81,7 +81,7 @@ fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
     );
 
     // The table marks the hidden owner instead of dropping the row.
-    let out = as_nobody(&["--no-header", "-p", &ports]).unwrap();
+    let out = as_nobody(&["--no-header", "-t", "-4", "-p", &ports]).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(hidden: not root)"), "{text}");
     assert!(text.contains("wp-nobody"), "{text}");
@@ -99,7 +99,7 @@ fn hidepid_is_named_as_the_reason() {
     // A fresh proc instance with hidepid=2, in a private mount namespace:
     // the host's /proc is not touched.
     let script = format!(
-        "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups -- '{}' --json -p {port}",
+        "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups -- '{}' --json -t -4 -p {port}",
         bin_path().display()
     );
     let out = run(Command::new("unshare").args([

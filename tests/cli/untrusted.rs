@@ -42,7 +42,7 @@ fn hostile_names_and_command_lines() {
         .unwrap();
     let port = port.trim().to_string();
 
-    let list = listing(&["-p", &port]);
+    let list = listing(&["-t", "-4", "-p", &port]);
     assert_eq!(list.version, 1);
     assert_eq!(list.iana_snapshot, "2026-04-09");
     let l = &list.listeners[0];
@@ -63,7 +63,7 @@ fn hostile_names_and_command_lines() {
         "valid UTF-8 is kept as is in JSON"
     );
 
-    let text = table(&["--no-header", "-p", &port]);
+    let text = table(&["--no-header", "-t", "-4", "-p", &port]);
     assert_eq!(
         text.lines().count(),
         1,

@@ -1,28 +1,58 @@
-//! Linux: which processes hold which socket inodes, from /proc/<pid>/fd.
+//! Linux: which processes hold which socket inodes, from /proc/<pid>/fd, and
+//! the details of every process found holding one.
 //!
-//! One readlinkat per descriptor, relative to an open fd directory: this is
-//! the hot loop of the whole tool (a busy host has >100,000 descriptors).
-//! procfs's fd iterator costs four syscalls per descriptor, hence the direct
-//! rustix calls. Processes are split across threads.
+//! This is the hot loop of the whole tool (a busy host has >100,000
+//! descriptors): one readlinkat per descriptor, relative to the open fd
+//! directory, listed with a reused getdents buffer. procfs's fd iterator
+//! costs four system calls per descriptor and `rustix::fs::Dir::read_from`
+//! three more per directory, hence the raw calls. Processes are shared out
+//! to one worker per core through a queue; a process with a very large fd
+//! table is split into chunks so that it does not leave one core working
+//! alone. Owner details are read by the worker that found the owner, so
+//! they overlap with the scan instead of following it.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use rustix::fs::{Dir, Mode, OFlags, openat, readlinkat_raw};
+use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-use crate::model::SocketFd;
+use super::process::{self, Clock};
+use crate::model::{Process, SocketFd};
+
+/// Processes with more descriptors than this are split across workers.
+const SPLIT_ABOVE: usize = 8192;
+const CHUNK: usize = 4096;
 
 /// What the scan found, and which processes it could not look into.
 #[derive(Debug, Default)]
 pub(super) struct FdScan {
     pub fds: Vec<SocketFd>,
+    pub owners: Vec<Process>,
     pub unreadable: Vec<u32>,
 }
 
+enum Work {
+    Process(u32),
+    /// Part of a large process's descriptors, with its open fd directory.
+    Chunk(u32, Arc<OwnedFd>, Vec<u32>),
+}
+
+struct Shared<'a> {
+    proc_dir: OwnedFd,
+    wanted: &'a HashSet<u64>,
+    clock: Clock,
+    queue: Mutex<VecDeque<Work>>,
+    /// Work items queued or in progress; workers stop when it reaches 0.
+    open_items: AtomicUsize,
+}
+
 /// Scan every process under `proc_root` for descriptors of `wanted` inodes.
-pub(super) fn scan(proc_root: &Path, wanted: &HashSet<u64>) -> io::Result<FdScan> {
+pub(super) fn scan(proc_root: &Path, wanted: &HashSet<u64>, clock: Clock) -> io::Result<FdScan> {
     let proc_dir = openat(
         rustix::fs::CWD,
         proc_root,
@@ -30,34 +60,63 @@ pub(super) fn scan(proc_root: &Path, wanted: &HashSet<u64>) -> io::Result<FdScan
         Mode::empty(),
     )?;
     let pids = list_pids(proc_root)?;
-    let threads = std::thread::available_parallelism()
+    let shared = Shared {
+        proc_dir,
+        wanted,
+        clock,
+        open_items: AtomicUsize::new(pids.len()),
+        queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
+    };
+    let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let mut result = FdScan::default();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let pids = &pids;
-                let proc_dir = &proc_dir;
-                scope.spawn(move || {
-                    let mut part = FdScan::default();
-                    for pid in pids.iter().skip(t).step_by(threads) {
-                        scan_process(proc_dir, *pid, wanted, &mut part);
-                    }
-                    part
-                })
-            })
+        let handles: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| worker(&shared)))
             .collect();
         for h in handles {
             if let Ok(part) = h.join() {
                 result.fds.extend(part.fds);
+                result.owners.extend(part.owners);
                 result.unreadable.extend(part.unreadable);
             }
         }
     });
     result.fds.sort_unstable();
+    result.owners.sort_unstable_by_key(|p| p.pid);
+    result.owners.dedup_by_key(|p| p.pid);
     result.unreadable.sort_unstable();
+    result.unreadable.dedup();
     Ok(result)
+}
+
+fn worker(shared: &Shared<'_>) -> FdScan {
+    let mut out = FdScan::default();
+    let mut dents: Vec<u8> = Vec::with_capacity(32 * 1024);
+    loop {
+        let item = shared
+            .queue
+            .lock()
+            .map(|mut q| q.pop_front())
+            .unwrap_or(None);
+        let Some(item) = item else {
+            if shared.open_items.load(Ordering::Acquire) == 0 {
+                return out;
+            }
+            std::thread::yield_now(); // another worker may still split a process
+            continue;
+        };
+        match item {
+            Work::Process(pid) => scan_process(shared, pid, &mut dents, &mut out),
+            Work::Chunk(pid, dir, fds) => {
+                if let Err(()) = read_links(shared, pid, dir.as_fd(), &fds, &mut out) {
+                    out.unreadable.push(pid);
+                }
+            }
+        }
+        shared.open_items.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Numeric entries of the /proc directory: one per process (not thread).
@@ -72,16 +131,10 @@ fn list_pids(proc_root: &Path) -> io::Result<Vec<u32>> {
     Ok(pids)
 }
 
-fn scan_process(
-    proc_dir: &impl rustix::fd::AsFd,
-    pid: u32,
-    wanted: &HashSet<u64>,
-    out: &mut FdScan,
-) {
-    let path = format!("{pid}/fd");
+fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut FdScan) {
     let fd_dir = match openat(
-        proc_dir,
-        path.as_str(),
+        &shared.proc_dir,
+        format!("{pid}/fd"),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     ) {
@@ -89,32 +142,99 @@ fn scan_process(
         Err(Errno::ACCESS | Errno::PERM) => return out.unreadable.push(pid),
         Err(_) => return, // exited since the listing: not an error
     };
-    let Ok(mut dir) = Dir::read_from(&fd_dir) else {
-        return out.unreadable.push(pid);
+    let fds = match list_fds(&fd_dir, dents) {
+        Ok(fds) => fds,
+        Err(Errno::ACCESS | Errno::PERM) => return out.unreadable.push(pid),
+        Err(_) => return,
     };
+    if fds.len() > SPLIT_ABOVE {
+        // Keep the first chunk, queue the rest for idle workers, and read
+        // the details now: whether a later chunk holds a socket is unknown.
+        let dir = Arc::new(fd_dir);
+        let mut chunks = fds.chunks(CHUNK);
+        let first = chunks.next().unwrap_or_default().to_vec();
+        let rest: Vec<Work> = chunks
+            .map(|c| Work::Chunk(pid, Arc::clone(&dir), c.to_vec()))
+            .collect();
+        shared.open_items.fetch_add(rest.len(), Ordering::AcqRel);
+        if let Ok(mut q) = shared.queue.lock() {
+            q.extend(rest);
+        }
+        if read_links(shared, pid, dir.as_fd(), &first, out).is_err() {
+            out.unreadable.push(pid);
+        }
+        out.owners
+            .extend(process::read(shared.proc_dir.as_fd(), pid, shared.clock));
+        return;
+    }
+    let before = out.fds.len();
+    if read_links(shared, pid, fd_dir.as_fd(), &fds, out).is_err() {
+        out.unreadable.push(pid);
+    }
+    if out.fds.len() > before {
+        out.owners
+            .extend(process::read(shared.proc_dir.as_fd(), pid, shared.clock));
+    }
+}
+
+/// The descriptor numbers in an open /proc/<pid>/fd directory.
+fn list_fds(dir: &OwnedFd, dents: &mut Vec<u8>) -> Result<Vec<u32>, Errno> {
+    let mut fds = Vec::new();
+    let mut raw = RawDir::new(dir, dents.spare_capacity_mut());
+    while let Some(entry) = raw.next() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if let Some(fd) = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()) {
+            fds.push(fd); // skips "." and ".."
+        }
+    }
+    Ok(fds)
+}
+
+/// readlinkat each descriptor; `Err` when the process refuses access (even
+/// root can be refused: PID 1 of a sandbox, a security module).
+fn read_links(
+    shared: &Shared<'_>,
+    pid: u32,
+    dir: impl AsFd,
+    fds: &[u32],
+    out: &mut FdScan,
+) -> Result<(), ()> {
     let mut link = [0u8; 64];
-    while let Some(entry) = dir.read() {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(Errno::ACCESS | Errno::PERM) => return out.unreadable.push(pid),
-            Err(_) => return,
-        };
-        let name = entry.file_name();
-        let Some(fd) = name.to_str().ok().and_then(|s| s.parse::<u32>().ok()) else {
-            continue; // "." and ".."
-        };
-        match readlinkat_raw(&fd_dir, name, &mut link[..]) {
+    let mut name = itoa_buf();
+    for &fd in fds {
+        match readlinkat_raw(&dir, fd_name(&mut name, fd), &mut link[..]) {
             Ok(n) => match socket_inode(&link[..n.min(link.len())]) {
-                Some(inode) if wanted.contains(&inode) => {
-                    out.fds.push(SocketFd { pid, fd, inode });
+                Some(inode) if shared.wanted.contains(&inode) => {
+                    out.fds.push(SocketFd { pid, fd, inode })
                 }
                 _ => {}
             },
-            // Root can be refused too (PID 1 of a sandbox, a security module).
-            Err(Errno::ACCESS | Errno::PERM) => return out.unreadable.push(pid),
-            Err(_) => continue, // closed since the listing
+            Err(Errno::ACCESS | Errno::PERM) => return Err(()),
+            Err(_) => {} // closed since the listing
         }
     }
+    Ok(())
+}
+
+fn itoa_buf() -> [u8; 12] {
+    [0; 12]
+}
+
+/// `fd` as a NUL-terminated decimal name, without allocating.
+fn fd_name(buf: &mut [u8; 12], fd: u32) -> &std::ffi::CStr {
+    let mut i = buf.len() - 1;
+    buf[i] = 0;
+    let mut n = fd;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::ffi::CStr::from_bytes_with_nul(&buf[i..]).unwrap_or(c"0")
 }
 
 /// The inode of a `socket:[12345]` link target.
@@ -125,7 +245,7 @@ pub(crate) fn socket_inode(target: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::socket_inode;
+    use super::*;
 
     #[test]
     fn parses_socket_links_only() {
@@ -134,5 +254,14 @@ mod tests {
         assert_eq!(socket_inode(b"/dev/null"), None);
         assert_eq!(socket_inode(b"socket:[12"), None);
         assert_eq!(socket_inode(b"socket:[]"), None);
+    }
+
+    #[test]
+    fn fd_names_are_decimal() {
+        let mut b = itoa_buf();
+        assert_eq!(fd_name(&mut b, 0).to_bytes(), b"0");
+        assert_eq!(fd_name(&mut b, 7).to_bytes(), b"7");
+        assert_eq!(fd_name(&mut b, 1234567).to_bytes(), b"1234567");
+        assert_eq!(fd_name(&mut b, u32::MAX).to_bytes(), b"4294967295");
     }
 }

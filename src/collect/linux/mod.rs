@@ -81,28 +81,23 @@ pub(super) fn owners(
         .map(|s| s.inode)
         .filter(|i| *i != 0)
         .collect();
+    let clock = process::Clock::read(&proc_root);
     let scan = if wanted.is_empty() {
         Default::default()
     } else {
-        fds::scan(&proc_root, &wanted)
+        fds::scan(&proc_root, &wanted, clock)
             .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
-    let clock = process::Clock::read(&proc_root);
     let mut users = match source {
         Source::Live => users::Users::live(),
         Source::Recorded(root) => users::Users::recorded(&root.join("etc/passwd")),
     };
     let mut processes = BTreeMap::new();
-    for fd in &scan.fds {
-        if processes.contains_key(&fd.pid) {
-            continue;
+    for mut p in scan.owners {
+        if resolve_users {
+            p.user = p.uid.and_then(|uid| users.name(uid));
         }
-        if let Some(mut p) = process::read(&proc_root, fd.pid, clock) {
-            if resolve_users {
-                p.user = p.uid.and_then(|uid| users.name(uid));
-            }
-            processes.insert(fd.pid, p);
-        }
+        processes.insert(p.pid, p);
     }
     let visibility = match source {
         Source::Live => Visibility {

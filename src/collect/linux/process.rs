@@ -3,9 +3,14 @@
 //! Only owners are read (not every process), and text fields are kept as raw
 //! bytes: names and command lines need not be UTF-8.
 
+use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
-use std::path::Path;
+use std::io::{self, BufReader};
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags, openat, readlinkat};
 
 use procfs::process::{Stat, Status};
 use procfs::{FromBufReadSI, FromRead};
@@ -35,26 +40,32 @@ impl Clock {
     }
 }
 
-/// Read one process; `None` when it exited or cannot be read at all.
-pub(super) fn read(proc_root: &Path, pid: u32, clock: Clock) -> Option<Process> {
-    let dir = proc_root.join(pid.to_string());
-    let stat = File::open(dir.join("stat"))
+/// Read one process relative to the open /proc directory; `None` when it
+/// exited or cannot be read at all. About a dozen system calls: the
+/// process's directory is opened once and each file read without the size
+/// probes `std::fs::read` makes.
+pub(super) fn read(proc_dir: BorrowedFd<'_>, pid: u32, clock: Clock) -> Option<Process> {
+    let dir = openat(
+        proc_dir,
+        pid.to_string(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = Vec::with_capacity(4096);
+    read_small(&dir, "stat", &mut buf).ok()?;
+    let name = stat_comm(&buf).to_vec();
+    let stat = Stat::from_read(buf.as_slice()).ok()?;
+    let uid = read_small(&dir, "status", &mut buf)
         .ok()
-        .and_then(|f| Stat::from_read(f).ok())?;
-    let status = File::open(dir.join("status"))
-        .ok()
-        .and_then(|f| Status::from_read(f).ok());
-    let name = read_bytes(&dir.join("comm"))
-        .map(|mut b| {
-            if b.last() == Some(&b'\n') {
-                b.pop();
-            }
-            b
-        })
-        .unwrap_or_else(|_| stat.comm.clone().into_bytes());
-    let cmdline = read_bytes(&dir.join("cmdline"))
-        .map(|b| split_cmdline(&b))
+        .and_then(|()| Status::from_read(buf.as_slice()).ok())
+        .map(|s| s.ruid);
+    let cmdline = read_small(&dir, "cmdline", &mut buf)
+        .map(|()| split_cmdline(&buf))
         .unwrap_or_default();
+    let exe = readlinkat(&dir, "exe", Vec::new())
+        .ok()
+        .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
     let started_at = clock
         .boot_time
         .map(|boot| boot + stat.starttime / clock.ticks_per_second);
@@ -62,18 +73,41 @@ pub(super) fn read(proc_root: &Path, pid: u32, clock: Clock) -> Option<Process> 
         pid,
         ppid: u32::try_from(stat.ppid).ok(),
         name,
-        exe: std::fs::read_link(dir.join("exe")).ok(),
+        exe,
         cmdline,
-        uid: status.map(|s| s.ruid),
+        uid,
         user: None,
         started_at,
     })
 }
 
-fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    File::open(path)?.read_to_end(&mut buf)?;
-    Ok(buf)
+/// Replace `buf` with the contents of `dir/name`.
+fn read_small(dir: &OwnedFd, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    let fd = openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    loop {
+        if buf.spare_capacity_mut().len() < 1024 {
+            buf.reserve(4096);
+        }
+        let (filled, _) = rustix::io::read(&fd, buf.spare_capacity_mut())?;
+        if filled.is_empty() {
+            return Ok(());
+        }
+        let n = filled.len();
+        // SAFETY: read initialised the first n bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n) };
+    }
+}
+
+/// The raw process name inside `pid (name) state ...`: from the first `(`
+/// to the last `)`, since the name itself may contain parentheses.
+pub(crate) fn stat_comm(stat: &[u8]) -> &[u8] {
+    let open = stat.iter().position(|b| *b == b'(');
+    let close = stat.iter().rposition(|b| *b == b')');
+    match (open, close) {
+        (Some(o), Some(c)) if o < c => &stat[o + 1..c],
+        _ => &[],
+    }
 }
 
 /// Split /proc/<pid>/cmdline into arguments. Arguments are NUL-terminated;
@@ -88,7 +122,15 @@ pub(crate) fn split_cmdline(raw: &[u8]) -> Vec<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_cmdline;
+    use super::{split_cmdline, stat_comm};
+
+    #[test]
+    fn comm_may_contain_parentheses_and_any_bytes() {
+        assert_eq!(stat_comm(b"42 (nginx) S 1 42"), b"nginx");
+        assert_eq!(stat_comm(b"42 (a) b) (c) S 1"), b"a) b) (c");
+        assert_eq!(stat_comm(b"42 (\xff\n) S 1"), b"\xff\n");
+        assert_eq!(stat_comm(b"garbage"), b"");
+    }
 
     #[test]
     fn splits_on_nul_and_keeps_empty_arguments() {
