@@ -3,7 +3,8 @@
 //! alternately and prints medians, ratios to `ss -tulpn` and peak memory.
 //!
 //! Run it through `tools/bench` (builds everything in release mode first):
-//! `tools/bench [--procs 2000] [--sockets 5] [--fds 55] [--rounds 11] [--sizes]`
+//! `tools/bench [--procs 2000] [--sockets 5] [--fds 55] [--rounds 11] [--sizes] [--sparse]`
+//! `--sparse` gives every load process one descriptor far above the others.
 //! `--sizes` repeats the whyport and ss timings at 1/4, 1/2 and all of the
 //! load to show how the cost grows with the number of descriptors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -23,6 +24,7 @@ struct Args {
     fds: usize,
     rounds: usize,
     sizes: bool,
+    sparse: bool,
 }
 
 fn parse_args() -> Args {
@@ -32,11 +34,13 @@ fn parse_args() -> Args {
         fds: 55,
         rounds: 11,
         sizes: false,
+        sparse: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--sizes" {
-            a.sizes = true;
+        if flag == "--sizes" || flag == "--sparse" {
+            a.sizes |= flag == "--sizes";
+            a.sparse |= flag == "--sparse";
             continue;
         }
         let v: usize = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
@@ -67,15 +71,12 @@ struct Load {
 }
 
 impl Load {
-    fn start(dir: &Path, procs: usize, sockets: usize, fds: usize) -> Load {
+    fn start(dir: &Path, procs: usize, a: &Args) -> Load {
         let mut child = Command::new(dir.join("loadgen"))
-            .args([
-                "--procs",
-                &procs.to_string(),
-                "--sockets",
-                &sockets.to_string(),
-            ])
-            .args(["--fds", &fds.to_string(), "--seconds", "1800"])
+            .args(["--procs", &procs.to_string()])
+            .args(["--sockets", &a.sockets.to_string()])
+            .args(["--fds", &a.fds.to_string(), "--seconds", "1800"])
+            .args(a.sparse.then_some("--sparse"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -316,7 +317,7 @@ fn main() {
         vec![a.procs]
     };
     for procs in sizes {
-        let load = Load::start(&dir, procs, a.sockets, a.fds);
+        let load = Load::start(&dir, procs, &a);
         println!("\nload: {}", load.summary);
         let n = check_correctness(&whyport);
         println!("correctness: whyport and ss -tulpn agree on all {n} listeners and their PIDs");

@@ -1,11 +1,12 @@
 //! Load generator for whyport's benchmark: forks processes that hold
 //! listening sockets and other descriptors, like a busy server host.
 //!
-//! `loadgen [--procs N] [--sockets S] [--fds F] [--prefork K] [--reuseport R] [--seconds T]`
+//! `loadgen [--procs N] [--sockets S] [--fds F] [--prefork K] [--reuseport R] [--seconds T] [--sparse]`
 //!
 //! Each of N processes holds S listening sockets (TCP and UDP, IPv4 and IPv6,
 //! on loopback, ephemeral ports) and about F other descriptors (pipes and
-//! /dev/null). A pre-fork group of K processes shares one TCP socket, and an
+//! /dev/null), numbered densely from 0 as a daemon's are; with `--sparse`
+//! each also holds one descriptor at 900. A pre-fork group of K processes shares one TCP socket, and an
 //! SO_REUSEPORT group of R processes holds R sockets on one port. It binds
 //! only to loopback. When every process is ready it prints one line
 //! (`ready procs=... listeners=... fds=... prefork_port=... reuseport_port=...`)
@@ -14,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 struct Args {
@@ -23,6 +25,7 @@ struct Args {
     prefork: usize,
     reuseport: usize,
     seconds: u32,
+    sparse: bool,
 }
 
 fn parse_args() -> Args {
@@ -33,8 +36,13 @@ fn parse_args() -> Args {
         prefork: 8,
         reuseport: 4,
         seconds: 900,
+        sparse: false,
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = argv.iter().position(|x| x == "--sparse") {
+        a.sparse = true;
+        argv.remove(i);
+    }
     for pair in argv.chunks(2) {
         let value = || -> usize {
             pair.get(1).and_then(|v| v.parse().ok()).unwrap_or_else(|| {
@@ -93,8 +101,9 @@ fn port_of(s: &socket2::Socket) -> u16 {
 }
 
 /// Fork a child that runs `setup`, reports on `ready`, then sleeps until
-/// killed, its parent dies, or `seconds` pass.
-fn spawn(ready: i32, parent: i32, seconds: u32, setup: impl FnOnce()) -> i32 {
+/// killed, its parent dies, or `seconds` pass. Descriptors the child needs
+/// from the parent (a pre-fork socket) must be passed through `keep`.
+fn spawn(ready: i32, keep: i32, parent: i32, seconds: u32, setup: impl FnOnce()) -> i32 {
     // SAFETY: the parent is single-threaded, so the child may run any code.
     let pid = unsafe { libc::fork() };
     if pid != 0 {
@@ -106,6 +115,14 @@ fn spawn(ready: i32, parent: i32, seconds: u32, setup: impl FnOnce()) -> i32 {
             libc::_exit(0);
         }
         libc::alarm(seconds);
+        // Like a daemon, start from a clean descriptor table: keep stdio
+        // and the ready pipe, close whatever the shell or the benchmark
+        // left open (it would also be counted as load).
+        for fd in 3..1024 {
+            if fd != ready && fd != keep {
+                libc::close(fd);
+            }
+        }
     }
     setup();
     unsafe {
@@ -120,14 +137,15 @@ fn spawn(ready: i32, parent: i32, seconds: u32, setup: impl FnOnce()) -> i32 {
 fn main() {
     let a = parse_args();
     let (mut ready_r, ready_w) = std::io::pipe().expect("pipe");
-    let ready = std::os::fd::AsRawFd::as_raw_fd(&ready_w);
+    let ready = ready_w.as_raw_fd();
     let parent = unsafe { libc::getpid() };
     let mut children = Vec::new();
     let mut fds_total = 0usize;
 
     for i in 0..a.procs {
         let (sockets, fds) = (a.sockets, a.fds);
-        children.push(spawn(ready, parent, a.seconds, move || {
+        let sparse = a.sparse;
+        children.push(spawn(ready, -1, parent, a.seconds, move || {
             let held: Vec<socket2::Socket> = (0..sockets)
                 .map(|j| listener(i * sockets + j, 0, false))
                 .collect();
@@ -141,6 +159,10 @@ fn main() {
                 unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
                 other += 1;
             }
+            if sparse {
+                // One descriptor far above the rest, as a shell's fd 255.
+                unsafe { libc::dup2(0, 900) };
+            }
             std::mem::forget(held);
         }));
         fds_total += a.sockets + a.fds + 3;
@@ -149,7 +171,7 @@ fn main() {
     let shared = listener(0, 0, false);
     let prefork_port = port_of(&shared);
     for _ in 0..a.prefork {
-        children.push(spawn(ready, parent, a.seconds, || {}));
+        children.push(spawn(ready, shared.as_raw_fd(), parent, a.seconds, || {}));
         fds_total += 4;
     }
     drop(shared);
@@ -158,7 +180,7 @@ fn main() {
     let reuseport_port = port_of(&first);
     drop(first);
     for _ in 0..a.reuseport {
-        children.push(spawn(ready, parent, a.seconds, move || {
+        children.push(spawn(ready, -1, parent, a.seconds, move || {
             std::mem::forget(listener(0, reuseport_port, true));
         }));
         fds_total += 4;

@@ -85,7 +85,7 @@ pub(super) fn owners(
     let scan = if wanted.is_empty() {
         Default::default()
     } else {
-        fds::scan(&proc_root, &wanted, clock)
+        fds::scan(&proc_root, matches!(source, Source::Live), &wanted, clock)
             .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
     let mut users = match source {
