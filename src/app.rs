@@ -1,6 +1,7 @@
 //! One run of whyport: collect -> explain -> render, and the exit status.
 
 use std::io::Write;
+use std::time::Instant;
 
 use crate::collect;
 use crate::config::Config;
@@ -27,12 +28,24 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         |s| filter.matches(s),
         !config.numeric,
     )?;
+    let mut timings = snapshot.timings.clone();
+    let explained = Instant::now();
     let report = explain::explain(snapshot, !config.numeric);
+    timings.push(("explain", explained.elapsed()));
     for note in &report.notes {
         writeln!(err, "whyport: note: {note}")?;
     }
+    let rendered = Instant::now();
     render::render(&report, config.output, config.numeric, out)?;
     out.flush()?;
+    timings.push(("render", rendered.elapsed()));
+    if config.timings {
+        let phases: Vec<String> = timings
+            .iter()
+            .map(|(phase, d)| format!("{phase} {:.1} ms", d.as_secs_f64() * 1000.0))
+            .collect();
+        writeln!(err, "whyport: timings: {}", phases.join(", "))?;
+    }
     if let Some(notice) = render::hidden_notice(&report) {
         writeln!(err, "{notice}")?;
     }

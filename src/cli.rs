@@ -63,6 +63,10 @@ pub struct Args {
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
 
+    /// Print how long each phase took (sockets, owners, explain, render) on stderr
+    #[arg(long = "timings", hide = true)]
+    timings: bool,
+
     /// Read a recorded tree (DIR/proc, DIR/etc/passwd) instead of the live system
     #[arg(long = "proc-root", value_name = "DIR", hide = true)]
     proc_root: Option<PathBuf>,
@@ -103,6 +107,7 @@ impl Args {
             },
             output,
             numeric: self.numeric,
+            timings: self.timings,
         }
     }
 }

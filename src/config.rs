@@ -15,6 +15,8 @@ pub struct Config {
     pub output: Output,
     /// Show numbers instead of names: no service names, uids for users.
     pub numeric: bool,
+    /// Print how long each phase took on stderr (`--timings`).
+    pub timings: bool,
 }
 
 /// How to print the report.

@@ -108,4 +108,6 @@ pub struct Snapshot {
     pub visibility: Visibility,
     /// Warnings about the collection itself (a fallback was used, ...).
     pub notes: Vec<String>,
+    /// How long each collection phase took, for `--timings`.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }

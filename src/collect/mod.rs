@@ -28,8 +28,10 @@ pub fn collect(
 ) -> anyhow::Result<Snapshot> {
     #[cfg(target_os = "linux")]
     {
+        let start = std::time::Instant::now();
         let (mut sockets, notes) = linux::sockets(source, protocols)?;
         sockets.retain(|s| keep(s));
+        let dumped = start.elapsed();
         let (socket_fds, processes, visibility) = linux::owners(source, &sockets, resolve_users)?;
         Ok(Snapshot {
             sockets,
@@ -37,6 +39,7 @@ pub fn collect(
             processes,
             visibility,
             notes,
+            timings: vec![("sockets", dumped), ("owners", start.elapsed() - dumped)],
         })
     }
     #[cfg(not(target_os = "linux"))]

@@ -12,7 +12,9 @@ use crate::services;
 /// Build the report for a snapshot. `services` false skips service names
 /// (`--numeric`).
 pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
-    let owners_by_inode = join(&snapshot.socket_fds);
+    let mut fds = snapshot.socket_fds.clone();
+    fds.sort_unstable_by_key(|f| (f.inode, f.pid, f.fd));
+    fds.dedup();
     let processes: BTreeMap<u32, Arc<Process>> = snapshot
         .processes
         .into_iter()
@@ -28,20 +30,7 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
         .sockets
         .iter()
         .map(|socket| {
-            let owners: Vec<Owner> = owners_by_inode
-                .get(&socket.inode)
-                .into_iter()
-                .flatten()
-                .filter_map(|(pid, fds)| {
-                    // A process that exited between the scan and the details
-                    // read no longer holds the socket.
-                    let process = Arc::clone(processes.get(pid)?);
-                    Some(Owner {
-                        process,
-                        fds: fds.clone(),
-                    })
-                })
-                .collect();
+            let owners = owners(&fds, socket.inode, &processes);
             let owner_status = match (owners.is_empty(), reason) {
                 (false, None) => OwnerStatus::Visible,
                 (false, Some(r)) => OwnerStatus::Partial(r),
@@ -64,23 +53,28 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
     }
 }
 
-/// inode -> pid -> descriptors, in pid order.
-fn join(fds: &[SocketFd]) -> BTreeMap<u64, BTreeMap<u32, Vec<u32>>> {
-    let mut map: BTreeMap<u64, BTreeMap<u32, Vec<u32>>> = BTreeMap::new();
-    for f in fds {
-        map.entry(f.inode)
-            .or_default()
-            .entry(f.pid)
-            .or_default()
-            .push(f.fd);
-    }
-    for pids in map.values_mut() {
-        for list in pids.values_mut() {
-            list.sort_unstable();
-            list.dedup();
+/// The owners of `inode`, by pid, each with its descriptors, from `fds`
+/// sorted by (inode, pid, fd).
+fn owners(fds: &[SocketFd], inode: u64, processes: &BTreeMap<u32, Arc<Process>>) -> Vec<Owner> {
+    let start = fds.partition_point(|f| f.inode < inode);
+    let end = start + fds[start..].partition_point(|f| f.inode == inode);
+    let mut owners: Vec<Owner> = Vec::new();
+    for f in &fds[start..end] {
+        match owners.last_mut() {
+            Some(o) if o.process.pid == f.pid => o.fds.push(f.fd),
+            _ => {
+                // A process that exited between the scan and the details
+                // read no longer holds the socket.
+                if let Some(p) = processes.get(&f.pid) {
+                    owners.push(Owner {
+                        process: Arc::clone(p),
+                        fds: vec![f.fd],
+                    });
+                }
+            }
         }
     }
-    map
+    owners
 }
 
 fn listener(

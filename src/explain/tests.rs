@@ -87,6 +87,7 @@ fn snapshot() -> Snapshot {
         .collect(),
         visibility: Visibility::default(),
         notes: vec![],
+        timings: vec![],
     }
 }
 

@@ -1,6 +1,7 @@
 //! The JSON listing (`--json`). These wire types are the documented,
 //! versioned contract in docs/json.md: add fields, never rename or remove.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -34,7 +35,7 @@ pub struct ListenerJson<'a> {
     pub inode: u64,
     pub socket_uid: u32,
     pub service: Option<ServiceJson>,
-    pub processes: Vec<ProcessJson>,
+    pub processes: Vec<ProcessJson<'a>>,
     pub owner_status: &'static str,
     pub hidden_reason: Option<&'static str>,
 }
@@ -47,23 +48,35 @@ pub struct ServiceJson {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ProcessJson {
+pub struct ProcessJson<'a> {
     pub pid: u32,
     pub ppid: Option<u32>,
-    pub name: String,
-    pub exe: Option<String>,
-    pub cmdline: Vec<String>,
-    pub user: Option<String>,
+    pub name: &'a str,
+    pub exe: Option<&'a str>,
+    pub cmdline: &'a [String],
+    pub user: Option<&'a str>,
     pub uid: Option<u32>,
-    pub started_at: Option<String>,
-    pub fds: Vec<u32>,
+    pub started_at: Option<&'a str>,
+    pub fds: &'a [u32],
     /// Hex of the raw bytes, present only when `name` was not valid UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name_hex: Option<String>,
+    pub name_hex: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exe_hex: Option<String>,
+    pub exe_hex: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cmdline_hex: Option<Vec<String>>,
+    pub cmdline_hex: Option<&'a [String]>,
+}
+
+/// The text of one process, converted once however many sockets it holds.
+#[derive(Debug)]
+struct ProcessText {
+    name: String,
+    exe: Option<String>,
+    cmdline: Vec<String>,
+    started_at: Option<String>,
+    name_hex: Option<String>,
+    exe_hex: Option<String>,
+    cmdline_hex: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,10 +87,20 @@ pub struct HiddenJson {
 }
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut texts: HashMap<u32, ProcessText> = HashMap::new();
+    for o in report.listeners.iter().flat_map(|l| &l.owners) {
+        texts
+            .entry(o.process.pid)
+            .or_insert_with(|| text(&o.process));
+    }
     let doc = ListingJson {
         version: JSON_VERSION,
         iana_snapshot: IANA_SNAPSHOT,
-        listeners: report.listeners.iter().map(listener).collect(),
+        listeners: report
+            .listeners
+            .iter()
+            .map(|l| listener(l, &texts))
+            .collect(),
         hidden: HiddenJson {
             reason: report.hidden.reason.map(reason_id),
             sockets_without_owner: report.hidden.hidden,
@@ -89,7 +112,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
-fn listener(l: &Listener) -> ListenerJson<'_> {
+fn listener<'a>(l: &'a Listener, texts: &'a HashMap<u32, ProcessText>) -> ListenerJson<'a> {
     let (status, reason) = match l.owner_status {
         OwnerStatus::Visible => ("visible", None),
         OwnerStatus::Partial(r) => ("partial", Some(reason_id(r))),
@@ -113,28 +136,40 @@ fn listener(l: &Listener) -> ListenerJson<'_> {
         processes: l
             .owners
             .iter()
-            .map(|o| process(&o.process, &o.fds))
+            .filter_map(|o| Some(process(&o.process, texts.get(&o.process.pid)?, &o.fds)))
             .collect(),
         owner_status: status,
         hidden_reason: reason,
     }
 }
 
-fn process(p: &Process, fds: &[u32]) -> ProcessJson {
-    let exe = p.exe.as_ref().map(|e| e.as_os_str().as_encoded_bytes());
-    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+fn process<'a>(p: &'a Process, t: &'a ProcessText, fds: &'a [u32]) -> ProcessJson<'a> {
     ProcessJson {
         pid: p.pid,
         ppid: p.ppid,
+        name: &t.name,
+        exe: t.exe.as_deref(),
+        cmdline: &t.cmdline,
+        user: p.user.as_deref(),
+        uid: p.uid,
+        started_at: t.started_at.as_deref(),
+        fds,
+        name_hex: t.name_hex.as_deref(),
+        exe_hex: t.exe_hex.as_deref(),
+        cmdline_hex: t.cmdline_hex.as_deref(),
+    }
+}
+
+fn text(p: &Process) -> ProcessText {
+    let exe = p.exe.as_ref().map(|e| e.as_os_str().as_encoded_bytes());
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    ProcessText {
         name: lossy(&p.name),
         exe: exe.map(lossy),
         cmdline: p.cmdline.iter().map(|a| lossy(a)).collect(),
-        user: p.user.clone(),
-        uid: p.uid,
         started_at: p.started_at.map(|s| {
             humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string()
         }),
-        fds: fds.to_vec(),
         name_hex: raw_hex(&p.name),
         exe_hex: exe.and_then(raw_hex),
         cmdline_hex: p

@@ -2,11 +2,12 @@
 //! process text is escaped first; comfy-table would pass escape sequences
 //! through and turn an embedded newline into a forged row.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::model::HiddenReason;
+use crate::model::{HiddenReason, Process};
 use crate::report::{Listener, OwnerStatus, Report};
 use crate::sanitize::{escape, escape_str};
 
@@ -28,8 +29,9 @@ pub(super) fn render(
             "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER",
         ]);
     }
+    let mut names: HashMap<u32, (String, String)> = HashMap::new();
     for l in &report.listeners {
-        table.add_row(row(l, numeric));
+        table.add_row(row(l, numeric, &mut names));
     }
     for line in table.lines() {
         // presets::NOTHING pads every cell by one space on both sides.
@@ -39,7 +41,9 @@ pub(super) fn render(
     Ok(())
 }
 
-fn row(l: &Listener, numeric: bool) -> Vec<String> {
+/// One row; `names` caches each process's escaped name and user, since one
+/// process may hold thousands of sockets.
+fn row(l: &Listener, numeric: bool, names: &mut HashMap<u32, (String, String)>) -> Vec<String> {
     let service = l.service.map_or(String::new(), |s| s.name.to_string());
     let (pids, names, users) = match l.owner_status {
         OwnerStatus::Hidden(reason) => (
@@ -50,16 +54,21 @@ fn row(l: &Listener, numeric: bool) -> Vec<String> {
         OwnerStatus::Kernel => ("-".into(), "(kernel)".into(), String::new()),
         OwnerStatus::Visible | OwnerStatus::Partial(_) => {
             let pids: Vec<String> = l.owners.iter().map(|o| o.process.pid.to_string()).collect();
-            let names = unique(l.owners.iter().map(|o| escape(&o.process.name)));
-            let users = unique(l.owners.iter().map(|o| {
-                let p = &o.process;
-                match (&p.user, p.uid) {
-                    (Some(name), _) if !numeric => escape_str(name),
-                    (_, Some(uid)) => uid.to_string(),
-                    _ => "?".into(),
-                }
-            }));
-            (pids.join(","), names, users)
+            for o in &l.owners {
+                names
+                    .entry(o.process.pid)
+                    .or_insert_with(|| owner_text(&o.process, numeric));
+            }
+            let texts: Vec<&(String, String)> = l
+                .owners
+                .iter()
+                .filter_map(|o| names.get(&o.process.pid))
+                .collect();
+            (
+                pids.join(","),
+                unique(texts.iter().map(|t| t.0.as_str())),
+                unique(texts.iter().map(|t| t.1.as_str())),
+            )
         }
     };
     vec![
@@ -96,9 +105,19 @@ fn why(reason: HiddenReason) -> &'static str {
     }
 }
 
+/// A process's escaped name, and its user name (or uid).
+fn owner_text(p: &Process, numeric: bool) -> (String, String) {
+    let user = match (&p.user, p.uid) {
+        (Some(name), _) if !numeric => escape_str(name),
+        (_, Some(uid)) => uid.to_string(),
+        _ => "?".into(),
+    };
+    (escape(&p.name), user)
+}
+
 /// Distinct values in first-seen order, comma-joined.
-fn unique(items: impl Iterator<Item = String>) -> String {
-    let mut seen: Vec<String> = Vec::new();
+fn unique<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
     for item in items {
         if !seen.contains(&item) {
             seen.push(item);

@@ -96,6 +96,7 @@ fn report(visibility: Visibility) -> Report {
             .collect(),
         visibility,
         notes: vec![],
+        timings: vec![],
     };
     crate::explain::explain(snapshot, true)
 }

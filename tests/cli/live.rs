@@ -150,7 +150,7 @@ fn udp_dual_stack_and_connected_udp_is_not_a_listener() {
     let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     client.connect((Ipv4Addr::LOCALHOST, port)).unwrap();
     let client_port = client.local_addr().unwrap().port();
-    let out = run(whyport().args(["--json", "-u", "-p", &client_port.to_string()]));
+    let out = run(whyport().args(["--json", "-u", "-4", "-p", &client_port.to_string()]));
     assert_eq!(
         out.status.code(),
         Some(1),

@@ -55,7 +55,12 @@ struct Shared<'a> {
 }
 
 /// Scan every process under `proc_root` for descriptors of `wanted` inodes.
-pub(super) fn scan(proc_root: &Path, live: bool, wanted: &HashSet<u64>, clock: Clock) -> io::Result<FdScan> {
+pub(super) fn scan(
+    proc_root: &Path,
+    live: bool,
+    wanted: &HashSet<u64>,
+    clock: Clock,
+) -> io::Result<FdScan> {
     let proc_dir = openat(
         rustix::fs::CWD,
         proc_root,

@@ -89,13 +89,16 @@ fn read_small(dir: &OwnedFd, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
         if buf.spare_capacity_mut().len() < 1024 {
             buf.reserve(4096);
         }
+        let room = buf.spare_capacity_mut().len();
         let (filled, _) = rustix::io::read(&fd, buf.spare_capacity_mut())?;
-        if filled.is_empty() {
-            return Ok(());
-        }
         let n = filled.len();
         // SAFETY: read initialised the first n bytes of the spare capacity.
         unsafe { buf.set_len(buf.len() + n) };
+        // procfs hands over a whole file in one read when the buffer is
+        // large enough, so a short read is the end: saves a read per file.
+        if n < room {
+            return Ok(());
+        }
     }
 }
 
