@@ -6,6 +6,7 @@ mod daemons;
 mod exit_codes;
 mod fixtures;
 mod live;
+mod loadgen;
 mod privileges;
 mod ss;
 mod ss_compare;

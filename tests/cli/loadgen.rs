@@ -1,0 +1,115 @@
+//! A small run of the benchmark's load generator (examples/loadgen.rs), so
+//! that it cannot rot: whyport must find every socket it opens, with the
+//! right owners, and agree with ss on them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+fn loadgen_path() -> std::path::PathBuf {
+    bin_path()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("loadgen")
+}
+
+fn field(line: &str, name: &str) -> u16 {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(name))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn loadgen_smoke_run() {
+    let path = loadgen_path();
+    if !path.exists() {
+        eprintln!(
+            "SKIP loadgen_smoke_run: {} is not built (cargo test builds examples)",
+            path.display()
+        );
+        return;
+    }
+    let _g = sockets_guard();
+    let mut load = Spawned::start(
+        Command::new(&path)
+            .args(["--procs", "4", "--sockets", "4", "--fds", "6"])
+            .args(["--prefork", "3", "--reuseport", "2", "--seconds", "120"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let mut line = String::new();
+    BufReader::new(load.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready procs=9 listeners=19 "), "{line}");
+    let (prefork, reuseport) = (
+        field(&line, "prefork_port="),
+        field(&line, "reuseport_port="),
+    );
+
+    // Every socket of the load, found by the pids that loadgen forked.
+    let parent = load.0.id();
+    let list = listing(&[]);
+    let children = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.split_whitespace().nth(1) == Some(&parent.to_string()))
+            })
+            .unwrap_or(false)
+    };
+    let ours: Vec<&Listener> = list
+        .listeners
+        .iter()
+        .filter(|l| !l.processes.is_empty() && l.processes.iter().all(|p| children(p.pid)))
+        .collect();
+    assert_eq!(ours.len(), 19, "{ours:#?}");
+    assert!(ours.iter().all(|l| {
+        l.processes
+            .iter()
+            .all(|p| p.ppid == Some(parent) && p.name == "loadgen")
+    }));
+
+    let shared: Vec<&&Listener> = ours.iter().filter(|l| l.port == prefork).collect();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(
+        shared[0].processes.len(),
+        3,
+        "the pre-fork socket has every child as owner"
+    );
+
+    let group: Vec<&&Listener> = ours.iter().filter(|l| l.port == reuseport).collect();
+    assert_eq!(group.len(), 2, "one listener per SO_REUSEPORT socket");
+    assert_ne!(group[0].pids(), group[1].pids());
+
+    let protocols: std::collections::BTreeSet<(&str, &str)> = ours
+        .iter()
+        .map(|l| (l.protocol.as_str(), l.family.as_str()))
+        .collect();
+    assert_eq!(
+        protocols.len(),
+        4,
+        "TCP and UDP, IPv4 and IPv6: {protocols:?}"
+    );
+
+    // The same sockets and owners as ss reports.
+    if have("ss") {
+        let ss = run(Command::new("ss").arg("-tulpnH"));
+        let theirs = crate::ss::ss_keys(&String::from_utf8_lossy(&ss.stdout));
+        for l in &ours {
+            let k = crate::ss::key(
+                &l.protocol,
+                &l.address,
+                l.port,
+                l.dual_stack,
+                l.interface.as_deref(),
+                l.pids(),
+            );
+            assert!(theirs.contains(&k), "ss does not list {k:?}");
+        }
+    }
+}
