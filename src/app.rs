@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::collect;
-use crate::config::Config;
+use crate::collect::{self, Details};
+use crate::config::{Config, Output};
 use crate::explain;
 use crate::render;
 
@@ -22,11 +22,18 @@ pub enum Outcome {
 /// error of kind `BrokenPipe` in the chain.
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
     let filter = &config.filter;
+    // Read only what the output shows.
+    let details = match config.output {
+        Output::Pids => Details::Pid,
+        Output::Table { .. } => Details::Identity,
+        Output::Json => Details::Full,
+    };
     let snapshot = collect::collect(
         &config.source,
         &filter.protocols,
         |s| filter.matches(s),
-        !config.numeric,
+        details,
+        !config.numeric && details != Details::Pid,
     )?;
     let mut timings = snapshot.timings.clone();
     let explained = Instant::now();

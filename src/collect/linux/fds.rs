@@ -22,6 +22,7 @@ use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
 
 use super::process::{self, Clock};
+use crate::collect::Details;
 use crate::model::{Process, SocketFd};
 
 /// Processes with more descriptors than this are split across workers.
@@ -49,6 +50,7 @@ struct Shared<'a> {
     sizes_count_fds: bool,
     wanted: &'a HashSet<u64>,
     clock: Clock,
+    details: Details,
     queue: Mutex<VecDeque<Work>>,
     /// Work items queued or in progress; workers stop when it reaches 0.
     open_items: AtomicUsize,
@@ -60,6 +62,7 @@ pub(super) fn scan(
     live: bool,
     wanted: &HashSet<u64>,
     clock: Clock,
+    details: Details,
 ) -> io::Result<FdScan> {
     let proc_dir = openat(
         rustix::fs::CWD,
@@ -73,6 +76,7 @@ pub(super) fn scan(
         sizes_count_fds: live,
         wanted,
         clock,
+        details,
         open_items: AtomicUsize::new(pids.len()),
         queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
     };
@@ -185,8 +189,12 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
         if read_links(shared, pid, dir.as_fd(), &first, out).is_err() {
             out.unreadable.push(pid);
         }
-        out.owners
-            .extend(process::read(shared.proc_dir.as_fd(), pid, shared.clock));
+        out.owners.extend(process::read(
+            shared.proc_dir.as_fd(),
+            pid,
+            shared.clock,
+            shared.details,
+        ));
         return;
     }
     if read_links(shared, pid, fd_dir.as_fd(), &fds, out).is_err() {
@@ -197,8 +205,12 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
 
 fn read_details_if_owner(shared: &Shared<'_>, pid: u32, fds_before: usize, out: &mut FdScan) {
     if out.fds.len() > fds_before {
-        out.owners
-            .extend(process::read(shared.proc_dir.as_fd(), pid, shared.clock));
+        out.owners.extend(process::read(
+            shared.proc_dir.as_fd(),
+            pid,
+            shared.clock,
+            shared.details,
+        ));
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::Source;
+use super::{Details, Source};
 use crate::model::{Process, Protocol, Socket, SocketFd, Visibility};
 
 /// Listening sockets of the requested protocols, and notes on any fallback.
@@ -73,7 +73,8 @@ pub(super) fn sockets(
 pub(super) fn owners(
     source: &Source,
     sockets: &[Socket],
-    resolve_users: bool,
+    details: Details,
+    user_names: bool,
 ) -> anyhow::Result<(Vec<SocketFd>, BTreeMap<u32, Process>, Visibility)> {
     let proc_root = proc_root(source);
     let wanted: HashSet<u64> = sockets
@@ -85,8 +86,14 @@ pub(super) fn owners(
     let scan = if wanted.is_empty() {
         Default::default()
     } else {
-        fds::scan(&proc_root, matches!(source, Source::Live), &wanted, clock)
-            .with_context(|| format!("listing processes in {}", proc_root.display()))?
+        fds::scan(
+            &proc_root,
+            matches!(source, Source::Live),
+            &wanted,
+            clock,
+            details,
+        )
+        .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
     let mut users = match source {
         Source::Live => users::Users::live(),
@@ -94,7 +101,7 @@ pub(super) fn owners(
     };
     let mut processes = BTreeMap::new();
     for mut p in scan.owners {
-        if resolve_users {
+        if user_names {
             p.user = p.uid.and_then(|uid| users.name(uid));
         }
         processes.insert(p.pid, p);

@@ -15,6 +15,7 @@ use rustix::fs::{Mode, OFlags, openat, readlinkat};
 use procfs::process::{Stat, Status};
 use procfs::{FromBufReadSI, FromRead};
 
+use crate::collect::Details;
 use crate::model::Process;
 
 /// System facts needed to turn a start time in clock ticks into a date.
@@ -44,7 +45,18 @@ impl Clock {
 /// exited or cannot be read at all. About a dozen system calls: the
 /// process's directory is opened once and each file read without the size
 /// probes `std::fs::read` makes.
-pub(super) fn read(proc_dir: BorrowedFd<'_>, pid: u32, clock: Clock) -> Option<Process> {
+pub(super) fn read(
+    proc_dir: BorrowedFd<'_>,
+    pid: u32,
+    clock: Clock,
+    details: Details,
+) -> Option<Process> {
+    if details == Details::Pid {
+        return Some(Process {
+            pid,
+            ..Process::default()
+        });
+    }
     let dir = openat(
         proc_dir,
         pid.to_string(),
@@ -60,12 +72,17 @@ pub(super) fn read(proc_dir: BorrowedFd<'_>, pid: u32, clock: Clock) -> Option<P
         .ok()
         .and_then(|()| Status::from_read(buf.as_slice()).ok())
         .map(|s| s.ruid);
-    let cmdline = read_small(&dir, "cmdline", &mut buf)
-        .map(|()| split_cmdline(&buf))
-        .unwrap_or_default();
-    let exe = readlinkat(&dir, "exe", Vec::new())
-        .ok()
-        .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
+    let (cmdline, exe) = if details == Details::Full {
+        let cmdline = read_small(&dir, "cmdline", &mut buf)
+            .map(|()| split_cmdline(&buf))
+            .unwrap_or_default();
+        let exe = readlinkat(&dir, "exe", Vec::new())
+            .ok()
+            .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
+        (cmdline, exe)
+    } else {
+        (Vec::new(), None)
+    };
     let started_at = clock
         .boot_time
         .map(|boot| boot + stat.starttime / clock.ticks_per_second);
