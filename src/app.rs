@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::collect::{self, Details};
+use crate::collect::{self, Details, Request};
 use crate::config::{Config, Output};
 use crate::explain;
 use crate::render;
@@ -28,13 +28,14 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         Output::Table { .. } => Details::Identity,
         Output::Json => Details::Full,
     };
-    let snapshot = collect::collect(
-        &config.source,
-        &filter.protocols,
-        |s| filter.matches(s),
+    let ports: Vec<(u16, u16)> = filter.ports.iter().map(|r| (r.start, r.end)).collect();
+    let request = Request {
+        protocols: &filter.protocols,
+        ports: &ports,
         details,
-        !config.numeric && details != Details::Pid,
-    )?;
+        user_names: !config.numeric && details != Details::Pid,
+    };
+    let snapshot = collect::collect(&config.source, request, |s| filter.matches(s))?;
     let mut timings = snapshot.timings.clone();
     let explained = Instant::now();
     let report = explain::explain(snapshot, !config.numeric);

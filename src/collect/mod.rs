@@ -31,24 +31,34 @@ pub enum Details {
     Full,
 }
 
-/// Read the listening sockets of `protocols`, keep those `keep` accepts,
-/// then find every process that holds one of them and read `details` of it
-/// (with user names when `user_names`).
+/// What to read.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub protocols: &'a [Protocol],
+    /// Inclusive port ranges a backend may filter on early (all when empty);
+    /// `keep` still has the last word.
+    pub ports: &'a [(u16, u16)],
+    pub details: Details,
+    /// Resolve uids to user names.
+    pub user_names: bool,
+}
+
+/// Read the listening sockets the request names, keep those `keep`
+/// accepts, then find every process that holds one of them and read the
+/// requested details of it.
 pub fn collect(
     source: &Source,
-    protocols: &[Protocol],
+    request: Request<'_>,
     keep: impl Fn(&Socket) -> bool,
-    details: Details,
-    user_names: bool,
 ) -> anyhow::Result<Snapshot> {
     #[cfg(target_os = "linux")]
     {
         let start = std::time::Instant::now();
-        let (mut sockets, notes) = linux::sockets(source, protocols)?;
+        let (mut sockets, notes) = linux::sockets(source, request.protocols, request.ports)?;
         sockets.retain(|s| keep(s));
         let dumped = start.elapsed();
         let (socket_fds, processes, visibility) =
-            linux::owners(source, &sockets, details, user_names)?;
+            linux::owners(source, &sockets, request.details, request.user_names)?;
         Ok(Snapshot {
             sockets,
             socket_fds,
@@ -60,7 +70,7 @@ pub fn collect(
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (source, protocols, keep, details, user_names);
+        let _ = (source, request, keep);
         anyhow::bail!(
             "this platform is not supported yet: whyport currently reads Linux's /proc and netlink"
         )

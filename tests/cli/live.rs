@@ -67,6 +67,9 @@ fn tcp_and_udp_on_ipv4_and_ipv6_with_their_owner() {
         let flag = if proto == "tcp" { "-t" } else { "-u" };
         let fam = if family == "ipv4" { "-4" } else { "-6" };
         let list = listing(&[flag, fam, "-p", &local.port().to_string()]);
+        // sock_diag took the port filter (a rejected filter would fall
+        // back to /proc/net and say so in notes).
+        assert!(list.notes.is_empty(), "{:?}", list.notes);
         let l = only(&list);
         assert_eq!(
             (l.protocol.as_str(), l.address.as_str(), l.family.as_str()),

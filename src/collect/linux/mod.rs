@@ -21,6 +21,7 @@ use crate::model::{Process, Protocol, Socket, SocketFd, Visibility};
 pub(super) fn sockets(
     source: &Source,
     protocols: &[Protocol],
+    ports: &[(u16, u16)],
 ) -> anyhow::Result<(Vec<Socket>, Vec<String>)> {
     let proc_root = proc_root(source);
     if let Source::Recorded(root) = source {
@@ -34,7 +35,7 @@ pub(super) fn sockets(
         for v6 in [false, true] {
             let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
             let live = match source {
-                Source::Live => Some(netlink::dump(family, protocol)),
+                Source::Live => Some(netlink::dump(family, protocol, ports)),
                 Source::Recorded(_) => None,
             };
             match live {

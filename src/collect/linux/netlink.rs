@@ -14,15 +14,24 @@ use crate::model::{Protocol, Socket};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const INET_DIAG_SKV6ONLY: u16 = 11;
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+const INET_DIAG_BC_JMP: u8 = 1;
+const INET_DIAG_BC_S_GE: u8 = 2;
+const INET_DIAG_BC_S_LE: u8 = 3;
 const TCP_LISTEN: u8 = 10;
 const TCP_CLOSE: u8 = 7;
 const NLMSG_HDR: usize = 16;
 const DIAG_MSG: usize = 72;
 
-/// One dump of one address family and protocol.
-pub(super) fn dump(family: u8, protocol: Protocol) -> io::Result<Vec<Socket>> {
+/// One dump of one address family and protocol; with `ports` (inclusive
+/// ranges) the kernel itself skips sockets on other ports.
+pub(super) fn dump(
+    family: u8,
+    protocol: Protocol,
+    ports: &[(u16, u16)],
+) -> io::Result<Vec<Socket>> {
     let fd = open_socket()?;
-    send_request(&fd, family, protocol)?;
+    send_request(&fd, &request(family, protocol, &port_filter(ports)))?;
     let mut sockets = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -64,8 +73,14 @@ fn open_socket() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
-fn request(family: u8, protocol: Protocol) -> [u8; NLMSG_HDR + 56] {
-    let mut msg = [0u8; NLMSG_HDR + 56];
+fn request(family: u8, protocol: Protocol, bytecode: &[u8]) -> Vec<u8> {
+    let mut msg = vec![0u8; NLMSG_HDR + 56];
+    if !bytecode.is_empty() {
+        let attr_len = (4 + bytecode.len()) as u16;
+        msg.extend_from_slice(&attr_len.to_ne_bytes());
+        msg.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+        msg.extend_from_slice(bytecode);
+    }
     let len = msg.len() as u32;
     msg[0..4].copy_from_slice(&len.to_ne_bytes());
     msg[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
@@ -87,8 +102,40 @@ fn request(family: u8, protocol: Protocol) -> [u8; NLMSG_HDR + 56] {
     msg
 }
 
-fn send_request(fd: &OwnedFd, family: u8, protocol: Protocol) -> io::Result<()> {
-    let msg = request(family, protocol);
+/// inet_diag bytecode accepting a socket whose local port lies in any of
+/// `ranges` (none: no filter). Per range: `S_GE lo`, `S_LE hi`, then `JMP`
+/// to the end (accept). A failed comparison jumps to the next range, or
+/// past the end (reject) after the last one. Every `yes` falls through to
+/// the next op, as the kernel's bytecode auditor requires of jump targets.
+fn port_filter(ranges: &[(u16, u16)]) -> Vec<u8> {
+    const BLOCK: usize = 20;
+    let total = ranges.len() * BLOCK;
+    let mut bc = Vec::with_capacity(total);
+    for (i, &(lo, hi)) in ranges.iter().enumerate() {
+        let start = i * BLOCK;
+        let last = i + 1 == ranges.len();
+        // Offsets are relative to the op; `remaining + 4` means reject.
+        let fail = |at: usize| {
+            if last {
+                total - at + 4
+            } else {
+                start + BLOCK - at
+            }
+        };
+        let op = |bc: &mut Vec<u8>, code: u8, yes: u8, no: usize| {
+            bc.extend_from_slice(&[code, yes]);
+            bc.extend_from_slice(&(no as u16).to_ne_bytes());
+        };
+        op(&mut bc, INET_DIAG_BC_S_GE, 8, fail(start));
+        op(&mut bc, 0, 0, usize::from(lo));
+        op(&mut bc, INET_DIAG_BC_S_LE, 8, fail(start + 8));
+        op(&mut bc, 0, 0, usize::from(hi));
+        op(&mut bc, INET_DIAG_BC_JMP, 4, total - (start + 16));
+    }
+    bc
+}
+
+fn send_request(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
     // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as u16;
@@ -265,6 +312,38 @@ mod tests {
         let mut out = Vec::new();
         let err = parse_messages(&buf, libc::AF_INET as u8, Protocol::Udp, &mut out);
         assert_eq!(err.err().and_then(|e| e.raw_os_error()), Some(libc::ENOENT));
+    }
+
+    /// The kernel's inet_diag_bc_run for the ops port_filter emits.
+    fn run(bc: &[u8], port: u16) -> bool {
+        let mut at = 0usize;
+        let mut len = bc.len() as isize;
+        while len > 0 {
+            let (code, yes, no) = (bc[at], bc[at + 1] as usize, u16_at(bc, at + 2) as usize);
+            let arg = || u16_at(bc, at + 6);
+            let ok = match code {
+                INET_DIAG_BC_S_GE => port >= arg(),
+                INET_DIAG_BC_S_LE => port <= arg(),
+                INET_DIAG_BC_JMP => false,
+                _ => panic!("unexpected op {code}"),
+            };
+            let step = if ok { yes } else { no };
+            len -= step as isize;
+            at += step;
+        }
+        len == 0
+    }
+
+    #[test]
+    fn port_filter_accepts_exactly_the_ranges() {
+        assert!(port_filter(&[]).is_empty());
+        let bc = port_filter(&[(22, 22), (8000, 8100), (443, 443)]);
+        for port in [22, 443, 8000, 8050, 8100] {
+            assert!(run(&bc, port), "{port} should pass");
+        }
+        for port in [0, 21, 23, 442, 444, 7999, 8101, 65535] {
+            assert!(!run(&bc, port), "{port} should not pass");
+        }
     }
 
     #[test]
