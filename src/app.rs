@@ -26,7 +26,7 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
     let details = match config.output {
         Output::Pids => Details::Pid,
         Output::Table { .. } => Details::Identity,
-        Output::Json => Details::Full,
+        Output::Json { .. } => Details::Full,
     };
     let ports: Vec<(u16, u16)> = filter.ports.iter().map(|r| (r.start, r.end)).collect();
     let request = Request {

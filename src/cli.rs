@@ -1,6 +1,7 @@
 //! Command-line parsing (clap). The only module that sees clap types: it
 //! resolves the arguments into a plain `Config`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -55,7 +56,7 @@ pub struct Args {
     #[arg(long = "no-header")]
     no_header: bool,
 
-    /// Print one JSON document (schema: docs/json.md)
+    /// Print one JSON document (schema: docs/json.md); indented on a terminal
     #[arg(long = "json", conflicts_with = "quiet")]
     json: bool,
 
@@ -88,7 +89,9 @@ impl Args {
         let ports: Vec<PortRange> = self.ports.into_iter().flatten().collect();
         let narrowing = self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty();
         let output = if self.json {
-            Output::Json
+            Output::Json {
+                pretty: std::io::stdout().is_terminal(),
+            }
         } else if self.quiet {
             Output::Pids
         } else {
@@ -139,7 +142,7 @@ mod tests {
         assert_eq!(c.filter.protocols, vec![Protocol::Tcp]);
         assert!(c.filter.ipv4 && !c.filter.ipv6 && c.filter.narrowing);
         assert_eq!(c.filter.ports.len(), 3);
-        assert_eq!(c.output, Output::Json);
+        assert!(matches!(c.output, Output::Json { .. }));
         assert_eq!(config(&["-q"]).output, Output::Pids);
         assert_eq!(
             config(&["--no-header"]).output,

@@ -25,7 +25,10 @@ pub enum Output {
     Table {
         header: bool,
     },
-    Json,
+    /// One JSON document; indented for a terminal, compact for a pipe.
+    Json {
+        pretty: bool,
+    },
     /// Only the owning PIDs, one per line.
     Pids,
 }

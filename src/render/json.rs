@@ -86,7 +86,7 @@ pub struct HiddenJson {
     pub sockets_with_partial_owners: usize,
 }
 
-pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn render(report: &Report, pretty: bool, out: &mut dyn Write) -> io::Result<()> {
     let mut texts: HashMap<u32, ProcessText> = HashMap::new();
     for o in report.listeners.iter().flat_map(|l| &l.owners) {
         texts
@@ -108,7 +108,11 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         },
         notes: &report.notes,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+    } else {
+        serde_json::to_writer(&mut *out, &doc).map_err(io::Error::from)?;
+    }
     writeln!(out)
 }
 

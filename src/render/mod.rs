@@ -19,7 +19,7 @@ pub fn render(
 ) -> io::Result<()> {
     match output {
         Output::Table { header } => table::render(report, header, numeric, out),
-        Output::Json => json::render(report, out),
+        Output::Json { pretty } => json::render(report, pretty, out),
         Output::Pids => pids(report, out),
     }
 }

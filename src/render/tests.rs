@@ -123,13 +123,14 @@ fn table_numeric_without_header() {
 #[test]
 fn json() {
     let r = report(Visibility::default());
-    insta::assert_snapshot!(text(&r, Output::Json, false));
+    insta::assert_snapshot!(text(&r, Output::Json { pretty: true }, false));
 }
 
 #[test]
 fn json_is_valid_even_for_hostile_bytes() {
     let r = report(Visibility::default());
-    let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text(&r, Output::Json, false));
+    let parsed: Result<serde_json::Value, _> =
+        serde_json::from_str(&text(&r, Output::Json { pretty: true }, false));
     assert!(parsed.is_ok());
 }
 
