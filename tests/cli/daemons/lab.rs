@@ -1,0 +1,288 @@
+//! The lab of the daemon test: a private network namespace, a temporary
+//! directory, and every daemon started in it, all removed on drop.
+
+use std::fs::{self, File};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::ss::Key;
+use crate::ss_compare::ss_keys;
+use crate::support::*;
+
+/// How long a daemon may take to open all its sockets.
+pub(super) const READY: Duration = Duration::from_secs(5);
+/// The python listener's port: 161/udp is `snmp`.
+pub(super) const PY_PORT: u16 = 161;
+
+/// An executable `name` from PATH or the sbin directories (which a
+/// non-login root shell may lack).
+pub(super) fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// (uid, gid) of a user in /etc/passwd.
+pub(super) fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() > 3 && f[0] == name {
+            Some((f[2].parse().ok()?, f[3].parse().ok()?))
+        } else {
+            None
+        }
+    })
+}
+
+pub(super) fn read_pid(path: &Path) -> Option<u32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Running, as opposed to gone or a zombie.
+pub(super) fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+/// PIDs whose parent is `parent`.
+pub(super) fn children(parent: u32) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // "pid (comm) state ppid ..."; comm may hold spaces.
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
+}
+
+pub(super) fn signal(pid: u32, sig: i32) {
+    // SAFETY: plain system call; the callers only pass pids that are in the
+    // test's own namespace.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// Wait until `pid` is gone or a zombie. The detached daemons are not our
+/// children: init adopted them when their first process exited, and reaps
+/// them.
+pub(super) fn wait_gone(pid: u32, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while alive(pid) && Instant::now() < deadline {
+        sleep(Duration::from_millis(10));
+    }
+}
+
+/// The namespace, the temporary directory and every daemon started in the
+/// namespace. Dropping it stops the daemons and removes the rest.
+pub(super) struct Lab {
+    ip: PathBuf,
+    ss: PathBuf,
+    ns: String,
+    created: bool,
+    dir: Option<tempfile::TempDir>,
+    /// Foreground daemons, killed and reaped by their own Drop.
+    pub(super) spawned: Vec<Spawned>,
+    /// Pid files of the daemons that detach from their parent.
+    pub(super) pid_files: Vec<PathBuf>,
+}
+
+impl Lab {
+    /// The lab, or why it cannot be set up here.
+    pub(super) fn new(ip: PathBuf, ss: PathBuf) -> Result<Lab, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("wp-daemons-")
+            .tempdir()
+            .unwrap();
+        // Workers running as www-data or redis must reach into it.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let mut lab = Lab {
+            ip,
+            ss,
+            ns: format!("wp-daemons-{}", my_pid()),
+            created: false,
+            dir: Some(dir),
+            spawned: Vec::new(),
+            pid_files: Vec::new(),
+        };
+        let out = run(Command::new(&lab.ip).args(["netns", "add", &lab.ns]));
+        if !out.status.success() {
+            return Err(format!(
+                "cannot create a network namespace: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        lab.created = true;
+        let out = run(lab.exec(&lab.ip).args(["link", "set", "lo", "up"]));
+        assert!(
+            out.status.success(),
+            "ip link set lo up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(lab)
+    }
+
+    pub(super) fn path(&self, name: &str) -> PathBuf {
+        self.dir.as_ref().unwrap().path().join(name)
+    }
+
+    /// `ip netns exec NS program`, with stdin closed. NOTIFY_SOCKET is
+    /// removed so that no daemon reports to a service manager.
+    pub(super) fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(&self.ip);
+        cmd.args(["netns", "exec", &self.ns])
+            .arg(program)
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Send a daemon's stdout and stderr to `DIR/name.log`: a daemon keeps
+    /// them open after its parent exits, so they cannot be pipes we wait on.
+    pub(super) fn log_to(&self, cmd: &mut Command, name: &str) {
+        let log = File::create(self.path(&format!("{name}.log"))).unwrap();
+        cmd.stdout(log.try_clone().unwrap()).stderr(log);
+    }
+
+    pub(super) fn logs(&self, names: &[&str]) -> String {
+        names
+            .iter()
+            .map(|n| {
+                let text = fs::read_to_string(self.path(n)).unwrap_or_else(|e| e.to_string());
+                format!("--- {n}:\n{text}")
+            })
+            .collect()
+    }
+
+    /// `ss FLAGS` in the namespace: its text and its keys.
+    pub(super) fn ss(&self, flags: &str) -> (String, Vec<Key>) {
+        let out = run(self.exec(&self.ss).arg(flags));
+        assert!(
+            out.status.success(),
+            "ss: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let keys = ss_keys(&text);
+        (text, keys)
+    }
+
+    /// Retry `check` until it succeeds; after READY, fail with its last
+    /// complaint and the daemon's logs.
+    pub(super) fn poll<T>(
+        &self,
+        what: &str,
+        logs: &[&str],
+        mut check: impl FnMut() -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + READY;
+        loop {
+            match check() {
+                Ok(v) => return v,
+                Err(why) if Instant::now() > deadline => {
+                    panic!(
+                        "{what}: not ready after {READY:?}: {why}\n{}",
+                        self.logs(logs)
+                    )
+                }
+                Err(_) => sleep(Duration::from_millis(25)),
+            }
+        }
+    }
+
+    /// Wait until ss lists every (protocol, address, port) of `want`; ss
+    /// writes a dual-stack socket's address as `*`. Without -p: scanning
+    /// every process on a busy host makes each poll slow.
+    pub(super) fn wait_for(&self, what: &str, want: &[(&str, &str, u16)], logs: &[&str]) {
+        self.poll(what, logs, || {
+            let (text, keys) = self.ss("-tulnH");
+            let missing: Vec<_> = want
+                .iter()
+                .filter(|(proto, addr, port)| {
+                    !keys
+                        .iter()
+                        .any(|k| k.0 == *proto && k.1 == *addr && k.2 == *port)
+                })
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("no {missing:?} in `ss -tulnH`:\n{text}"))
+            }
+        })
+    }
+
+    pub(super) fn wait_for_pid_file(&self, path: &Path, what: &str, logs: &[&str]) -> u32 {
+        self.poll(what, logs, || {
+            read_pid(path).ok_or_else(|| format!("no pid in {}", path.display()))
+        })
+    }
+
+    /// PIDs of every process in the namespace.
+    pub(super) fn members(&self) -> Vec<u32> {
+        let out = run(Command::new(&self.ip).args(["netns", "pids", &self.ns]));
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|&p| p != my_pid())
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Foreground daemons: SIGKILL and reap.
+        self.spawned.clear();
+        if self.created {
+            // Detached daemons by their pid files, politely, so that the
+            // nginx master takes its workers down with it; then anything
+            // still in the namespace (a daemon that failed half way, a pid
+            // file not written yet).
+            let members = self.members();
+            let stopping: Vec<u32> = self
+                .pid_files
+                .iter()
+                .filter_map(|f| read_pid(f))
+                .filter(|p| members.contains(p))
+                .collect();
+            for &pid in &stopping {
+                signal(pid, libc::SIGTERM);
+            }
+            for &pid in &stopping {
+                wait_gone(pid, Duration::from_secs(3));
+            }
+            for pid in self.members() {
+                signal(pid, libc::SIGKILL);
+                wait_gone(pid, Duration::from_secs(2));
+            }
+            let out = run(Command::new(&self.ip).args(["netns", "del", &self.ns]));
+            if !out.status.success() {
+                eprintln!(
+                    "could not delete network namespace {}: {}",
+                    self.ns,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+}
