@@ -1,12 +1,12 @@
 //! One run of whyport: collect -> explain -> render, and the exit status.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::collect::{self, Details, Request};
 use crate::config::{Config, Output};
-use crate::explain;
-use crate::render;
+use crate::explain::{self, why};
+use crate::render::{self, Answer};
 
 /// How a successful run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,29 +22,48 @@ pub enum Outcome {
 /// error of kind `BrokenPipe` in the chain.
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
     let filter = &config.filter;
+    let targets = &config.targets;
+    let asking = !targets.is_empty();
     // Read only what the output shows.
     let details = match config.output {
         Output::Pids => Details::Pid,
         Output::Table { .. } => Details::Identity,
+        Output::Json { .. } if asking => Details::Explain,
         Output::Json { .. } => Details::Full,
+        Output::Explain => Details::Explain,
     };
-    let ports: Vec<(u16, u16)> = filter.ports.iter().map(|r| (r.start, r.end)).collect();
+    let ports = kernel_ports(config);
     let request = Request {
         protocols: &filter.protocols,
         ports: &ports,
         details,
         user_names: !config.numeric && details != Details::Pid,
     };
-    let snapshot = collect::collect(&config.source, request, |s| filter.matches(s))?;
+    let keep = |s: &crate::model::Socket| {
+        filter.matches(s) && (!asking || targets.iter().any(|t| t.matches_socket(s) != Some(false)))
+    };
+    let snapshot = collect::collect(&config.source, request, keep)?;
     let mut timings = snapshot.timings.clone();
     let explained = Instant::now();
-    let report = explain::explain(snapshot, !config.numeric);
+    let mut report = explain::explain(snapshot, !config.numeric);
+    let unanswered = if asking {
+        why::select(&mut report, targets)
+    } else {
+        Vec::new()
+    };
+    let answer = asking.then(|| Answer {
+        explanations: why::explain_all(&report),
+        unanswered: unanswered.clone(),
+        now: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    });
     timings.push(("explain", explained.elapsed()));
     for note in &report.notes {
         writeln!(err, "whyport: note: {note}")?;
     }
     let rendered = Instant::now();
-    render::render(&report, config.output, config.numeric, out)?;
+    render::render(&report, answer.as_ref(), config.output, config.numeric, out)?;
     out.flush()?;
     timings.push(("render", rendered.elapsed()));
     if config.timings {
@@ -57,8 +76,30 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
     if let Some(notice) = render::hidden_notice(&report) {
         writeln!(err, "{notice}")?;
     }
-    if report.listeners.is_empty() && filter.narrowing {
+    // Something asked about found nothing: 1, so scripts can tell.
+    if (report.listeners.is_empty() && (filter.narrowing || asking)) || !unanswered.is_empty() {
         return Ok(Outcome::NothingMatched);
     }
     Ok(Outcome::Listed)
+}
+
+/// The port ranges the kernel may filter on: those of `-p`, intersected
+/// with the targets' when every target names ports; none means all.
+fn kernel_ports(config: &Config) -> Vec<(u16, u16)> {
+    let from_filter: Vec<(u16, u16)> = config
+        .filter
+        .ports
+        .iter()
+        .map(|r| (r.start, r.end))
+        .collect();
+    let from_targets: Option<Vec<(u16, u16)>> = config
+        .targets
+        .iter()
+        .map(|t| t.ports())
+        .collect::<Option<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().map(|r| (r.start, r.end)).collect());
+    match from_targets {
+        Some(t) if !t.is_empty() && from_filter.is_empty() => t,
+        _ => from_filter,
+    }
 }

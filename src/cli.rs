@@ -7,13 +7,20 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::collect::Source;
-use crate::config::{self, Config, Filter, Output, PortRange};
+use crate::config::{self, Config, Filter, Output, PortRange, Target};
 use crate::model::Protocol;
 
 const AFTER_HELP: &str = "\
+Examples:
+  whyport                 every listening socket, its owners and service
+  whyport 8080            why is port 8080 open? (also :8080, 53/udp, 8000-8100)
+  whyport ssh             the ports registered for ssh that are open here
+  whyport --pid 1234      every port process 1234 holds
+  kill $(whyport -q 8080) the PIDs only, for scripts
+
 Exit codes:
   0  success (also when the output pipe is closed early)
-  1  a filter (-p, -t, -u, -4, -6) matched no listening socket
+  1  nothing is listening on what was asked (a target or a filter)
   2  usage or runtime error
 
 ADDRESS '*' means every IPv4 and IPv6 address: an IPv6 socket with
@@ -28,6 +35,19 @@ JSON schema: docs/json.md.";
 #[derive(Debug, Parser)]
 #[command(name = "whyport", version, after_help = AFTER_HELP)]
 pub struct Args {
+    /// Explain these: a port (8080, :8080, 53/udp), a range (8000-8100) or an
+    /// IANA service name (ssh). Without targets, list every listening socket.
+    #[arg(value_name = "TARGET", value_parser = config::parse_target)]
+    targets: Vec<Target>,
+
+    /// Explain every socket this process holds (repeatable)
+    #[arg(long = "pid", value_name = "PID")]
+    pids: Vec<u32>,
+
+    /// Explain every socket held by processes of this name (repeatable)
+    #[arg(long = "process", value_name = "NAME")]
+    processes: Vec<String>,
+
     /// Only TCP sockets
     #[arg(short = 't', long = "tcp")]
     tcp: bool,
@@ -88,12 +108,17 @@ impl Args {
         };
         let ports: Vec<PortRange> = self.ports.into_iter().flatten().collect();
         let narrowing = self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty();
+        let mut targets = self.targets;
+        targets.extend(self.pids.into_iter().map(Target::Pid));
+        targets.extend(self.processes.into_iter().map(Target::Process));
         let output = if self.json {
             Output::Json {
                 pretty: std::io::stdout().is_terminal(),
             }
         } else if self.quiet {
             Output::Pids
+        } else if !targets.is_empty() {
+            Output::Explain
         } else {
             Output::Table {
                 header: !self.no_header,
@@ -111,6 +136,7 @@ impl Args {
             output,
             numeric: self.numeric,
             timings: self.timings,
+            targets,
         }
     }
 }
@@ -149,6 +175,10 @@ mod tests {
             Output::Table { header: false }
         );
         assert_eq!(config(&["-tu", "-46"]).filter.protocols.len(), 2);
+        let c = config(&["8080", "ssh", "--pid", "1", "--process", "nginx"]);
+        assert_eq!(c.output, Output::Explain);
+        assert_eq!(c.targets.len(), 4);
+        assert_eq!(config(&["-q", "8080"]).output, Output::Pids);
     }
 
     #[test]

@@ -17,6 +17,96 @@ pub struct Config {
     pub numeric: bool,
     /// Print how long each phase took on stderr (`--timings`).
     pub timings: bool,
+    /// What `whyport TARGET...` asks about; empty for the plain listing.
+    pub targets: Vec<Target>,
+}
+
+/// One thing to explain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `8080`, `:8080`, `53/udp`, `8000-8100`.
+    Ports {
+        range: PortRange,
+        protocol: Option<Protocol>,
+    },
+    /// An IANA service name (`ssh`): the ports registered for it.
+    Service {
+        name: String,
+        ports: Vec<(u16, Protocol)>,
+    },
+    /// `--pid 1234`: every socket that process holds.
+    Pid(u32),
+    /// `--process nginx`: every socket held by a process of that name.
+    Process(String),
+}
+
+impl Target {
+    /// Whether `socket` is one this target asks about, judging by the socket
+    /// alone; `None` when only its owners can tell (pid and process targets).
+    pub fn matches_socket(&self, socket: &Socket) -> Option<bool> {
+        match self {
+            Target::Ports { range, protocol } => {
+                Some(range.contains(socket.port) && protocol.is_none_or(|p| p == socket.protocol))
+            }
+            Target::Service { ports, .. } => Some(ports.contains(&(socket.port, socket.protocol))),
+            Target::Pid(_) | Target::Process(_) => None,
+        }
+    }
+
+    /// The port ranges this target is about (`None`: any port).
+    pub fn ports(&self) -> Option<Vec<PortRange>> {
+        match self {
+            Target::Ports { range, .. } => Some(vec![*range]),
+            Target::Service { ports, .. } => Some(
+                ports
+                    .iter()
+                    .map(|(p, _)| PortRange { start: *p, end: *p })
+                    .collect(),
+            ),
+            Target::Pid(_) | Target::Process(_) => None,
+        }
+    }
+}
+
+/// Parse a positional target: a port (`8080`, `:8080`), a range
+/// (`8000-8100`), either with `/tcp` or `/udp`, or an IANA service name.
+pub fn parse_target(text: &str) -> Result<Target, String> {
+    let (body, protocol) = match text.rsplit_once('/') {
+        Some((body, "tcp")) => (body, Some(Protocol::Tcp)),
+        Some((body, "udp")) => (body, Some(Protocol::Udp)),
+        Some((_, other)) => {
+            return Err(format!(
+                "unknown protocol '{other}' in '{text}'; write PORT/tcp or PORT/udp"
+            ));
+        }
+        None => (text, None),
+    };
+    let body = body.trim_start_matches(':');
+    if body.starts_with(|c: char| c.is_ascii_digit()) {
+        let ranges = parse_ports(body)?;
+        return match ranges.as_slice() {
+            [range] => Ok(Target::Ports {
+                range: *range,
+                protocol,
+            }),
+            _ => Err(format!(
+                "'{text}' holds several ports; give them as separate arguments"
+            )),
+        };
+    }
+    let ports: Vec<(u16, Protocol)> = crate::services::ports_for(body)
+        .into_iter()
+        .filter(|(_, p)| protocol.is_none_or(|want| want == *p))
+        .collect();
+    if ports.is_empty() {
+        return Err(format!(
+            "'{text}' is neither a port nor an IANA service name; give a number like 8080, a range like 8000-8100 or a name like ssh"
+        ));
+    }
+    Ok(Target::Service {
+        name: body.to_ascii_lowercase(),
+        ports,
+    })
 }
 
 /// How to print the report.
@@ -31,6 +121,8 @@ pub enum Output {
     },
     /// Only the owning PIDs, one per line.
     Pids,
+    /// Why each target is open, in prose (`whyport TARGET`).
+    Explain,
 }
 
 /// Which sockets to keep.
@@ -169,6 +261,39 @@ mod tests {
             None,
             Protocol::Udp
         )));
+    }
+
+    #[test]
+    fn parses_targets() {
+        let ports = |start, end, protocol| Target::Ports {
+            range: PortRange { start, end },
+            protocol,
+        };
+        assert_eq!(parse_target("8080"), Ok(ports(8080, 8080, None)));
+        assert_eq!(parse_target(":8080"), Ok(ports(8080, 8080, None)));
+        assert_eq!(
+            parse_target("53/udp"),
+            Ok(ports(53, 53, Some(Protocol::Udp)))
+        );
+        assert_eq!(
+            parse_target("8000-8100/tcp"),
+            Ok(ports(8000, 8100, Some(Protocol::Tcp)))
+        );
+        assert!(parse_target("80/sctp").is_err_and(|e| e.contains("unknown protocol")));
+        assert!(parse_target("70000").is_err_and(|e| e.contains("1-65535")));
+        assert!(parse_target("80,443").is_err_and(|e| e.contains("separate")));
+        match parse_target("SSH") {
+            Ok(Target::Service { name, ports }) => {
+                assert_eq!(name, "ssh");
+                assert_eq!(ports, vec![(22, Protocol::Tcp), (22, Protocol::Udp)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_target("www/tcp") {
+            Ok(Target::Service { ports, .. }) => assert_eq!(ports, vec![(80, Protocol::Tcp)]),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_target("no-such-service").is_err_and(|e| e.contains("neither a port")));
     }
 
     #[test]

@@ -59,6 +59,39 @@ pub struct Process {
     pub user: Option<String>,
     /// Start time in seconds since the Unix epoch.
     pub started_at: Option<u64>,
+    /// Working directory (read for explanations only).
+    pub cwd: Option<PathBuf>,
+    /// The text of /proc/<pid>/cgroup (read for explanations only).
+    pub cgroup: Option<String>,
+}
+
+/// A socket that is not listening: a TCP connection in any state but
+/// LISTEN, or a connected UDP socket. Read only to explain a port that is
+/// busy without being open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub protocol: Protocol,
+    pub local: std::net::SocketAddr,
+    pub remote: std::net::SocketAddr,
+    /// Kernel TCP state number (1 ESTABLISHED ... 11 CLOSING).
+    pub state: u8,
+    pub inode: u64,
+}
+
+/// Facts about the host that explanations need: its addresses (what a
+/// wildcard bind exposes), the inetd configuration, systemd socket units,
+/// and the range the kernel picks ephemeral ports from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// (interface, address) for every configured address.
+    pub addresses: Vec<(String, IpAddr)>,
+    /// /etc/inetd.conf, when an owner is inetd.
+    pub inetd_conf: Option<String>,
+    /// (unit file name, its text) of systemd .socket units, when an owner
+    /// is PID 1 (socket activation).
+    pub socket_units: Vec<(String, String)>,
+    /// net.ipv4.ip_local_port_range.
+    pub ephemeral_ports: Option<(u16, u16)>,
 }
 
 /// Why owners of some sockets could not be seen.
@@ -108,6 +141,10 @@ pub struct Snapshot {
     pub visibility: Visibility,
     /// Warnings about the collection itself (a fallback was used, ...).
     pub notes: Vec<String>,
+    /// Non-listening sockets on the requested ports (explanations only).
+    pub connections: Vec<Connection>,
+    /// Host facts (explanations only).
+    pub host: Host,
     /// How long each collection phase took, for `--timings`.
     pub timings: Vec<(&'static str, std::time::Duration)>,
 }

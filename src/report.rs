@@ -1,10 +1,11 @@
 //! What whyport concluded: listeners with their owners and services, ready
 //! for any renderer. Built by `explain`, read by `render`.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::model::{HiddenReason, Process, Protocol};
+use crate::model::{Connection, HiddenReason, Host, Process, Protocol};
 use crate::services::ServiceRecord;
 
 /// Everything a renderer needs.
@@ -14,6 +15,19 @@ pub struct Report {
     pub listeners: Vec<Listener>,
     pub hidden: HiddenSummary,
     pub notes: Vec<String>,
+    /// Every process read, owners and (for explanations) their ancestors.
+    pub processes: BTreeMap<u32, Arc<Process>>,
+    /// Non-listening sockets on the asked ports, with their owners.
+    pub connections: Vec<ConnectionUse>,
+    /// Host facts for explanations.
+    pub host: Host,
+}
+
+/// A non-listening socket and who holds it.
+#[derive(Debug, Clone)]
+pub struct ConnectionUse {
+    pub connection: Connection,
+    pub owners: Vec<Owner>,
 }
 
 /// One listening socket.

@@ -21,7 +21,7 @@ pub enum Source {
 /// How much to read about each process that holds a socket: each file read
 /// costs several microseconds per process, and a busy host has thousands of
 /// owners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Details {
     /// Only the pid (`--quiet`).
     Pid,
@@ -29,6 +29,10 @@ pub enum Details {
     Identity,
     /// Also the executable and the command line (JSON).
     Full,
+    /// Also the working directory, the cgroup and every ancestor up to
+    /// PID 1, with host facts and non-listening sockets on the ports
+    /// (`whyport PORT`).
+    Explain,
 }
 
 /// What to read.
@@ -56,15 +60,40 @@ pub fn collect(
         let start = std::time::Instant::now();
         let (mut sockets, notes) = linux::sockets(source, request.protocols, request.ports)?;
         sockets.retain(|s| keep(s));
+        let explain = request.details == Details::Explain;
+        let connections = if explain {
+            linux::connections(source, request.protocols, request.ports)
+        } else {
+            Vec::new()
+        };
         let dumped = start.elapsed();
+        let wanted: std::collections::HashSet<u64> = sockets
+            .iter()
+            .map(|s| s.inode)
+            .chain(connections.iter().map(|c| c.inode))
+            .filter(|i| *i != 0)
+            .collect();
         let (socket_fds, processes, visibility) =
-            linux::owners(source, &sockets, request.details, request.user_names)?;
+            linux::owners(source, &wanted, request.details, request.user_names)?;
+        let host = if explain {
+            let holders: std::collections::HashSet<u32> =
+                socket_fds.iter().map(|f| f.pid).collect();
+            let owners: Vec<&crate::model::Process> = processes
+                .values()
+                .filter(|p| holders.contains(&p.pid))
+                .collect();
+            linux::host(source, &owners)
+        } else {
+            Default::default()
+        };
         Ok(Snapshot {
             sockets,
             socket_fds,
             processes,
             visibility,
             notes,
+            connections,
+            host,
             timings: vec![("sockets", dumped), ("owners", start.elapsed() - dumped)],
         })
     }

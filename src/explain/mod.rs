@@ -1,12 +1,17 @@
 //! From what was read to what it means: joins sockets to their owners, names
 //! services and judges how complete the owner lists are. Pure functions.
 
+pub mod exposure;
+pub mod origin;
+pub mod warnings;
+pub mod why;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::model::{Process, Snapshot, Socket, SocketFd};
-use crate::report::{HiddenSummary, Listener, Owner, OwnerStatus, Report};
+use crate::report::{ConnectionUse, HiddenSummary, Listener, Owner, OwnerStatus, Report};
 use crate::services;
 
 /// Build the report for a snapshot. `services` false skips service names
@@ -46,10 +51,21 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
         })
         .collect();
     listeners.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    let connections = snapshot
+        .connections
+        .into_iter()
+        .map(|connection| ConnectionUse {
+            owners: owners(&fds, connection.inode, &processes),
+            connection,
+        })
+        .collect();
     Report {
         listeners,
         hidden,
         notes: snapshot.notes,
+        processes,
+        connections,
+        host: snapshot.host,
     }
 }
 

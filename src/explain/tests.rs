@@ -88,6 +88,8 @@ fn snapshot() -> Snapshot {
         visibility: Visibility::default(),
         notes: vec![],
         timings: vec![],
+        connections: vec![],
+        host: Default::default(),
     }
 }
 

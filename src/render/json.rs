@@ -7,6 +7,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::Answer;
+use super::json_why::{UnansweredJson, WhyJson};
 use crate::model::{HiddenReason, Process};
 use crate::report::{Listener, OwnerStatus, Report};
 use crate::services::IANA_SNAPSHOT;
@@ -22,6 +24,9 @@ pub struct ListingJson<'a> {
     pub listeners: Vec<ListenerJson<'a>>,
     pub hidden: HiddenJson,
     pub notes: &'a [String],
+    /// Targets of `whyport TARGET --json` that matched no listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unanswered: Option<Vec<UnansweredJson>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,6 +43,9 @@ pub struct ListenerJson<'a> {
     pub processes: Vec<ProcessJson<'a>>,
     pub owner_status: &'static str,
     pub hidden_reason: Option<&'static str>,
+    /// Why it is open, for `whyport TARGET --json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<WhyJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,6 +73,9 @@ pub struct ProcessJson<'a> {
     pub exe_hex: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline_hex: Option<&'a [String]>,
+    /// Working directory; read only to explain targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<&'a str>,
 }
 
 /// The text of one process, converted once however many sockets it holds.
@@ -77,6 +88,7 @@ struct ProcessText {
     name_hex: Option<String>,
     exe_hex: Option<String>,
     cmdline_hex: Option<Vec<String>>,
+    cwd: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,7 +98,12 @@ pub struct HiddenJson {
     pub sockets_with_partial_owners: usize,
 }
 
-pub(super) fn render(report: &Report, pretty: bool, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn render(
+    report: &Report,
+    answer: Option<&Answer<'_>>,
+    pretty: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut texts: HashMap<u32, ProcessText> = HashMap::new();
     for o in report.listeners.iter().flat_map(|l| &l.owners) {
         texts
@@ -99,7 +116,14 @@ pub(super) fn render(report: &Report, pretty: bool, out: &mut dyn Write) -> io::
         listeners: report
             .listeners
             .iter()
-            .map(|l| listener(l, &texts))
+            .enumerate()
+            .map(|(i, l)| {
+                let mut j = listener(l, &texts);
+                j.why = answer
+                    .and_then(|a| a.explanations.get(i))
+                    .map(super::json_why::why);
+                j
+            })
             .collect(),
         hidden: HiddenJson {
             reason: report.hidden.reason.map(reason_id),
@@ -107,6 +131,12 @@ pub(super) fn render(report: &Report, pretty: bool, out: &mut dyn Write) -> io::
             sockets_with_partial_owners: report.hidden.partial,
         },
         notes: &report.notes,
+        unanswered: answer.map(|a| {
+            a.unanswered
+                .iter()
+                .map(|(t, c)| super::json_why::unanswered(report, t, c))
+                .collect()
+        }),
     };
     if pretty {
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
@@ -144,6 +174,7 @@ fn listener<'a>(l: &'a Listener, texts: &'a HashMap<u32, ProcessText>) -> Listen
             .collect(),
         owner_status: status,
         hidden_reason: reason,
+        why: None,
     }
 }
 
@@ -161,6 +192,7 @@ fn process<'a>(p: &'a Process, t: &'a ProcessText, fds: &'a [u32]) -> ProcessJso
         name_hex: t.name_hex.as_deref(),
         exe_hex: t.exe_hex.as_deref(),
         cmdline_hex: t.cmdline_hex.as_deref(),
+        cwd: t.cwd.as_deref(),
     }
 }
 
@@ -181,6 +213,10 @@ fn text(p: &Process) -> ProcessText {
             .iter()
             .any(|a| std::str::from_utf8(a).is_err())
             .then(|| p.cmdline.iter().map(|a| hex(a)).collect()),
+        cwd: p
+            .cwd
+            .as_ref()
+            .map(|c| lossy(c.as_os_str().as_encoded_bytes())),
     }
 }
 

@@ -1,26 +1,43 @@
 //! Turning a report into bytes: one module per output format. Renderers
 //! write to a `&mut dyn Write` and never print on their own.
 
+mod explain;
 mod json;
+mod json_why;
 mod table;
 
 use std::io::{self, Write};
 
-use crate::config::Output;
+use crate::config::{Output, Target};
+use crate::explain::why::Explanation;
 use crate::model::HiddenReason;
 use crate::report::Report;
 
-/// Write `report` in the chosen format.
+/// The answer to `whyport TARGET...`: an explanation per listener, and the
+/// targets nothing listens on (with indices into `report.connections`).
+pub struct Answer<'a> {
+    pub explanations: Vec<Explanation<'a>>,
+    pub unanswered: Vec<(&'a Target, Vec<usize>)>,
+    /// Seconds since the epoch, for "started 3h ago".
+    pub now: u64,
+}
+
+/// Write `report` (and, for targets, the answer) in the chosen format.
 pub fn render(
     report: &Report,
+    answer: Option<&Answer<'_>>,
     output: Output,
     numeric: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    match output {
-        Output::Table { header } => table::render(report, header, numeric, out),
-        Output::Json { pretty } => json::render(report, pretty, out),
-        Output::Pids => pids(report, out),
+    match (output, answer) {
+        (Output::Table { header }, _) => table::render(report, header, numeric, out),
+        (Output::Json { pretty }, _) => json::render(report, answer, pretty, out),
+        (Output::Pids, _) => pids(report, out),
+        (Output::Explain, Some(a)) => {
+            explain::render(report, &a.explanations, &a.unanswered, a.now, out)
+        }
+        (Output::Explain, None) => Ok(()),
     }
 }
 

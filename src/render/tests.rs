@@ -33,6 +33,8 @@ fn report(visibility: Visibility) -> Report {
         uid: Some(0),
         user: Some("root".into()),
         started_at: Some(1_764_081_842),
+        cwd: None,
+        cgroup: None,
     };
     let worker = Process {
         pid: 813,
@@ -55,6 +57,8 @@ fn report(visibility: Visibility) -> Report {
         uid: Some(1000),
         user: None,
         started_at: None,
+        cwd: None,
+        cgroup: None,
     };
     let snapshot = Snapshot {
         sockets: vec![
@@ -97,13 +101,15 @@ fn report(visibility: Visibility) -> Report {
         visibility,
         notes: vec![],
         timings: vec![],
+        connections: vec![],
+        host: Default::default(),
     };
     crate::explain::explain(snapshot, true)
 }
 
 fn text(report: &Report, output: Output, numeric: bool) -> String {
     let mut buf = Vec::new();
-    let result = render(report, output, numeric, &mut buf);
+    let result = render(report, None, output, numeric, &mut buf);
     assert!(result.is_ok());
     String::from_utf8_lossy(&buf).into_owned()
 }

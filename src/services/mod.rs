@@ -31,6 +31,28 @@ pub fn lookup(port: u16, protocol: Protocol) -> Option<&'static ServiceRecord> {
         .map(|i| &SERVICES[i])
 }
 
+/// Every (port, protocol) registered under `name` or an alias of it,
+/// ignoring case, in port order.
+pub fn ports_for(name: &str) -> Vec<(u16, Protocol)> {
+    SERVICES
+        .iter()
+        .filter(|r| {
+            r.name.eq_ignore_ascii_case(name)
+                || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
+        .map(|r| {
+            (
+                r.port,
+                if r.protocol == 0 {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Udp
+                },
+            )
+        })
+        .collect()
+}
+
 fn protocol_code(protocol: Protocol) -> u8 {
     match protocol {
         Protocol::Tcp => 0,

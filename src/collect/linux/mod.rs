@@ -4,6 +4,7 @@
 //! the socket tables, comes from that tree.
 
 mod fds;
+mod host;
 mod netlink;
 mod proc_net;
 mod process;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Details, Source};
-use crate::model::{Process, Protocol, Socket, SocketFd, Visibility};
+use crate::model::{Connection, Host, Process, Protocol, Socket, SocketFd, Visibility};
 
 /// Listening sockets of the requested protocols, and notes on any fallback.
 pub(super) fn sockets(
@@ -70,19 +71,48 @@ pub(super) fn sockets(
     Ok((sockets, notes))
 }
 
-/// Who holds the given sockets, with the details of each owner.
+/// Non-listening sockets of `protocols` with a local or remote port in
+/// `ports`; none for a recorded tree (its tables hold listeners only).
+pub(super) fn connections(
+    source: &Source,
+    protocols: &[Protocol],
+    ports: &[(u16, u16)],
+) -> Vec<Connection> {
+    if matches!(source, Source::Recorded(_)) || ports.is_empty() {
+        return Vec::new();
+    }
+    let on = |p: u16| ports.iter().any(|(lo, hi)| (*lo..=*hi).contains(&p));
+    let mut found = Vec::new();
+    for &protocol in protocols {
+        for family in [libc::AF_INET, libc::AF_INET6] {
+            if let Ok(list) = netlink::connections(family as u8, protocol) {
+                found.extend(
+                    list.into_iter()
+                        .filter(|c| on(c.local.port()) || on(c.remote.port())),
+                );
+            }
+        }
+    }
+    found
+}
+
+/// Host facts for explanations.
+pub(super) fn host(source: &Source, owners: &[&Process]) -> Host {
+    match source {
+        Source::Live => host::read(Path::new("/"), true, owners),
+        Source::Recorded(root) => host::read(root, false, owners),
+    }
+}
+
+/// Who holds the sockets with these inodes, with the details of each owner
+/// (and, to explain them, of every ancestor up to PID 1).
 pub(super) fn owners(
     source: &Source,
-    sockets: &[Socket],
+    wanted: &HashSet<u64>,
     details: Details,
     user_names: bool,
 ) -> anyhow::Result<(Vec<SocketFd>, BTreeMap<u32, Process>, Visibility)> {
     let proc_root = proc_root(source);
-    let wanted: HashSet<u64> = sockets
-        .iter()
-        .map(|s| s.inode)
-        .filter(|i| *i != 0)
-        .collect();
     let clock = process::Clock::read(&proc_root);
     let scan = if wanted.is_empty() {
         Default::default()
@@ -90,7 +120,7 @@ pub(super) fn owners(
         fds::scan(
             &proc_root,
             matches!(source, Source::Live),
-            &wanted,
+            wanted,
             clock,
             details,
         )
@@ -100,12 +130,15 @@ pub(super) fn owners(
         Source::Live => users::Users::live(),
         Source::Recorded(root) => users::Users::recorded(&root.join("etc/passwd")),
     };
-    let mut processes = BTreeMap::new();
-    for mut p in scan.owners {
-        if user_names {
+    let mut processes: BTreeMap<u32, Process> =
+        scan.owners.into_iter().map(|p| (p.pid, p)).collect();
+    if details == Details::Explain {
+        add_ancestors(&proc_root, &mut processes, clock);
+    }
+    if user_names {
+        for p in processes.values_mut() {
             p.user = p.uid.and_then(|uid| users.name(uid));
         }
-        processes.insert(p.pid, p);
     }
     let visibility = match source {
         Source::Live => Visibility {
@@ -122,6 +155,32 @@ pub(super) fn owners(
         },
     };
     Ok((scan.fds, processes, visibility))
+}
+
+/// Read every ancestor of the processes in `processes` up to PID 1.
+fn add_ancestors(proc_root: &Path, processes: &mut BTreeMap<u32, Process>, clock: process::Clock) {
+    let Ok(dir) = rustix::fs::openat(
+        rustix::fs::CWD,
+        proc_root,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut todo: Vec<u32> = processes.values().filter_map(|p| p.ppid).collect();
+    // A chain longer than this is a loop in a corrupt tree, not a process tree.
+    let mut budget = 4096;
+    while let Some(pid) = todo.pop() {
+        budget -= 1;
+        if pid == 0 || processes.contains_key(&pid) || budget == 0 {
+            continue;
+        }
+        if let Some(p) = process::read(std::os::fd::AsFd::as_fd(&dir), pid, clock, Details::Explain)
+        {
+            todo.extend(p.ppid);
+            processes.insert(pid, p);
+        }
+    }
 }
 
 fn proc_root(source: &Source) -> PathBuf {

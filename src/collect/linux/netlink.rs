@@ -7,10 +7,10 @@
 //! attribute that tells dual-stack from v6-only sockets.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::model::{Protocol, Socket};
+use crate::model::{Connection, Protocol, Socket};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const INET_DIAG_SKV6ONLY: u16 = 11;
@@ -20,18 +20,77 @@ const INET_DIAG_BC_S_GE: u8 = 2;
 const INET_DIAG_BC_S_LE: u8 = 3;
 const TCP_LISTEN: u8 = 10;
 const TCP_CLOSE: u8 = 7;
+const TCP_ESTABLISHED: u8 = 1;
 const NLMSG_HDR: usize = 16;
 const DIAG_MSG: usize = 72;
 
-/// One dump of one address family and protocol; with `ports` (inclusive
-/// ranges) the kernel itself skips sockets on other ports.
+/// The listening sockets of one address family and protocol; with `ports`
+/// (inclusive ranges) the kernel itself skips sockets on other ports.
 pub(super) fn dump(
     family: u8,
     protocol: Protocol,
     ports: &[(u16, u16)],
 ) -> io::Result<Vec<Socket>> {
+    let states = match protocol {
+        Protocol::Tcp => 1 << TCP_LISTEN,
+        // Unconnected UDP sockets sit in TCP_CLOSE; connected ones are clients.
+        Protocol::Udp => 1 << TCP_CLOSE,
+    };
+    let records = records(family, protocol, states, &port_filter(ports))?;
+    Ok(records
+        .into_iter()
+        .map(|r| Socket {
+            protocol,
+            address: r.local.ip(),
+            port: r.local.port(),
+            v6only: r.v6only,
+            interface: super::interface_name(r.ifindex),
+            inode: r.inode,
+            uid: r.uid,
+        })
+        .collect())
+}
+
+/// Every socket of one family and protocol that is not listening: TCP in
+/// any other state, connected UDP.
+pub(super) fn connections(family: u8, protocol: Protocol) -> io::Result<Vec<Connection>> {
+    let states = match protocol {
+        Protocol::Tcp => 0xfff & !(1 << TCP_LISTEN),
+        Protocol::Udp => 1 << TCP_ESTABLISHED,
+    };
+    let records = records(family, protocol, states, &[])?;
+    Ok(records
+        .into_iter()
+        .map(|r| Connection {
+            protocol,
+            local: r.local,
+            remote: r.remote,
+            state: r.state,
+            inode: r.inode,
+        })
+        .collect())
+}
+
+/// One `struct inet_diag_msg`, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Record {
+    state: u8,
+    local: SocketAddr,
+    remote: SocketAddr,
+    ifindex: u32,
+    uid: u32,
+    inode: u64,
+    v6only: Option<bool>,
+}
+
+fn records(
+    family: u8,
+    protocol: Protocol,
+    states: u32,
+    bytecode: &[u8],
+) -> io::Result<Vec<Record>> {
     let fd = open_socket()?;
-    send_request(&fd, &request(family, protocol, &port_filter(ports)))?;
+    send_request(&fd, &request(family, protocol, states, bytecode))?;
     let mut sockets = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -44,7 +103,7 @@ pub(super) fn dump(
             }
             return Err(err);
         }
-        match parse_messages(&buf[..n as usize], family, protocol, &mut sockets)? {
+        match parse_messages(&buf[..n as usize], family, &mut sockets)? {
             Flow::More => continue,
             Flow::Done => return Ok(sockets),
         }
@@ -73,7 +132,7 @@ fn open_socket() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
-fn request(family: u8, protocol: Protocol, bytecode: &[u8]) -> Vec<u8> {
+fn request(family: u8, protocol: Protocol, states: u32, bytecode: &[u8]) -> Vec<u8> {
     let mut msg = vec![0u8; NLMSG_HDR + 56];
     if !bytecode.is_empty() {
         let attr_len = (4 + bytecode.len()) as u16;
@@ -92,11 +151,6 @@ fn request(family: u8, protocol: Protocol, bytecode: &[u8]) -> Vec<u8> {
     msg[17] = match protocol {
         Protocol::Tcp => libc::IPPROTO_TCP as u8,
         Protocol::Udp => libc::IPPROTO_UDP as u8,
-    };
-    let states: u32 = match protocol {
-        Protocol::Tcp => 1 << TCP_LISTEN,
-        // Unconnected UDP sockets sit in TCP_CLOSE; connected ones are clients.
-        Protocol::Udp => 1 << TCP_CLOSE,
     };
     msg[20..24].copy_from_slice(&states.to_ne_bytes());
     msg
@@ -168,12 +222,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 /// An error code inside NLMSG_DONE or NLMSG_ERROR becomes an `Err`: the
 /// kernel reports a missing diag module that way, and treating it as an
 /// empty table would silently drop sockets.
-fn parse_messages(
-    mut buf: &[u8],
-    family: u8,
-    protocol: Protocol,
-    out: &mut Vec<Socket>,
-) -> io::Result<Flow> {
+fn parse_messages(mut buf: &[u8], family: u8, out: &mut Vec<Record>) -> io::Result<Flow> {
     while buf.len() >= NLMSG_HDR {
         let len = u32_at(buf, 0) as usize;
         if len < NLMSG_HDR || len > buf.len() {
@@ -199,7 +248,7 @@ fn parse_messages(
                 }
             }
             _ if kind == SOCK_DIAG_BY_FAMILY => {
-                if let Some(s) = parse_socket(payload, family, protocol) {
+                if let Some(s) = parse_record(payload, family) {
                     out.push(s);
                 }
             }
@@ -212,22 +261,21 @@ fn parse_messages(
 }
 
 /// Decode one `struct inet_diag_msg` and its attributes.
-fn parse_socket(msg: &[u8], family: u8, protocol: Protocol) -> Option<Socket> {
+fn parse_record(msg: &[u8], family: u8) -> Option<Record> {
     if msg.len() < DIAG_MSG || msg[0] != family {
         return None;
     }
-    let port = u16::from_be_bytes([msg[4], msg[5]]);
-    let src = &msg[8..24];
-    let ifindex = u32_at(msg, 40);
-    let uid = u32_at(msg, 64);
-    let inode = u64::from(u32_at(msg, 68));
-    let address = if family == libc::AF_INET as u8 {
-        IpAddr::V4(Ipv4Addr::new(src[0], src[1], src[2], src[3]))
-    } else {
-        let mut octets = [0u8; 16];
-        octets.copy_from_slice(src);
-        IpAddr::V6(Ipv6Addr::from(octets))
+    let address = |raw: &[u8]| {
+        if family == libc::AF_INET as u8 {
+            IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))
+        } else {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&raw[..16]);
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
     };
+    let sport = u16::from_be_bytes([msg[4], msg[5]]);
+    let dport = u16::from_be_bytes([msg[6], msg[7]]);
     let mut v6only = None;
     let mut attrs = &msg[DIAG_MSG..];
     while attrs.len() >= 4 {
@@ -240,18 +288,14 @@ fn parse_socket(msg: &[u8], family: u8, protocol: Protocol) -> Option<Socket> {
         }
         attrs = &attrs[((alen + 3) & !3).min(attrs.len())..];
     }
-    Some(Socket {
-        protocol,
-        address,
-        port,
-        v6only: if family == libc::AF_INET6 as u8 {
-            v6only
-        } else {
-            None
-        },
-        interface: super::interface_name(ifindex),
-        inode,
-        uid,
+    Some(Record {
+        state: msg[1],
+        local: SocketAddr::new(address(&msg[8..24]), sport),
+        remote: SocketAddr::new(address(&msg[24..40]), dport),
+        ifindex: u32_at(msg, 40),
+        uid: u32_at(msg, 64),
+        inode: u64::from(u32_at(msg, 68)),
+        v6only: (family == libc::AF_INET6 as u8).then_some(v6only).flatten(),
     })
 }
 
@@ -291,18 +335,18 @@ mod tests {
         buf.extend(header(NLMSG_HDR + 4, libc::NLMSG_DONE as u16));
         buf.extend_from_slice(&0i32.to_ne_bytes());
         let mut out = Vec::new();
-        let flow = parse_messages(&buf, libc::AF_INET6 as u8, Protocol::Tcp, &mut out);
+        let flow = parse_messages(&buf, libc::AF_INET6 as u8, &mut out);
         assert_eq!(flow.ok(), Some(Flow::Done));
         assert_eq!(out.len(), 2);
         assert_eq!(
-            (out[0].port, out[0].inode, out[0].v6only),
+            (out[0].local.port(), out[0].inode, out[0].v6only),
             (8080, 42, Some(true))
         );
         assert_eq!(
-            (out[1].port, out[1].uid, out[1].v6only),
+            (out[1].local.port(), out[1].uid, out[1].v6only),
             (22, 1000, Some(false))
         );
-        assert_eq!(out[0].address, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        assert_eq!(out[0].local.ip(), IpAddr::V6(Ipv6Addr::UNSPECIFIED));
     }
 
     #[test]
@@ -310,7 +354,7 @@ mod tests {
         let mut buf = header(NLMSG_HDR + 4, libc::NLMSG_DONE as u16);
         buf.extend_from_slice(&(-libc::ENOENT).to_ne_bytes());
         let mut out = Vec::new();
-        let err = parse_messages(&buf, libc::AF_INET as u8, Protocol::Udp, &mut out);
+        let err = parse_messages(&buf, libc::AF_INET as u8, &mut out);
         assert_eq!(err.err().and_then(|e| e.raw_os_error()), Some(libc::ENOENT));
     }
 
@@ -350,6 +394,6 @@ mod tests {
     fn truncated_message_is_rejected() {
         let buf = header(500, SOCK_DIAG_BY_FAMILY);
         let mut out = Vec::new();
-        assert!(parse_messages(&buf, libc::AF_INET as u8, Protocol::Tcp, &mut out).is_err());
+        assert!(parse_messages(&buf, libc::AF_INET as u8, &mut out).is_err());
     }
 }

@@ -72,7 +72,7 @@ pub(super) fn read(
         .ok()
         .and_then(|()| Status::from_read(buf.as_slice()).ok())
         .map(|s| s.ruid);
-    let (cmdline, exe) = if details == Details::Full {
+    let (cmdline, exe) = if details >= Details::Full {
         let cmdline = read_small(&dir, "cmdline", &mut buf)
             .map(|()| split_cmdline(&buf))
             .unwrap_or_default();
@@ -82,6 +82,17 @@ pub(super) fn read(
         (cmdline, exe)
     } else {
         (Vec::new(), None)
+    };
+    let (cwd, cgroup) = if details == Details::Explain {
+        let cwd = readlinkat(&dir, "cwd", Vec::new())
+            .ok()
+            .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
+        let cgroup = read_small(&dir, "cgroup", &mut buf)
+            .ok()
+            .map(|()| String::from_utf8_lossy(&buf).into_owned());
+        (cwd, cgroup)
+    } else {
+        (None, None)
     };
     let started_at = clock
         .boot_time
@@ -95,6 +106,8 @@ pub(super) fn read(
         uid,
         user: None,
         started_at,
+        cwd,
+        cgroup,
     })
 }
 

@@ -1,0 +1,129 @@
+//! Linux: host facts for explanations: interface addresses (getifaddrs),
+//! the inetd configuration, systemd .socket units, and the ephemeral port
+//! range. Read only when a port is explained, and only the files that the
+//! owners make relevant.
+
+use std::ffi::CStr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use crate::model::{Host, Process};
+
+/// Where systemd looks for unit files, most specific first.
+const UNIT_DIRS: [&str; 4] = [
+    "etc/systemd/system",
+    "run/systemd/system",
+    "usr/lib/systemd/system",
+    "lib/systemd/system",
+];
+
+/// Read the host facts; `root` is `/` live or the recorded tree's root.
+pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
+    let named = |names: &[&str]| {
+        owners
+            .iter()
+            .any(|p| names.iter().any(|n| p.name == n.as_bytes()))
+    };
+    let inetd_conf = named(&["inetd", "inetutils-inetd"])
+        .then(|| std::fs::read_to_string(root.join("etc/inetd.conf")).ok())
+        .flatten();
+    let socket_units = if owners.iter().any(|p| p.pid == 1) {
+        socket_units(root)
+    } else {
+        Vec::new()
+    };
+    let ephemeral_ports =
+        std::fs::read_to_string(root.join("proc/sys/net/ipv4/ip_local_port_range"))
+            .ok()
+            .and_then(|t| {
+                let mut it = t.split_whitespace().map(|v| v.parse::<u16>().ok());
+                Some((it.next()??, it.next()??))
+            });
+    Host {
+        addresses: if live { addresses() } else { Vec::new() },
+        inetd_conf,
+        socket_units,
+        ephemeral_ports,
+    }
+}
+
+/// Every `*.socket` unit file, the first found of each name.
+fn socket_units(root: &Path) -> Vec<(String, String)> {
+    let mut units: Vec<(String, String)> = Vec::new();
+    for dir in UNIT_DIRS {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".socket") || units.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                units.push((name, text));
+            }
+        }
+    }
+    units.sort();
+    units
+}
+
+/// (interface, address) of every configured address, from getifaddrs.
+fn addresses() -> Vec<(String, IpAddr)> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates the list; it is freed below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut cur = list;
+    while !cur.is_null() {
+        // SAFETY: cur walks the list getifaddrs returned, until its end.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated interface name.
+        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        // SAFETY: ifa_addr points to a sockaddr whose family says its type.
+        let address = unsafe {
+            match i32::from((*ifa.ifa_addr).sa_family) {
+                libc::AF_INET => {
+                    let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                    Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        sin.sin_addr.s_addr,
+                    ))))
+                }
+                libc::AF_INET6 => {
+                    let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                    Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+                }
+                _ => None,
+            }
+        };
+        if let Some(a) = address {
+            out.push((name, a));
+        }
+    }
+    // SAFETY: list came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(list) };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_among_the_addresses() {
+        let all = addresses();
+        assert!(
+            all.iter()
+                .any(|(i, a)| i == "lo" && *a == IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            "{all:?}"
+        );
+    }
+}

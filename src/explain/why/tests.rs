@@ -1,0 +1,316 @@
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::*;
+use crate::config::{PortRange, Target};
+use crate::model::{Host, Process, Protocol};
+use crate::report::{Listener, Owner, OwnerStatus, Report};
+use crate::services;
+
+fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -> Arc<Process> {
+    Arc::new(Process {
+        pid,
+        ppid: Some(ppid),
+        name: name.as_bytes().to_vec(),
+        exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
+        cmdline: vec![name.as_bytes().to_vec()],
+        uid: Some(uid),
+        user: Some(if uid == 0 {
+            "root".into()
+        } else {
+            format!("u{uid}")
+        }),
+        started_at: Some(1_000),
+        cwd: Some(PathBuf::from("/")),
+        cgroup: Some(cgroup.into()),
+    })
+}
+
+fn listener(protocol: Protocol, address: &str, port: u16, owners: &[&Arc<Process>]) -> Listener {
+    Listener {
+        protocol,
+        address: address.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        port,
+        interface: None,
+        dual_stack: false,
+        inode: u64::from(port),
+        socket_uid: 0,
+        service: services::lookup(port, protocol),
+        owners: owners
+            .iter()
+            .map(|p| Owner {
+                process: Arc::clone(p),
+                fds: vec![3],
+            })
+            .collect(),
+        owner_status: if owners.is_empty() {
+            OwnerStatus::Kernel
+        } else {
+            OwnerStatus::Visible
+        },
+    }
+}
+
+fn report(listeners: Vec<Listener>, extra: &[&Arc<Process>]) -> Report {
+    let mut processes: BTreeMap<u32, Arc<Process>> = BTreeMap::new();
+    for p in listeners
+        .iter()
+        .flat_map(|l| l.owners.iter().map(|o| &o.process))
+        .chain(extra.iter().copied())
+    {
+        processes.insert(p.pid, Arc::clone(p));
+    }
+    Report {
+        listeners,
+        processes,
+        host: Host {
+            addresses: vec![(
+                "eth0".into(),
+                "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            )],
+            ephemeral_ports: Some((32768, 60999)),
+            ..Host::default()
+        },
+        ..Report::default()
+    }
+}
+
+const UNIT: &str = "0::/system.slice/nginx.service\n";
+
+#[test]
+fn nginx_master_and_workers_in_a_unit() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let master = process(812, 1, "nginx", 0, UNIT);
+    let w1 = process(813, 812, "nginx", 33, UNIT);
+    let w2 = process(814, 812, "nginx", 33, UNIT);
+    let r = report(
+        vec![listener(Protocol::Tcp, "0.0.0.0", 80, &[&master, &w1, &w2])],
+        &[&init],
+    );
+    let e = &explain_all(&r)[0];
+    assert_eq!(e.groups.len(), 1);
+    assert_eq!(e.groups[0].leader.pid, 812);
+    assert_eq!(
+        e.groups[0]
+            .workers
+            .iter()
+            .map(|w| w.pid)
+            .collect::<Vec<_>>(),
+        vec![813, 814]
+    );
+    assert_eq!(
+        e.ancestry.iter().map(|p| p.pid).collect::<Vec<_>>(),
+        vec![1, 812]
+    );
+    assert_eq!(e.origin.kind, "systemd-unit");
+    assert_eq!(e.origin.summary, "systemd unit nginx.service");
+    assert_eq!(e.stop[0], "systemctl stop nginx.service");
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    assert_eq!(e.mismatch, None);
+    assert!(matches!(
+        e.exposure,
+        crate::explain::exposure::Exposure::All { .. }
+    ));
+}
+
+#[test]
+fn python_on_the_ssh_port_by_hand_is_flagged() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let sshd = process(640, 1, "sshd", 0, "0::/system.slice/ssh.service\n");
+    let session = "0::/user.slice/user-1000.slice/session-3.scope\n";
+    let bash = process(901, 640, "bash", 1000, session);
+    let py = process(950, 901, "python3", 0, session);
+    let r = report(
+        vec![listener(Protocol::Tcp, "0.0.0.0", 22, &[&py])],
+        &[&init, &sshd, &bash],
+    );
+    let e = &explain_all(&r)[0];
+    assert_eq!(
+        e.ancestry.iter().map(|p| p.pid).collect::<Vec<_>>(),
+        vec![1, 640, 901, 950]
+    );
+    assert_eq!(
+        e.mismatch.as_deref(),
+        Some("22/tcp is registered for ssh but is held by python3")
+    );
+    assert_eq!(e.stop, vec!["kill 950".to_string()]);
+}
+
+#[test]
+fn exposed_redis_and_root_on_a_high_port() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let redis = process(
+        700,
+        1,
+        "redis-server",
+        0,
+        "0::/system.slice/redis-server.service\n",
+    );
+    let r = report(
+        vec![listener(Protocol::Tcp, "0.0.0.0", 6379, &[&redis])],
+        &[&init],
+    );
+    let ids: Vec<&str> = explain_all(&r)[0].warnings.iter().map(|w| w.id).collect();
+    assert_eq!(ids, vec!["exposed-datastore", "root-unneeded"]);
+
+    let local = process(
+        701,
+        1,
+        "redis-server",
+        100,
+        "0::/system.slice/redis-server.service\n",
+    );
+    let r = report(
+        vec![listener(Protocol::Tcp, "127.0.0.1", 6379, &[&local])],
+        &[&init],
+    );
+    assert!(
+        explain_all(&r)[0].warnings.is_empty(),
+        "loopback redis is fine"
+    );
+}
+
+#[test]
+fn telnet_deleted_executable_and_udp_client_ports() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let mut stale =
+        (*process(800, 1, "in.telnetd", 0, "0::/system.slice/telnet.service\n")).clone();
+    stale.exe = Some(PathBuf::from("/usr/sbin/in.telnetd (deleted)"));
+    let stale = Arc::new(stale);
+    let resolver = process(900, 1, "chronyd", 106, "0::/system.slice/chrony.service\n");
+    let r = report(
+        vec![
+            listener(Protocol::Tcp, "0.0.0.0", 23, &[&stale]),
+            listener(Protocol::Udp, "0.0.0.0", 50001, &[&resolver]),
+        ],
+        &[&init],
+    );
+    let all = explain_all(&r);
+    let ids = |i: usize| all[i].warnings.iter().map(|w| w.id).collect::<Vec<_>>();
+    assert_eq!(ids(0), vec!["plaintext-login", "deleted-executable"]);
+    assert_eq!(ids(1), vec!["udp-ephemeral-client"]);
+}
+
+#[test]
+fn socket_activation_names_the_units() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let mut r = report(
+        vec![listener(Protocol::Tcp, "0.0.0.0", 8080, &[&init])],
+        &[],
+    );
+    r.host.socket_units = vec![
+        (
+            "other.socket".into(),
+            "[Socket]\nListenStream=/run/other.sock\n".into(),
+        ),
+        (
+            "web.socket".into(),
+            "[Socket]\nListenStream=0.0.0.0:8080\n".into(),
+        ),
+    ];
+    let e = &explain_all(&r)[0];
+    assert_eq!(e.origin.kind, "socket-activation");
+    assert_eq!(
+        e.origin.activation,
+        Some((Some("web.socket".into()), Some("web.service".into())))
+    );
+    assert_eq!(e.stop[0], "systemctl stop web.socket web.service");
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+}
+
+#[test]
+fn inetd_names_the_program_it_starts() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let inetd = process(
+        300,
+        1,
+        "inetd",
+        0,
+        "0::/system.slice/openbsd-inetd.service\n",
+    );
+    let mut r = report(
+        vec![listener(Protocol::Tcp, "0.0.0.0", 13, &[&inetd])],
+        &[&init],
+    );
+    r.host.inetd_conf = Some("# comment\necho stream tcp nowait root internal\ndaytime  stream  tcp  nowait  root  /usr/sbin/tcpd  in.daytimed -l\n".into());
+    let e = &explain_all(&r)[0];
+    assert_eq!(e.origin.kind, "inetd");
+    assert_eq!(
+        e.origin.inetd_line.as_deref(),
+        Some("daytime stream tcp nowait root /usr/sbin/tcpd in.daytimed -l")
+    );
+    assert!(
+        e.origin
+            .summary
+            .contains("runs `/usr/sbin/tcpd in.daytimed -l`"),
+        "{}",
+        e.origin.summary
+    );
+    assert!(
+        e.stop[0].contains("daytime line in /etc/inetd.conf"),
+        "{:?}",
+        e.stop
+    );
+}
+
+#[test]
+fn docker_container_and_kernel_sockets() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let id = "4f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
+    let app = process(
+        4000,
+        3990,
+        "node",
+        1000,
+        &format!("0::/system.slice/docker-{id}.scope\n"),
+    );
+    let r = report(
+        vec![
+            listener(Protocol::Tcp, "0.0.0.0", 3000, &[&app]),
+            listener(Protocol::Udp, "0.0.0.0", 4789, &[]),
+        ],
+        &[&init],
+    );
+    let all = explain_all(&r);
+    assert_eq!(all[0].origin.kind, "container");
+    assert_eq!(all[0].origin.summary, "Docker container 4f1c2b3a4d5e");
+    assert_eq!(all[0].stop, vec!["docker stop 4f1c2b3a4d5e".to_string()]);
+    assert_eq!(all[1].origin.kind, "kernel");
+}
+
+#[test]
+fn select_keeps_what_targets_ask_and_reports_the_rest() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let a = process(10, 1, "nginx", 0, UNIT);
+    let b = process(11, 1, "redis-server", 100, UNIT);
+    let mut r = report(
+        vec![
+            listener(Protocol::Tcp, "0.0.0.0", 80, &[&a]),
+            listener(Protocol::Tcp, "127.0.0.1", 6379, &[&b]),
+        ],
+        &[&init],
+    );
+    let targets = vec![
+        Target::Process("redis-server".into()),
+        Target::Ports {
+            range: PortRange {
+                start: 9000,
+                end: 9000,
+            },
+            protocol: None,
+        },
+        Target::Pid(42),
+    ];
+    let missing = select(&mut r, &targets);
+    assert_eq!(r.listeners.len(), 1);
+    assert_eq!(r.listeners[0].port, 6379);
+    assert_eq!(
+        missing
+            .iter()
+            .map(|(t, _)| (*t).clone())
+            .collect::<Vec<_>>(),
+        targets[1..].to_vec()
+    );
+}

@@ -1,0 +1,290 @@
+//! The answer to `whyport TARGET`, in prose: one block per listening
+//! socket, then a line for each target that nothing listens on. Every piece
+//! of process text is escaped.
+
+use std::io::{self, Write};
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::config::Target;
+use crate::explain::exposure::Exposure;
+use crate::explain::why::{Explanation, Group};
+use crate::model::Process;
+use crate::report::{ConnectionUse, Report};
+use crate::sanitize::{escape, escape_str};
+
+/// Write the explanations, then the targets that found nothing.
+pub fn render(
+    report: &Report,
+    explanations: &[Explanation<'_>],
+    unanswered: &[(&Target, Vec<usize>)],
+    now: u64,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for (i, e) in explanations.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        block(e, now, out)?;
+    }
+    for (target, conns) in unanswered {
+        if !explanations.is_empty() {
+            writeln!(out)?;
+        }
+        let conns: Vec<&ConnectionUse> = conns
+            .iter()
+            .filter_map(|i| report.connections.get(*i))
+            .collect();
+        nothing(target, &conns, out)?;
+    }
+    Ok(())
+}
+
+fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
+    let l = e.listener;
+    let address = if l.dual_stack {
+        "*".to_string()
+    } else {
+        super::address_text(l)
+    };
+    let service = match l.service {
+        Some(s) if s.description.is_empty() => format!("  ({})", s.name),
+        Some(s) => format!("  ({}: {})", s.name, s.description),
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "{} {}:{}{service}",
+        l.protocol.as_str(),
+        escape_str(&address),
+        l.port
+    )?;
+    field(out, "reach", &[reach(&e.exposure)])?;
+    let mut owners = Vec::new();
+    for g in &e.groups {
+        owners.extend(group_lines(g, now));
+    }
+    if !owners.is_empty() {
+        field(out, "owners", &owners)?;
+    }
+    if e.ancestry.len() > 1 {
+        let chain: Vec<String> = e
+            .ancestry
+            .iter()
+            .map(|p| format!("{}({})", escape(&p.name), p.pid))
+            .collect();
+        field(out, "chain", &[chain.join(" -> ")])?;
+    }
+    field(out, "why", std::slice::from_ref(&e.origin.summary))?;
+    if let Some(m) = &e.mismatch {
+        field(out, "note", std::slice::from_ref(m))?;
+    }
+    if !e.warnings.is_empty() {
+        let w: Vec<String> = e
+            .warnings
+            .iter()
+            .map(|w| format!("[{}] {}", w.id, w.text))
+            .collect();
+        field(out, "warnings", &w)?;
+    }
+    field(out, "stop", &e.stop)
+}
+
+/// `  label     first line` then continuation lines aligned under it.
+fn field(out: &mut dyn Write, label: &str, lines: &[String]) -> io::Result<()> {
+    for (i, line) in lines.iter().enumerate() {
+        let label = if i == 0 { label } else { "" };
+        writeln!(out, "  {label:<9} {line}")?;
+    }
+    Ok(())
+}
+
+fn reach(e: &Exposure) -> String {
+    match e {
+        Exposure::Loopback => "loopback only: reachable from this host alone".into(),
+        Exposure::All {
+            ipv4,
+            ipv6,
+            addresses,
+        } => {
+            let families = match (ipv4, ipv6) {
+                (true, true) => "IPv4 and IPv6",
+                (true, false) => "IPv4",
+                _ => "IPv6",
+            };
+            let list: Vec<String> = addresses
+                .iter()
+                .map(|(i, a)| format!("{a} ({})", escape_str(i)))
+                .collect();
+            if list.is_empty() {
+                format!("all {families} interfaces (no address besides loopback is configured now)")
+            } else {
+                format!("all {families} interfaces: {}", list.join(", "))
+            }
+        }
+        Exposure::Address { interface: Some(i) } => {
+            format!("this address only, on {}", escape_str(i))
+        }
+        Exposure::Address { interface: None } => "this address only".into(),
+        Exposure::Interface { name } => format!("only through interface {}", escape_str(name)),
+        Exposure::LinkLocal { interface } => format!(
+            "link-local{}: reachable only from the same network segment",
+            interface
+                .as_deref()
+                .map(|i| format!(" on {}", escape_str(i)))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+fn who(p: &Process) -> String {
+    let user = match (&p.user, p.uid) {
+        (Some(u), _) => escape_str(u),
+        (None, Some(uid)) => format!("uid {uid}"),
+        _ => "?".into(),
+    };
+    format!("{} ({user})", p.pid)
+}
+
+/// "nginx: 812 (root) + 2 workers 813, 814 (www-data)", then the leader's
+/// executable, directory, command line and start.
+fn group_lines(g: &Group, now: u64) -> Vec<String> {
+    let p = &g.leader;
+    let mut head = format!("{}: {}", escape(&p.name), who(p));
+    if !g.workers.is_empty() {
+        let pids: Vec<String> = g.workers.iter().map(|w| w.pid.to_string()).collect();
+        let mut users: Vec<String> = g
+            .workers
+            .iter()
+            .map(|w| w.user.clone().unwrap_or_else(|| "?".into()))
+            .collect();
+        users.dedup();
+        let noun = if g.workers.len() == 1 {
+            "worker"
+        } else {
+            "workers"
+        };
+        head.push_str(&format!(
+            " + {} {noun} {} ({})",
+            g.workers.len(),
+            pids.join(", "),
+            escape_str(&users.join(","))
+        ));
+    }
+    let mut lines = vec![head];
+    let mut detail = Vec::new();
+    if let Some(exe) = &p.exe {
+        detail.push(format!(
+            "exe {}",
+            escape(exe.as_os_str().as_encoded_bytes())
+        ));
+    }
+    if let Some(cwd) = &p.cwd {
+        detail.push(format!(
+            "cwd {}",
+            escape(cwd.as_os_str().as_encoded_bytes())
+        ));
+    }
+    if !detail.is_empty() {
+        lines.push(format!("  {}", detail.join(", ")));
+    }
+    if !p.cmdline.is_empty() {
+        let args: Vec<String> = p.cmdline.iter().map(|a| escape(a)).collect();
+        lines.push(format!("  cmd {}", args.join(" ")));
+    }
+    if let Some(t) = p.started_at {
+        let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t));
+        lines.push(format!("  started {at} ({})", ago(now, t)));
+    }
+    lines
+}
+
+/// "3h 12m ago", "2d 4h ago", "40s ago".
+pub fn ago(now: u64, then: u64) -> String {
+    let s = now.saturating_sub(then);
+    match s {
+        0..60 => format!("{s}s ago"),
+        60..3600 => format!("{}m ago", s / 60),
+        3600..86400 => format!("{}h {}m ago", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h ago", s / 86400, s % 86400 / 3600),
+    }
+}
+
+fn target_text(t: &Target) -> String {
+    match t {
+        Target::Ports { range, protocol } => {
+            let ports = if range.start == range.end {
+                range.start.to_string()
+            } else {
+                format!("{}-{}", range.start, range.end)
+            };
+            match protocol {
+                Some(p) => format!("port {ports}/{}", p.as_str()),
+                None => format!("port {ports}"),
+            }
+        }
+        Target::Service { name, .. } => format!("the ports registered for {}", escape_str(name)),
+        Target::Pid(pid) => format!("process {pid}"),
+        Target::Process(name) => format!("processes named {}", escape_str(name)),
+    }
+}
+
+const STATES: [&str; 13] = [
+    "?",
+    "ESTABLISHED",
+    "SYN-SENT",
+    "SYN-RECV",
+    "FIN-WAIT-1",
+    "FIN-WAIT-2",
+    "TIME-WAIT",
+    "CLOSE",
+    "CLOSE-WAIT",
+    "LAST-ACK",
+    "LISTEN",
+    "CLOSING",
+    "NEW-SYN-RECV",
+];
+
+fn nothing(t: &Target, conns: &[&ConnectionUse], out: &mut dyn Write) -> io::Result<()> {
+    let what = target_text(t);
+    match t {
+        Target::Pid(_) | Target::Process(_) => {
+            return writeln!(out, "{what}: holds no listening socket (or does not exist)");
+        }
+        _ => {}
+    }
+    if conns.is_empty() {
+        return writeln!(out, "{what}: nothing is listening");
+    }
+    writeln!(
+        out,
+        "{what}: nothing is listening; {} connection{} use{} it (outgoing or established, not a listener):",
+        conns.len(),
+        if conns.len() == 1 { "" } else { "s" },
+        if conns.len() == 1 { "s" } else { "" }
+    )?;
+    for c in conns.iter().take(10) {
+        let k = &c.connection;
+        let owners: Vec<String> = c
+            .owners
+            .iter()
+            .map(|o| format!("{} ({})", escape(&o.process.name), o.process.pid))
+            .collect();
+        let state = STATES.get(usize::from(k.state)).copied().unwrap_or("?");
+        let by = if owners.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", owners.join(", "))
+        };
+        writeln!(
+            out,
+            "  {} {} -> {} {state}{by}",
+            k.protocol.as_str(),
+            k.local,
+            k.remote
+        )?;
+    }
+    if conns.len() > 10 {
+        writeln!(out, "  ... and {} more", conns.len() - 10)?;
+    }
+    Ok(())
+}
