@@ -4,6 +4,7 @@
 
 mod daemons;
 mod exit_codes;
+mod explain;
 mod fixtures;
 mod live;
 mod loadgen;

@@ -94,6 +94,104 @@ pub struct Listing {
     pub listeners: Vec<Listener>,
     pub hidden: Hidden,
     pub notes: Vec<String>,
+    /// Only with targets.
+    #[serde(default)]
+    pub unanswered: Option<Vec<Unanswered>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unanswered {
+    pub target: String,
+    pub connections: Vec<ConnectionJson>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionJson {
+    pub protocol: String,
+    pub local: String,
+    pub remote: String,
+    pub state: u8,
+    pub pids: Vec<u32>,
+}
+
+/// The `why` object of an explained listener (docs/json.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Why {
+    pub exposure: ExposureJson,
+    pub groups: Vec<GroupJson>,
+    pub ancestors: Vec<AncestorJson>,
+    pub origin: OriginJson,
+    pub service_note: Option<String>,
+    pub warnings: Vec<WarningJson>,
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExposureJson {
+    pub kind: String,
+    pub beyond_loopback: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    pub addresses: Vec<String>,
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupJson {
+    pub leader: u32,
+    pub workers: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AncestorJson {
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    pub name: String,
+    pub cmdline: Vec<String>,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginJson {
+    pub kind: String,
+    pub summary: String,
+    pub unit: Option<String>,
+    pub unit_user: Option<u32>,
+    pub container: Option<ContainerJson>,
+    pub launcher: Option<LauncherJson>,
+    pub socket_unit: Option<String>,
+    pub service_unit: Option<String>,
+    pub inetd_line: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerJson {
+    pub runtime: String,
+    pub id: String,
+    pub pod: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LauncherJson {
+    pub kind: String,
+    pub pid: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarningJson {
+    pub id: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +209,9 @@ pub struct Listener {
     pub processes: Vec<Proc>,
     pub owner_status: String,
     pub hidden_reason: Option<String>,
+    /// Only with targets.
+    #[serde(default)]
+    pub why: Option<Why>,
 }
 
 impl Listener {
@@ -145,6 +246,9 @@ pub struct Proc {
     pub exe_hex: Option<String>,
     #[serde(default)]
     pub cmdline_hex: Option<Vec<String>>,
+    /// Only with targets.
+    #[serde(default)]
+    pub cwd: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

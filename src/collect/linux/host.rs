@@ -19,14 +19,10 @@ const UNIT_DIRS: [&str; 4] = [
 
 /// Read the host facts; `root` is `/` live or the recorded tree's root.
 pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
-    let named = |names: &[&str]| {
-        owners
-            .iter()
-            .any(|p| names.iter().any(|n| p.name == n.as_bytes()))
-    };
-    let inetd_conf = named(&["inetd", "inetutils-inetd"])
-        .then(|| std::fs::read_to_string(root.join("etc/inetd.conf")).ok())
-        .flatten();
+    let inetd_conf = owners
+        .iter()
+        .find(|p| p.name == b"inetd" || p.name == b"inetutils-inetd")
+        .and_then(|p| std::fs::read_to_string(root.join(inetd_config(p))).ok());
     let socket_units = if owners.iter().any(|p| p.pid == 1) {
         socket_units(root)
     } else {
@@ -44,6 +40,17 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
         inetd_conf,
         socket_units,
         ephemeral_ports,
+    }
+}
+
+/// The configuration file an inetd runs with: its last argument when that
+/// is not an option (`inetd -i /etc/inetd.alt`), else /etc/inetd.conf.
+/// Relative to the root, so a recorded tree's own copy is read.
+fn inetd_config(p: &Process) -> String {
+    let last = p.cmdline.iter().skip(1).next_back();
+    match last.map(|a| String::from_utf8_lossy(a).into_owned()) {
+        Some(path) if path.starts_with('/') => path.trim_start_matches('/').to_string(),
+        _ => "etc/inetd.conf".into(),
     }
 }
 
@@ -116,6 +123,24 @@ fn addresses() -> Vec<(String, IpAddr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inetd_reads_the_configuration_it_was_given() {
+        let p = |args: &[&str]| Process {
+            name: b"inetd".to_vec(),
+            cmdline: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            ..Process::default()
+        };
+        assert_eq!(inetd_config(&p(&["/usr/sbin/inetd"])), "etc/inetd.conf");
+        assert_eq!(
+            inetd_config(&p(&["/usr/sbin/inetd", "-i"])),
+            "etc/inetd.conf"
+        );
+        assert_eq!(
+            inetd_config(&p(&["inetd", "-i", "/tmp/x/inetd.conf"])),
+            "tmp/x/inetd.conf"
+        );
+    }
 
     #[test]
     fn loopback_is_among_the_addresses() {

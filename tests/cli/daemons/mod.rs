@@ -180,6 +180,7 @@ fn real_daemons_match_ss_in_a_private_namespace() {
         assert_eq!(l.pids(), [pid]);
         assert!(l.processes[0].name.starts_with("python"), "{l:#?}");
     }
+    explain_them(&lab, nginx, inetd);
     eprintln!(
         "daemons: {} listeners from nginx={} redis={} dnsmasq={} inetd={} python3={} compared with ss in {:?}",
         list.listeners.len(),
@@ -190,4 +191,62 @@ fn real_daemons_match_ss_in_a_private_namespace() {
         python.is_some(),
         started_at.elapsed()
     );
+}
+
+/// `whyport TARGET` on every daemon: the right origin, and no false
+/// warnings (all of them run as they should: nginx workers unprivileged,
+/// redis and dnsmasq on loopback, inetd on its privileged ports).
+fn explain_them(lab: &Lab, nginx: Option<u32>, inetd: Option<u32>) {
+    let out = run(lab
+        .exec(bin_path())
+        .args(["--json", "80", "8081", "6379", "53", "7", "13", "9", "161"]));
+    let list = parse(&out);
+    for l in &list.listeners {
+        let why = l.why.as_ref().expect("explained");
+        assert!(
+            why.warnings.is_empty(),
+            "false warning for {}/{}: {:?}",
+            l.protocol,
+            l.port,
+            why.warnings
+        );
+        assert!(!why.stop.is_empty());
+        assert_eq!(
+            why.ancestors.first().map(|a| a.pid),
+            Some(1),
+            "{:?}",
+            why.ancestors
+        );
+    }
+    if let Some(master) = nginx {
+        let l = find(&list, "tcp", "0.0.0.0", 80);
+        let why = l.why.as_ref().expect("explained");
+        assert_eq!(why.groups.len(), 1, "{:?}", why.groups);
+        assert_eq!(why.groups[0].leader, master);
+        assert_eq!(why.groups[0].workers.len(), 2);
+        assert_eq!(why.exposure.kind, "all");
+    }
+    if let Some(pid) = inetd {
+        let l = find(&list, "tcp", "0.0.0.0", 7);
+        let why = l.why.as_ref().expect("explained");
+        assert_eq!(why.origin.kind, "inetd", "{:?}", why.origin);
+        assert_eq!(why.origin.launcher.as_ref().map(|x| x.pid), Some(pid));
+        let line = why.origin.inetd_line.as_deref().unwrap_or("");
+        assert!(
+            line.starts_with("echo") && line.contains("internal"),
+            "{line}"
+        );
+        assert!(
+            why.stop[0].contains("inetd.conf") && why.stop[0].contains(&format!("kill -HUP {pid}")),
+            "{:?}",
+            why.stop
+        );
+    }
+    let text = String::from_utf8_lossy(&run(lab.exec(bin_path()).arg("6379")).stdout).into_owned();
+    if !text.is_empty() {
+        assert!(
+            text.contains("loopback only") && !text.contains("warnings"),
+            "{text}"
+        );
+    }
 }
