@@ -99,6 +99,8 @@ pub struct Listing {
     pub unanswered: Option<Vec<Unanswered>>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Unanswered {
@@ -106,6 +108,8 @@ pub struct Unanswered {
     pub connections: Vec<ConnectionJson>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionJson {
@@ -117,6 +121,8 @@ pub struct ConnectionJson {
 }
 
 /// The `why` object of an explained listener (docs/json.md).
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Why {
@@ -129,6 +135,8 @@ pub struct Why {
     pub stop: Vec<String>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExposureJson {
@@ -140,6 +148,8 @@ pub struct ExposureJson {
     pub interface: Option<String>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupJson {
@@ -147,6 +157,8 @@ pub struct GroupJson {
     pub workers: Vec<u32>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AncestorJson {
@@ -157,6 +169,8 @@ pub struct AncestorJson {
     pub user: Option<String>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OriginJson {
@@ -171,6 +185,8 @@ pub struct OriginJson {
     pub inetd_line: Option<String>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerJson {
@@ -179,6 +195,8 @@ pub struct ContainerJson {
     pub pod: Option<String>,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LauncherJson {
@@ -187,6 +205,8 @@ pub struct LauncherJson {
     pub name: String,
 }
 
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarningJson {
