@@ -21,6 +21,9 @@ pub struct Report {
     pub connections: Vec<ConnectionUse>,
     /// Host facts for explanations.
     pub host: Host,
+    /// For the table: each listener's compact origin and warning ids, in
+    /// the order of `listeners` (empty when not worked out).
+    pub origins: Vec<(String, Vec<&'static str>)>,
 }
 
 /// A non-listening socket and who holds it.

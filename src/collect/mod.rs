@@ -25,9 +25,10 @@ pub enum Source {
 pub enum Details {
     /// Only the pid (`--quiet`).
     Pid,
-    /// Name, parent, user, start time (the table).
+    /// Name, parent, user, start time, executable, cgroup, and the
+    /// ancestors up to PID 1 (the table, with its ORIGIN column).
     Identity,
-    /// Also the executable and the command line (JSON).
+    /// Also the command line (JSON).
     Full,
     /// Also the working directory, the cgroup and every ancestor up to
     /// PID 1, with host facts and non-listening sockets on the ports
@@ -75,7 +76,7 @@ pub fn collect(
             .collect();
         let (socket_fds, processes, visibility) =
             linux::owners(source, &wanted, request.details, request.user_names)?;
-        let host = if explain {
+        let host = if explain || request.details == Details::Identity {
             let holders: std::collections::HashSet<u32> =
                 socket_fds.iter().map(|f| f.pid).collect();
             let owners: Vec<&crate::model::Process> = processes

@@ -66,6 +66,7 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
         processes,
         connections,
         host: snapshot.host,
+        origins: Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! against the program, warnings, and how to stop it. Pure functions over
 //! the report.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::exposure::{Exposure, exposure};
@@ -94,14 +95,83 @@ pub fn select<'a>(report: &mut Report, targets: &'a [Target]) -> Vec<(&'a Target
 
 /// Explain every listener of the report (already narrowed by `select`).
 pub fn explain_all(report: &Report) -> Vec<Explanation<'_>> {
+    let mut cache = OriginCache::new();
     report
         .listeners
         .iter()
-        .map(|l| explain_one(report, l))
+        .map(|l| explain_one(report, l, &mut cache))
         .collect()
 }
 
-fn explain_one<'a>(report: &'a Report, l: &'a Listener) -> Explanation<'a> {
+/// For the listing: a compact origin (a unit, a container, a launcher or
+/// the parent program) and the warning ids of every listener, in order.
+pub fn compact_all(report: &Report) -> Vec<(String, Vec<&'static str>)> {
+    let mut cache = OriginCache::new();
+    report
+        .listeners
+        .iter()
+        .map(|l| {
+            let groups = groups(l);
+            let ancestry = groups
+                .first()
+                .map(|g| ancestry(report, &g.leader))
+                .unwrap_or_default();
+            let origin = origin_of(report, l, &groups, &ancestry, &mut cache);
+            let exposure = exposure(l, &report.host.addresses);
+            let ids = warnings::warnings(l, &exposure, &origin, report.host.ephemeral_ports)
+                .into_iter()
+                .map(|w| w.id)
+                .collect();
+            (compact(&origin, &ancestry), ids)
+        })
+        .collect()
+}
+
+/// A few words for the ORIGIN column.
+fn compact(o: &Origin, ancestry: &[Arc<Process>]) -> String {
+    let parent = || {
+        let n = ancestry.len();
+        ancestry.get(n.wrapping_sub(2)).map(|p| name(p)).unwrap_or_default()
+    };
+    match o.kind {
+        "kernel" => "kernel".into(),
+        "hidden" => "-".into(),
+        "socket-activation" => "systemd socket".into(),
+        "inetd" | "docker-proxy" => o.kind.into(),
+        "container" => o
+            .container
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    runtime_name(c.runtime).to_ascii_lowercase(),
+                    short(&c.id)
+                )
+            })
+            .unwrap_or_default(),
+        "systemd-unit" => o.unit.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
+        "user-unit" => o
+            .unit
+            .as_ref()
+            .map(|u| format!("user:{}", u.name))
+            .unwrap_or_default(),
+        "shell" => o
+            .launcher
+            .as_ref()
+            .map(|x| format!("shell:{}", escape(x.name.as_bytes())))
+            .unwrap_or_default(),
+        "ssh-session" => "ssh".into(),
+        "supervisord" | "pm2" | "cron" | "tmux" | "screen" => o.kind.into(),
+        "init" => "init".into(),
+        _ => parent(),
+    }
+}
+
+fn explain_one<'a>(
+    report: &'a Report,
+    l: &'a Listener,
+    cache: &mut OriginCache,
+) -> Explanation<'a> {
     let exposure = exposure(l, &report.host.addresses);
     let groups = groups(l);
     let leader = groups.first().map(|g| Arc::clone(&g.leader));
@@ -109,7 +179,7 @@ fn explain_one<'a>(report: &'a Report, l: &'a Listener) -> Explanation<'a> {
         .as_ref()
         .map(|p| ancestry(report, p))
         .unwrap_or_default();
-    let origin = origin_of(report, l, &groups, &ancestry);
+    let origin = origin_of(report, l, &groups, &ancestry, cache);
     let mismatch = mismatch(l, &origin);
     let warnings = warnings::warnings(l, &exposure, &origin, report.host.ephemeral_ports);
     let stop = stop(l, &groups, &origin);
@@ -190,7 +260,16 @@ fn name(p: &Process) -> String {
     escape(&p.name)
 }
 
-fn origin_of(report: &Report, l: &Listener, groups: &[Group], ancestry: &[Arc<Process>]) -> Origin {
+/// What a process's cgroup and ancestry say, by pid.
+type OriginCache = HashMap<u32, (CgroupInfo, Option<Launcher>)>;
+
+fn origin_of(
+    report: &Report,
+    l: &Listener,
+    groups: &[Group],
+    ancestry: &[Arc<Process>],
+    cache: &mut OriginCache,
+) -> Origin {
     match l.owner_status {
         OwnerStatus::Kernel => {
             return Origin {
@@ -234,13 +313,21 @@ fn origin_of(report: &Report, l: &Listener, groups: &[Group], ancestry: &[Arc<Pr
             ..Origin::default()
         };
     }
-    let cgroup = leader
-        .cgroup
-        .as_deref()
-        .map(origin::from_cgroup)
-        .unwrap_or_default();
-    let nearest_first: Vec<&Process> = ancestry.iter().rev().skip(1).map(|p| p.as_ref()).collect();
-    let launcher = origin::launcher(leader, &nearest_first);
+    // The cgroup and the ancestry belong to the process, not the socket:
+    // worked out once per process however many sockets it holds.
+    let (cgroup, launcher) = cache
+        .entry(leader.pid)
+        .or_insert_with(|| {
+            let cgroup = leader
+                .cgroup
+                .as_deref()
+                .map(origin::from_cgroup)
+                .unwrap_or_default();
+            let nearest_first: Vec<&Process> =
+                ancestry.iter().rev().skip(1).map(|p| p.as_ref()).collect();
+            (cgroup, origin::launcher(leader, &nearest_first))
+        })
+        .clone();
     let mut o = Origin {
         unit: cgroup.unit.clone(),
         container: cgroup.container.clone(),

@@ -27,13 +27,22 @@ pub(super) fn render(
     let mut rows: Vec<Vec<String>> = Vec::with_capacity(report.listeners.len() + 1);
     if header {
         let titles = [
-            "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER",
+            "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER", "ORIGIN", "WARN",
         ];
         rows.push(titles.map(String::from).to_vec());
     }
     let mut names: HashMap<u32, (String, String)> = HashMap::new();
-    for l in &report.listeners {
-        rows.push(row(l, numeric, &mut names));
+    for (i, l) in report.listeners.iter().enumerate() {
+        let mut cells = row(l, numeric, &mut names);
+        let (origin, warnings) = report
+            .origins
+            .get(i)
+            .map_or((String::new(), String::new()), |(o, w)| {
+                (escape_str(o), w.join(","))
+            });
+        cells.push(origin);
+        cells.push(warnings);
+        rows.push(cells);
     }
     write_columns(&rows, out)
 }

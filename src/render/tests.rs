@@ -104,7 +104,9 @@ fn report(visibility: Visibility) -> Report {
         connections: vec![],
         host: Default::default(),
     };
-    crate::explain::explain(snapshot, true)
+    let mut r = crate::explain::explain(snapshot, true);
+    r.origins = crate::explain::why::compact_all(&r);
+    r
 }
 
 fn text(report: &Report, output: Output, numeric: bool) -> String {

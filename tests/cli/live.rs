@@ -235,9 +235,13 @@ fn service_names_come_from_the_registry_and_numeric_hides_them() {
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),
         [
-            "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER"
+            "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER", "ORIGIN", "WARN"
         ]
     );
+    // Root on 8080, reachable only on loopback: no warning; the origin is
+    // the test's parent program.
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert!(!row.contains(&"root-unneeded"), "{text}");
     assert!(text.lines().nth(1).unwrap().contains("http-alt"), "{text}");
 
     // An unregistered dynamic-range port has no service.

@@ -132,8 +132,13 @@ pub(super) fn owners(
     };
     let mut processes: BTreeMap<u32, Process> =
         scan.owners.into_iter().map(|p| (p.pid, p)).collect();
-    if details == Details::Explain {
-        add_ancestors(&proc_root, &mut processes, clock);
+    if matches!(details, Details::Identity | Details::Explain) {
+        add_ancestors(
+            &proc_root,
+            &mut processes,
+            clock,
+            details.max(Details::Full),
+        );
     }
     if user_names {
         for p in processes.values_mut() {
@@ -158,7 +163,12 @@ pub(super) fn owners(
 }
 
 /// Read every ancestor of the processes in `processes` up to PID 1.
-fn add_ancestors(proc_root: &Path, processes: &mut BTreeMap<u32, Process>, clock: process::Clock) {
+fn add_ancestors(
+    proc_root: &Path,
+    processes: &mut BTreeMap<u32, Process>,
+    clock: process::Clock,
+    details: Details,
+) {
     let Ok(dir) = rustix::fs::openat(
         rustix::fs::CWD,
         proc_root,
@@ -175,8 +185,7 @@ fn add_ancestors(proc_root: &Path, processes: &mut BTreeMap<u32, Process>, clock
         if pid == 0 || processes.contains_key(&pid) || budget == 0 {
             continue;
         }
-        if let Some(p) = process::read(std::os::fd::AsFd::as_fd(&dir), pid, clock, Details::Explain)
-        {
+        if let Some(p) = process::read(std::os::fd::AsFd::as_fd(&dir), pid, clock, details) {
             todo.extend(p.ppid);
             processes.insert(pid, p);
         }

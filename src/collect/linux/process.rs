@@ -72,27 +72,27 @@ pub(super) fn read(
         .ok()
         .and_then(|()| Status::from_read(buf.as_slice()).ok())
         .map(|s| s.ruid);
-    let (cmdline, exe) = if details >= Details::Full {
-        let cmdline = read_small(&dir, "cmdline", &mut buf)
+    let cmdline = if details >= Details::Full {
+        read_small(&dir, "cmdline", &mut buf)
             .map(|()| split_cmdline(&buf))
-            .unwrap_or_default();
-        let exe = readlinkat(&dir, "exe", Vec::new())
-            .ok()
-            .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
-        (cmdline, exe)
+            .unwrap_or_default()
     } else {
-        (Vec::new(), None)
+        Vec::new()
     };
-    let (cwd, cgroup) = if details == Details::Explain {
-        let cwd = readlinkat(&dir, "cwd", Vec::new())
+    // The executable and the cgroup say where the process comes from (the
+    // listing's ORIGIN and WARN columns).
+    let exe = readlinkat(&dir, "exe", Vec::new())
+        .ok()
+        .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
+    let cgroup = read_small(&dir, "cgroup", &mut buf)
+        .ok()
+        .map(|()| String::from_utf8_lossy(&buf).into_owned());
+    let cwd = if details == Details::Explain {
+        readlinkat(&dir, "cwd", Vec::new())
             .ok()
-            .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
-        let cgroup = read_small(&dir, "cgroup", &mut buf)
-            .ok()
-            .map(|()| String::from_utf8_lossy(&buf).into_owned());
-        (cwd, cgroup)
+            .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())))
     } else {
-        (None, None)
+        None
     };
     let started_at = clock
         .boot_time
