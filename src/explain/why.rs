@@ -131,7 +131,10 @@ pub fn compact_all(report: &Report) -> Vec<(String, Vec<&'static str>)> {
 fn compact(o: &Origin, ancestry: &[Arc<Process>]) -> String {
     let parent = || {
         let n = ancestry.len();
-        ancestry.get(n.wrapping_sub(2)).map(|p| name(p)).unwrap_or_default()
+        ancestry
+            .get(n.wrapping_sub(2))
+            .map(|p| name(p))
+            .unwrap_or_default()
     };
     match o.kind {
         "kernel" => "kernel".into(),

@@ -167,3 +167,89 @@ fn hidden_notices() {
         .join("\n")
     );
 }
+
+#[test]
+fn explanation_text() {
+    use crate::config::{PortRange, Target};
+    let proc = |pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str, cmd: &[&str]| Process {
+        pid,
+        ppid: Some(ppid),
+        name: name.as_bytes().to_vec(),
+        exe: Some(PathBuf::from(format!("/usr/bin/{name}"))),
+        cmdline: cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        uid: Some(uid),
+        user: Some(if uid == 0 {
+            "root".into()
+        } else {
+            "alice".into()
+        }),
+        started_at: Some(1_764_081_842),
+        cwd: Some(PathBuf::from("/home/alice/app")),
+        cgroup: Some(cgroup.into()),
+    };
+    let session = "0::/user.slice/user-1000.slice/session-3.scope\n";
+    let processes = [
+        proc(1, 0, "systemd", 0, "0::/init.scope\n", &["/sbin/init"]),
+        proc(
+            640,
+            1,
+            "sshd",
+            0,
+            "0::/system.slice/ssh.service\n",
+            &["sshd: /usr/sbin/sshd -D"],
+        ),
+        proc(901, 640, "bash", 1000, session, &["-bash"]),
+        proc(950, 901, "python3", 1000, session, &["python3", "app.py"]),
+        proc(951, 950, "python3", 1000, session, &["python3", "app.py"]),
+    ];
+    let mut sock = socket(Protocol::Tcp, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 22, 7);
+    sock.v6only = Some(false);
+    let snapshot = Snapshot {
+        sockets: vec![sock],
+        socket_fds: vec![
+            SocketFd {
+                pid: 950,
+                fd: 3,
+                inode: 7,
+            },
+            SocketFd {
+                pid: 951,
+                fd: 3,
+                inode: 7,
+            },
+        ],
+        processes: processes.into_iter().map(|p| (p.pid, p)).collect(),
+        host: crate::model::Host {
+            addresses: vec![
+                ("lo".into(), IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                ("eth0".into(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5))),
+                (
+                    "eth0".into(),
+                    "2001:db8::5"
+                        .parse()
+                        .unwrap_or(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                ),
+            ],
+            ephemeral_ports: Some((32768, 60999)),
+            ..Default::default()
+        },
+        ..Snapshot::default()
+    };
+    let mut report = crate::explain::explain(snapshot, true);
+    let targets = vec![
+        Target::Ports {
+            range: PortRange { start: 22, end: 22 },
+            protocol: None,
+        },
+        Target::Pid(4242),
+    ];
+    let unanswered = crate::explain::why::select(&mut report, &targets);
+    let answer = Answer {
+        explanations: crate::explain::why::explain_all(&report),
+        unanswered,
+        now: 1_764_081_842 + 3 * 3600 + 12 * 60,
+    };
+    let mut buf = Vec::new();
+    assert!(render(&report, Some(&answer), Output::Explain, false, &mut buf).is_ok());
+    insta::assert_snapshot!(String::from_utf8_lossy(&buf));
+}
