@@ -92,6 +92,9 @@ pub struct Host {
     pub socket_units: Vec<(String, String)>,
     /// net.ipv4.ip_local_port_range.
     pub ephemeral_ports: Option<(u16, u16)>,
+    /// Container id -> name, from the runtimes' state on disk (Docker's
+    /// config.v2.json files), when an owner runs in a container.
+    pub container_names: Vec<(String, String)>,
 }
 
 /// Why owners of some sockets could not be seen.

@@ -53,6 +53,8 @@ pub struct Origin {
     pub activation: Option<(Option<String>, Option<String>)>,
     /// The inetd.conf line that serves the port.
     pub inetd_line: Option<String>,
+    /// The container's name, where the runtime's state could be read.
+    pub container_name: Option<String>,
 }
 
 /// Whether `l` is one of the sockets `target` asks about.
@@ -385,6 +387,16 @@ fn origin_of(
     if let Some(c) = &cgroup.container {
         o.kind = "container";
         o.summary = container_text(c);
+        if let Some((_, name)) = report
+            .host
+            .container_names
+            .iter()
+            .find(|(id, _)| *id == c.id)
+        {
+            o.summary
+                .push_str(&format!(" ({})", escape(name.as_bytes())));
+            o.container_name = Some(name.clone());
+        }
         return o;
     }
     match (&cgroup, &launcher) {
@@ -665,7 +677,7 @@ fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
         )],
         "container" => match &o.container {
             Some(c) => vec![match c.runtime {
-                Runtime::Docker => format!("docker stop {}", short(&c.id)),
+                Runtime::Docker => format!("docker stop {}", o.container_name.as_deref().unwrap_or(short(&c.id))),
                 Runtime::Podman => format!("podman stop {}", short(&c.id)),
                 Runtime::Containerd => format!("nerdctl stop {}", short(&c.id)),
                 Runtime::Kubernetes => "kubectl delete the pod, or scale its workload to zero (it is recreated otherwise)".into(),

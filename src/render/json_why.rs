@@ -69,6 +69,7 @@ pub struct OriginJson {
 pub struct ContainerJson {
     pub runtime: &'static str,
     pub id: String,
+    pub name: Option<String>,
     pub pod: Option<String>,
 }
 
@@ -167,6 +168,7 @@ pub fn why(e: &Explanation<'_>) -> WhyJson {
                     Runtime::Nspawn => "nspawn",
                 },
                 id: c.id.clone(),
+                name: o.container_name.clone(),
                 pod: c.pod.clone(),
             }),
             launcher: o.launcher.as_ref().map(|l| LauncherJson {

@@ -192,6 +192,7 @@ pub struct OriginJson {
 pub struct ContainerJson {
     pub runtime: String,
     pub id: String,
+    pub name: Option<String>,
     pub pod: Option<String>,
 }
 

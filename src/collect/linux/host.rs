@@ -40,7 +40,42 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
         inetd_conf,
         socket_units,
         ephemeral_ports,
+        container_names: if owners
+            .iter()
+            .any(|p| p.cgroup.as_deref().is_some_and(|c| c.contains("docker")))
+        {
+            docker_names(root)
+        } else {
+            Vec::new()
+        },
     }
+}
+
+/// (id, name) of every Docker container, from
+/// /var/lib/docker/containers/<id>/config.v2.json (readable by root).
+fn docker_names(root: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(root.join("var/lib/docker/containers")) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let Ok(text) = std::fs::read_to_string(entry.path().join("config.v2.json")) else {
+            continue;
+        };
+        if let Some(name) = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| {
+                v.get("Name")?
+                    .as_str()
+                    .map(|n| n.trim_start_matches('/').to_string())
+            })
+        {
+            names.push((id, name));
+        }
+    }
+    names.sort();
+    names
 }
 
 /// The configuration file an inetd runs with: its last argument when that

@@ -266,7 +266,7 @@ fn docker_container_and_kernel_sockets() {
         1000,
         &format!("0::/system.slice/docker-{id}.scope\n"),
     );
-    let r = report(
+    let mut r = report(
         vec![
             listener(Protocol::Tcp, "0.0.0.0", 3000, &[&app]),
             listener(Protocol::Udp, "0.0.0.0", 4789, &[]),
@@ -277,6 +277,11 @@ fn docker_container_and_kernel_sockets() {
     assert_eq!(all[0].origin.kind, "container");
     assert_eq!(all[0].origin.summary, "Docker container 4f1c2b3a4d5e");
     assert_eq!(all[0].stop, vec!["docker stop 4f1c2b3a4d5e".to_string()]);
+    assert_eq!(all[1].origin.kind, "kernel");
+    r.host.container_names = vec![(id.to_string(), "web".to_string())];
+    let all = explain_all(&r);
+    assert_eq!(all[0].origin.summary, "Docker container 4f1c2b3a4d5e (web)");
+    assert_eq!(all[0].stop, vec!["docker stop web".to_string()]);
     assert_eq!(all[1].origin.kind, "kernel");
 }
 
