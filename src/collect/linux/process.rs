@@ -80,13 +80,18 @@ pub(super) fn read(
         Vec::new()
     };
     // The executable and the cgroup say where the process comes from (the
-    // listing's ORIGIN and WARN columns).
+    // table's ORIGIN and WARN columns, explanations); the JSON listing shows
+    // the executable only.
     let exe = readlinkat(&dir, "exe", Vec::new())
         .ok()
         .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
-    let cgroup = read_small(&dir, "cgroup", &mut buf)
-        .ok()
-        .map(|()| String::from_utf8_lossy(&buf).into_owned());
+    let cgroup = if details == Details::Full {
+        None
+    } else {
+        read_small(&dir, "cgroup", &mut buf)
+            .ok()
+            .map(|()| String::from_utf8_lossy(&buf).into_owned())
+    };
     let cwd = if details == Details::Explain {
         readlinkat(&dir, "cwd", Vec::new())
             .ok()
