@@ -168,6 +168,7 @@ fn compact(o: &Origin, ancestry: &[Arc<Process>]) -> String {
         "ssh-session" => "ssh".into(),
         "supervisord" | "pm2" | "cron" | "tmux" | "screen" => o.kind.into(),
         "init" => "init".into(),
+        "daemon" => "daemon".into(),
         _ => parent(),
     }
 }
@@ -430,6 +431,18 @@ fn origin_of(
         _ if leader.pid == 1 => {
             o.kind = "init";
             o.summary = "held by PID 1 itself".into();
+        }
+        _ if leader.ppid == Some(1) && cgroup.unit.is_none() => {
+            // The usual double fork of a daemon: whoever started it is gone.
+            let init = report
+                .processes
+                .get(&1)
+                .map(|p| name(p))
+                .unwrap_or_else(|| "init".into());
+            o.kind = "daemon";
+            o.summary = format!(
+                "a daemon: it detached from whatever started it and now belongs to PID 1 ({init}); no unit, container or session records its origin"
+            );
         }
         _ => {
             let parent = leader.ppid.and_then(|p| report.processes.get(&p));

@@ -43,6 +43,8 @@ fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
     let l = e.listener;
     let address = if l.dual_stack {
         "*".to_string()
+    } else if l.address.is_ipv6() {
+        format!("[{}]", super::address_text(l))
     } else {
         super::address_text(l)
     };
@@ -189,7 +191,8 @@ fn group_lines(g: &Group, now: u64) -> Vec<String> {
     }
     if !p.cmdline.is_empty() {
         let args: Vec<String> = p.cmdline.iter().map(|a| escape(a)).collect();
-        lines.push(format!("  cmd {}", args.join(" ")));
+        // Programs that retitle themselves (redis, postgres) pad with spaces.
+        lines.push(format!("  cmd {}", args.join(" ").trim_end()));
     }
     if let Some(t) = p.started_at {
         let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t));
