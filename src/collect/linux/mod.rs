@@ -50,13 +50,23 @@ pub(super) fn sockets(
                             if v6 { "6" } else { "" }
                         ));
                     }
-                    let found = proc_net::read(&proc_root, protocol, v6).with_context(|| {
-                        format!(
-                            "reading the {} socket table under {}",
+                    let (found, bad) =
+                        proc_net::read(&proc_root, protocol, v6).with_context(|| {
+                            format!(
+                                "reading the {} socket table under {}",
+                                protocol.as_str(),
+                                proc_root.display()
+                            )
+                        })?;
+                    if bad > 0 {
+                        notes.push(format!(
+                            "{bad} malformed line{} in {}/net/{}{} skipped",
+                            if bad == 1 { "" } else { "s" },
+                            proc_root.display(),
                             protocol.as_str(),
-                            proc_root.display()
-                        )
-                    })?;
+                            if v6 { "6" } else { "" }
+                        ));
+                    }
                     inferred |= v6;
                     sockets.extend(found);
                 }

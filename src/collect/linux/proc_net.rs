@@ -4,19 +4,26 @@
 //! trees (`--proc-root`). The text tables lack IPV6_V6ONLY and the bound
 //! interface, so dual-stack is inferred (see `infer_v6only`).
 
-use std::fs::File;
-use std::io::{self, BufReader};
-use std::net::{IpAddr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
-
-use procfs::FromBufReadSI;
-use procfs::net::{TcpNetEntries, TcpState, UdpNetEntries, UdpState};
 
 use crate::model::{Protocol, Socket};
 
-/// Read one table, e.g. `<proc>/net/tcp6`. A missing file is an empty table
-/// (a kernel without IPv6 has no tcp6).
-pub(super) fn read(proc_root: &Path, protocol: Protocol, v6: bool) -> io::Result<Vec<Socket>> {
+const TCP_LISTEN: u8 = 0x0A;
+const TCP_CLOSE: u8 = 0x07;
+
+/// The sockets of one table, e.g. `<proc>/net/tcp6`, and how many lines
+/// could not be read. A missing file is an empty table (a kernel without
+/// IPv6 has no tcp6).
+///
+/// Parsed here rather than by procfs: its table parser rejects a whole
+/// table for one malformed line, and whyport must list what it can.
+pub(super) fn read(
+    proc_root: &Path,
+    protocol: Protocol,
+    v6: bool,
+) -> io::Result<(Vec<Socket>, usize)> {
     let name = match (protocol, v6) {
         (Protocol::Tcp, false) => "tcp",
         (Protocol::Tcp, true) => "tcp6",
@@ -24,46 +31,73 @@ pub(super) fn read(proc_root: &Path, protocol: Protocol, v6: bool) -> io::Result
         (Protocol::Udp, true) => "udp6",
     };
     let path = proc_root.join("net").join(name);
-    let file = match File::open(&path) {
-        Ok(f) => BufReader::new(f),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e),
     };
-    let info = procfs::current_system_info();
-    let invalid = |e: procfs::ProcError| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {e}", path.display()),
-        )
+    Ok(parse_table(&String::from_utf8_lossy(&bytes), protocol))
+}
+
+/// Listening rows of a /proc/net table (TCP in LISTEN, UDP unconnected),
+/// and the number of rows that did not parse. The header line is skipped.
+pub(crate) fn parse_table(text: &str, protocol: Protocol) -> (Vec<Socket>, usize) {
+    let mut sockets = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        match parse_row(line, protocol) {
+            Some(Some(s)) => sockets.push(s),
+            Some(None) => {}
+            None => bad += 1,
+        }
+    }
+    (sockets, bad)
+}
+
+/// `None`: malformed; `Some(None)`: a socket that is not listening.
+fn parse_row(line: &str, protocol: Protocol) -> Option<Option<Socket>> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let (local, state, uid, inode) = (f.get(1)?, f.get(3)?, f.get(7)?, f.get(9)?);
+    let state = u8::from_str_radix(state, 16).ok()?;
+    let (address, port) = parse_address(local)?;
+    let uid = uid.parse().ok()?;
+    let inode = inode.parse().ok()?;
+    let listening = match protocol {
+        Protocol::Tcp => state == TCP_LISTEN,
+        Protocol::Udp => state == TCP_CLOSE,
     };
-    let rows: Vec<(SocketAddr, u32, u64)> = match protocol {
-        Protocol::Tcp => TcpNetEntries::from_buf_read(file, info)
-            .map_err(invalid)?
-            .0
-            .into_iter()
-            .filter(|e| e.state == TcpState::Listen)
-            .map(|e| (e.local_address, e.uid, e.inode))
-            .collect(),
-        Protocol::Udp => UdpNetEntries::from_buf_read(file, info)
-            .map_err(invalid)?
-            .0
-            .into_iter()
-            .filter(|e| e.state == UdpState::Close)
-            .map(|e| (e.local_address, e.uid, e.inode))
-            .collect(),
+    Some(listening.then_some(Socket {
+        protocol,
+        address,
+        port,
+        v6only: None,
+        interface: None,
+        inode,
+        uid,
+    }))
+}
+
+/// `0100007F:0050` or 32 hex digits and a port. The kernel prints each
+/// 32-bit word of the address as a host-order integer.
+fn parse_address(text: &str) -> Option<(IpAddr, u16)> {
+    let (addr, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let word = |i: usize| -> Option<[u8; 4]> {
+        let w = u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16).ok()?;
+        Some(w.to_ne_bytes())
     };
-    Ok(rows
-        .into_iter()
-        .map(|(addr, uid, inode)| Socket {
-            protocol,
-            address: addr.ip(),
-            port: addr.port(),
-            v6only: None,
-            interface: None,
-            inode,
-            uid,
-        })
-        .collect())
+    let address = match addr.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
+        32 => {
+            let mut octets = [0u8; 16];
+            for i in 0..4 {
+                octets[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
+            }
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
+        _ => return None,
+    };
+    Some((address, port))
 }
 
 /// Fill in IPV6_V6ONLY for IPv6 sockets read from text tables, which do not
@@ -89,7 +123,30 @@ pub(super) fn infer_v6only(sockets: &mut [Socket], bindv6only_default: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn parses_v4_and_v6_rows_and_skips_garbage() {
+        let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:18EB 00000000:0000 0A 00000000:00000000 00:00000000 00000000   102        0 11426 1 0 100\n\
+   1: 0100007F:0035 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 11445 1 0 100\n\
+   2: ZZZZ:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1\n\
+   3: truncated\n";
+        let (sockets, bad) = parse_table(v4, Protocol::Tcp);
+        assert_eq!(bad, 2);
+        assert_eq!(sockets.len(), 1, "the established row is not a listener");
+        assert_eq!(sockets[0].address, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            (sockets[0].port, sockets[0].uid, sockets[0].inode),
+            (6379, 102, 11426)
+        );
+
+        let v6 = "header\n   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 42 2\n";
+        let (sockets, bad) = parse_table(v6, Protocol::Udp);
+        assert_eq!(bad, 0);
+        assert_eq!(sockets[0].address, IpAddr::V6(Ipv6Addr::LOCALHOST));
+        assert_eq!(sockets[0].port, 8080);
+        assert_eq!(parse_table("", Protocol::Tcp), (vec![], 0));
+    }
 
     fn sock(protocol: Protocol, address: IpAddr, port: u16) -> Socket {
         Socket {
