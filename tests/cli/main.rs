@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod daemons;
+mod docker;
 mod exit_codes;
 mod explain;
 mod fixtures;
