@@ -10,6 +10,7 @@ mod fixtures;
 mod live;
 mod loadgen;
 mod privileges;
+mod procs;
 mod ss;
 mod ss_compare;
 mod support;

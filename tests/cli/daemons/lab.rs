@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+pub(super) use crate::procs::*;
 use crate::ss::Key;
 use crate::ss_compare::ss_keys;
 use crate::support::*;
@@ -16,19 +17,6 @@ use crate::support::*;
 pub(super) const READY: Duration = Duration::from_secs(5);
 /// The python listener's port: 161/udp is `snmp`.
 pub(super) const PY_PORT: u16 = 161;
-
-/// An executable `name` from PATH or the sbin directories (which a
-/// non-login root shell may lack).
-pub(super) fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
 
 /// (uid, gid) of a user in /etc/passwd.
 pub(super) fn user_ids(name: &str) -> Option<(u32, u32)> {
@@ -45,49 +33,6 @@ pub(super) fn user_ids(name: &str) -> Option<(u32, u32)> {
 
 pub(super) fn read_pid(path: &Path) -> Option<u32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// Running, as opposed to gone or a zombie.
-pub(super) fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
-}
-
-/// PIDs whose parent is `parent`.
-pub(super) fn children(parent: u32) -> Vec<u32> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                // "pid (comm) state ppid ..."; comm may hold spaces.
-                stat.rsplit_once(") ")
-                    .and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok())
-                    == Some(parent)
-            })
-        })
-        .collect()
-}
-
-pub(super) fn signal(pid: u32, sig: i32) {
-    // SAFETY: plain system call; the callers only pass pids that are in the
-    // test's own namespace.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
-}
-
-/// Wait until `pid` is gone or a zombie. The detached daemons are not our
-/// children: init adopted them when their first process exited, and reaps
-/// them.
-pub(super) fn wait_gone(pid: u32, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while alive(pid) && Instant::now() < deadline {
-        sleep(Duration::from_millis(10));
-    }
 }
 
 /// The namespace, the temporary directory and every daemon started in the

@@ -1,18 +1,10 @@
-//! whyport against a real Docker daemon in a private network namespace: a
-//! port published through docker-proxy, a host-network container, their
-//! origins in the JSON, the listing's ORIGIN column, and the same sockets
-//! and PIDs as `ss -tulpnH`.
-//!
-//! Only the namespace is touched. dockerd runs in it with --iptables=false
-//! and its data root, exec root, pid file and socket in a temporary
-//! directory. It runs in the mount namespace `ip netns exec` gives it (its
-//! mounts never reach the host), where the host's cgroup hierarchies are
-//! mounted again (`ip netns exec` replaces /sys) and /run is an empty tmpfs
-//! (so dockerd starts a containerd of its own instead of using a system one,
-//! whose shims would run host-network containers in the host's namespace).
-//! The image is imported from a static busybox: no registry is used.
-//! Everything is stopped and removed when the test ends, also when it fails.
+//! The Docker lab: dockerd in a private network namespace with its state in
+//! a temporary directory, the image, the containers, and the cleanup that
+//! removes all of it.
 
+use crate::procs::*;
+use crate::ss::{Key, ss_keys};
+use crate::support::*;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -21,321 +13,22 @@ use std::process::{Command, Output, Stdio};
 use std::thread::{self, JoinHandle, sleep};
 use std::time::{Duration, Instant};
 
-use crate::ss::{Key, ss_keys};
-use crate::ss_compare::whyport_keys;
-use crate::support::*;
-
-const TEST: &str = "docker_proxy_and_host_network_container";
-const IMAGE: &str = "wp-busybox:test";
-const WEB: &str = "wp-web";
-const HOSTNET: &str = "wp-hostnet";
-const PUBLISHED: u16 = 8088;
-const HOSTNET_PORT: u16 = 8089;
-/// How long dockerd may take to answer on its socket.
-const DOCKERD_READY: Duration = Duration::from_secs(30);
-/// How long one docker command may take.
-const DOCKER_CMD: Duration = Duration::from_secs(30);
-/// How long a container may take to open its socket.
-const LISTENING: Duration = Duration::from_secs(10);
-
-#[test]
-fn docker_proxy_and_host_network_container() {
-    if !is_root() {
-        eprintln!("SKIP {TEST}: needs root");
-        return;
-    }
-    let tools = match Tools::find() {
-        Ok(t) => t,
-        Err(why) => {
-            eprintln!("SKIP {TEST}: {why}");
-            return;
-        }
-    };
-    // dockerd and everything else are forked from this process: held like
-    // every test that starts processes, and every fork goes through run()
-    // or Spawned.
-    let _g = sockets_guard();
-    let started_at = Instant::now();
-    let host = host_network();
-    let mut lab = match Lab::new(tools) {
-        Ok(lab) => lab,
-        Err(why) => {
-            eprintln!("SKIP {TEST}: {why}");
-            return;
-        }
-    };
-    if let Err(why) = lab.start_dockerd() {
-        eprintln!("SKIP {TEST}: {why}");
-        return;
-    }
-    let ready_at = started_at.elapsed();
-    lab.import_image();
-
-    let web = lab.run_container(WEB, &["-p", &format!("{PUBLISHED}:80")], &["-p", "80"]);
-    let hostnet = lab.run_container(
-        HOSTNET,
-        &["--network", "host"],
-        &["-p", &format!("127.0.0.1:{HOSTNET_PORT}")],
-    );
-    assert!(!web.ip.is_empty(), "{WEB} has no address: {web:?}");
-    assert!(
-        is_full_id(&hostnet.id) && is_full_id(&web.id),
-        "{web:?} {hostnet:?}"
-    );
-    lab.wait_for_listeners(&[
-        ("tcp", "0.0.0.0", PUBLISHED),
-        ("tcp", "127.0.0.1", HOSTNET_PORT),
-    ]);
-
-    let list = parse(&run(lab.exec(bin_path()).args([
-        "--json",
-        &PUBLISHED.to_string(),
-        &HOSTNET_PORT.to_string(),
-    ])));
-    check_published(&list, &lab, &web);
-    let hostnet_name = check_hostnet(&list, &hostnet);
-    check_name_with_default_data_root(&lab, &hostnet);
-    check_table(&lab, &hostnet);
-    let compared = compare_with_ss(&lab);
-    assert_eq!(
-        host_network(),
-        host,
-        "the host's own interfaces or forwarding changed while dockerd ran"
-    );
-    let checked_at = started_at.elapsed();
-    let cleanup = Instant::now();
-    drop(lab);
-    eprintln!(
-        "docker: dockerd ready after {ready_at:?}; {compared} listeners compared with ss; \
-         container name from the custom data root: {hostnet_name:?}; checked after {checked_at:?}, \
-         cleaned up in {:?}",
-        cleanup.elapsed()
-    );
-}
-
-/// The test's own (the host's) network interfaces and IPv4 forwarding:
-/// dockerd must change neither.
-fn host_network() -> (Vec<String>, String) {
-    let mut names: Vec<String> = fs::read_dir("/sys/class/net")
-        .map(|dir| {
-            dir.filter_map(|e| Some(e.ok()?.file_name().to_str()?.to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
-    (names, forward)
-}
-
-/// 8088: docker-proxy, on the host side, forwarding to the container.
-fn check_published(list: &Listing, lab: &Lab, web: &Container) {
-    let published: Vec<&Listener> = list
-        .listeners
-        .iter()
-        .filter(|l| l.port == PUBLISHED)
-        .collect();
-    assert!(
-        published
-            .iter()
-            .any(|l| l.protocol == "tcp" && l.address == "0.0.0.0"),
-        "no 0.0.0.0:{PUBLISHED}: {:#?}",
-        list.listeners
-    );
-    let dockerd = lab.dockerd_pid();
-    for l in &published {
-        assert_eq!(l.protocol, "tcp", "{l:#?}");
-        assert!(!l.processes.is_empty(), "{l:#?}");
-        for p in &l.processes {
-            assert_eq!(p.name, "docker-proxy", "{l:#?}");
-            assert_eq!(p.ppid, Some(dockerd), "dockerd starts docker-proxy: {l:#?}");
-        }
-        let why = l.why.as_ref().expect("explained");
-        assert_eq!(why.origin.kind, "docker-proxy", "{:#?}", why.origin);
-        let target = format!("{}:80", web.ip);
-        assert!(
-            why.origin.summary.contains(&target),
-            "{target} not in {:?}",
-            why.origin.summary
-        );
-        assert!(why.origin.container.is_none(), "{:#?}", why.origin);
-        assert!(
-            !why.stop.is_empty() && why.stop.iter().all(|s| s.contains("docker")),
-            "{:?}",
-            why.stop
-        );
-        assert!(
-            why.stop[0].contains(&format!("publish={PUBLISHED}")),
-            "{:?}",
-            why.stop
-        );
-        assert!(
-            why.ancestors
-                .iter()
-                .any(|a| a.pid == dockerd && a.name == "dockerd"),
-            "{:#?}",
-            why.ancestors
-        );
-        assert!(why.warnings.is_empty(), "{:?}", why.warnings);
-        if l.address == "0.0.0.0" {
-            assert!(why.exposure.beyond_loopback, "{:#?}", why.exposure);
-        }
-    }
-}
-
-/// 8089: the container's own process in the namespace, its cgroup naming
-/// the container. Returns the name whyport found, if any.
-fn check_hostnet(list: &Listing, hostnet: &Container) -> Option<String> {
-    let l = only_one(list, HOSTNET_PORT);
-    assert_eq!(
-        (l.protocol.as_str(), l.address.as_str()),
-        ("tcp", "127.0.0.1")
-    );
-    assert_eq!(l.pids(), [hostnet.pid], "the container's init: {l:#?}");
-    assert_eq!(l.processes[0].name, "busybox", "{l:#?}");
-    let why = l.why.as_ref().expect("explained");
-    assert_eq!(why.origin.kind, "container", "{:#?}", why.origin);
-    let c = why.origin.container.as_ref().expect("a container");
-    assert_eq!(c.runtime, "docker");
-    assert_eq!(c.id, hostnet.id);
-    assert_eq!(c.pod, None);
-    let short = &hostnet.id[..12];
-    assert!(
-        why.origin
-            .summary
-            .starts_with(&format!("Docker container {short}")),
-        "{:?}",
-        why.origin.summary
-    );
-    // whyport reads the names from /var/lib/docker/containers; this
-    // daemon's data root is elsewhere, so the name may be missing here (see
-    // check_name_with_default_data_root), but never wrong.
-    if let Some(name) = &c.name {
-        assert_eq!(name, HOSTNET);
-    }
-    assert_eq!(
-        why.stop[0],
-        format!("docker stop {}", c.name.as_deref().unwrap_or(short)),
-        "{:?}",
-        why.stop
-    );
-    assert!(!why.exposure.beyond_loopback, "{:#?}", why.exposure);
-    assert!(why.warnings.is_empty(), "{:?}", why.warnings);
-    c.name.clone()
-}
-
-/// The container's name as a default installation shows it: whyport run in
-/// a mount namespace of its own where the data root's `containers` is
-/// mounted on /var/lib/docker/containers (over an empty /var/lib).
-fn check_name_with_default_data_root(lab: &Lab, hostnet: &Container) {
-    let bb = sh_quote(&lab.t.busybox);
-    let script = format!(
-        "set -e\n\
-         {bb} mount -t tmpfs -o mode=755 wp-docker-varlib /var/lib\n\
-         {bb} mkdir -p /var/lib/docker/containers\n\
-         {bb} mount -o bind {} /var/lib/docker/containers\n\
-         exec \"$@\"\n",
-        sh_quote(&lab.path("data/containers"))
-    );
-    let out = run(lab
-        .exec(&lab.t.busybox)
-        .args(["sh", "-c", &script, "wp-whyport"])
-        .arg(bin_path())
-        .args(["--json", &HOSTNET_PORT.to_string()]));
-    let list = parse(&out);
-    let l = only_one(&list, HOSTNET_PORT);
-    let why = l.why.as_ref().expect("explained");
-    let c = why.origin.container.as_ref().expect("a container");
-    assert_eq!(c.id, hostnet.id);
-    assert_eq!(c.name.as_deref(), Some(HOSTNET), "{:#?}", why.origin);
-    assert!(
-        why.origin.summary.ends_with(&format!("({HOSTNET})")),
-        "{:?}",
-        why.origin.summary
-    );
-    assert_eq!(why.stop[0], format!("docker stop {HOSTNET}"));
-}
-
-/// The plain listing's ORIGIN column.
-fn check_table(lab: &Lab, hostnet: &Container) {
-    let out = run(&mut lab.exec(bin_path()));
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let published = origins(&text, PUBLISHED);
-    assert!(!published.is_empty(), "no {PUBLISHED}:\n{text}");
-    assert!(published.iter().all(|o| o == "docker-proxy"), "{text}");
-    assert_eq!(
-        origins(&text, HOSTNET_PORT),
-        [format!("docker:{}", &hostnet.id[..12])],
-        "{text}"
-    );
-}
-
-/// The ORIGIN of every row on `port`, cut at the header's columns.
-fn origins(table: &str, port: u16) -> Vec<String> {
-    let mut lines = table.lines();
-    let header = lines.next().unwrap_or_default();
-    let (Some(start), Some(end)) = (header.find("ORIGIN"), header.find("WARN")) else {
-        panic!("no ORIGIN and WARN columns:\n{table}");
-    };
-    lines
-        .filter(|line| line.split_whitespace().nth(2) == Some(&port.to_string()))
-        .map(|line| {
-            line.get(start..end.min(line.len()))
-                .unwrap_or_default()
-                .trim()
-                .to_string()
-        })
-        .collect()
-}
-
-/// `whyport --json` against `ss -tulpnH` in the namespace, socket for
-/// socket and PID for PID; a round where ss changed meanwhile is retried.
-/// Returns how many listeners were compared.
-fn compare_with_ss(lab: &Lab) -> usize {
-    let mut compared = None;
-    for _ in 0..5 {
-        let (_, before) = lab.ss("-tulpnH");
-        let out = run(lab.exec(bin_path()).arg("--json"));
-        let (text, after) = lab.ss("-tulpnH");
-        if before == after {
-            compared = Some((parse(&out), after, text));
-            break;
-        }
-        sleep(Duration::from_millis(200));
-    }
-    let (list, ss, text) = compared.expect("the namespace's sockets kept changing");
-    assert_eq!(
-        whyport_keys(&list),
-        ss,
-        "whyport (left) and ss -tulpnH (right) disagree; ss said:\n{text}"
-    );
-    list.listeners.len()
-}
-
-fn only_one(list: &Listing, port: u16) -> &Listener {
-    let found: Vec<&Listener> = list.listeners.iter().filter(|l| l.port == port).collect();
-    assert_eq!(found.len(), 1, "{port}: {:#?}", list.listeners);
-    found[0]
-}
-
-fn is_full_id(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
+use super::*;
 
 /// The programs the test runs.
-struct Tools {
-    ip: PathBuf,
-    ss: PathBuf,
-    dockerd: PathBuf,
-    docker: PathBuf,
+pub(super) struct Tools {
+    pub(super) ip: PathBuf,
+    pub(super) ss: PathBuf,
+    pub(super) dockerd: PathBuf,
+    pub(super) docker: PathBuf,
     /// Statically linked: it is the whole image.
-    busybox: PathBuf,
+    pub(super) busybox: PathBuf,
     /// dockerd's major version (20 for 20.10).
-    major: u32,
+    pub(super) major: u32,
 }
 
 impl Tools {
-    fn find() -> Result<Tools, String> {
+    pub(super) fn find() -> Result<Tools, String> {
         let missing = |what: &str| {
             format!(
                 "{what} is not installed; .ci/run installs it (iproute2, docker.io, busybox-static)"
@@ -372,21 +65,8 @@ impl Tools {
     }
 }
 
-/// An executable `name` from PATH or the sbin directories (which a
-/// non-login root shell may lack).
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
 /// An ELF executable without a program interpreter (PT_INTERP).
-fn is_static(path: &Path) -> bool {
+pub(super) fn is_static(path: &Path) -> bool {
     let Ok(elf) = fs::read(path) else {
         return false;
     };
@@ -415,21 +95,21 @@ fn is_static(path: &Path) -> bool {
     (0..count).all(|i| int(phoff + i * size, 4).is_some_and(|kind| kind != 3))
 }
 
-fn sh_quote(path: &Path) -> String {
+pub(super) fn sh_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
 /// A running container: its full id, the host pid of its first process
 /// and its address on Docker's bridge (empty on the host network).
 #[derive(Debug)]
-struct Container {
-    id: String,
-    pid: u32,
-    ip: String,
+pub(super) struct Container {
+    pub(super) id: String,
+    pub(super) pid: u32,
+    pub(super) ip: String,
 }
 
 /// Run `cmd` for at most `limit`; killed after that.
-fn bounded(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
+pub(super) fn bounded(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let what = format!("{cmd:?}");
     let mut child = Spawned::start(cmd);
@@ -463,8 +143,8 @@ fn bounded(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
 
 /// The namespace, the temporary directory, dockerd and its containers.
 /// Dropping it removes the containers, stops dockerd and removes the rest.
-struct Lab {
-    t: Tools,
+pub(super) struct Lab {
+    pub(super) t: Tools,
     ns: String,
     created: bool,
     dir: Option<tempfile::TempDir>,
@@ -478,7 +158,7 @@ struct Lab {
 }
 
 impl Lab {
-    fn new(t: Tools) -> Result<Lab, String> {
+    pub(super) fn new(t: Tools) -> Result<Lab, String> {
         let dir = tempfile::Builder::new()
             .prefix("wp-docker-")
             .tempdir()
@@ -517,13 +197,13 @@ impl Lab {
         Ok(lab)
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.as_ref().unwrap().path().join(name)
     }
 
     /// `ip netns exec NS program`, with stdin closed and no service
     /// manager to report to.
-    fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub(super) fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(&self.t.ip);
         cmd.args(["netns", "exec", &self.ns])
             .arg(program)
@@ -533,7 +213,7 @@ impl Lab {
     }
 
     /// The docker client, talking only to this daemon.
-    fn docker(&self) -> Command {
+    pub(super) fn docker(&self) -> Command {
         let mut cmd = Command::new(&self.t.docker);
         cmd.arg("--host")
             .arg(format!("unix://{}", self.path("docker.sock").display()))
@@ -552,7 +232,7 @@ impl Lab {
     }
 
     /// `docker ARGS`, which must succeed; its stdout, trimmed.
-    fn docker_ok(&self, cmd: &mut Command) -> String {
+    pub(super) fn docker_ok(&self, cmd: &mut Command) -> String {
         let out = bounded(cmd, DOCKER_CMD).unwrap_or_else(|e| panic!("{e}\n{}", self.log_tail()));
         assert!(
             out.status.success(),
@@ -564,11 +244,11 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    fn dockerd_pid(&self) -> u32 {
+    pub(super) fn dockerd_pid(&self) -> u32 {
         self.dockerd.as_ref().map_or(0, |d| d.0.id())
     }
 
-    fn log_tail(&self) -> String {
+    pub(super) fn log_tail(&self) -> String {
         let text = fs::read_to_string(self.path("dockerd.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(25)..].join("\n");
@@ -576,7 +256,7 @@ impl Lab {
     }
 
     /// dockerd in the namespace, answering on its socket; or why not.
-    fn start_dockerd(&mut self) -> Result<(), String> {
+    pub(super) fn start_dockerd(&mut self) -> Result<(), String> {
         // Before 23, dockerd writes /etc/docker/key.json unless told
         // otherwise, in its configuration file only.
         let config = if self.t.major < 23 {
@@ -675,7 +355,7 @@ impl Lab {
 
     /// IMAGE from a root file system of one static busybox, `/bin/sh`
     /// linked to it: `tar -C dir -c . | docker import - IMAGE`.
-    fn import_image(&self) {
+    pub(super) fn import_image(&self) {
         let root = self.path("rootfs");
         fs::create_dir_all(root.join("bin")).unwrap();
         fs::copy(&self.t.busybox, root.join("bin/busybox")).unwrap();
@@ -697,7 +377,12 @@ impl Lab {
     }
 
     /// `docker run -d --name NAME OPTIONS IMAGE /bin/busybox httpd -f HTTPD`.
-    fn run_container(&mut self, name: &'static str, options: &[&str], httpd: &[&str]) -> Container {
+    pub(super) fn run_container(
+        &mut self,
+        name: &'static str,
+        options: &[&str],
+        httpd: &[&str],
+    ) -> Container {
         self.names.push(name);
         let id = self.docker_ok(
             self.docker()
@@ -724,7 +409,7 @@ impl Lab {
     }
 
     /// `ss FLAGS` in the namespace: its text and its keys.
-    fn ss(&self, flags: &str) -> (String, Vec<Key>) {
+    pub(super) fn ss(&self, flags: &str) -> (String, Vec<Key>) {
         let out = run(self.exec(&self.t.ss).arg(flags));
         assert!(out.status.success(), "ss: {out:?}");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -733,7 +418,7 @@ impl Lab {
     }
 
     /// Until ss lists every (protocol, address, port) of `want`.
-    fn wait_for_listeners(&self, want: &[(&str, &str, u16)]) {
+    pub(super) fn wait_for_listeners(&self, want: &[(&str, &str, u16)]) {
         let deadline = Instant::now() + LISTENING;
         loop {
             let (text, keys) = self.ss("-tulnH");
@@ -758,7 +443,7 @@ impl Lab {
     }
 
     /// PIDs of every process in the namespace.
-    fn members(&self) -> Vec<u32> {
+    pub(super) fn members(&self) -> Vec<u32> {
         let out = run(Command::new(&self.t.ip).args(["netns", "pids", &self.ns]));
         String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
@@ -769,7 +454,7 @@ impl Lab {
 
     /// Processes whose cgroup names one of the containers: a bridged
     /// container's processes are in a network namespace of their own.
-    fn container_processes(&self) -> Vec<u32> {
+    pub(super) fn container_processes(&self) -> Vec<u32> {
         if self.ids.is_empty() {
             return Vec::new();
         }
@@ -782,7 +467,7 @@ impl Lab {
             .collect()
     }
 
-    fn stop_dockerd(&mut self) {
+    pub(super) fn stop_dockerd(&mut self) {
         let Some(mut dockerd) = self.dockerd.take() else {
             return;
         };
@@ -868,7 +553,7 @@ impl Drop for Lab {
 
 /// (mount point, file system type, super options without rw/ro) of the
 /// host's mounts at and below /sys/fs/cgroup, parents first.
-fn cgroup_mounts() -> Vec<(PathBuf, String, String)> {
+pub(super) fn cgroup_mounts() -> Vec<(PathBuf, String, String)> {
     mountinfo()
         .into_iter()
         .filter(|(mount, fstype, _)| {
@@ -887,7 +572,7 @@ fn cgroup_mounts() -> Vec<(PathBuf, String, String)> {
 }
 
 /// (mount point, file system type, super options) of /proc/self/mountinfo.
-fn mountinfo() -> Vec<(PathBuf, String, String)> {
+pub(super) fn mountinfo() -> Vec<(PathBuf, String, String)> {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     text.lines()
         .filter_map(|line| {
@@ -902,7 +587,7 @@ fn mountinfo() -> Vec<(PathBuf, String, String)> {
 }
 
 /// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
+pub(super) fn unescape(field: &str) -> String {
     let mut out = Vec::new();
     let b = field.as_bytes();
     let mut i = 0;
@@ -929,7 +614,7 @@ fn unescape(field: &str) -> String {
 /// `umount -l` everything still mounted at or below `dir` in the test's
 /// mount namespace, deepest first. dockerd mounts in its own namespace, so
 /// there should be nothing.
-fn unmount_below(dir: &Path) {
+pub(super) fn unmount_below(dir: &Path) {
     let mut below: Vec<PathBuf> = mountinfo()
         .into_iter()
         .map(|(mount, _, _)| mount)
@@ -949,52 +634,5 @@ fn unmount_below(dir: &Path) {
                 std::io::Error::last_os_error()
             );
         }
-    }
-}
-
-fn pids() -> Vec<u32> {
-    fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// PIDs whose parent is `parent`.
-fn children(parent: u32) -> Vec<u32> {
-    pids()
-        .into_iter()
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                // "pid (comm) state ppid ..."; comm may hold spaces.
-                stat.rsplit_once(") ")
-                    .and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok())
-                    == Some(parent)
-            })
-        })
-        .collect()
-}
-
-/// Running, as opposed to gone or a zombie.
-fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
-}
-
-fn wait_gone(pid: u32, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while alive(pid) && Instant::now() < deadline {
-        sleep(Duration::from_millis(10));
-    }
-}
-
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: plain system call; the callers only pass the test's own
-    // processes: dockerd's, the namespace's and the containers'.
-    unsafe {
-        libc::kill(pid as i32, sig);
     }
 }

@@ -1,0 +1,321 @@
+//! whyport against a real Docker daemon in a private network namespace: a
+//! port published through docker-proxy, a host-network container, their
+//! origins in the JSON, the listing's ORIGIN column, and the same sockets
+//! and PIDs as `ss -tulpnH`.
+//!
+//! Only the namespace is touched. dockerd runs in it with --iptables=false
+//! and its data root, exec root, pid file and socket in a temporary
+//! directory. It runs in the mount namespace `ip netns exec` gives it (its
+//! mounts never reach the host), where the host's cgroup hierarchies are
+//! mounted again (`ip netns exec` replaces /sys) and /run is an empty tmpfs
+//! (so dockerd starts a containerd of its own instead of using a system one,
+//! whose shims would run host-network containers in the host's namespace).
+//! The image is imported from a static busybox: no registry is used.
+//! Everything is stopped and removed when the test ends, also when it fails.
+
+use std::fs;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::ss_compare::whyport_keys;
+use crate::support::*;
+
+mod lab;
+use lab::*;
+
+const TEST: &str = "docker_proxy_and_host_network_container";
+const IMAGE: &str = "wp-busybox:test";
+const WEB: &str = "wp-web";
+const HOSTNET: &str = "wp-hostnet";
+const PUBLISHED: u16 = 8088;
+const HOSTNET_PORT: u16 = 8089;
+/// How long dockerd may take to answer on its socket.
+const DOCKERD_READY: Duration = Duration::from_secs(30);
+/// How long one docker command may take.
+const DOCKER_CMD: Duration = Duration::from_secs(30);
+/// How long a container may take to open its socket.
+const LISTENING: Duration = Duration::from_secs(10);
+
+#[test]
+fn docker_proxy_and_host_network_container() {
+    if !is_root() {
+        eprintln!("SKIP {TEST}: needs root");
+        return;
+    }
+    let tools = match Tools::find() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("SKIP {TEST}: {why}");
+            return;
+        }
+    };
+    // dockerd and everything else are forked from this process: held like
+    // every test that starts processes, and every fork goes through run()
+    // or Spawned.
+    let _g = sockets_guard();
+    let started_at = Instant::now();
+    let host = host_network();
+    let mut lab = match Lab::new(tools) {
+        Ok(lab) => lab,
+        Err(why) => {
+            eprintln!("SKIP {TEST}: {why}");
+            return;
+        }
+    };
+    if let Err(why) = lab.start_dockerd() {
+        eprintln!("SKIP {TEST}: {why}");
+        return;
+    }
+    let ready_at = started_at.elapsed();
+    lab.import_image();
+
+    let web = lab.run_container(WEB, &["-p", &format!("{PUBLISHED}:80")], &["-p", "80"]);
+    let hostnet = lab.run_container(
+        HOSTNET,
+        &["--network", "host"],
+        &["-p", &format!("127.0.0.1:{HOSTNET_PORT}")],
+    );
+    assert!(!web.ip.is_empty(), "{WEB} has no address: {web:?}");
+    assert!(
+        is_full_id(&hostnet.id) && is_full_id(&web.id),
+        "{web:?} {hostnet:?}"
+    );
+    lab.wait_for_listeners(&[
+        ("tcp", "0.0.0.0", PUBLISHED),
+        ("tcp", "127.0.0.1", HOSTNET_PORT),
+    ]);
+
+    let list = parse(&run(lab.exec(bin_path()).args([
+        "--json",
+        &PUBLISHED.to_string(),
+        &HOSTNET_PORT.to_string(),
+    ])));
+    check_published(&list, &lab, &web);
+    let hostnet_name = check_hostnet(&list, &hostnet);
+    check_name_with_default_data_root(&lab, &hostnet);
+    check_table(&lab, &hostnet);
+    let compared = compare_with_ss(&lab);
+    assert_eq!(
+        host_network(),
+        host,
+        "the host's own interfaces or forwarding changed while dockerd ran"
+    );
+    let checked_at = started_at.elapsed();
+    let cleanup = Instant::now();
+    drop(lab);
+    eprintln!(
+        "docker: dockerd ready after {ready_at:?}; {compared} listeners compared with ss; \
+         container name from the custom data root: {hostnet_name:?}; checked after {checked_at:?}, \
+         cleaned up in {:?}",
+        cleanup.elapsed()
+    );
+}
+
+/// The test's own (the host's) network interfaces and IPv4 forwarding:
+/// dockerd must change neither.
+fn host_network() -> (Vec<String>, String) {
+    let mut names: Vec<String> = fs::read_dir("/sys/class/net")
+        .map(|dir| {
+            dir.filter_map(|e| Some(e.ok()?.file_name().to_str()?.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
+    (names, forward)
+}
+
+/// 8088: docker-proxy, on the host side, forwarding to the container.
+fn check_published(list: &Listing, lab: &Lab, web: &Container) {
+    let published: Vec<&Listener> = list
+        .listeners
+        .iter()
+        .filter(|l| l.port == PUBLISHED)
+        .collect();
+    assert!(
+        published
+            .iter()
+            .any(|l| l.protocol == "tcp" && l.address == "0.0.0.0"),
+        "no 0.0.0.0:{PUBLISHED}: {:#?}",
+        list.listeners
+    );
+    let dockerd = lab.dockerd_pid();
+    for l in &published {
+        assert_eq!(l.protocol, "tcp", "{l:#?}");
+        assert!(!l.processes.is_empty(), "{l:#?}");
+        for p in &l.processes {
+            assert_eq!(p.name, "docker-proxy", "{l:#?}");
+            assert_eq!(p.ppid, Some(dockerd), "dockerd starts docker-proxy: {l:#?}");
+        }
+        let why = l.why.as_ref().expect("explained");
+        assert_eq!(why.origin.kind, "docker-proxy", "{:#?}", why.origin);
+        let target = format!("{}:80", web.ip);
+        assert!(
+            why.origin.summary.contains(&target),
+            "{target} not in {:?}",
+            why.origin.summary
+        );
+        assert!(why.origin.container.is_none(), "{:#?}", why.origin);
+        assert!(
+            !why.stop.is_empty() && why.stop.iter().all(|s| s.contains("docker")),
+            "{:?}",
+            why.stop
+        );
+        assert!(
+            why.stop[0].contains(&format!("publish={PUBLISHED}")),
+            "{:?}",
+            why.stop
+        );
+        assert!(
+            why.ancestors
+                .iter()
+                .any(|a| a.pid == dockerd && a.name == "dockerd"),
+            "{:#?}",
+            why.ancestors
+        );
+        assert!(why.warnings.is_empty(), "{:?}", why.warnings);
+        if l.address == "0.0.0.0" {
+            assert!(why.exposure.beyond_loopback, "{:#?}", why.exposure);
+        }
+    }
+}
+
+/// 8089: the container's own process in the namespace, its cgroup naming
+/// the container. Returns the name whyport found, if any.
+fn check_hostnet(list: &Listing, hostnet: &Container) -> Option<String> {
+    let l = only_one(list, HOSTNET_PORT);
+    assert_eq!(
+        (l.protocol.as_str(), l.address.as_str()),
+        ("tcp", "127.0.0.1")
+    );
+    assert_eq!(l.pids(), [hostnet.pid], "the container's init: {l:#?}");
+    assert_eq!(l.processes[0].name, "busybox", "{l:#?}");
+    let why = l.why.as_ref().expect("explained");
+    assert_eq!(why.origin.kind, "container", "{:#?}", why.origin);
+    let c = why.origin.container.as_ref().expect("a container");
+    assert_eq!(c.runtime, "docker");
+    assert_eq!(c.id, hostnet.id);
+    assert_eq!(c.pod, None);
+    let short = &hostnet.id[..12];
+    assert!(
+        why.origin
+            .summary
+            .starts_with(&format!("Docker container {short}")),
+        "{:?}",
+        why.origin.summary
+    );
+    // whyport reads the names from /var/lib/docker/containers; this
+    // daemon's data root is elsewhere, so the name may be missing here (see
+    // check_name_with_default_data_root), but never wrong.
+    if let Some(name) = &c.name {
+        assert_eq!(name, HOSTNET);
+    }
+    assert_eq!(
+        why.stop[0],
+        format!("docker stop {}", c.name.as_deref().unwrap_or(short)),
+        "{:?}",
+        why.stop
+    );
+    assert!(!why.exposure.beyond_loopback, "{:#?}", why.exposure);
+    assert!(why.warnings.is_empty(), "{:?}", why.warnings);
+    c.name.clone()
+}
+
+/// The container's name as a default installation shows it: whyport run in
+/// a mount namespace of its own where the data root's `containers` is
+/// mounted on /var/lib/docker/containers (over an empty /var/lib).
+fn check_name_with_default_data_root(lab: &Lab, hostnet: &Container) {
+    let bb = sh_quote(&lab.t.busybox);
+    let script = format!(
+        "set -e\n\
+         {bb} mount -t tmpfs -o mode=755 wp-docker-varlib /var/lib\n\
+         {bb} mkdir -p /var/lib/docker/containers\n\
+         {bb} mount -o bind {} /var/lib/docker/containers\n\
+         exec \"$@\"\n",
+        sh_quote(&lab.path("data/containers"))
+    );
+    let out = run(lab
+        .exec(&lab.t.busybox)
+        .args(["sh", "-c", &script, "wp-whyport"])
+        .arg(bin_path())
+        .args(["--json", &HOSTNET_PORT.to_string()]));
+    let list = parse(&out);
+    let l = only_one(&list, HOSTNET_PORT);
+    let why = l.why.as_ref().expect("explained");
+    let c = why.origin.container.as_ref().expect("a container");
+    assert_eq!(c.id, hostnet.id);
+    assert_eq!(c.name.as_deref(), Some(HOSTNET), "{:#?}", why.origin);
+    assert!(
+        why.origin.summary.ends_with(&format!("({HOSTNET})")),
+        "{:?}",
+        why.origin.summary
+    );
+    assert_eq!(why.stop[0], format!("docker stop {HOSTNET}"));
+}
+
+/// The plain listing's ORIGIN column.
+fn check_table(lab: &Lab, hostnet: &Container) {
+    let out = run(&mut lab.exec(bin_path()));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let published = origins(&text, PUBLISHED);
+    assert!(!published.is_empty(), "no {PUBLISHED}:\n{text}");
+    assert!(published.iter().all(|o| o == "docker-proxy"), "{text}");
+    assert_eq!(
+        origins(&text, HOSTNET_PORT),
+        [format!("docker:{}", &hostnet.id[..12])],
+        "{text}"
+    );
+}
+
+/// The ORIGIN of every row on `port`, cut at the header's columns.
+fn origins(table: &str, port: u16) -> Vec<String> {
+    let mut lines = table.lines();
+    let header = lines.next().unwrap_or_default();
+    let (Some(start), Some(end)) = (header.find("ORIGIN"), header.find("WARN")) else {
+        panic!("no ORIGIN and WARN columns:\n{table}");
+    };
+    lines
+        .filter(|line| line.split_whitespace().nth(2) == Some(&port.to_string()))
+        .map(|line| {
+            line.get(start..end.min(line.len()))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+/// `whyport --json` against `ss -tulpnH` in the namespace, socket for
+/// socket and PID for PID; a round where ss changed meanwhile is retried.
+/// Returns how many listeners were compared.
+fn compare_with_ss(lab: &Lab) -> usize {
+    let mut compared = None;
+    for _ in 0..5 {
+        let (_, before) = lab.ss("-tulpnH");
+        let out = run(lab.exec(bin_path()).arg("--json"));
+        let (text, after) = lab.ss("-tulpnH");
+        if before == after {
+            compared = Some((parse(&out), after, text));
+            break;
+        }
+        sleep(Duration::from_millis(200));
+    }
+    let (list, ss, text) = compared.expect("the namespace's sockets kept changing");
+    assert_eq!(
+        whyport_keys(&list),
+        ss,
+        "whyport (left) and ss -tulpnH (right) disagree; ss said:\n{text}"
+    );
+    list.listeners.len()
+}
+
+fn only_one(list: &Listing, port: u16) -> &Listener {
+    let found: Vec<&Listener> = list.listeners.iter().filter(|l| l.port == port).collect();
+    assert_eq!(found.len(), 1, "{port}: {:#?}", list.listeners);
+    found[0]
+}
+
+fn is_full_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
