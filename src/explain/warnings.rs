@@ -48,8 +48,8 @@ const PLAINTEXT: &[(&str, &[u16], &[&str])] = &[
         &["vsftpd", "proftpd", "pure-ftpd", "in.ftpd", "ftpd"],
     ),
     ("Telnet", &[23], &["telnetd", "in.telnetd"]),
-    ("POP3 without TLS", &[110], &[]),
-    ("IMAP without TLS", &[143], &[]),
+    ("POP3 on its cleartext port", &[110], &[]),
+    ("IMAP on its cleartext port", &[143], &[]),
     ("rexec", &[512], &["in.rexecd", "rexecd"]),
     ("rlogin", &[513], &["in.rlogind", "rlogind"]),
     ("rsh", &[514], &["in.rshd", "rshd"]),
@@ -88,17 +88,33 @@ pub fn warnings(
         });
     }
     if beyond {
-        if let Some((what, _, _)) = DATASTORES
+        // The program says what it is; a port alone only says what it is
+        // usually for, and the text says which it was.
+        let by_program = DATASTORES
             .iter()
-            .find(|(_, programs, ports)| owned_by(programs) || ports.contains(&l.port))
-        {
+            .find(|(_, programs, _)| owned_by(programs));
+        let by_port = DATASTORES
+            .iter()
+            .find(|(_, _, ports)| ports.contains(&l.port));
+        let advice =
+            "datastores and admin APIs belong on loopback or a private address behind a firewall";
+        let text = match (by_program, by_port) {
+            (Some((what, _, _)), _) => Some(format!(
+                "{what} on {}/{} is reachable from other hosts; {advice}",
+                l.port,
+                l.protocol.as_str()
+            )),
+            (None, Some((what, _, _))) => Some(format!(
+                "{}/{} is {what}'s port and is reachable from other hosts; if it is {what}, {advice}",
+                l.port,
+                l.protocol.as_str()
+            )),
+            (None, None) => None,
+        };
+        if let Some(text) = text {
             out.push(Warning {
                 id: "exposed-datastore",
-                text: format!(
-                    "{what} on {}/{} is reachable from other hosts; datastores and admin APIs belong on loopback or a private address behind a firewall",
-                    l.port,
-                    l.protocol.as_str()
-                ),
+                text,
             });
         }
         if l.protocol == Protocol::Tcp
@@ -108,7 +124,11 @@ pub fn warnings(
         {
             out.push(Warning {
                     id: "plaintext-login",
-                    text: format!("{what} on port {} is reachable from other hosts and sends passwords in clear text", l.port),
+                    text: if matches!(l.port, 110 | 143) {
+                        format!("{what} ({}) is reachable from other hosts: logins cross the network in clear text unless every client uses STARTTLS; prefer the TLS port ({})", l.port, if l.port == 110 { 995 } else { 993 })
+                    } else {
+                        format!("{what} on port {} is reachable from other hosts and sends passwords in clear text", l.port)
+                    },
                 });
         }
     }
@@ -149,8 +169,10 @@ pub fn warnings(
             ),
         });
     }
+    // A kernel socket (WireGuard, VXLAN on an odd port) is a service.
     if l.protocol == Protocol::Udp
         && l.service.is_none()
+        && l.owner_status != OwnerStatus::Kernel
         && let Some((lo, hi)) = ephemeral.filter(|(lo, hi)| (*lo..=*hi).contains(&l.port))
     {
         out.push(Warning {

@@ -319,3 +319,24 @@ fn select_keeps_what_targets_ask_and_reports_the_rest() {
         targets[1..].to_vec()
     );
 }
+
+#[test]
+fn warnings_say_whether_the_program_or_only_the_port_matched() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let app = process(500, 1, "java", 1000, "0::/system.slice/app.service\n");
+    let r = report(
+        vec![
+            listener(Protocol::Tcp, "0.0.0.0", 8086, &[&app]),
+            // WireGuard: a kernel socket on an unregistered high port.
+            listener(Protocol::Udp, "0.0.0.0", 51820, &[]),
+        ],
+        &[&init],
+    );
+    let all = explain_all(&r);
+    assert_eq!(all[0].warnings.len(), 1);
+    assert_eq!(
+        all[0].warnings[0].text,
+        "8086/tcp is InfluxDB's port and is reachable from other hosts; if it is InfluxDB, datastores and admin APIs belong on loopback or a private address behind a firewall"
+    );
+    assert!(all[1].warnings.is_empty(), "a kernel socket is no client: {:?}", all[1].warnings);
+}
