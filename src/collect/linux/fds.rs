@@ -162,7 +162,7 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
     let mut probed = 0;
     if shared.sizes_count_fds {
         match probe(shared, pid, &fd_dir, out) {
-            Ok(Probe::Complete) => return read_details_if_owner(shared, pid, before, out),
+            Ok(Probe::Complete) => return read_details_if_owner(shared, &fd_dir, pid, before, out),
             Ok(Probe::Sparse(next)) => probed = next,
             Ok(Probe::Unknown) => {}
             Err(()) => return out.unreadable.push(pid),
@@ -190,7 +190,8 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
             out.unreadable.push(pid);
         }
         out.owners.extend(process::read(
-            shared.proc_dir.as_fd(),
+            dir.as_fd(),
+            "..",
             pid,
             shared.clock,
             shared.details,
@@ -200,13 +201,20 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
     if read_links(shared, pid, fd_dir.as_fd(), &fds, out).is_err() {
         out.unreadable.push(pid);
     }
-    read_details_if_owner(shared, pid, before, out);
+    read_details_if_owner(shared, &fd_dir, pid, before, out);
 }
 
-fn read_details_if_owner(shared: &Shared<'_>, pid: u32, fds_before: usize, out: &mut FdScan) {
+fn read_details_if_owner(
+    shared: &Shared<'_>,
+    fd_dir: &OwnedFd,
+    pid: u32,
+    fds_before: usize,
+    out: &mut FdScan,
+) {
     if out.fds.len() > fds_before {
         out.owners.extend(process::read(
-            shared.proc_dir.as_fd(),
+            fd_dir.as_fd(),
+            "..",
             pid,
             shared.clock,
             shared.details,

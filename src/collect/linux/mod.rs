@@ -195,7 +195,13 @@ fn add_ancestors(
         if pid == 0 || processes.contains_key(&pid) || budget == 0 {
             continue;
         }
-        if let Some(p) = process::read(std::os::fd::AsFd::as_fd(&dir), pid, clock, details) {
+        if let Some(p) = process::read(
+            std::os::fd::AsFd::as_fd(&dir),
+            &pid.to_string(),
+            pid,
+            clock,
+            details,
+        ) {
             todo.extend(p.ppid);
             processes.insert(pid, p);
         }

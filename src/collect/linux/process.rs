@@ -45,8 +45,12 @@ impl Clock {
 /// exited or cannot be read at all. About a dozen system calls: the
 /// process's directory is opened once and each file read without the size
 /// probes `std::fs::read` makes.
+/// `base`/`path` names the process's /proc directory: `/proc` and the pid,
+/// or an open `/proc/<pid>/fd` and `..`, which can only reach the process
+/// whose descriptors were just read, even if its pid has been reused since.
 pub(super) fn read(
-    proc_dir: BorrowedFd<'_>,
+    base: BorrowedFd<'_>,
+    path: &str,
     pid: u32,
     clock: Clock,
     details: Details,
@@ -58,8 +62,8 @@ pub(super) fn read(
         });
     }
     let dir = openat(
-        proc_dir,
-        pid.to_string(),
+        base,
+        path,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )

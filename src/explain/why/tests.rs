@@ -338,5 +338,9 @@ fn warnings_say_whether_the_program_or_only_the_port_matched() {
         all[0].warnings[0].text,
         "8086/tcp is InfluxDB's port and is reachable from other hosts; if it is InfluxDB, datastores and admin APIs belong on loopback or a private address behind a firewall"
     );
-    assert!(all[1].warnings.is_empty(), "a kernel socket is no client: {:?}", all[1].warnings);
+    assert!(
+        all[1].warnings.is_empty(),
+        "a kernel socket is no client: {:?}",
+        all[1].warnings
+    );
 }
