@@ -105,8 +105,11 @@ pub enum HiddenReason {
     /// /proc is mounted with hidepid: other users' processes are invisible.
     Hidepid,
     /// Running as root, yet some processes' descriptors are unreadable
-    /// (missing capabilities, a security module, another PID namespace).
+    /// (missing capabilities, a security module).
     FdUnreadable,
+    /// whyport runs in a PID namespace of its own (a container): processes
+    /// outside it are invisible, and may hold sockets of this network.
+    PidNamespace,
 }
 
 /// How much of the process table the owner scan could see.
@@ -118,6 +121,8 @@ pub struct Visibility {
     pub hidepid: bool,
     /// The effective uid is 0.
     pub root: bool,
+    /// whyport's PID namespace is not the host's initial one.
+    pub pid_namespace: bool,
 }
 
 impl Visibility {
@@ -125,6 +130,8 @@ impl Visibility {
     pub fn hidden_reason(&self) -> Option<HiddenReason> {
         if self.hidepid && !self.root {
             Some(HiddenReason::Hidepid)
+        } else if self.pid_namespace {
+            Some(HiddenReason::PidNamespace)
         } else if self.unreadable_pids.is_empty() {
             None
         } else if self.root {

@@ -168,6 +168,7 @@ fn partial_visibility_marks_hidden_and_partial_with_the_reason() {
         unreadable_pids: vec![1, 2],
         hidepid: false,
         root: false,
+        pid_namespace: false,
     };
     let r = explain(s, true);
     use OwnerStatus::*;
@@ -193,6 +194,7 @@ fn hidden_reason_priorities() {
         unreadable_pids: unreadable,
         hidepid,
         root,
+        pid_namespace: false,
     };
     assert_eq!(v(vec![], false, true).hidden_reason(), None);
     assert_eq!(
@@ -212,6 +214,11 @@ fn hidden_reason_priorities() {
         v(vec![1], false, true).hidden_reason(),
         Some(HiddenReason::FdUnreadable)
     );
+    let contained = Visibility {
+        pid_namespace: true,
+        ..v(vec![], false, true)
+    };
+    assert_eq!(contained.hidden_reason(), Some(HiddenReason::PidNamespace));
 }
 
 #[test]

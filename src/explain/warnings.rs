@@ -81,6 +81,9 @@ pub fn warnings(
             HiddenReason::FdUnreadable => {
                 "some processes refuse access to their open files even to root (a sandbox or security module)"
             }
+            HiddenReason::PidNamespace => {
+                "whyport runs in a PID namespace of its own (a container), so processes outside it are invisible; run it on the host"
+            }
         };
         out.push(Warning {
             id: "owner-unknown",

@@ -235,5 +235,6 @@ fn reason_id(r: HiddenReason) -> &'static str {
         HiddenReason::NotRoot => "not_root",
         HiddenReason::Hidepid => "hidepid",
         HiddenReason::FdUnreadable => "fd_unreadable",
+        HiddenReason::PidNamespace => "pid_namespace",
     }
 }

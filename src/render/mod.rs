@@ -74,6 +74,10 @@ pub fn hidden_notice(report: &Report) -> Option<String> {
             "",
             "run it with CAP_SYS_PTRACE outside any sandbox or security profile to see every owner",
         ),
+        HiddenReason::PidNamespace => (
+            "whyport runs in a PID namespace of its own (a container), processes outside it are invisible",
+            "run it on the host, outside the container, to see every owner",
+        ),
     };
     let why = if why.is_empty() {
         let pids = &h.unreadable_pids;

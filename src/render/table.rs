@@ -140,6 +140,7 @@ fn why(reason: HiddenReason) -> &'static str {
         HiddenReason::NotRoot => "not root",
         HiddenReason::Hidepid => "hidepid",
         HiddenReason::FdUnreadable => "fds unreadable",
+        HiddenReason::PidNamespace => "pid namespace",
     }
 }
 

@@ -154,6 +154,7 @@ fn hidden_notices() {
         unreadable_pids: unreadable,
         hidepid,
         root,
+        pid_namespace: false,
     };
     assert_eq!(hidden_notice(&report(v(vec![], false, true))), None);
     insta::assert_snapshot!(

@@ -127,3 +127,42 @@ fn hidepid_is_named_as_the_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_pid_namespace_is_named_as_the_reason() {
+    if !is_root() || !have("unshare") {
+        eprintln!(
+            "SKIP a_pid_namespace_is_named_as_the_reason: needs root and unshare (util-linux)"
+        );
+        return;
+    }
+    let _g = sockets_guard();
+    let outside = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = outside.local_addr().unwrap().port().to_string();
+    // whyport in a PID namespace of its own, with its own /proc, as in a
+    // container: the test process that holds the socket is outside it.
+    let out = run(Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(bin_path())
+        .args(["--json", "-t", "-4", "-p", &port]));
+    if out.stdout.is_empty() {
+        eprintln!(
+            "SKIP a_pid_namespace_is_named_as_the_reason: unshare --pid failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0));
+    let list = parse(&out);
+    assert_eq!(list.listeners.len(), 1, "the socket is listed all the same");
+    assert_eq!(list.listeners[0].owner_status, "hidden");
+    assert_eq!(
+        list.listeners[0].hidden_reason.as_deref(),
+        Some("pid_namespace")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("PID namespace") && stderr.contains("on the host"),
+        "{stderr}"
+    );
+}

@@ -162,11 +162,16 @@ pub(super) fn owners(
             root: unsafe { libc::geteuid() } == 0,
             hidepid: std::fs::read_to_string("/proc/self/mountinfo")
                 .is_ok_and(|text| hidepid(&text, &proc_root)),
+            // The initial PID namespace always has this inode number
+            // (PROC_PID_INIT_INO); any other means a container's view.
+            pid_namespace: std::fs::read_link("/proc/self/ns/pid")
+                .is_ok_and(|l| l.as_os_str() != "pid:[4026531836]"),
         },
         Source::Recorded(_) => Visibility {
             unreadable_pids: scan.unreadable,
             root: true,
             hidepid: false,
+            pid_namespace: false,
         },
     };
     Ok((scan.fds, processes, visibility))
