@@ -71,4 +71,17 @@ fn hostile_names_and_command_lines() {
     );
     assert!(!text.contains('\x1b') && !text.contains('\n'.to_string().repeat(2).as_str()));
     assert!(text.contains(r"ev\xff\x1b[2J\x0a22 tcp"), "{text}");
+
+    // The prose explanation escapes the same way: name, command line.
+    let prose = table(&["-t", "-4", &port]);
+    let dangerous =
+        |c: char| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c);
+    assert!(!prose.chars().any(dangerous), "{prose:?}");
+    assert!(prose.contains(r"ev\xff\x1b[2J\x0a22 tcp"), "{prose}");
+    assert!(prose.contains(r"\xff\xfe\x1b]0;pwned\x07"), "{prose}");
+    assert!(prose.contains(r"line\x0abreak \u{202e}txt"), "{prose}");
+    assert!(
+        !prose.lines().any(|l| l.starts_with("22 tcp")),
+        "no forged line: {prose}"
+    );
 }
