@@ -76,6 +76,8 @@ pub fn collect(
             .collect();
         let (socket_fds, processes, visibility) =
             linux::owners(source, &wanted, request.details, request.user_names)?;
+        let complete = visibility.hidden_reason().is_none();
+        linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, complete);
         let host = if explain || request.details == Details::Identity {
             let holders: std::collections::HashSet<u32> =
                 socket_fds.iter().map(|f| f.pid).collect();

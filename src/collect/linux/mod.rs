@@ -106,6 +106,68 @@ pub(super) fn connections(
     found
 }
 
+/// Drop the sockets that found no owner because they closed during the
+/// owner scan: dump their tables again and keep those still there. Without
+/// this a listener closed mid-scan would be reported as the kernel's.
+///
+/// A closing socket leaves its owner's descriptor table before the kernel
+/// unhashes it (the final fput runs a moment later, much later on a busy
+/// host), so when every process could be inspected, and an ownerless socket
+/// would therefore be called the kernel's, it is looked for again after
+/// 1 ms and 10 ms and kept only if it is still there.
+pub(super) fn drop_closed(
+    source: &Source,
+    sockets: &mut Vec<Socket>,
+    fds: &[SocketFd],
+    ports: &[(u16, u16)],
+    complete: bool,
+) {
+    if matches!(source, Source::Recorded(_)) {
+        return;
+    }
+    let owned: HashSet<u64> = fds.iter().map(|f| f.inode).collect();
+    let mut tables: Vec<(Protocol, bool)> = sockets
+        .iter()
+        .filter(|s| !owned.contains(&s.inode))
+        .map(|s| (s.protocol, s.address.is_ipv6()))
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let dump = || -> Option<HashSet<u64>> {
+        let mut present = HashSet::new();
+        for (protocol, v6) in &tables {
+            let family = if *v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
+            present.extend(
+                netlink::dump(family, *protocol, ports)
+                    .ok()?
+                    .iter()
+                    .map(|s| s.inode),
+            );
+        }
+        Some(present)
+    };
+    // Cannot tell: keep them all rather than drop a real socket.
+    let Some(mut present) = dump() else { return };
+    if complete {
+        for wait in [1, 10] {
+            if !sockets
+                .iter()
+                .any(|s| !owned.contains(&s.inode) && present.contains(&s.inode))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(wait));
+            let Some(again) = dump() else { return };
+            present.retain(|i| again.contains(i));
+        }
+    }
+    sockets.retain(|s| {
+        owned.contains(&s.inode)
+            || !tables.contains(&(s.protocol, s.address.is_ipv6()))
+            || present.contains(&s.inode)
+    });
+}
+
 /// Host facts for explanations.
 pub(super) fn host(source: &Source, owners: &[&Process]) -> Host {
     match source {
