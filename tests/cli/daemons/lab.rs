@@ -31,8 +31,15 @@ pub(super) fn user_ids(name: &str) -> Option<(u32, u32)> {
     })
 }
 
+/// The pid on the first line of a pid file (postmaster.pid has more lines).
 pub(super) fn read_pid(path: &Path) -> Option<u32> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
+    fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The namespace, the temporary directory and every daemon started in the

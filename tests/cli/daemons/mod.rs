@@ -8,6 +8,7 @@
 //! test ends, also when it fails.
 
 mod lab;
+mod more;
 mod start;
 
 use std::collections::BTreeSet;
@@ -15,6 +16,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use lab::*;
+use more::*;
 use start::*;
 
 use crate::ss_compare::whyport_keys;
@@ -88,6 +90,8 @@ fn real_daemons_match_ss_in_a_private_namespace() {
     let dnsmasq = start_dnsmasq(&mut lab);
     let inetd = start_inetd(&mut lab);
     let python = start_python(&mut lab);
+    let sshd = start_sshd(&mut lab);
+    let postgres = start_postgres(&mut lab);
     let daemons = [
         nginx.is_some(),
         redis.is_some(),
@@ -173,6 +177,23 @@ fn real_daemons_match_ss_in_a_private_namespace() {
         assert_eq!(service(l), "discard", "{l:#?}");
         assert_eq!(names(l), BTreeSet::from(["inetd"]));
     }
+    if let Some(pid) = sshd {
+        for addr in ["0.0.0.0", "::"] {
+            let l = find(&list, "tcp", addr, 22);
+            assert_eq!(service(l), "ssh", "{l:#?}");
+            assert_eq!(l.pids(), [pid]);
+            assert_eq!(names(l), BTreeSet::from(["sshd"]));
+        }
+    }
+    if let Some(pid) = postgres {
+        for addr in ["127.0.0.1", "::1"] {
+            let l = find(&list, "tcp", addr, 5432);
+            assert_eq!(service(l), "postgresql", "{l:#?}");
+            assert_eq!(l.pids(), [pid], "the postmaster alone holds it");
+            assert_eq!(names(l), BTreeSet::from(["postgres"]));
+            assert_eq!(users(l), BTreeSet::from(["postgres"]));
+        }
+    }
     if let Some(pid) = python {
         let l = find(&list, "udp", "*", PY_PORT);
         assert!(l.dual_stack && l.family == "ipv6", "{l:#?}");
@@ -197,9 +218,9 @@ fn real_daemons_match_ss_in_a_private_namespace() {
 /// warnings (all of them run as they should: nginx workers unprivileged,
 /// redis and dnsmasq on loopback, inetd on its privileged ports).
 fn explain_them(lab: &Lab, nginx: Option<u32>, inetd: Option<u32>) {
-    let out = run(lab
-        .exec(bin_path())
-        .args(["--json", "80", "8081", "6379", "53", "7", "13", "9", "161"]));
+    let out = run(lab.exec(bin_path()).args([
+        "--json", "80", "8081", "6379", "53", "7", "13", "9", "161", "22", "5432",
+    ]));
     let list = parse(&out);
     for l in &list.listeners {
         let why = l.why.as_ref().expect("explained");
