@@ -1,12 +1,14 @@
 //! Load generator for whyport's benchmark: forks processes that hold
 //! listening sockets and other descriptors, like a busy server host.
 //!
-//! `loadgen [--procs N] [--sockets S] [--fds F] [--prefork K] [--reuseport R] [--seconds T] [--sparse]`
+//! `loadgen [--procs N] [--sockets S] [--fds F] [--prefork K] [--reuseport R] [--seconds T] [--sparse] [--big B]`
 //!
 //! Each of N processes holds S listening sockets (TCP and UDP, IPv4 and IPv6,
 //! on loopback, ephemeral ports) and about F other descriptors (pipes and
 //! /dev/null), numbered densely from 0 as a daemon's are; with `--sparse`
-//! each also holds one descriptor at 900. A pre-fork group of K processes shares one TCP socket, and an
+//! each also holds one descriptor at 900. With `--big B` one more process
+//! holds about B descriptors (up to its hard limit) with a TCP and a UDP
+//! listener on one port at the top of its table. A pre-fork group of K processes shares one TCP socket, and an
 //! SO_REUSEPORT group of R processes holds R sockets on one port. It binds
 //! only to loopback. When every process is ready it prints one line
 //! (`ready procs=... listeners=... fds=... prefork_port=... reuseport_port=...`)
@@ -26,6 +28,7 @@ struct Args {
     reuseport: usize,
     seconds: u32,
     sparse: bool,
+    big: usize,
 }
 
 fn parse_args() -> Args {
@@ -37,6 +40,7 @@ fn parse_args() -> Args {
         reuseport: 4,
         seconds: 900,
         sparse: false,
+        big: 0,
     };
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = argv.iter().position(|x| x == "--sparse") {
@@ -57,6 +61,7 @@ fn parse_args() -> Args {
             "--prefork" => a.prefork = value(),
             "--reuseport" => a.reuseport = value(),
             "--seconds" => a.seconds = value() as u32,
+            "--big" => a.big = value(),
             other => {
                 eprintln!(
                     "loadgen: unknown option {other}; see the comment at the top of examples/loadgen.rs"
@@ -185,15 +190,51 @@ fn main() {
         }));
         fds_total += 4;
     }
+    // One process with a very large fd table (up to its hard limit), and
+    // two listeners at its very top: the scan must split it across cores.
+    let mut big_port = 0;
+    if a.big > 0 {
+        let top = listener(0, 0, false);
+        big_port = port_of(&top);
+        let fds = a.big;
+        let top_fd = top.as_raw_fd();
+        children.push(spawn(ready, top_fd, parent, a.seconds, move || {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            unsafe {
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+            let want = fds.min(lim.rlim_cur as usize).saturating_sub(16);
+            for _ in 0..want {
+                if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) } < 0 {
+                    break;
+                }
+            }
+            // Move the socket to the top of the table, and add a UDP one.
+            unsafe {
+                let high = libc::fcntl(top_fd, libc::F_DUPFD, 0);
+                libc::close(top_fd);
+                let _ = high;
+            }
+            std::mem::forget(listener(2, big_port, false));
+        }));
+        fds_total += a.big;
+        drop(top);
+    }
     drop(ready_w);
 
     let mut got = vec![0u8; children.len()];
     ready_r
         .read_exact(&mut got)
         .expect("every child reports ready");
-    let listeners = a.procs * a.sockets + usize::from(a.prefork > 0) + a.reuseport;
+    let listeners =
+        a.procs * a.sockets + usize::from(a.prefork > 0) + a.reuseport + 2 * usize::from(a.big > 0);
     println!(
-        "ready procs={} listeners={listeners} fds={fds_total} prefork_port={prefork_port} reuseport_port={reuseport_port}",
+        "ready procs={} listeners={listeners} fds={fds_total} prefork_port={prefork_port} reuseport_port={reuseport_port} big_port={big_port}",
         children.len()
     );
     std::io::stdout().flush().ok();

@@ -37,6 +37,8 @@ fn loadgen_smoke_run() {
         Command::new(&path)
             .args(["--procs", "4", "--sockets", "4", "--fds", "6"])
             .args(["--prefork", "3", "--reuseport", "2", "--seconds", "120"])
+            // A process with more descriptors than a worker takes alone.
+            .args(["--big", "12000"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped()),
     );
@@ -44,10 +46,11 @@ fn loadgen_smoke_run() {
     BufReader::new(load.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(line.starts_with("ready procs=9 listeners=19 "), "{line}");
-    let (prefork, reuseport) = (
+    assert!(line.starts_with("ready procs=10 listeners=21 "), "{line}");
+    let (prefork, reuseport, big) = (
         field(&line, "prefork_port="),
         field(&line, "reuseport_port="),
+        field(&line, "big_port="),
     );
 
     // Every socket of the load, found by the pids that loadgen forked.
@@ -67,7 +70,19 @@ fn loadgen_smoke_run() {
         .iter()
         .filter(|l| !l.processes.is_empty() && l.processes.iter().all(|p| children(p.pid)))
         .collect();
-    assert_eq!(ours.len(), 19, "{ours:#?}");
+    assert_eq!(ours.len(), 21, "{ours:#?}");
+
+    // The big process: its table is split across workers, and the socket
+    // at its very top is found all the same.
+    let top: Vec<&&Listener> = ours.iter().filter(|l| l.port == big).collect();
+    assert_eq!(top.len(), 2, "tcp and udp on the big process's port");
+    assert_eq!(top[0].pids(), top[1].pids());
+    let tcp = top.iter().find(|l| l.protocol == "tcp").unwrap();
+    assert!(
+        tcp.processes[0].fds[0] > 10_000,
+        "{:?}",
+        tcp.processes[0].fds
+    );
     assert!(ours.iter().all(|l| {
         l.processes
             .iter()
