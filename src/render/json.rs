@@ -21,12 +21,39 @@ pub const JSON_VERSION: u32 = 1;
 pub struct ListingJson<'a> {
     pub version: u32,
     pub iana_snapshot: &'static str,
-    pub listeners: Vec<ListenerJson<'a>>,
+    pub listeners: Listeners<'a>,
     pub hidden: HiddenJson,
     pub notes: &'a [String],
     /// Targets of `whyport TARGET --json` that matched no listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unanswered: Option<Vec<UnansweredJson>>,
+}
+
+/// The listeners, converted one at a time while they are written: the
+/// document for 100,000 listeners never exists in memory as a whole.
+pub struct Listeners<'a> {
+    report: &'a Report,
+    answer: Option<&'a Answer<'a>>,
+    texts: &'a HashMap<u32, ProcessText>,
+}
+
+impl Serialize for Listeners<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.report.listeners.iter().enumerate().map(|(i, l)| {
+            let mut j = listener(l, self.texts);
+            j.why = self
+                .answer
+                .and_then(|a| a.explanations.get(i))
+                .map(super::json_why::why);
+            j
+        }))
+    }
+}
+
+impl std::fmt::Debug for Listeners<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} listeners", self.report.listeners.len())
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -80,7 +107,7 @@ pub struct ProcessJson<'a> {
 
 /// The text of one process, converted once however many sockets it holds.
 #[derive(Debug)]
-struct ProcessText {
+pub struct ProcessText {
     name: String,
     exe: Option<String>,
     cmdline: Vec<String>,
@@ -98,9 +125,9 @@ pub struct HiddenJson {
     pub sockets_with_partial_owners: usize,
 }
 
-pub(super) fn render(
-    report: &Report,
-    answer: Option<&Answer<'_>>,
+pub(super) fn render<'a>(
+    report: &'a Report,
+    answer: Option<&'a Answer<'a>>,
     pretty: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -113,18 +140,11 @@ pub(super) fn render(
     let doc = ListingJson {
         version: JSON_VERSION,
         iana_snapshot: IANA_SNAPSHOT,
-        listeners: report
-            .listeners
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let mut j = listener(l, &texts);
-                j.why = answer
-                    .and_then(|a| a.explanations.get(i))
-                    .map(super::json_why::why);
-                j
-            })
-            .collect(),
+        listeners: Listeners {
+            report,
+            answer,
+            texts: &texts,
+        },
         hidden: HiddenJson {
             reason: report.hidden.reason.map(reason_id),
             sockets_without_owner: report.hidden.hidden,
