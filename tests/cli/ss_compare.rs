@@ -12,6 +12,32 @@ use crate::support::*;
 pub(crate) use crate::ss::ss_keys;
 use crate::ss::{Key, key, split_ss_address, ss_pids};
 
+/// whyport against ss on a live state that may still be settling: ss is
+/// read before and after whyport, and a round where the two readings differ
+/// is retried (5 rounds at most). Asserts that whyport's listing equals
+/// ss's, socket for socket and PID for PID, and returns it.
+pub(crate) fn compare_settled(
+    ss: impl Fn() -> (String, Vec<Key>),
+    whyport_json: impl Fn() -> std::process::Output,
+) -> Listing {
+    for _ in 0..5 {
+        let (_, before) = ss();
+        let out = whyport_json();
+        let (text, after) = ss();
+        if before == after {
+            let list = parse(&out);
+            assert_eq!(
+                whyport_keys(&list),
+                after,
+                "whyport (left) and ss -tulpnH (right) disagree; ss said:\n{text}"
+            );
+            return list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("the sockets kept changing while whyport and ss read them");
+}
+
 pub(crate) fn whyport_keys(list: &Listing) -> Vec<Key> {
     let mut keys: Vec<Key> = list
         .listeners

@@ -12,14 +12,13 @@ mod more;
 mod start;
 
 use std::collections::BTreeSet;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lab::*;
 use more::*;
 use start::*;
 
-use crate::ss_compare::whyport_keys;
+use crate::ss_compare::compare_settled;
 use crate::support::*;
 
 /// The listener for (protocol, address, port); address `*` is the
@@ -103,24 +102,10 @@ fn real_daemons_match_ss_in_a_private_namespace() {
         "none of nginx, redis-server, dnsmasq, inetd could be started (see the SKIP lines); .ci/run installs them"
     );
 
-    // Socket for socket, PID for PID. ss is read before and after whyport;
-    // a round where the two differ (a daemon still settling) is retried.
-    let mut compared = None;
-    for _ in 0..5 {
-        let (_, before) = lab.ss("-tulpnH");
-        let out = run(lab.exec(bin_path()).arg("--json"));
-        let (text, after) = lab.ss("-tulpnH");
-        if before == after {
-            compared = Some((parse(&out), after, text));
-            break;
-        }
-        sleep(Duration::from_millis(200));
-    }
-    let (list, ss, ss_text) = compared.expect("the namespace's sockets kept changing");
-    assert_eq!(
-        whyport_keys(&list),
-        ss,
-        "whyport (left) and ss -tulpnH (right) disagree; ss said:\n{ss_text}"
+    // Socket for socket, PID for PID.
+    let list = compare_settled(
+        || lab.ss("-tulpnH"),
+        || run(lab.exec(bin_path()).arg("--json")),
     );
     for l in &list.listeners {
         assert!(

@@ -14,10 +14,9 @@
 //! Everything is stopped and removed when the test ends, also when it fails.
 
 use std::fs;
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::ss_compare::whyport_keys;
+use crate::ss_compare::compare_settled;
 use crate::support::*;
 
 mod lab;
@@ -290,24 +289,12 @@ fn origins(table: &str, port: u16) -> Vec<String> {
 /// socket and PID for PID; a round where ss changed meanwhile is retried.
 /// Returns how many listeners were compared.
 fn compare_with_ss(lab: &Lab) -> usize {
-    let mut compared = None;
-    for _ in 0..5 {
-        let (_, before) = lab.ss("-tulpnH");
-        let out = run(lab.exec(bin_path()).arg("--json"));
-        let (text, after) = lab.ss("-tulpnH");
-        if before == after {
-            compared = Some((parse(&out), after, text));
-            break;
-        }
-        sleep(Duration::from_millis(200));
-    }
-    let (list, ss, text) = compared.expect("the namespace's sockets kept changing");
-    assert_eq!(
-        whyport_keys(&list),
-        ss,
-        "whyport (left) and ss -tulpnH (right) disagree; ss said:\n{text}"
-    );
-    list.listeners.len()
+    compare_settled(
+        || lab.ss("-tulpnH"),
+        || run(lab.exec(bin_path()).arg("--json")),
+    )
+    .listeners
+    .len()
 }
 
 fn only_one(list: &Listing, port: u16) -> &Listener {
