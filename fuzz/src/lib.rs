@@ -1,0 +1,27 @@
+//! The parsers of untrusted text that the fuzz targets exercise, compiled
+//! from whyport's own source files (whyport is a binary crate, so they are
+//! included by path rather than imported).
+#![allow(dead_code, unused_imports)]
+
+#[path = "../../src/model.rs"]
+pub mod model;
+
+#[path = "../../src/collect/linux/proc_net.rs"]
+pub mod proc_net;
+
+// An inline module with a directory path, so that origin.rs finds its
+// own submodules (origin/cgroup_path.rs, origin/launch.rs) as usual.
+#[path = "../../src/explain"]
+pub mod explain {
+    pub mod origin;
+}
+pub use explain::origin;
+
+#[path = "../../src/services/iana.rs"]
+pub mod iana;
+
+/// `proc_net::parse_table` is crate-private in whyport: (rows, bad lines).
+pub fn parse_proc_net(text: &str, protocol: model::Protocol) -> (usize, usize) {
+    let (sockets, bad) = proc_net::parse_table(text, protocol);
+    (sockets.len(), bad)
+}
