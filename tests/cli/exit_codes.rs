@@ -20,6 +20,8 @@ fn bad_arguments_are_one_line_and_exit_2() {
         (&["-p", "8080-80"][..], "low-high"),
         (&["-p", "http"][..], "not a port"),
         (&["--bogus"][..], "--bogus"),
+        (&["80/sctp"][..], "unknown protocol"),
+        (&["8080-80"][..], "low-high"),
         (&["--json", "-q"][..], "cannot be used with"),
     ] {
         let (code, err) = stderr_of(args);

@@ -87,3 +87,51 @@ fn recorded_tree_details() {
             .is_some_and(|t| t.starts_with("2026-11-25T"))
     }));
 }
+
+/// Truncated, empty and garbage trees give partial results or one clear
+/// error line, never a panic.
+#[test]
+fn damaged_trees_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |path: &str, data: &[u8]| {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    };
+    let check = |what: &str, want_ok: bool| {
+        let out = run(whyport().arg("--proc-root").arg(root).arg("--json"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        match out.status.code() {
+            Some(0) => {
+                let _ = parse(&out);
+            }
+            Some(2) => {
+                assert!(!want_ok, "{what}: {stderr}");
+                assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+                assert!(stderr.starts_with("whyport: "), "{what}: {stderr}");
+            }
+            other => panic!("{what}: exit {other:?}: {stderr}"),
+        }
+    };
+    check("an empty directory", false);
+    write("proc/net/tcp", b"");
+    check("empty tables", true);
+    write("proc/net/tcp", b"header only\n");
+    write("proc/net/udp6", &[0xff, 0xfe, b'\n', 0, 1, 2, b':', b'\n']);
+    check("garbage tables", true);
+    write(
+        "proc/net/tcp",
+        b"h\n 0: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 42 1\n 1: 0100007F:00",
+    );
+    write("proc/7/stat", b"7 (trunc");
+    write("proc/7/status", b"");
+    std::fs::create_dir_all(root.join("proc/7/fd")).unwrap();
+    std::os::unix::fs::symlink("socket:[42]", root.join("proc/7/fd/3")).unwrap();
+    write("proc/8/stat", b"");
+    std::fs::create_dir_all(root.join("proc/9/fd")).unwrap();
+    std::os::unix::fs::symlink("not a socket", root.join("proc/9/fd/0")).unwrap();
+    write("proc/stat", b"btime garbage\n");
+    check("a truncated row and broken processes", true);
+}
