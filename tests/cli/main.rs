@@ -8,6 +8,7 @@ mod docker;
 mod exit_codes;
 mod explain;
 mod fixtures;
+mod interfaces;
 mod live;
 mod loadgen;
 mod privileges;

@@ -1,0 +1,149 @@
+//! Link-local and interface-bound sockets, in a network namespace the test
+//! makes (a veth pair with fe80::1 on one end): they show their interface
+//! (`fe80::1%d0`, `0.0.0.0%d0`) as ss does, and their reach in words.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::procs::find_program;
+use crate::ss_compare::compare_settled;
+use crate::support::*;
+
+/// The namespace, deleted (with whatever runs in it) when dropped.
+struct Netns {
+    ip: std::path::PathBuf,
+    name: String,
+}
+
+impl Netns {
+    fn exec(&self, program: &str) -> Command {
+        let mut cmd = Command::new(&self.ip);
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let pids = run(Command::new(&self.ip).args(["netns", "pids", &self.name]));
+        for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<i32>() {
+                // SAFETY: plain kill(2) of a process in the test's namespace.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = run(Command::new(&self.ip).args(["netns", "del", &self.name]));
+    }
+}
+
+const SCRIPT: &str = r#"
+import socket, time
+t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+t.bind(("fe80::1", 7000, 0, socket.if_nametoindex("d0")))
+t.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"d0")
+u.bind(("0.0.0.0", 7001))
+print("ready", flush=True)
+time.sleep(60)
+"#;
+
+#[test]
+fn link_local_and_interface_bound_sockets_show_their_interface() {
+    let (Some(ip), true, true) = (find_program("ip"), is_root(), have("python3")) else {
+        eprintln!(
+            "SKIP link_local_and_interface_bound_sockets: needs root, ip (iproute2) and python3"
+        );
+        return;
+    };
+    let _g = sockets_guard();
+    let ns = Netns {
+        ip,
+        name: format!("wp-ll-{}", std::process::id()),
+    };
+    let setup: &[&[&str]] = &[
+        &["link", "set", "lo", "up"],
+        &["link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+        &["link", "set", "d0", "up"],
+        &["link", "set", "d1", "up"],
+        &["addr", "add", "fe80::1/64", "dev", "d0", "nodad"],
+    ];
+    let made = run(Command::new(&ns.ip).args(["netns", "add", &ns.name]));
+    if !made.status.success() {
+        eprintln!("SKIP link_local_and_interface_bound_sockets: cannot make a network namespace");
+        return;
+    }
+    for args in setup {
+        let out = run(ns.exec("ip").args(*args));
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut py = Spawned::start(
+        ns.exec("python3")
+            .args(["-c", SCRIPT])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    );
+    let mut line = String::new();
+    BufReader::new(py.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    let ss = || {
+        let out = run(ns.exec("ss").arg("-tulpnH"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let keys = crate::ss::ss_keys(&text);
+        (text, keys)
+    };
+    let list = compare_settled(ss, || {
+        run(ns.exec(bin_path().to_str().unwrap()).arg("--json"))
+    });
+    let got: Vec<(&str, &str, Option<&str>, u16)> = list
+        .listeners
+        .iter()
+        .map(|l| {
+            (
+                l.protocol.as_str(),
+                l.address.as_str(),
+                l.interface.as_deref(),
+                l.port,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("tcp", "fe80::1%d0", Some("d0"), 7000),
+            ("udp", "0.0.0.0%d0", Some("d0"), 7001)
+        ]
+    );
+
+    let out = run(ns
+        .exec(bin_path().to_str().unwrap())
+        .args(["--json", "7000", "7001"]));
+    let list = parse(&out);
+    let kinds: Vec<(&str, Option<&str>)> = list
+        .listeners
+        .iter()
+        .map(|l| {
+            let e = &l.why.as_ref().unwrap().exposure;
+            (e.kind.as_str(), e.interface.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("link-local", Some("d0")), ("interface", Some("d0"))]
+    );
+    let text =
+        String::from_utf8_lossy(&run(ns.exec(bin_path().to_str().unwrap()).arg("7000")).stdout)
+            .into_owned();
+    assert!(text.starts_with("tcp [fe80::1%d0]:7000"), "{text}");
+    assert!(
+        text.contains("link-local on d0: reachable only from the same network segment"),
+        "{text}"
+    );
+}
