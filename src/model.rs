@@ -85,7 +85,8 @@ pub struct Connection {
 pub struct Host {
     /// (interface, address) for every configured address.
     pub addresses: Vec<(String, IpAddr)>,
-    /// /etc/inetd.conf, when an owner is inetd.
+    /// The configuration of the inetd (its file, else /etc/inetd.conf) or
+    /// xinetd (/etc/xinetd.conf and /etc/xinetd.d) that owns a socket.
     pub inetd_conf: Option<String>,
     /// (unit file name, its text) of systemd .socket units, when an owner
     /// is PID 1 (socket activation).

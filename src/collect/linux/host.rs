@@ -19,10 +19,11 @@ const UNIT_DIRS: [&str; 4] = [
 
 /// Read the host facts; `root` is `/` live or the recorded tree's root.
 pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
-    let inetd_conf = owners
-        .iter()
-        .find(|p| p.name == b"inetd" || p.name == b"inetutils-inetd")
-        .and_then(|p| std::fs::read_to_string(root.join(inetd_config(p))).ok());
+    let inetd_conf = owners.iter().find_map(|p| match p.name.as_slice() {
+        b"inetd" | b"inetutils-inetd" => std::fs::read_to_string(root.join(inetd_config(p))).ok(),
+        b"xinetd" => Some(xinetd_config(root)),
+        _ => None,
+    });
     let socket_units = if owners.iter().any(|p| p.pid == 1) {
         socket_units(root)
     } else {
@@ -87,6 +88,23 @@ fn inetd_config(p: &Process) -> String {
         Some(path) if path.starts_with('/') => path.trim_start_matches('/').to_string(),
         _ => "etc/inetd.conf".into(),
     }
+}
+
+/// /etc/xinetd.conf and every file of /etc/xinetd.d, one after another.
+fn xinetd_config(root: &Path) -> String {
+    let mut text = std::fs::read_to_string(root.join("etc/xinetd.conf")).unwrap_or_default();
+    let mut files: Vec<_> = std::fs::read_dir(root.join("etc/xinetd.d"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        text.push('\n');
+        text.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+    }
+    text
 }
 
 /// Every `*.socket` unit file, the first found of each name.

@@ -97,10 +97,18 @@ pub(super) fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
         },
         "inetd" => {
             let service = o.inetd_line.as_deref().and_then(|x| x.split_whitespace().next()).unwrap_or("its");
-            vec![format!(
-                "comment out the {service} line in /etc/inetd.conf, then reload inetd: kill -HUP {}",
-                leaders.join(" ")
-            )]
+            let xinetd = groups.first().is_some_and(|g| g.leader.name == b"xinetd");
+            vec![if xinetd {
+                format!(
+                    "set `disable = yes` in the {service} service (/etc/xinetd.d), then reload xinetd: kill -HUP {}",
+                    leaders.join(" ")
+                )
+            } else {
+                format!(
+                    "comment out the {service} line in /etc/inetd.conf, then reload inetd: kill -HUP {}",
+                    leaders.join(" ")
+                )
+            }]
         }
         "docker-proxy" => vec![format!(
             "docker ps --filter publish={}   (then docker stop the container that publishes it)",

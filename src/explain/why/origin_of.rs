@@ -89,19 +89,18 @@ pub(super) fn origin_of(
         .as_ref()
         .is_some_and(|x| x.kind == LauncherKind::Inetd)
     {
-        let line = report
-            .host
-            .inetd_conf
-            .as_deref()
-            .and_then(|conf| inetd_line(conf, l.port, l.protocol));
+        // inetd.conf lines, or xinetd's `service NAME { ... }` blocks.
+        let entry = report.host.inetd_conf.as_deref().and_then(|conf| {
+            inetd_line(conf, l.port, l.protocol)
+                .map(|line| (inetd_program(&line), format!("inetd.conf: {line}"), line))
+                .or_else(|| xinetd_service(conf, l.port, l.protocol))
+        });
         o.kind = "inetd";
-        o.summary = match &line {
-            Some(entry) => format!(
-                "inetd super-server: {} (pid {}) listens and runs `{}` for each connection (inetd.conf: {})",
+        o.summary = match &entry {
+            Some((program, source, _)) => format!(
+                "inetd super-server: {} (pid {}) listens and runs `{program}` for each connection ({source})",
                 name(leader),
                 leader.pid,
-                inetd_program(entry),
-                entry
             ),
             None => format!(
                 "inetd super-server: {} (pid {}) listens and starts the configured program for each connection",
@@ -109,7 +108,7 @@ pub(super) fn origin_of(
                 leader.pid
             ),
         };
-        o.inetd_line = line;
+        o.inetd_line = entry.map(|(_, _, line)| line);
         return o;
     }
     if leader.name == b"docker-proxy" {
@@ -325,6 +324,67 @@ pub(super) fn inetd_line(conf: &str, port: u16, protocol: Protocol) -> Option<St
             || crate::services::ports_for(service).contains(&(port, protocol));
         (proto_ok && port_ok).then(|| f.join(" "))
     })
+}
+
+/// The xinetd `service NAME { key = value ... }` block serving
+/// `port`/`protocol` and not disabled: (program, where it was found, a
+/// one-line summary of the block).
+pub(super) fn xinetd_service(
+    conf: &str,
+    port: u16,
+    protocol: Protocol,
+) -> Option<(String, String, String)> {
+    let mut lines = conf.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        let Some(service) = line.strip_prefix("service ").map(str::trim) else {
+            continue;
+        };
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for line in lines.by_ref() {
+            if line.starts_with('}') {
+                break;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                keys.push((
+                    k.trim().trim_end_matches(['+', '-']).to_string(),
+                    v.trim().to_string(),
+                ));
+            }
+        }
+        let get = |k: &str| {
+            keys.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let proto = get("protocol").or(match get("socket_type") {
+            Some("stream") => Some("tcp"),
+            Some("dgram") => Some("udp"),
+            _ => None,
+        });
+        let proto_ok = proto.is_some_and(|p| p.starts_with(protocol.as_str()));
+        let port_ok = match get("port").and_then(|p| p.parse::<u16>().ok()) {
+            Some(p) => p == port,
+            None => crate::services::ports_for(service).contains(&(port, protocol)),
+        };
+        if proto_ok && port_ok && get("disable") != Some("yes") {
+            let internal = get("type").is_some_and(|t| t.contains("INTERNAL"));
+            let program = match (internal, get("server")) {
+                (true, _) | (false, None) => "internal".to_string(),
+                (false, Some(server)) => [Some(server), get("server_args")]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            let summary = format!(
+                "{service} {proto} user={}",
+                get("user").unwrap_or("?"),
+                proto = proto.unwrap_or("?")
+            );
+            return Some((program, format!("xinetd service {service}"), summary));
+        }
+    }
+    None
 }
 
 /// The program (and arguments) of an inetd.conf line: fields 6 on.

@@ -344,3 +344,31 @@ fn warnings_say_whether_the_program_or_only_the_port_matched() {
         all[1].warnings
     );
 }
+
+#[test]
+fn xinetd_names_the_service_block() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let xinetd = process(310, 1, "xinetd", 0, "0::/system.slice/xinetd.service\n");
+    let mut r = report(
+        vec![listener(Protocol::Tcp, "0.0.0.0", 13, &[&xinetd])],
+        &[&init],
+    );
+    r.host.inetd_conf = Some(
+        "defaults\n{\n}\nservice echo\n{\n disable = yes\n type = INTERNAL\n socket_type = stream\n}\n\
+         service daytime\n{\n disable = no\n socket_type = stream\n protocol = tcp\n user = nobody\n wait = no\n server = /usr/sbin/in.daytimed\n server_args = -l\n}\n"
+            .into(),
+    );
+    let e = &explain_all(&r)[0];
+    assert_eq!(e.origin.kind, "inetd");
+    assert!(
+        e.origin.summary.contains("runs `/usr/sbin/in.daytimed -l`")
+            && e.origin.summary.contains("xinetd service daytime"),
+        "{}",
+        e.origin.summary
+    );
+    assert!(
+        e.stop[0].contains("disable = yes") && e.stop[0].contains("kill -HUP 310"),
+        "{:?}",
+        e.stop
+    );
+}
