@@ -70,50 +70,32 @@ pub(super) fn scan(
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let mut pids = list_pids(proc_root)?;
+    let pids = list_pids(proc_root)?;
     let shared = Shared {
         proc_dir,
         sizes_count_fds: live,
         wanted,
         clock,
         details,
-        open_items: AtomicUsize::new(0),
-        queue: Mutex::new(VecDeque::new()),
+        open_items: AtomicUsize::new(pids.len()),
+        queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let mut result = FdScan::default();
-    let mut seen: HashSet<u32> = HashSet::new();
-    // A process forked after the listing may be the only holder left of a
-    // socket (its parent closed its copy meanwhile): processes that appear
-    // during the scan are scanned too, a few rounds at most.
-    for _round in 0..4 {
-        pids.retain(|p| seen.insert(*p));
-        if pids.is_empty() {
-            break;
-        }
-        shared.open_items.store(pids.len(), Ordering::Release);
-        if let Ok(mut q) = shared.queue.lock() {
-            q.extend(pids.drain(..).map(Work::Process));
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| scope.spawn(|| worker(&shared)))
-                .collect();
-            for h in handles {
-                if let Ok(part) = h.join() {
-                    result.fds.extend(part.fds);
-                    result.owners.extend(part.owners);
-                    result.unreadable.extend(part.unreadable);
-                }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| worker(&shared)))
+            .collect();
+        for h in handles {
+            if let Ok(part) = h.join() {
+                result.fds.extend(part.fds);
+                result.owners.extend(part.owners);
+                result.unreadable.extend(part.unreadable);
             }
-        });
-        if !live {
-            break;
         }
-        pids = list_pids(proc_root)?;
-    }
+    });
     result.fds.sort_unstable();
     result.owners.sort_unstable_by_key(|p| p.pid);
     result.owners.dedup_by_key(|p| p.pid);
