@@ -2,7 +2,7 @@
 //! deleted executable, a port used only by connections, and the target
 //! forms.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
@@ -116,11 +116,7 @@ fn a_forked_worker_group_is_grouped_under_its_leader() {
 
 #[test]
 fn a_deleted_executable_is_flagged() {
-    let loadgen = bin_path()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("loadgen");
+    let loadgen = loadgen_path();
     if !loadgen.exists() {
         eprintln!("SKIP a_deleted_executable_is_flagged: examples/loadgen is not built");
         return;
@@ -129,26 +125,23 @@ fn a_deleted_executable_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("wp-stale");
     std::fs::copy(&loadgen, &copy).unwrap();
-    let mut load = Spawned::start(
-        Command::new(&copy)
-            .args([
-                "--procs",
-                "1",
-                "--sockets",
-                "1",
-                "--fds",
-                "0",
-                "--prefork",
-                "0",
-            ])
-            .args(["--reuseport", "0", "--seconds", "60"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped()),
+    let (load, line) = start_ready(
+        &copy,
+        &[
+            "--procs",
+            "1",
+            "--sockets",
+            "1",
+            "--fds",
+            "0",
+            "--prefork",
+            "0",
+            "--reuseport",
+            "0",
+            "--seconds",
+            "60",
+        ],
     );
-    let mut line = String::new();
-    BufReader::new(load.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
     assert!(line.starts_with("ready"), "{line}");
     std::fs::remove_file(&copy).unwrap();
     let (_, list) = explained(&["--process", "wp-stale"]);

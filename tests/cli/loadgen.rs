@@ -2,18 +2,9 @@
 //! that it cannot rot: whyport must find every socket it opens, with the
 //! right owners, and agree with ss on them.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::support::*;
-
-fn loadgen_path() -> std::path::PathBuf {
-    bin_path()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("loadgen")
-}
 
 fn field(line: &str, name: &str) -> u16 {
     line.split_whitespace()
@@ -33,19 +24,26 @@ fn loadgen_smoke_run() {
         return;
     }
     let _g = sockets_guard();
-    let mut load = Spawned::start(
-        Command::new(&path)
-            .args(["--procs", "4", "--sockets", "4", "--fds", "6"])
-            .args(["--prefork", "3", "--reuseport", "2", "--seconds", "120"])
-            // A process with more descriptors than a worker takes alone.
-            .args(["--big", "12000"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped()),
+    // --big: a process with more descriptors than a worker takes alone.
+    let (load, line) = start_ready(
+        &path,
+        &[
+            "--procs",
+            "4",
+            "--sockets",
+            "4",
+            "--fds",
+            "6",
+            "--prefork",
+            "3",
+            "--reuseport",
+            "2",
+            "--seconds",
+            "120",
+            "--big",
+            "12000",
+        ],
     );
-    let mut line = String::new();
-    BufReader::new(load.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
     assert!(line.starts_with("ready procs=10 listeners=21 "), "{line}");
     let (prefork, reuseport, big) = (
         field(&line, "prefork_port="),
@@ -128,15 +126,7 @@ fn loadgen_smoke_run() {
     if have("ss") {
         let ss = run(Command::new("ss").arg("-tulpnH"));
         let theirs = crate::ss::ss_keys(&String::from_utf8_lossy(&ss.stdout));
-        for l in &ours {
-            let k = crate::ss::key(
-                &l.protocol,
-                &l.address,
-                l.port,
-                l.dual_stack,
-                l.interface.as_deref(),
-                l.pids(),
-            );
+        for k in crate::ss_compare::keys_of(ours.iter().copied()) {
             assert!(theirs.contains(&k), "ss does not list {k:?}");
         }
     }

@@ -39,9 +39,13 @@ pub(crate) fn compare_settled(
 }
 
 pub(crate) fn whyport_keys(list: &Listing) -> Vec<Key> {
-    let mut keys: Vec<Key> = list
-        .listeners
-        .iter()
+    keys_of(&list.listeners)
+}
+
+/// The ss-comparable keys of some listeners, sorted.
+pub(crate) fn keys_of<'a>(listeners: impl IntoIterator<Item = &'a Listener>) -> Vec<Key> {
+    let mut keys: Vec<Key> = listeners
+        .into_iter()
         .map(|l| {
             key(
                 &l.protocol,

@@ -349,6 +349,33 @@ impl Drop for Child {
     }
 }
 
+/// The benchmark's load generator, built by `cargo test` with the examples.
+pub fn loadgen_path() -> std::path::PathBuf {
+    bin_path()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("loadgen")
+}
+
+/// Start a program that prints one line when it is ready (loadgen), and
+/// return it with that line.
+pub fn start_ready(program: &std::path::Path, args: &[&str]) -> (Spawned, String) {
+    let mut child = Spawned::start(
+        Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped()),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (child, line)
+}
+
 /// A spawned program, killed and reaped when the test ends.
 pub struct Spawned(pub std::process::Child);
 
