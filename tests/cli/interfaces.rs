@@ -3,38 +3,12 @@
 //! (`fe80::1%d0`, `0.0.0.0%d0`) as ss does, and their reach in words.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
+use crate::netns::Netns;
 use crate::procs::find_program;
 use crate::ss_compare::compare_settled;
 use crate::support::*;
-
-/// The namespace, deleted (with whatever runs in it) when dropped.
-struct Netns {
-    ip: std::path::PathBuf,
-    name: String,
-}
-
-impl Netns {
-    fn exec(&self, program: &str) -> Command {
-        let mut cmd = Command::new(&self.ip);
-        cmd.args(["netns", "exec", &self.name, program]);
-        cmd
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let pids = run(Command::new(&self.ip).args(["netns", "pids", &self.name]));
-        for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
-            if let Ok(pid) = pid.parse::<i32>() {
-                // SAFETY: plain kill(2) of a process in the test's namespace.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-        let _ = run(Command::new(&self.ip).args(["netns", "del", &self.name]));
-    }
-}
 
 const SCRIPT: &str = r#"
 import socket, time
@@ -57,22 +31,19 @@ fn link_local_and_interface_bound_sockets_show_their_interface() {
         return;
     };
     let _g = sockets_guard();
-    let ns = Netns {
-        ip,
-        name: format!("wp-ll-{}", std::process::id()),
-    };
     let setup: &[&[&str]] = &[
-        &["link", "set", "lo", "up"],
         &["link", "add", "d0", "type", "veth", "peer", "name", "d1"],
         &["link", "set", "d0", "up"],
         &["link", "set", "d1", "up"],
         &["addr", "add", "fe80::1/64", "dev", "d0", "nodad"],
     ];
-    let made = run(Command::new(&ns.ip).args(["netns", "add", &ns.name]));
-    if !made.status.success() {
-        eprintln!("SKIP link_local_and_interface_bound_sockets: cannot make a network namespace");
-        return;
-    }
+    let ns = match Netns::create(&ip, "wp-ll") {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("SKIP link_local_and_interface_bound_sockets: {e}");
+            return;
+        }
+    };
     for args in setup {
         let out = run(ns.exec("ip").args(*args));
         assert!(

@@ -11,6 +11,7 @@ mod fixtures;
 mod interfaces;
 mod live;
 mod loadgen;
+mod netns;
 mod privileges;
 mod procs;
 mod ss;

@@ -4,10 +4,11 @@
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use crate::netns::Netns;
 pub(super) use crate::procs::*;
 use crate::ss::Key;
 use crate::ss_compare::ss_keys;
@@ -45,10 +46,9 @@ pub(super) fn read_pid(path: &Path) -> Option<u32> {
 /// The namespace, the temporary directory and every daemon started in the
 /// namespace. Dropping it stops the daemons and removes the rest.
 pub(super) struct Lab {
-    ip: PathBuf,
     ss: PathBuf,
-    ns: String,
-    created: bool,
+    /// Declared before `dir`: deleted (its processes killed) first.
+    ns: Netns,
     dir: Option<tempfile::TempDir>,
     /// Foreground daemons, killed and reaped by their own Drop.
     pub(super) spawned: Vec<Spawned>,
@@ -65,45 +65,22 @@ impl Lab {
             .unwrap();
         // Workers running as www-data or redis must reach into it.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let mut lab = Lab {
-            ip,
+        Ok(Lab {
             ss,
-            ns: format!("wp-daemons-{}", my_pid()),
-            created: false,
+            ns: Netns::create(&ip, "wp-daemons")?,
             dir: Some(dir),
             spawned: Vec::new(),
             pid_files: Vec::new(),
-        };
-        let out = run(Command::new(&lab.ip).args(["netns", "add", &lab.ns]));
-        if !out.status.success() {
-            return Err(format!(
-                "cannot create a network namespace: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        lab.created = true;
-        let out = run(lab.exec(&lab.ip).args(["link", "set", "lo", "up"]));
-        assert!(
-            out.status.success(),
-            "ip link set lo up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(lab)
+        })
     }
 
     pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.as_ref().unwrap().path().join(name)
     }
 
-    /// `ip netns exec NS program`, with stdin closed. NOTIFY_SOCKET is
-    /// removed so that no daemon reports to a service manager.
+    /// `ip netns exec NS program`, with stdin closed.
     pub(super) fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(&self.ip);
-        cmd.args(["netns", "exec", &self.ns])
-            .arg(program)
-            .env_remove("NOTIFY_SOCKET")
-            .stdin(Stdio::null());
-        cmd
+        self.ns.exec(program)
     }
 
     /// Send a daemon's stdout and stderr to `DIR/name.log`: a daemon keeps
@@ -186,53 +163,30 @@ impl Lab {
             read_pid(path).ok_or_else(|| format!("no pid in {}", path.display()))
         })
     }
-
-    /// PIDs of every process in the namespace.
-    pub(super) fn members(&self) -> Vec<u32> {
-        let out = run(Command::new(&self.ip).args(["netns", "pids", &self.ns]));
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .filter(|&p| p != my_pid())
-            .collect()
-    }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         // Foreground daemons: SIGKILL and reap.
         self.spawned.clear();
-        if self.created {
-            // Detached daemons by their pid files, politely, so that the
-            // nginx master takes its workers down with it; then anything
-            // still in the namespace (a daemon that failed half way, a pid
-            // file not written yet).
-            let members = self.members();
-            let stopping: Vec<u32> = self
-                .pid_files
-                .iter()
-                .filter_map(|f| read_pid(f))
-                .filter(|p| members.contains(p))
-                .collect();
-            for &pid in &stopping {
-                signal(pid, libc::SIGTERM);
-            }
-            for &pid in &stopping {
-                wait_gone(pid, Duration::from_secs(3));
-            }
-            for pid in self.members() {
-                signal(pid, libc::SIGKILL);
-                wait_gone(pid, Duration::from_secs(2));
-            }
-            let out = run(Command::new(&self.ip).args(["netns", "del", &self.ns]));
-            if !out.status.success() {
-                eprintln!(
-                    "could not delete network namespace {}: {}",
-                    self.ns,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
+        // Detached daemons by their pid files, politely, so that the nginx
+        // master takes its workers down with it; then anything still in the
+        // namespace (a daemon that failed half way, a pid file not written
+        // yet) goes with the namespace.
+        let members = self.ns.members();
+        let stopping: Vec<u32> = self
+            .pid_files
+            .iter()
+            .filter_map(|f| read_pid(f))
+            .filter(|p| members.contains(p))
+            .collect();
+        for &pid in &stopping {
+            signal(pid, libc::SIGTERM);
         }
+        for &pid in &stopping {
+            wait_gone(pid, Duration::from_secs(3));
+        }
+        self.ns.delete();
         if let Some(dir) = self.dir.take() {
             let _ = dir.close();
         }

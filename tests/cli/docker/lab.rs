@@ -2,6 +2,7 @@
 //! a temporary directory, the image, the containers, and the cleanup that
 //! removes all of it.
 
+use crate::netns::Netns;
 use crate::procs::*;
 use crate::ss::{Key, ss_keys};
 use crate::support::*;
@@ -145,8 +146,7 @@ pub(super) fn bounded(cmd: &mut Command, limit: Duration) -> Result<Output, Stri
 /// Dropping it removes the containers, stops dockerd and removes the rest.
 pub(super) struct Lab {
     pub(super) t: Tools,
-    ns: String,
-    created: bool,
+    ns: Netns,
     dir: Option<tempfile::TempDir>,
     /// `ip netns exec` execs a shell that execs dockerd: the same pid.
     dockerd: Option<Spawned>,
@@ -170,46 +170,24 @@ impl Lab {
             .map(|(mount, _, _)| mount.join("docker"))
             .filter(|d| !d.exists())
             .collect();
-        let mut lab = Lab {
-            ns: format!("wp-docker-{}", my_pid()),
+        Ok(Lab {
+            ns: Netns::create(&t.ip, "wp-docker")?,
             t,
-            created: false,
             dir: Some(dir),
             dockerd: None,
             names: Vec::new(),
             ids: Vec::new(),
             new_cgroups,
-        };
-        let out = run(Command::new(&lab.t.ip).args(["netns", "add", &lab.ns]));
-        if !out.status.success() {
-            return Err(format!(
-                "cannot create a network namespace: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        lab.created = true;
-        let out = run(lab.exec(&lab.t.ip).args(["link", "set", "lo", "up"]));
-        assert!(
-            out.status.success(),
-            "ip link set lo up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(lab)
+        })
     }
 
     pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.as_ref().unwrap().path().join(name)
     }
 
-    /// `ip netns exec NS program`, with stdin closed and no service
-    /// manager to report to.
+    /// `ip netns exec NS program`, with stdin closed.
     pub(super) fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(&self.t.ip);
-        cmd.args(["netns", "exec", &self.ns])
-            .arg(program)
-            .env_remove("NOTIFY_SOCKET")
-            .stdin(Stdio::null());
-        cmd
+        self.ns.exec(program)
     }
 
     /// The docker client, talking only to this daemon.
@@ -442,16 +420,6 @@ impl Lab {
         }
     }
 
-    /// PIDs of every process in the namespace.
-    pub(super) fn members(&self) -> Vec<u32> {
-        let out = run(Command::new(&self.t.ip).args(["netns", "pids", &self.ns]));
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .filter(|&p| p != my_pid())
-            .collect()
-    }
-
     /// Processes whose cgroup names one of the containers: a bridged
     /// container's processes are in a network namespace of their own.
     pub(super) fn container_processes(&self) -> Vec<u32> {
@@ -505,12 +473,7 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.stop_dockerd();
-        if self.created {
-            for pid in self.members() {
-                signal(pid, libc::SIGKILL);
-                wait_gone(pid, Duration::from_secs(2));
-            }
-        }
+        self.ns.kill_members();
         for pid in self.container_processes() {
             signal(pid, libc::SIGKILL);
             wait_gone(pid, Duration::from_secs(2));
@@ -518,16 +481,7 @@ impl Drop for Lab {
         if let Some(dir) = self.dir.as_ref() {
             unmount_below(dir.path());
         }
-        if self.created {
-            let out = run(Command::new(&self.t.ip).args(["netns", "del", &self.ns]));
-            if !out.status.success() {
-                eprintln!(
-                    "could not delete network namespace {}: {}",
-                    self.ns,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
+        self.ns.delete();
         // Docker removes its containers' cgroups (unless it was killed),
         // not their parent. rmdir fails on a cgroup that is still in use.
         for (mount, fstype, _) in cgroup_mounts() {
