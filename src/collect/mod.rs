@@ -30,9 +30,8 @@ pub enum Details {
     Identity,
     /// Also the command line (JSON).
     Full,
-    /// Also the working directory, the cgroup and every ancestor up to
-    /// PID 1, with host facts and non-listening sockets on the ports
-    /// (`whyport PORT`).
+    /// Identity and the command line, the working directory, and the
+    /// non-listening sockets on the asked ports (`whyport PORT`).
     Explain,
 }
 

@@ -17,7 +17,7 @@ use crate::services;
 /// Build the report for a snapshot. `services` false skips service names
 /// (`--numeric`).
 pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
-    let mut fds = snapshot.socket_fds.clone();
+    let mut fds = snapshot.socket_fds;
     fds.sort_unstable_by_key(|f| (f.inode, f.pid, f.fd));
     fds.dedup();
     let processes: BTreeMap<u32, Arc<Process>> = snapshot

@@ -11,8 +11,9 @@ use crate::model::{Process, Protocol};
 use crate::report::{Listener, OwnerStatus, Report};
 use crate::sanitize::escape;
 
-/// What a process's cgroup and ancestry say, by pid.
-pub(super) type OriginCache = HashMap<u32, (CgroupInfo, Option<Launcher>)>;
+/// What a process's cgroup and ancestry say of it, by pid: everything in an
+/// origin but the inetd line, which depends on the socket.
+pub(super) type OriginCache = HashMap<u32, Origin>;
 
 pub(super) fn origin_of(
     report: &Report,
@@ -66,29 +67,11 @@ pub(super) fn origin_of(
     }
     // The cgroup and the ancestry belong to the process, not the socket:
     // worked out once per process however many sockets it holds.
-    let (cgroup, launcher) = cache
+    let mut o = cache
         .entry(leader.pid)
-        .or_insert_with(|| {
-            let cgroup = leader
-                .cgroup
-                .as_deref()
-                .map(origin::from_cgroup)
-                .unwrap_or_default();
-            let nearest_first: Vec<&Process> =
-                ancestry.iter().rev().skip(1).map(|p| p.as_ref()).collect();
-            (cgroup, origin::launcher(leader, &nearest_first))
-        })
+        .or_insert_with(|| process_origin(report, leader, ancestry))
         .clone();
-    let mut o = Origin {
-        unit: cgroup.unit.clone(),
-        container: cgroup.container.clone(),
-        launcher: launcher.clone(),
-        ..Origin::default()
-    };
-    if launcher
-        .as_ref()
-        .is_some_and(|x| x.kind == LauncherKind::Inetd)
-    {
+    if o.kind == "inetd" {
         // inetd.conf lines, or xinetd's `service NAME { ... }` blocks.
         let entry = report.host.inetd_conf.as_deref().and_then(|conf| {
             inetd_line(conf, l.port, l.protocol)
@@ -109,6 +92,30 @@ pub(super) fn origin_of(
             ),
         };
         o.inetd_line = entry.map(|(_, _, line)| line);
+    }
+    o
+}
+
+/// The origin of a process from its cgroup and its ancestors.
+fn process_origin(report: &Report, leader: &Process, ancestry: &[Arc<Process>]) -> Origin {
+    let cgroup = leader
+        .cgroup
+        .as_deref()
+        .map(origin::from_cgroup)
+        .unwrap_or_default();
+    let nearest_first: Vec<&Process> = ancestry.iter().rev().skip(1).map(|p| p.as_ref()).collect();
+    let launcher = origin::launcher(leader, &nearest_first);
+    let mut o = Origin {
+        unit: cgroup.unit.clone(),
+        container: cgroup.container.clone(),
+        launcher: launcher.clone(),
+        ..Origin::default()
+    };
+    if launcher
+        .as_ref()
+        .is_some_and(|x| x.kind == LauncherKind::Inetd)
+    {
+        o.kind = "inetd";
         return o;
     }
     if leader.name == b"docker-proxy" {
