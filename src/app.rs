@@ -46,14 +46,15 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
     let mut timings = snapshot.timings.clone();
     let explained = Instant::now();
     let mut report = explain::explain(snapshot, !config.numeric);
-    if matches!(config.output, Output::Table { .. }) {
-        report.origins = why::compact_all(&report);
-    }
     let unanswered = if asking {
         why::select(&mut report, targets)
     } else {
         Vec::new()
     };
+    // After `select`: `origins` follows `listeners` index for index.
+    if matches!(config.output, Output::Table { .. }) {
+        report.origins = why::compact_all(&report);
+    }
     let answer = asking.then(|| Answer {
         explanations: why::explain_all(&report),
         unanswered: unanswered.clone(),
