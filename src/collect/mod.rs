@@ -77,12 +77,15 @@ pub fn collect(
             linux::owners(source, &wanted, request.details, request.user_names)?;
         let complete = visibility.hidden_reason().is_none();
         linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, complete);
+        // The table's WARN column needs the ephemeral port range; the files
+        // its owners make relevant (inetd.conf, .socket units, container
+        // names) only an explanation shows.
         let host = if explain || request.details == Details::Identity {
             let holders: std::collections::HashSet<u32> =
                 socket_fds.iter().map(|f| f.pid).collect();
             let owners: Vec<&crate::model::Process> = processes
                 .values()
-                .filter(|p| holders.contains(&p.pid))
+                .filter(|p| explain && holders.contains(&p.pid))
                 .collect();
             linux::host(source, &owners)
         } else {
