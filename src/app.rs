@@ -40,7 +40,11 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         user_names: !config.numeric && details != Details::Pid,
     };
     let keep = |s: &crate::model::Socket| {
-        filter.matches(s) && (!asking || targets.iter().any(|t| t.matches_socket(s) != Some(false)))
+        filter.matches(s)
+            && (!asking
+                || targets
+                    .iter()
+                    .any(|t| t.matches_port(s.port, s.protocol) != Some(false)))
     };
     let snapshot = collect::collect(&config.source, request, keep)?;
     let mut timings = snapshot.timings.clone();

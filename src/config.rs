@@ -41,14 +41,14 @@ pub enum Target {
 }
 
 impl Target {
-    /// Whether `socket` is one this target asks about, judging by the socket
-    /// alone; `None` when only its owners can tell (pid and process targets).
-    pub fn matches_socket(&self, socket: &Socket) -> Option<bool> {
+    /// Whether a socket on `port`/`protocol` is one this target asks about;
+    /// `None` when only its owners can tell (pid and process targets).
+    pub fn matches_port(&self, port: u16, protocol: Protocol) -> Option<bool> {
         match self {
-            Target::Ports { range, protocol } => {
-                Some(range.contains(socket.port) && protocol.is_none_or(|p| p == socket.protocol))
+            Target::Ports { range, protocol: p } => {
+                Some(range.contains(port) && p.is_none_or(|p| p == protocol))
             }
-            Target::Service { ports, .. } => Some(ports.contains(&(socket.port, socket.protocol))),
+            Target::Service { ports, .. } => Some(ports.contains(&(port, protocol))),
             Target::Pid(_) | Target::Process(_) => None,
         }
     }

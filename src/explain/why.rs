@@ -64,13 +64,11 @@ pub struct Origin {
 
 /// Whether `l` is one of the sockets `target` asks about.
 pub fn matches(target: &Target, l: &Listener) -> bool {
-    match target {
-        Target::Ports { range, protocol } => {
-            range.contains(l.port) && protocol.is_none_or(|p| p == l.protocol)
-        }
-        Target::Service { ports, .. } => ports.contains(&(l.port, l.protocol)),
-        Target::Pid(pid) => l.owners.iter().any(|o| o.process.pid == *pid),
-        Target::Process(name) => l.owners.iter().any(|o| o.process.name == name.as_bytes()),
+    match (target.matches_port(l.port, l.protocol), target) {
+        (Some(by_port), _) => by_port,
+        (None, Target::Pid(pid)) => l.owners.iter().any(|o| o.process.pid == *pid),
+        (None, Target::Process(name)) => l.owners.iter().any(|o| o.process.name == name.as_bytes()),
+        (None, _) => false,
     }
 }
 
