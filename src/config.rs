@@ -53,6 +53,26 @@ impl Target {
         }
     }
 
+    /// The target as it would be typed: `8080`, `8000-8100/udp`, `ssh`,
+    /// `pid 1234`, `process nginx` (unescaped: renderers escape it).
+    pub fn spec(&self) -> String {
+        match self {
+            Target::Ports { range, protocol } => {
+                let p = protocol
+                    .map(|p| format!("/{}", p.as_str()))
+                    .unwrap_or_default();
+                if range.start == range.end {
+                    format!("{}{p}", range.start)
+                } else {
+                    format!("{}-{}{p}", range.start, range.end)
+                }
+            }
+            Target::Service { name, .. } => name.clone(),
+            Target::Pid(pid) => format!("pid {pid}"),
+            Target::Process(name) => format!("process {name}"),
+        }
+    }
+
     /// The port ranges this target is about (`None`: any port).
     pub fn ports(&self) -> Option<Vec<PortRange>> {
         match self {

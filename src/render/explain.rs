@@ -213,19 +213,10 @@ pub fn ago(now: u64, then: u64) -> String {
 }
 
 fn target_text(t: &Target) -> String {
+    let spec = escape_str(&t.spec());
     match t {
-        Target::Ports { range, protocol } => {
-            let ports = if range.start == range.end {
-                range.start.to_string()
-            } else {
-                format!("{}-{}", range.start, range.end)
-            };
-            match protocol {
-                Some(p) => format!("port {ports}/{}", p.as_str()),
-                None => format!("port {ports}"),
-            }
-        }
-        Target::Service { name, .. } => format!("the ports registered for {}", escape_str(name)),
+        Target::Ports { .. } => format!("port {spec}"),
+        Target::Service { .. } => format!("the ports registered for {spec}"),
         Target::Pid(pid) => format!("process {pid}"),
         Target::Process(name) => format!("processes named {}", escape_str(name)),
     }

@@ -9,7 +9,6 @@ use crate::explain::exposure::Exposure;
 use crate::explain::origin::Runtime;
 use crate::explain::why::Explanation;
 use crate::report::{ConnectionUse, Report};
-use crate::sanitize::escape;
 
 #[derive(Debug, Serialize)]
 pub struct WhyJson {
@@ -194,21 +193,7 @@ pub fn why(e: &Explanation<'_>) -> WhyJson {
 }
 
 pub fn unanswered(report: &Report, target: &Target, conns: &[usize]) -> UnansweredJson {
-    let target = match target {
-        Target::Ports { range, protocol } => {
-            let p = protocol
-                .map(|p| format!("/{}", p.as_str()))
-                .unwrap_or_default();
-            if range.start == range.end {
-                format!("{}{p}", range.start)
-            } else {
-                format!("{}-{}{p}", range.start, range.end)
-            }
-        }
-        Target::Service { name, .. } => name.clone(),
-        Target::Pid(pid) => format!("pid {pid}"),
-        Target::Process(name) => format!("process {}", escape(name.as_bytes())),
-    };
+    let target = target.spec();
     let connections = conns
         .iter()
         .filter_map(|i| report.connections.get(*i))
