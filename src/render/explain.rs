@@ -41,13 +41,7 @@ pub fn render(
 
 fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
     let l = e.listener;
-    let address = if l.dual_stack {
-        "*".to_string()
-    } else if l.address.is_ipv6() {
-        format!("[{}]", super::address_text(l))
-    } else {
-        super::address_text(l)
-    };
+    let address = super::address_shown(l, true);
     let service = match l.service {
         Some(s) if s.description.is_empty() => format!("  ({})", s.name),
         Some(s) => format!("  ({}: {})", s.name, s.description),
@@ -57,7 +51,7 @@ fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
         out,
         "{} {}:{}{service}",
         l.protocol.as_str(),
-        escape_str(&address),
+        address,
         l.port
     )?;
     field(out, "reach", &[reach(&e.exposure)])?;

@@ -125,5 +125,18 @@ pub fn address_text(l: &crate::report::Listener) -> String {
     }
 }
 
+/// How an address is shown to people, escaped: `*` for a dual-stack socket
+/// (as `ss` writes it), with `%interface` when bound to one; IPv6 in
+/// brackets when a port follows.
+pub fn address_shown(l: &crate::report::Listener, before_port: bool) -> String {
+    let text = match (l.dual_stack, &l.interface) {
+        (true, Some(i)) => format!("*%{i}"),
+        (true, None) => "*".into(),
+        (false, _) if before_port && l.address.is_ipv6() => format!("[{}]", address_text(l)),
+        (false, _) => address_text(l),
+    };
+    crate::sanitize::escape_str(&text)
+}
+
 #[cfg(test)]
 mod tests;

@@ -148,16 +148,7 @@ fn row(l: &Listener, numeric: bool, names: &mut HashMap<u32, (String, String)>) 
 /// `*` for a dual-stack socket (as `ss` prints it), else the address with
 /// its interface.
 fn address(l: &Listener) -> String {
-    if l.dual_stack && l.interface.is_none() {
-        "*".into()
-    } else if l.dual_stack {
-        format!(
-            "*%{}",
-            escape_str(l.interface.as_deref().unwrap_or_default())
-        )
-    } else {
-        escape_str(&super::address_text(l))
-    }
+    super::address_shown(l, false)
 }
 
 fn why(reason: HiddenReason) -> &'static str {
