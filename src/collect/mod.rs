@@ -75,8 +75,7 @@ pub fn collect(
             .collect();
         let (socket_fds, processes, visibility) =
             linux::owners(source, &wanted, request.details, request.user_names)?;
-        let complete = visibility.hidden_reason().is_none();
-        linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, complete);
+        linux::drop_closed(source, &mut sockets, &socket_fds, request.ports);
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.
