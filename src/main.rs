@@ -2,6 +2,7 @@
 //! code (0 listed, 1 nothing matched, 2 error; a closed pipe is success).
 
 mod app;
+mod audit;
 mod cli;
 mod collect;
 mod config;

@@ -16,6 +16,16 @@ pub struct Warning {
     pub text: String,
 }
 
+/// Every warning id, for policies that turn warnings off.
+pub const IDS: &[&str] = &[
+    "exposed-datastore",
+    "plaintext-login",
+    "deleted-executable",
+    "root-unneeded",
+    "owner-unknown",
+    "udp-ephemeral-client",
+];
+
 /// Datastores and admin interfaces: (what, programs, ports).
 const DATASTORES: &[(&str, &[&str], &[u16])] = &[
     (

@@ -6,6 +6,8 @@ mod json;
 mod json_why;
 mod table;
 
+pub use json::JSON_VERSION;
+
 use std::io::{self, Write};
 
 use crate::config::{Output, Target};

@@ -1,0 +1,293 @@
+//! Baselines: `whyport snapshot` writes the JSON listing; `whyport diff`
+//! reads one back and compares it with the listing of now. Both sides go
+//! through the same reader, so they are compared in the same terms. Pure.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use crate::sanitize::escape_str;
+
+/// A listing as `--json` writes it (docs/json.md); fields whyport does not
+/// compare are ignored, so baselines from newer versions still load.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Baseline {
+    pub version: u32,
+    pub listeners: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Entry {
+    pub protocol: String,
+    pub address: String,
+    pub port: u16,
+    #[serde(default)]
+    pub dual_stack: bool,
+    #[serde(default)]
+    pub processes: Vec<Owner>,
+    #[serde(default)]
+    pub owner_status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Owner {
+    pub pid: u32,
+    pub name: String,
+    pub exe: Option<String>,
+    #[serde(default)]
+    pub cmdline: Vec<String>,
+    pub user: Option<String>,
+    pub uid: Option<u32>,
+    pub started_at: Option<String>,
+}
+
+/// A baseline file that cannot be used: where (when known) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineError {
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+/// Read a baseline (the output of `whyport snapshot` or `whyport --json`).
+pub fn parse(text: &str) -> Result<Baseline, BaselineError> {
+    let baseline: Baseline = serde_json::from_str(text).map_err(|e| BaselineError {
+        position: (e.line() > 0).then(|| (e.line(), e.column())),
+        message: format!(
+            "{}; expected a file written by `whyport snapshot` or `whyport --json`",
+            strip_position(&e.to_string())
+        ),
+    })?;
+    if baseline.version != crate::render::JSON_VERSION {
+        return Err(BaselineError {
+            position: None,
+            message: format!(
+                "baseline is JSON version {}, this whyport reads version {}; take a new snapshot",
+                baseline.version,
+                crate::render::JSON_VERSION
+            ),
+        });
+    }
+    Ok(baseline)
+}
+
+/// serde_json appends " at line L column C", which the caller places first.
+fn strip_position(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .map_or(message, |i| &message[..i])
+}
+
+/// What differs between a baseline and now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeKind {
+    Opened,
+    Closed,
+    Changed,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Opened => "opened",
+            ChangeKind::Closed => "closed",
+            ChangeKind::Changed => "changed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// The listener as it is now, or as it was when it closed.
+    pub entry: Entry,
+    /// For `Changed`: the listener as the baseline recorded it.
+    pub before: Option<Entry>,
+    /// For `Changed`: one line per field, `owner: nginx -> python3`
+    /// (escaped for a terminal).
+    pub details: Vec<String>,
+}
+
+/// The result of a comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+    /// Listeners present on both sides (changed or not).
+    pub kept: usize,
+    /// Listeners whose owners could not be compared (not visible now or
+    /// then): run both sides as root.
+    pub uncompared: usize,
+}
+
+/// Compare `before` with `now`. `strict` also counts PIDs, start times and
+/// command lines, which change on every restart.
+pub fn diff(before: &Baseline, now: &Baseline, strict: bool) -> Diff {
+    let mut old: Vec<Option<&Entry>> = before.listeners.iter().map(Some).collect();
+    let mut new: Vec<Option<&Entry>> = now.listeners.iter().map(Some).collect();
+    let mut result = Diff::default();
+    let mut pairs: Vec<(&Entry, &Entry)> = Vec::new();
+    // Pass 1: same socket address, same owners; pass 2: same address;
+    // pass 3: same port and family, same owners (the bind changed);
+    // pass 4: same port.
+    let same_place = |a: &Entry, b: &Entry| {
+        (&a.protocol, &a.address, a.port, a.dual_stack)
+            == (&b.protocol, &b.address, b.port, b.dual_stack)
+    };
+    let same_port = |a: &Entry, b: &Entry| (&a.protocol, a.port) == (&b.protocol, b.port);
+    let same_family = |a: &Entry, b: &Entry| a.address.contains(':') == b.address.contains(':');
+    let passes: [&dyn Fn(&Entry, &Entry) -> bool; 4] = [
+        &|a, b| same_place(a, b) && fingerprint(a, strict) == fingerprint(b, strict),
+        &|a, b| same_place(a, b),
+        &|a, b| same_port(a, b) && same_family(a, b) && names(a) == names(b),
+        &|a, b| same_port(a, b),
+    ];
+    for pass in passes {
+        for o in old.iter_mut() {
+            let Some(a) = *o else { continue };
+            if let Some(n) = new.iter_mut().find(|n| n.is_some_and(|b| pass(a, b))) {
+                if let Some(b) = n.take() {
+                    pairs.push((a, b));
+                    *o = None;
+                }
+            }
+        }
+    }
+    result.kept = pairs.len();
+    for (a, b) in pairs {
+        let comparable = has_owners(a) && has_owners(b);
+        if !comparable && (has_owners(a) || has_owners(b)) {
+            result.uncompared += 1;
+        }
+        let details = differences(a, b, strict, comparable);
+        if !details.is_empty() {
+            result.changes.push(Change {
+                kind: ChangeKind::Changed,
+                entry: b.clone(),
+                before: Some(a.clone()),
+                details,
+            });
+        }
+    }
+    for a in old.into_iter().flatten() {
+        result.changes.push(Change {
+            kind: ChangeKind::Closed,
+            entry: a.clone(),
+            before: None,
+            details: Vec::new(),
+        });
+    }
+    for b in new.into_iter().flatten() {
+        result.changes.push(Change {
+            kind: ChangeKind::Opened,
+            entry: b.clone(),
+            before: None,
+            details: Vec::new(),
+        });
+    }
+    result.changes.sort_by(|x, y| {
+        let (a, b) = (&x.entry, &y.entry);
+        (a.port, &a.protocol, &a.address, x.kind).cmp(&(b.port, &b.protocol, &b.address, y.kind))
+    });
+    result
+}
+
+fn has_owners(e: &Entry) -> bool {
+    !e.processes.is_empty()
+}
+
+type Set = BTreeSet<String>;
+
+fn names(e: &Entry) -> Set {
+    e.processes.iter().map(|p| p.name.clone()).collect()
+}
+
+fn exes(e: &Entry) -> Set {
+    e.processes
+        .iter()
+        .map(|p| p.exe.clone().unwrap_or_else(|| "?".into()))
+        .collect()
+}
+
+fn users(e: &Entry) -> Set {
+    e.processes
+        .iter()
+        .map(|p| {
+            p.user
+                .clone()
+                .or_else(|| p.uid.map(|u| u.to_string()))
+                .unwrap_or_else(|| "?".into())
+        })
+        .collect()
+}
+
+fn pids(e: &Entry) -> Set {
+    e.processes.iter().map(|p| p.pid.to_string()).collect()
+}
+
+fn starts(e: &Entry) -> Set {
+    e.processes
+        .iter()
+        .map(|p| p.started_at.clone().unwrap_or_else(|| "?".into()))
+        .collect()
+}
+
+fn cmdlines(e: &Entry) -> Set {
+    e.processes.iter().map(|p| p.cmdline.join(" ")).collect()
+}
+
+fn fingerprint(e: &Entry, strict: bool) -> Vec<Set> {
+    let mut f = vec![names(e), exes(e), users(e)];
+    if strict {
+        f.extend([pids(e), starts(e), cmdlines(e)]);
+    }
+    f
+}
+
+fn differences(a: &Entry, b: &Entry, strict: bool, owners: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if (&a.address, a.dual_stack) != (&b.address, b.dual_stack) {
+        out.push(format!("bind: {} -> {}", shown(a), shown(b)));
+    }
+    if !owners {
+        return out;
+    }
+    let mut fields: Vec<(&str, fn(&Entry) -> Set)> =
+        vec![("owner", names), ("executable", exes), ("user", users)];
+    if strict {
+        fields.extend([
+            ("pid", pids as fn(&Entry) -> Set),
+            ("started", starts),
+            ("command line", cmdlines),
+        ]);
+    }
+    for (field, f) in fields {
+        let (x, y) = (f(a), f(b));
+        if x != y {
+            out.push(format!("{field}: {} -> {}", joined(&x), joined(&y)));
+        }
+    }
+    out
+}
+
+/// `*` for dual-stack, as the table shows it.
+pub fn shown(e: &Entry) -> String {
+    let address = if e.dual_stack {
+        match e.address.split_once('%') {
+            Some((_, i)) => format!("*%{i}"),
+            None => "*".into(),
+        }
+    } else {
+        e.address.clone()
+    };
+    escape_str(&address)
+}
+
+fn joined(s: &Set) -> String {
+    if s.is_empty() {
+        return "(none)".into();
+    }
+    escape_str(&s.iter().cloned().collect::<Vec<_>>().join(","))
+}
+
+#[cfg(test)]
+#[path = "baseline_tests.rs"]
+mod tests;

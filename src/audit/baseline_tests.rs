@@ -1,0 +1,160 @@
+use super::*;
+
+fn owner(pid: u32, name: &str, user: &str) -> Owner {
+    Owner {
+        pid,
+        name: name.into(),
+        exe: Some(format!("/usr/bin/{name}")),
+        cmdline: vec![name.into(), format!("--pid={pid}")],
+        user: Some(user.into()),
+        uid: Some(0),
+        started_at: Some(format!("2026-11-25T10:00:{:02}Z", pid % 60)),
+    }
+}
+
+fn entry(address: &str, port: u16, owners: Vec<Owner>) -> Entry {
+    Entry {
+        protocol: "tcp".into(),
+        address: address.into(),
+        port,
+        dual_stack: false,
+        processes: owners,
+        owner_status: "visible".into(),
+    }
+}
+
+fn base(listeners: Vec<Entry>) -> Baseline {
+    Baseline {
+        version: 1,
+        listeners,
+    }
+}
+
+fn kinds(d: &Diff) -> Vec<(ChangeKind, u16)> {
+    d.changes.iter().map(|c| (c.kind, c.entry.port)).collect()
+}
+
+#[test]
+fn nothing_changes_when_only_pids_and_start_times_do() {
+    let a = base(vec![entry("0.0.0.0", 22, vec![owner(10, "sshd", "root")])]);
+    let b = base(vec![entry("0.0.0.0", 22, vec![owner(99, "sshd", "root")])]);
+    let d = diff(&a, &b, false);
+    assert!(d.changes.is_empty(), "{d:?}");
+    assert_eq!(d.kept, 1);
+    let d = diff(&a, &b, true);
+    assert_eq!(kinds(&d), vec![(ChangeKind::Changed, 22)]);
+    let details = &d.changes[0].details;
+    assert!(details.iter().any(|l| l == "pid: 10 -> 99"), "{details:?}");
+    assert!(details.iter().any(|l| l.starts_with("started: ")), "{details:?}");
+    assert!(details.iter().any(|l| l.starts_with("command line: ")), "{details:?}");
+}
+
+#[test]
+fn opened_closed_and_owner_changes() {
+    let a = base(vec![
+        entry("0.0.0.0", 22, vec![owner(10, "sshd", "root")]),
+        entry("0.0.0.0", 80, vec![owner(20, "nginx", "root")]),
+        entry("127.0.0.1", 5432, vec![owner(30, "postgres", "postgres")]),
+    ]);
+    let b = base(vec![
+        entry("0.0.0.0", 22, vec![owner(10, "sshd", "root")]),
+        entry("0.0.0.0", 80, vec![owner(21, "python3", "www-data")]),
+        entry("0.0.0.0", 8080, vec![owner(40, "node", "app")]),
+    ]);
+    let d = diff(&a, &b, false);
+    assert_eq!(
+        kinds(&d),
+        vec![
+            (ChangeKind::Changed, 80),
+            (ChangeKind::Closed, 5432),
+            (ChangeKind::Opened, 8080)
+        ]
+    );
+    assert_eq!(
+        d.changes[0].details,
+        vec![
+            "owner: nginx -> python3",
+            "executable: /usr/bin/nginx -> /usr/bin/python3",
+            "user: root -> www-data"
+        ]
+    );
+    assert_eq!(d.changes[1].entry.processes[0].name, "postgres");
+}
+
+#[test]
+fn a_new_bind_of_the_same_service_is_a_change_not_open_and_close() {
+    let a = base(vec![
+        entry("0.0.0.0", 6379, vec![owner(10, "redis-server", "redis")]),
+        entry("::", 6379, vec![owner(10, "redis-server", "redis")]),
+    ]);
+    let mut v6 = entry("::1", 6379, vec![owner(10, "redis-server", "redis")]);
+    v6.dual_stack = false;
+    let b = base(vec![
+        entry("127.0.0.1", 6379, vec![owner(10, "redis-server", "redis")]),
+        v6,
+    ]);
+    let d = diff(&a, &b, false);
+    assert_eq!(
+        kinds(&d),
+        vec![(ChangeKind::Changed, 6379), (ChangeKind::Changed, 6379)]
+    );
+    let details: Vec<&str> = d.changes.iter().map(|c| c.details[0].as_str()).collect();
+    assert!(details.contains(&"bind: 0.0.0.0 -> 127.0.0.1"), "{details:?}");
+    assert!(details.contains(&"bind: :: -> ::1"), "{details:?}");
+}
+
+#[test]
+fn dual_stack_toggle_is_a_bind_change() {
+    let a = base(vec![entry("::", 80, vec![owner(1, "nginx", "root")])]);
+    let mut e = entry("::", 80, vec![owner(1, "nginx", "root")]);
+    e.dual_stack = true;
+    let b = base(vec![e]);
+    let d = diff(&a, &b, false);
+    assert_eq!(d.changes[0].details, vec!["bind: :: -> *"]);
+}
+
+#[test]
+fn reuseport_groups_are_counted() {
+    let one = || entry("0.0.0.0", 53, vec![owner(5, "dnsd", "root")]);
+    let a = base(vec![one(), one()]);
+    let b = base(vec![one(), one(), one()]);
+    let d = diff(&a, &b, false);
+    assert_eq!(kinds(&d), vec![(ChangeKind::Opened, 53)]);
+    let d = diff(&b, &a, false);
+    assert_eq!(kinds(&d), vec![(ChangeKind::Closed, 53)]);
+}
+
+#[test]
+fn invisible_owners_are_not_owner_changes() {
+    let a = base(vec![entry("0.0.0.0", 22, vec![owner(10, "sshd", "root")])]);
+    let mut hidden = entry("0.0.0.0", 22, vec![]);
+    hidden.owner_status = "hidden".into();
+    let b = base(vec![hidden]);
+    let d = diff(&a, &b, false);
+    assert!(d.changes.is_empty(), "{d:?}");
+    assert_eq!(d.uncompared, 1);
+}
+
+#[test]
+fn baseline_errors_say_where_and_what() {
+    let e = parse("{\"version\": 1,\n \"listeners\": [ {\"protocol\": 5} ]}");
+    let e = e.err().unwrap_or_else(|| unreachable!());
+    assert_eq!(e.position.map(|p| p.0), Some(2));
+    assert!(e.message.contains("whyport snapshot"), "{}", e.message);
+    assert!(!e.message.contains(" at line "), "{}", e.message);
+    let e = parse("{\"version\": 7, \"listeners\": []}").err();
+    assert!(e.is_some_and(|e| e.message.contains("version 7")));
+    assert!(parse("").is_err());
+    assert!(parse("[]").is_err());
+    let ok = parse("{\"version\": 1, \"listeners\": [], \"future_field\": 3}");
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn hostile_names_are_escaped_in_details() {
+    let a = base(vec![entry("0.0.0.0", 22, vec![owner(10, "sshd", "root")])]);
+    let b = base(vec![entry("0.0.0.0", 22, vec![owner(10, "ss\nhd\u{202e}", "root")])]);
+    let d = diff(&a, &b, false);
+    let line = &d.changes[0].details[0];
+    assert!(!line.contains('\n') && !line.contains('\u{202e}'), "{line:?}");
+}

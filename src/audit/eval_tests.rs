@@ -1,0 +1,333 @@
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::*;
+use crate::audit::policy::parse;
+use crate::explain::why::explain_all;
+use crate::model::{HiddenReason, Host, Protocol};
+use crate::report::{Owner, OwnerStatus, Report};
+
+fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -> Arc<Process> {
+    Arc::new(Process {
+        pid,
+        ppid: Some(ppid),
+        name: name.as_bytes().to_vec(),
+        exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
+        cmdline: vec![name.as_bytes().to_vec()],
+        uid: Some(uid),
+        user: Some(if uid == 0 { "root".into() } else { format!("u{uid}") }),
+        started_at: Some(1_000),
+        cwd: None,
+        cgroup: Some(cgroup.into()),
+    })
+}
+
+fn listener(protocol: Protocol, address: &str, port: u16, owners: &[&Arc<Process>]) -> Listener {
+    Listener {
+        protocol,
+        address: address.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        port,
+        interface: None,
+        dual_stack: false,
+        inode: u64::from(port),
+        socket_uid: 0,
+        service: crate::services::lookup(port, protocol),
+        owners: owners
+            .iter()
+            .map(|p| Owner {
+                process: Arc::clone(p),
+                fds: vec![3],
+            })
+            .collect(),
+        owner_status: if owners.is_empty() {
+            OwnerStatus::Kernel
+        } else {
+            OwnerStatus::Visible
+        },
+    }
+}
+
+fn dual(mut l: Listener) -> Listener {
+    l.dual_stack = true;
+    l
+}
+
+fn report(listeners: Vec<Listener>) -> Report {
+    let mut processes = BTreeMap::new();
+    for p in listeners.iter().flat_map(|l| l.owners.iter().map(|o| &o.process)) {
+        processes.insert(p.pid, Arc::clone(p));
+    }
+    Report {
+        listeners,
+        processes,
+        host: Host {
+            addresses: vec![(
+                "eth0".into(),
+                "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            )],
+            ephemeral_ports: Some((32768, 60999)),
+            ..Host::default()
+        },
+        ..Report::default()
+    }
+}
+
+fn policy(text: &str) -> Policy {
+    parse(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// (finding ids, deciding rule label) per listener.
+fn judge_all(text: &str, listeners: Vec<Listener>) -> Vec<(Vec<String>, Option<String>)> {
+    let p = policy(text);
+    let r = report(listeners);
+    let ex = explain_all(&r);
+    let a = audit(&p, &ex);
+    a.results
+        .iter()
+        .map(|j| {
+            (
+                j.findings.iter().map(|f| f.id.clone()).collect(),
+                j.rule.map(|i| p.rules[i].label()),
+            )
+        })
+        .collect()
+}
+
+fn ids(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+const SSH: &str = "0::/system.slice/ssh.service\n";
+
+#[test]
+fn default_deny_flags_what_no_rule_allows() {
+    let sshd = process(10, 1, "sshd", 0, SSH);
+    let py = process(20, 5, "python3", 1000, "0::/user.slice\n");
+    let got = judge_all(
+        "default = \"deny\"\n[[allow]]\nport = 22\nprocess = \"sshd\"\n",
+        vec![
+            listener(Protocol::Tcp, "0.0.0.0", 22, &[&sshd]),
+            listener(Protocol::Tcp, "127.0.0.1", 8080, &[&py]),
+        ],
+    );
+    assert_eq!(got[0], (vec![], Some("allow #1 (line 2)".into())));
+    assert_eq!(got[1], (ids(&["not-allowed"]), None));
+}
+
+#[test]
+fn default_allow_flags_only_denied() {
+    let tel = process(10, 1, "inetd", 0, "0::/system.slice/inetd.service\n");
+    let py = process(20, 5, "python3", 1000, "0::/user.slice\n");
+    let got = judge_all(
+        "default = \"allow\"\n[[deny]]\nport = 23\nreason = \"telnet\"\n",
+        vec![
+            listener(Protocol::Tcp, "0.0.0.0", 23, &[&tel]),
+            listener(Protocol::Tcp, "127.0.0.1", 8080, &[&py]),
+        ],
+    );
+    assert_eq!(got[0].0, ids(&["denied", "plaintext-login"]));
+    assert_eq!(got[0].1.as_deref(), Some("deny #1 (line 2)"));
+    assert_eq!(got[1], (vec![], None));
+}
+
+#[test]
+fn deny_wins_over_allow_whatever_the_order() {
+    let p = process(10, 1, "nc", 1000, "0::/user.slice\n");
+    let got = judge_all(
+        "[[allow]]\nrange = \"1-1024\"\n[[deny]]\nport = 23\n",
+        vec![listener(Protocol::Tcp, "127.0.0.1", 23, &[&p])],
+    );
+    assert_eq!(got[0].0, ids(&["denied"]));
+}
+
+#[test]
+fn each_condition_is_checked() {
+    let sshd = process(10, 1, "sshd", 0, SSH);
+    let l = || listener(Protocol::Tcp, "0.0.0.0", 22, &[&sshd]);
+    let allowed = |rule: &str| {
+        let got = judge_all(&format!("[[allow]]\nport = 22\n{rule}\n"), vec![l()]);
+        got[0].0.is_empty()
+    };
+    for (good, bad) in [
+        ("protocol = \"tcp\"", "protocol = \"udp\""),
+        ("family = \"ipv4\"", "family = \"ipv6\""),
+        ("bind = \"any\"", "bind = \"loopback\""),
+        ("bind = \"exposed\"", "bind = \"127.0.0.0/8\""),
+        ("bind = \"0.0.0.0/0\"", "bind = \"10.0.0.0/8\""),
+        ("process = \"sshd\"", "process = \"nginx\""),
+        ("exe = \"/usr/sbin/sshd\"", "exe = \"/usr/bin/sshd\""),
+        ("user = \"root\"", "user = \"nobody\""),
+        ("user = \"0\"", "user = \"1000\""),
+        ("unit = \"ssh.service\"", "unit = \"sshd.service\""),
+        ("unit = \"ssh\"", "unit = \"ssh.socket\""),
+    ] {
+        assert!(allowed(good), "{good} should allow");
+        assert!(!allowed(bad), "{bad} should not allow");
+    }
+    assert!(!allowed("container = \"web\""));
+    // ports and ranges
+    let got = judge_all("[[allow]]\nports = [21, 22]\n", vec![l()]);
+    assert!(got[0].0.is_empty());
+    let got = judge_all("[[allow]]\nrange = \"23-30\"\n", vec![l()]);
+    assert_eq!(got[0].0, ids(&["not-allowed"]));
+}
+
+#[test]
+fn containers_match_by_name_or_id_prefix() {
+    let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let app = process(
+        30,
+        29,
+        "app",
+        0,
+        &format!("0::/system.slice/docker-{id}.scope\n"),
+    );
+    let l = || listener(Protocol::Tcp, "127.0.0.1", 9000, &[&app]);
+    let allowed = |rule: &str| judge_all(&format!("[[allow]]\n{rule}\n"), vec![l()])[0].0.is_empty();
+    assert!(allowed("container = \"0123456789ab\""));
+    assert!(allowed(&format!("container = \"{id}\"")));
+    assert!(!allowed("container = \"0123\""));
+    assert!(!allowed("container = \"other\""));
+}
+
+#[test]
+fn long_process_names_match_the_truncated_kernel_name() {
+    let p = process(40, 1, "systemd-resolve", 100, "0::/system.slice/systemd-resolved.service\n");
+    let got = judge_all(
+        "[[allow]]\nport = 53\nprocess = \"systemd-resolved\"\n",
+        vec![listener(Protocol::Udp, "127.0.0.53", 53, &[&p])],
+    );
+    assert!(got[0].0.is_empty(), "{got:?}");
+}
+
+/// The oldest bug of port auditors: a dual-stack `::` socket accepts IPv4
+/// too, so it must meet the IPv4 rules a `0.0.0.0` socket meets.
+#[test]
+fn dual_stack_sockets_are_judged_as_ipv4_wildcards_too() {
+    let redis = process(50, 1, "redis-server", 100, "0::/system.slice/redis.service\n");
+    let policy = "default = \"allow\"\nignore_warnings = [\"exposed-datastore\"]\n\
+                  [[deny]]\nport = 6379\nfamily = \"ipv4\"\nbind = \"exposed\"\n";
+    let v4 = listener(Protocol::Tcp, "0.0.0.0", 6379, &[&redis]);
+    let both = dual(listener(Protocol::Tcp, "::", 6379, &[&redis]));
+    let v6only = listener(Protocol::Tcp, "::", 6379, &[&redis]);
+    let got = judge_all(policy, vec![v4, both, v6only]);
+    assert_eq!(got[0].0, ids(&["denied"]));
+    assert_eq!(got[1].0, ids(&["denied"]), "dual-stack accepts IPv4");
+    assert!(got[2].0.is_empty(), "v6-only does not");
+    // And an allow rule for IPv4 loopback only is not met by a wildcard of
+    // either kind.
+    let policy = "[[allow]]\nport = 6379\nbind = \"loopback\"\n";
+    let got = judge_all(
+        policy,
+        vec![
+            dual(listener(Protocol::Tcp, "::", 6379, &[&redis])),
+            listener(Protocol::Tcp, "127.0.0.1", 6379, &[&redis]),
+            listener(Protocol::Tcp, "::1", 6379, &[&redis]),
+        ],
+    );
+    assert_eq!(got[0].0, ids(&["not-allowed", "exposed-datastore"]));
+    assert!(got[1].0.is_empty() && got[2].0.is_empty(), "{got:?}");
+    // A network rule: 0.0.0.0/0 covers an IPv4 wildcard but not a
+    // dual-stack one, which also takes IPv6.
+    let policy = "[[allow]]\nport = 6379\nbind = \"0.0.0.0/0\"\nignore_warnings = [\"exposed-datastore\"]\n";
+    let got = judge_all(
+        policy,
+        vec![
+            listener(Protocol::Tcp, "0.0.0.0", 6379, &[&redis]),
+            dual(listener(Protocol::Tcp, "::", 6379, &[&redis])),
+            listener(Protocol::Tcp, "::ffff:10.1.2.3", 6379, &[&redis]),
+        ],
+    );
+    assert!(got[0].0.is_empty());
+    assert_eq!(got[1].0, ids(&["not-allowed", "exposed-datastore"]));
+    assert!(got[2].0.is_empty(), "a v4-mapped address is IPv4");
+    let got = judge_all(
+        "[[allow]]\nport = 6379\nfamily = \"ipv6\"\nignore_warnings = [\"exposed-datastore\"]\n",
+        vec![listener(Protocol::Tcp, "0.0.0.0", 6379, &[&redis])],
+    );
+    // The rule does not match, so its ignore_warnings does not apply.
+    assert_eq!(got[0].0, ids(&["not-allowed", "exposed-datastore"]));
+}
+
+#[test]
+fn warnings_are_findings_unless_ignored() {
+    let redis = process(50, 1, "redis-server", 0, "0::/system.slice/redis.service\n");
+    let l = || listener(Protocol::Tcp, "0.0.0.0", 6379, &[&redis]);
+    let got = judge_all("default = \"allow\"\n", vec![l()]);
+    assert_eq!(got[0].0, ids(&["exposed-datastore", "root-unneeded"]));
+    let got = judge_all(
+        "default = \"allow\"\nignore_warnings = [\"root-unneeded\"]\n",
+        vec![l()],
+    );
+    assert_eq!(got[0].0, ids(&["exposed-datastore"]));
+    // Per rule: only for what that rule allows.
+    let got = judge_all(
+        "ignore_warnings = [\"root-unneeded\"]\n[[allow]]\nport = 6379\nignore_warnings = [\"exposed-datastore\"]\n",
+        vec![l()],
+    );
+    assert!(got[0].0.is_empty(), "{got:?}");
+    let got = judge_all(
+        "default = \"allow\"\n[[allow]]\nport = 6380\nignore_warnings = [\"exposed-datastore\", \"root-unneeded\"]\n",
+        vec![l()],
+    );
+    assert_eq!(got[0].0, ids(&["exposed-datastore", "root-unneeded"]));
+}
+
+#[test]
+fn unseen_owners_never_satisfy_owner_conditions() {
+    let mut l = listener(Protocol::Tcp, "127.0.0.1", 22, &[]);
+    l.owner_status = OwnerStatus::Hidden(HiddenReason::NotRoot);
+    let r = report(vec![l]);
+    let p = policy("[[allow]]\nport = 22\nprocess = \"sshd\"\n");
+    let ex = explain_all(&r);
+    let a = audit(&p, &ex);
+    let f: Vec<&str> = a.results[0].findings.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(f, vec!["not-allowed", "owner-unknown"]);
+    let text = &a.results[0].findings[0].message;
+    assert!(text.contains("could not be seen"), "{text}");
+    assert!(!a.compliant());
+}
+
+#[test]
+fn the_message_names_the_nearest_rule_and_what_it_wants() {
+    let py = process(20, 5, "python3", 1000, "0::/user.slice\n");
+    let r = report(vec![listener(Protocol::Tcp, "0.0.0.0", 8080, &[&py])]);
+    let p = policy(
+        "[[allow]]\nport = 8080\nprocess = \"nginx\"\nbind = \"loopback\"\n\n[[allow]]\nport = 8080\nprocess = \"nginx\"\n[[allow]]\nport = 9090\n",
+    );
+    let ex = explain_all(&r);
+    let a = audit(&p, &ex);
+    let m = &a.results[0].findings[0].message;
+    assert!(m.starts_with("no allow rule matches 8080/tcp"), "{m}");
+    assert!(m.contains("nearest rule allow #2 (line 6)"), "{m}");
+    assert!(m.contains("process = \"nginx\"") && m.contains("python3 (pid 20)"), "{m}");
+    assert_eq!(a.decided, vec![0, 0, 0]);
+}
+
+#[test]
+fn rule_use_is_counted() {
+    let sshd = process(10, 1, "sshd", 0, SSH);
+    let r = report(vec![
+        listener(Protocol::Tcp, "0.0.0.0", 22, &[&sshd]),
+        listener(Protocol::Tcp, "::", 22, &[&sshd]),
+    ]);
+    let p = policy("[[allow]]\nport = 22\n[[allow]]\nport = 80\n[[deny]]\nport = 23\n");
+    let ex = explain_all(&r);
+    let a = audit(&p, &ex);
+    assert_eq!(a.decided, vec![0, 2, 0]);
+    assert!(a.compliant());
+}
+
+#[test]
+fn hostile_rule_text_is_escaped_in_messages() {
+    let p = process(20, 5, "x\u{1b}]0;pwn\u{7}", 1000, "0::/user.slice\n");
+    let r = report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[&p])]);
+    let pol = policy("[[allow]]\nport = 8080\nprocess = \"a\\u001b[2J\"\n[[deny]]\nport = 8080\nprocess = \"zz\"\n");
+    let ex = explain_all(&r);
+    let a = audit(&pol, &ex);
+    let m = &a.results[0].findings[0].message;
+    assert!(!m.chars().any(|c| c.is_control()), "{m:?}");
+    assert!(m.contains("\\x1b"), "{m}");
+}

@@ -1,0 +1,235 @@
+//! `whyport policy init`: a policy that allows exactly what is open now,
+//! commented, as a starting point. Pure: explanations in, TOML text out.
+
+use std::fmt::Write as _;
+
+use crate::explain::exposure::Exposure;
+use crate::explain::why::Explanation;
+use crate::model::Protocol;
+use crate::sanitize::{escape, escape_str};
+
+/// One `[[allow]]` rule, before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Draft {
+    protocol: Protocol,
+    /// A port, or the ephemeral range for UDP client sockets.
+    ports: (u16, u16),
+    bind: String,
+    process: Option<String>,
+    exe: Option<String>,
+    user: Option<String>,
+    unit: Option<String>,
+    container: Option<String>,
+    ignore: Vec<&'static str>,
+    /// Comment lines: what is open, and why each warning is ignored.
+    notes: Vec<String>,
+}
+
+impl Draft {
+    fn same_rule(&self, other: &Draft) -> bool {
+        (
+            self.protocol,
+            self.ports,
+            &self.bind,
+            &self.process,
+            &self.exe,
+            &self.user,
+            &self.unit,
+            &self.container,
+        ) == (
+            other.protocol,
+            other.ports,
+            &other.bind,
+            &other.process,
+            &other.exe,
+            &other.user,
+            &other.unit,
+            &other.container,
+        )
+    }
+}
+
+/// The policy text for these listeners. `ephemeral` is the host's
+/// ephemeral port range (UDP client sockets are allowed across it); `host`
+/// names the machine in the header; `date` is when it was written.
+pub fn policy_for(
+    explanations: &[Explanation<'_>],
+    ephemeral: Option<(u16, u16)>,
+    host: &str,
+    date: &str,
+) -> String {
+    let mut drafts: Vec<Draft> = Vec::new();
+    for e in explanations {
+        let d = draft(e, ephemeral);
+        match drafts.iter_mut().find(|x| x.same_rule(&d)) {
+            Some(x) => {
+                for n in d.notes {
+                    if !x.notes.contains(&n) {
+                        x.notes.push(n);
+                    }
+                }
+                for id in d.ignore {
+                    if !x.ignore.contains(&id) {
+                        x.ignore.push(id);
+                    }
+                }
+            }
+            None => drafts.push(d),
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# whyport policy: what may listen on {}.",
+        escape_str(host)
+    );
+    let _ = writeln!(
+        out,
+        "# Written by `whyport policy init` on {date} from the {} listening socket(s) open then.",
+        explanations.len()
+    );
+    out.push_str(
+        "# Review every rule: it allows what was open, which is not always what should be.\n\
+         # Check it with `whyport audit --policy FILE`; reference: docs/policy.md.\n\n\
+         # A listener no rule allows is a finding.\n\
+         default = \"deny\"\n\n\
+         # Warning ids that are never findings anywhere (see docs/policy.md):\n\
+         ignore_warnings = []\n",
+    );
+    for d in &drafts {
+        out.push('\n');
+        for n in &d.notes {
+            let _ = writeln!(out, "# {n}");
+        }
+        out.push_str("[[allow]]\n");
+        if d.ports.0 == d.ports.1 {
+            let _ = writeln!(out, "port = {}", d.ports.0);
+        } else {
+            let _ = writeln!(out, "range = \"{}-{}\"", d.ports.0, d.ports.1);
+        }
+        let _ = writeln!(out, "protocol = \"{}\"", d.protocol.as_str());
+        let _ = writeln!(out, "bind = {}", quoted(&d.bind));
+        for (key, value) in [
+            ("process", &d.process),
+            ("exe", &d.exe),
+            ("user", &d.user),
+            ("unit", &d.unit),
+            ("container", &d.container),
+        ] {
+            if let Some(v) = value {
+                let _ = writeln!(out, "{key} = {}", quoted(v));
+            }
+        }
+        if !d.ignore.is_empty() {
+            let ids: Vec<String> = d.ignore.iter().map(|i| quoted(i)).collect();
+            let _ = writeln!(out, "ignore_warnings = [{}]", ids.join(", "));
+        }
+    }
+    out
+}
+
+fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
+    let l = e.listener;
+    let leaders: Vec<_> = e.groups.iter().map(|g| &g.leader).collect();
+    // An owner field is written only when every leader agrees on it.
+    let common = |f: &dyn Fn(&crate::model::Process) -> Option<String>| -> Option<String> {
+        let first = f(leaders.first()?)?;
+        leaders
+            .iter()
+            .all(|p| f(p).as_ref() == Some(&first))
+            .then_some(first)
+    };
+    let process = common(&|p| String::from_utf8(p.name.clone()).ok());
+    let exe = common(&|p| {
+        p.exe
+            .as_ref()
+            .and_then(|e| e.to_str())
+            .filter(|e| !e.ends_with(" (deleted)"))
+            .map(str::to_string)
+    });
+    let user = common(&|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())));
+    let unit = e
+        .origin
+        .unit
+        .as_ref()
+        .filter(|u| u.user.is_none() && !u.name.ends_with(".scope"))
+        .map(|u| u.name.clone());
+    let container = e.origin.container_name.clone().or_else(|| {
+        e.origin
+            .container
+            .as_ref()
+            .map(|c| c.id.chars().take(12).collect())
+    });
+    let bind = match &e.exposure {
+        Exposure::Loopback => "loopback".to_string(),
+        _ if l.address.is_unspecified() => "any".to_string(),
+        _ => l.address.to_string(),
+    };
+    let ephemeral = e.warnings.iter().any(|w| w.id == "udp-ephemeral-client");
+    // A UDP client's port is picked at random each run: allow the range.
+    let ports = match (ephemeral, ephemeral_ports) {
+        (true, Some(range)) => range,
+        (true, None) => (32768, 60999),
+        (false, _) => (l.port, l.port),
+    };
+    let mut notes = vec![format!(
+        "{} {}:{}{} held by {}",
+        l.protocol.as_str(),
+        crate::render::address_shown(l, false),
+        l.port,
+        l.service
+            .map(|s| format!(" ({})", s.name))
+            .unwrap_or_default(),
+        holders(e)
+    )];
+    let mut ignore = Vec::new();
+    for w in &e.warnings {
+        if w.id == "udp-ephemeral-client" {
+            continue;
+        }
+        notes.push(format!("warning {} ignored: {}", w.id, w.text));
+        ignore.push(w.id);
+    }
+    if leaders.is_empty() {
+        notes.push("its owner could not be seen, so the rule names none".into());
+    } else if process.is_none() {
+        notes.push("its owners differ (or their names are not UTF-8), so the rule names no process".into());
+    }
+    Draft {
+        protocol: l.protocol,
+        ports,
+        bind,
+        process,
+        exe,
+        user,
+        unit,
+        container,
+        ignore,
+        notes,
+    }
+}
+
+/// `nginx (pid 812), 2 workers`, escaped for a comment line.
+fn holders(e: &Explanation<'_>) -> String {
+    if e.groups.is_empty() {
+        return "no visible process".into();
+    }
+    let parts: Vec<String> = e
+        .groups
+        .iter()
+        .map(|g| {
+            let mut s = format!("{} (pid {})", escape(&g.leader.name), g.leader.pid);
+            if !g.workers.is_empty() {
+                s.push_str(&format!(" and {} worker(s)", g.workers.len()));
+            }
+            s
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// A TOML basic string: quotes, backslashes and control characters escaped,
+/// so no process text can end the string or start a new key.
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}

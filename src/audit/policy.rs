@@ -1,0 +1,347 @@
+//! The port policy (`whyport audit --policy FILE`): its TOML form, parsed
+//! strictly (an unknown key or a bad value is an error naming line and
+//! column), into plain rules. Reference: docs/policy.md.
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::{PortRange, parse_ports};
+use crate::explain::warnings;
+use crate::model::Protocol;
+
+/// A parsed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// What happens to a listener no rule matches.
+    pub default: Decision,
+    /// Warning ids that are never findings.
+    pub ignore_warnings: Vec<String>,
+    /// Deny rules first, then allow rules, each in file order.
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// Address families a rule can name; a dual-stack socket is both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+/// Which binds a rule accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Bind {
+    /// Any address.
+    Any,
+    /// Only sockets no other host can reach (127.0.0.0/8, ::1, `lo`).
+    Loopback,
+    /// Only sockets other hosts can reach.
+    Exposed,
+    /// Only sockets whose every accepted address is inside this network
+    /// (an address alone is a /32 or /128).
+    Network(IpAddr, u8),
+}
+
+impl TryFrom<String> for Bind {
+    type Error = String;
+    fn try_from(text: String) -> Result<Bind, String> {
+        match text.as_str() {
+            "any" => return Ok(Bind::Any),
+            "loopback" => return Ok(Bind::Loopback),
+            "exposed" => return Ok(Bind::Exposed),
+            _ => {}
+        }
+        let bad = || {
+            format!(
+                "bind = \"{}\" is not \"any\", \"loopback\", \"exposed\", an address or a network like 10.0.0.0/8",
+                text.escape_debug()
+            )
+        };
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.as_str(), None),
+        };
+        let address: IpAddr = address.parse().map_err(|_| bad())?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Bind::Network(address, prefix))
+    }
+}
+
+impl std::fmt::Display for Bind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bind::Any => f.write_str("any"),
+            Bind::Loopback => f.write_str("loopback"),
+            Bind::Exposed => f.write_str("exposed"),
+            Bind::Network(a, p) => write!(f, "{a}/{p}"),
+        }
+    }
+}
+
+/// One `[[allow]]` or `[[deny]]` table. Every condition given must hold for
+/// the rule to match a listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub decision: Decision,
+    /// 1-based position among the rules of its kind: `allow #2`.
+    pub index: usize,
+    /// Line of its `[[allow]]`/`[[deny]]` header.
+    pub line: usize,
+    pub ports: Option<Vec<PortRange>>,
+    pub protocol: Option<Protocol>,
+    pub family: Option<Family>,
+    pub bind: Bind,
+    pub process: Option<String>,
+    pub exe: Option<String>,
+    pub user: Option<String>,
+    pub unit: Option<String>,
+    pub container: Option<String>,
+    pub reason: Option<String>,
+    /// Warning ids that are not findings for the listeners this rule allows.
+    pub ignore_warnings: Vec<String>,
+}
+
+impl Rule {
+    /// `allow #2 (line 7)`.
+    pub fn label(&self) -> String {
+        format!(
+            "{} #{} (line {})",
+            self.decision.as_str(),
+            self.index,
+            self.line
+        )
+    }
+}
+
+/// A policy that could not be read: where and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    default: Option<Decision>,
+    #[serde(default)]
+    ignore_warnings: Vec<WarningId>,
+    #[serde(default)]
+    allow: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    deny: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    port: Option<u16>,
+    ports: Option<Vec<u16>>,
+    range: Option<RangeSpec>,
+    protocol: Option<ProtocolSpec>,
+    family: Option<Family>,
+    bind: Option<Bind>,
+    process: Option<String>,
+    exe: Option<String>,
+    user: Option<String>,
+    unit: Option<String>,
+    container: Option<String>,
+    reason: Option<String>,
+    #[serde(default)]
+    ignore_warnings: Vec<WarningId>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ProtocolSpec {
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+struct RangeSpec(PortRange);
+
+impl TryFrom<String> for RangeSpec {
+    type Error = String;
+    fn try_from(text: String) -> Result<RangeSpec, String> {
+        match parse_ports(&text)?.as_slice() {
+            [r] => Ok(RangeSpec(*r)),
+            _ => Err(format!(
+                "range = \"{}\" must be one range like \"8000-8100\"; use ports = [...] for a list",
+                text.escape_debug()
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+struct WarningId(String);
+
+impl TryFrom<String> for WarningId {
+    type Error = String;
+    fn try_from(text: String) -> Result<WarningId, String> {
+        if warnings::IDS.contains(&text.as_str()) {
+            Ok(WarningId(text))
+        } else {
+            Err(format!(
+                "unknown warning id \"{}\", expected one of {}",
+                text.escape_debug(),
+                warnings::IDS.join(", ")
+            ))
+        }
+    }
+}
+
+/// Parse the text of a policy file.
+pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+    let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map_or((1, 1), |s| line_column(text, s.start));
+        PolicyError {
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let mut rules = Vec::new();
+    for (decision, raw_rules) in [(Decision::Deny, raw.deny), (Decision::Allow, raw.allow)] {
+        for (i, spanned) in raw_rules.into_iter().enumerate() {
+            let (line, column) = header_position(text, spanned.span().start);
+            let fail = |message: String| PolicyError {
+                line,
+                column,
+                message,
+            };
+            rules.push(rule(decision, i + 1, line, spanned.into_inner()).map_err(fail)?);
+        }
+    }
+    Ok(Policy {
+        default: raw.default.unwrap_or(Decision::Deny),
+        ignore_warnings: raw.ignore_warnings.into_iter().map(|w| w.0).collect(),
+        rules,
+    })
+}
+
+fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<Rule, String> {
+    let what = format!("[[{}]] #{index}", decision.as_str());
+    let ports = match (raw.port, raw.ports, raw.range) {
+        (None, None, None) => None,
+        (Some(p), None, None) => Some(vec![PortRange { start: p, end: p }]),
+        (None, Some(list), None) if list.is_empty() => {
+            return Err(format!("{what}: ports = [] matches nothing; list at least one port"));
+        }
+        (None, Some(list), None) => Some(
+            list.into_iter()
+                .map(|p| PortRange { start: p, end: p })
+                .collect(),
+        ),
+        (None, None, Some(r)) => Some(vec![r.0]),
+        _ => {
+            return Err(format!(
+                "{what}: give only one of port, ports and range (split the rule in two)"
+            ));
+        }
+    };
+    let rule = Rule {
+        decision,
+        index,
+        line,
+        ports,
+        protocol: raw.protocol.map(|p| match p {
+            ProtocolSpec::Tcp => Protocol::Tcp,
+            ProtocolSpec::Udp => Protocol::Udp,
+        }),
+        family: raw.family,
+        bind: raw.bind.unwrap_or(Bind::Any),
+        process: raw.process,
+        exe: raw.exe,
+        user: raw.user,
+        unit: raw.unit,
+        container: raw.container,
+        reason: raw.reason,
+        ignore_warnings: raw.ignore_warnings.into_iter().map(|w| w.0).collect(),
+    };
+    let conditions = rule.ports.is_some()
+        || rule.protocol.is_some()
+        || rule.family.is_some()
+        || rule.bind != Bind::Any
+        || rule.process.is_some()
+        || rule.exe.is_some()
+        || rule.user.is_some()
+        || rule.unit.is_some()
+        || rule.container.is_some();
+    if !conditions {
+        let instead = match decision {
+            Decision::Allow => "default = \"allow\"",
+            Decision::Deny => "default = \"deny\"",
+        };
+        return Err(format!(
+            "{what} has no condition (port, ports, range, protocol, family, bind, process, exe, user, unit or container) and would match every listener; use {instead} for that"
+        ));
+    }
+    Ok(rule)
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    (line, column)
+}
+
+/// A rule table's span starts at its first key; its `[[...]]` header is
+/// the nearest line above that starts with `[[`.
+fn header_position(text: &str, offset: usize) -> (usize, usize) {
+    let (line, column) = line_column(text, offset);
+    let lines: Vec<&str> = text.lines().collect();
+    (1..=line.min(lines.len()))
+        .rev()
+        .find(|n| lines[n - 1].trim_start().starts_with("[["))
+        .map_or((line, column), |n| {
+            let l = lines[n - 1];
+            (n, l.len() - l.trim_start().len() + 1)
+        })
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

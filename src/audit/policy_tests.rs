@@ -1,0 +1,141 @@
+use super::*;
+
+fn err(text: &str) -> PolicyError {
+    match parse(text) {
+        Ok(p) => panic!("parsed: {p:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn parses_every_rule_field() {
+    let p = parse(
+        r#"
+default = "allow"
+ignore_warnings = ["root-unneeded"]
+
+[[allow]]
+port = 22
+protocol = "tcp"
+bind = "any"
+process = "sshd"
+exe = "/usr/sbin/sshd"
+user = "root"
+unit = "ssh.service"
+
+[[allow]]
+ports = [80, 443]
+family = "ipv6"
+bind = "10.0.0.0/8"
+container = "web"
+ignore_warnings = ["exposed-datastore"]
+
+[[deny]]
+range = "6000-6100"
+protocol = "udp"
+bind = "exposed"
+reason = "X11 must not be reachable"
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.default, Decision::Allow);
+    assert_eq!(p.ignore_warnings, vec!["root-unneeded"]);
+    // Deny rules come first.
+    let d = &p.rules[0];
+    assert_eq!((d.decision, d.index, d.line), (Decision::Deny, 1, 21));
+    assert_eq!(
+        d.ports,
+        Some(vec![PortRange {
+            start: 6000,
+            end: 6100
+        }])
+    );
+    assert_eq!(d.protocol, Some(Protocol::Udp));
+    assert_eq!(d.bind, Bind::Exposed);
+    assert_eq!(d.reason.as_deref(), Some("X11 must not be reachable"));
+    let a = &p.rules[1];
+    assert_eq!((a.decision, a.index, a.line), (Decision::Allow, 1, 5));
+    assert_eq!(a.process.as_deref(), Some("sshd"));
+    assert_eq!(a.exe.as_deref(), Some("/usr/sbin/sshd"));
+    assert_eq!(a.user.as_deref(), Some("root"));
+    assert_eq!(a.unit.as_deref(), Some("ssh.service"));
+    assert_eq!(a.bind, Bind::Any);
+    let b = &p.rules[2];
+    assert_eq!((b.index, b.line), (2, 14));
+    assert_eq!(b.ports.as_ref().map(Vec::len), Some(2));
+    assert_eq!(b.family, Some(Family::Ipv6));
+    assert_eq!(
+        b.bind,
+        Bind::Network("10.0.0.0".parse().unwrap_or_else(|_| unreachable!()), 8)
+    );
+    assert_eq!(b.container.as_deref(), Some("web"));
+    assert_eq!(b.ignore_warnings, vec!["exposed-datastore"]);
+    assert_eq!(b.label(), "allow #2 (line 14)");
+}
+
+#[test]
+fn default_is_deny_and_an_empty_policy_is_valid() {
+    let p = parse("").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.default, Decision::Deny);
+    assert!(p.rules.is_empty());
+}
+
+#[test]
+fn an_unknown_key_is_an_error_with_its_position() {
+    let e = err("default = \"deny\"\n[[allow]]\nport = 22\nprot = \"tcp\"\n");
+    assert_eq!((e.line, e.column), (4, 1), "{e}");
+    assert!(e.message.contains("unknown field `prot`"), "{e}");
+    assert!(e.message.contains("protocol"), "lists what is expected: {e}");
+    let e = err("defualt = \"deny\"\n");
+    assert_eq!((e.line, e.column), (1, 1), "{e}");
+}
+
+#[test]
+fn bad_values_name_line_and_column() {
+    let e = err("[[allow]]\nport = 70000\n");
+    assert_eq!((e.line, e.column), (2, 8), "{e}");
+    let e = err("[[allow]]\nport = 22\nprotocol = \"sctp\"\n");
+    assert_eq!((e.line, e.column), (3, 12), "{e}");
+    assert!(e.message.contains("tcp"), "{e}");
+    let e = err("default = \"maybe\"\n");
+    assert_eq!((e.line, e.column), (1, 11), "{e}");
+    let e = err("[[deny]]\n  range = \"8080-80\"\n");
+    assert_eq!((e.line, e.column), (2, 11), "{e}");
+    assert!(e.message.contains("low-high"), "{e}");
+    let e = err("[[allow]]\nport = 22\nbind = \"everywhere\"\n");
+    assert_eq!(e.line, 3, "{e}");
+    assert!(e.message.contains("loopback"), "{e}");
+    let e = err("[[allow]]\nport = 22\nbind = \"10.0.0.0/33\"\n");
+    assert_eq!(e.line, 3, "{e}");
+    let e = err("ignore_warnings = [\"root-unneded\"]\n");
+    assert_eq!(e.line, 1, "{e}");
+    assert!(e.message.contains("root-unneeded"), "lists the known ids: {e}");
+    let e = err("[[allow]]\nport = \"22\"\n");
+    assert_eq!((e.line, e.column), (2, 8), "{e}");
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    let e = err("[[allow]]\nport = 22\nprocess = \"sshd\n");
+    assert_eq!(e.line, 3, "{e}");
+    let e = err("[[allow]\nport = 22\n");
+    assert_eq!(e.line, 1, "{e}");
+}
+
+#[test]
+fn rule_level_mistakes_point_at_the_rule() {
+    let e = err("default = \"deny\"\n\n[[allow]]\nport = 22\nports = [23]\n");
+    assert_eq!((e.line, e.column), (3, 1), "{e}");
+    assert!(e.message.contains("only one of"), "{e}");
+    let e = err("[[allow]]\nport = 1\n\n  [[deny]]\n  reason = \"no\"\n");
+    assert_eq!((e.line, e.column), (4, 3), "{e}");
+    assert!(e.message.contains("no condition"), "{e}");
+    let e = err("[[allow]]\nports = []\n");
+    assert_eq!(e.line, 1, "{e}");
+}
+
+#[test]
+fn positions_count_characters_not_bytes() {
+    assert_eq!(line_column("é = 1\nab", 8), (2, 2));
+    assert_eq!(line_column("x", 99), (1, 2));
+}
