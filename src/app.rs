@@ -1,26 +1,69 @@
 //! One run of whyport: collect -> explain -> render, and the exit status.
+//! The listing and each subcommand (audit, policy init, snapshot, diff)
+//! have a function here; everything they do besides reading files and the
+//! system is a pure function elsewhere.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::audit::{baseline, eval, init, policy};
 use crate::collect::{self, Details, Request};
-use crate::config::{Config, Output};
+use crate::config::{Command, Config, Output, ReportFormat};
 use crate::explain::{self, why};
 use crate::render::{self, Answer};
+use crate::report::Report;
 
 /// How a successful run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Something was listed (or nothing was asked for and nothing is open).
+    /// Something was listed (or nothing was asked for and nothing is open);
+    /// the host complies; nothing changed.
     Listed,
     /// A filter matched no listening socket: exit status 1.
     NothingMatched,
+    /// The audit found something, or the diff a change: exit status 1.
+    Findings,
+}
+
+/// An error the user can fix, with what to do: printed as
+/// `whyport: MESSAGE: HINT`.
+#[derive(Debug)]
+pub struct UserError {
+    pub message: String,
+    pub hint: &'static str,
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+fn user_error(message: String, hint: &'static str) -> anyhow::Error {
+    anyhow::Error::new(UserError { message, hint })
 }
 
 /// Run whyport with `config`, writing the result to `out` and notices to
 /// `err`. Errors are for the caller to print; a closed pipe is an `io`
 /// error of kind `BrokenPipe` in the chain.
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    match &config.command {
+        Command::List => list(config, out, err),
+        Command::Audit { policy, format } => audit(config, policy, *format, out, err),
+        Command::PolicyInit { output } => policy_init(config, output.as_deref(), out, err),
+        Command::Snapshot { output } => snapshot(config, output.as_deref(), out, err),
+        Command::Diff {
+            baseline,
+            format,
+            strict,
+        } => diff(config, baseline, *format, *strict, out, err),
+    }
+}
+
+fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
     let filter = &config.filter;
     let targets = &config.targets;
     let asking = !targets.is_empty();
@@ -29,7 +72,7 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         Output::Pids => Details::Pid,
         Output::Table { .. } => Details::Identity,
         Output::Json { .. } if asking => Details::Explain,
-        Output::Json { .. } => Details::Full,
+        Output::Json { .. } | Output::Csv { .. } | Output::Ndjson => Details::Full,
         Output::Explain => Details::Explain,
     };
     let ports = kernel_ports(config);
@@ -38,6 +81,7 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         ports: &ports,
         details,
         user_names: !config.numeric && details != Details::Pid,
+        owner_files: details == Details::Explain,
     };
     let keep = |s: &crate::model::Socket| {
         filter.matches(s)
@@ -62,14 +106,10 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
     let answer = asking.then(|| Answer {
         explanations: why::explain_all(&report),
         unanswered: unanswered.clone(),
-        now: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        now: unix_now(),
     });
     timings.push(("explain", explained.elapsed()));
-    for note in &report.notes {
-        writeln!(err, "whyport: note: {note}")?;
-    }
+    notes(&report, err)?;
     let rendered = Instant::now();
     render::render(&report, answer.as_ref(), config.output, config.numeric, out)?;
     out.flush()?;
@@ -81,14 +121,224 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
             .collect();
         writeln!(err, "whyport: timings: {}", phases.join(", "))?;
     }
-    if let Some(notice) = render::hidden_notice(&report) {
-        writeln!(err, "{notice}")?;
-    }
+    hidden(&report, err)?;
     // Something asked about found nothing: 1, so scripts can tell.
     if (report.listeners.is_empty() && (filter.narrowing || asking)) || !unanswered.is_empty() {
         return Ok(Outcome::NothingMatched);
     }
     Ok(Outcome::Listed)
+}
+
+/// `whyport audit --policy FILE`.
+fn audit(
+    config: &Config,
+    path: &Path,
+    format: ReportFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    // The policy is read first: a typo costs no scan.
+    let text = read_text(
+        path,
+        "policy",
+        "give the path of a policy file; `whyport policy init > whyport.toml` writes one",
+    )?;
+    let policy = policy::parse(&text).map_err(|e| {
+        user_error(
+            format!("{}:{e}", path.display()),
+            "fix the policy; its format is described in docs/policy.md",
+        )
+    })?;
+    let report = whole_host(config, Details::Identity, err)?;
+    let explanations = why::explain_all(&report);
+    let result = eval::audit(&policy, &explanations);
+    let cx = context(config, path);
+    render::audit::render(&result, &report, format, &cx, out)?;
+    out.flush()?;
+    hidden(&report, err)?;
+    Ok(if result.compliant() {
+        Outcome::Listed
+    } else {
+        Outcome::Findings
+    })
+}
+
+/// `whyport policy init`.
+fn policy_init(
+    config: &Config,
+    output: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let report = whole_host(config, Details::Identity, err)?;
+    let explanations = why::explain_all(&report);
+    let cx = context(config, Path::new(""));
+    let text = init::policy_for(
+        &explanations,
+        report.host.ephemeral_ports,
+        &cx.hostname,
+        &cx.timestamp,
+    );
+    emit(output, text.as_bytes(), out)?;
+    hidden(&report, err)?;
+    Ok(Outcome::Listed)
+}
+
+/// `whyport snapshot`: the JSON listing of the whole host.
+fn snapshot(
+    config: &Config,
+    output: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let report = whole_host(config, Details::Full, err)?;
+    let mut json = Vec::new();
+    render::render(&report, None, Output::Json { pretty: true }, false, &mut json)?;
+    emit(output, &json, out)?;
+    hidden(&report, err)?;
+    Ok(Outcome::Listed)
+}
+
+/// `whyport diff BASELINE`.
+fn diff(
+    config: &Config,
+    path: &Path,
+    format: ReportFormat,
+    strict: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let text = read_text(
+        path,
+        "baseline",
+        "give a file written by `whyport snapshot -o FILE`",
+    )?;
+    let before = baseline::parse(&text).map_err(|e| {
+        let at = e
+            .position
+            .map(|(l, c)| format!(":{l}:{c}"))
+            .unwrap_or_default();
+        user_error(
+            format!("{}{at}: {}", path.display(), e.message),
+            "take a baseline with `whyport snapshot -o FILE`",
+        )
+    })?;
+    let report = whole_host(config, Details::Full, err)?;
+    // Now goes through the same JSON as the baseline did, so both sides
+    // are compared in the same terms.
+    let mut json = Vec::new();
+    render::render(&report, None, Output::Json { pretty: false }, false, &mut json)?;
+    let now = baseline::parse(&String::from_utf8_lossy(&json))
+        .map_err(|e| anyhow::anyhow!("reading back the listing failed: {}", e.message))?;
+    let result = baseline::diff(&before, &now, strict);
+    let cx = context(config, path);
+    render::diff::render(&result, format, &cx, out)?;
+    out.flush()?;
+    hidden(&report, err)?;
+    Ok(if result.changes.is_empty() {
+        Outcome::Listed
+    } else {
+        Outcome::Findings
+    })
+}
+
+/// Every listener of the host, TCP and UDP, with `details` of its owners
+/// and the host files explanations need.
+fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow::Result<Report> {
+    let protocols = [crate::model::Protocol::Tcp, crate::model::Protocol::Udp];
+    let request = Request {
+        protocols: &protocols,
+        ports: &[],
+        details,
+        user_names: !config.numeric,
+        owner_files: details >= Details::Identity,
+    };
+    let snapshot = collect::collect(&config.source, request, |_| true)?;
+    let report = explain::explain(snapshot, !config.numeric);
+    notes(&report, err)?;
+    Ok(report)
+}
+
+fn notes(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
+    for note in &report.notes {
+        writeln!(err, "whyport: note: {note}")?;
+    }
+    Ok(())
+}
+
+fn hidden(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(notice) = render::hidden_notice(report) {
+        writeln!(err, "{notice}")?;
+    }
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn context(config: &Config, source: &Path) -> render::audit::Context {
+    let now = SystemTime::now();
+    render::audit::Context {
+        source: source.display().to_string(),
+        hostname: collect::hostname(&config.source),
+        timestamp: humantime::format_rfc3339_seconds(now).to_string(),
+        unix_time: unix_now(),
+    }
+}
+
+/// The text of a file the user named (`what`: policy, baseline).
+fn read_text(path: &Path, what: &str, hint: &'static str) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        user_error(
+            format!("cannot read {what} {}: {}", path.display(), io_text(&e)),
+            hint,
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        user_error(
+            format!(
+                "{what} {} is not UTF-8 text (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+            hint,
+        )
+    })
+}
+
+/// The OS message without Rust's " (os error N)".
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error")
+        .next()
+        .unwrap_or(&text)
+        .to_lowercase()
+}
+
+/// Write `bytes` to `output` (whole or not at all: a temporary file in the
+/// same directory, renamed over it), or to `out` when no file was named.
+fn emit(output: Option<&Path>, bytes: &[u8], out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(path) = output.filter(|p| p.as_os_str() != "-") else {
+        out.write_all(bytes)?;
+        out.flush()?;
+        return Ok(());
+    };
+    let hint = "choose a writable path, or leave -o out to print to standard output";
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.whyport-{}", std::process::id()));
+    let fail = |e: std::io::Error| {
+        let _ = std::fs::remove_file(&tmp);
+        user_error(format!("cannot write {}: {}", path.display(), io_text(&e)), hint)
+    };
+    std::fs::write(&tmp, bytes).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    Ok(())
 }
 
 /// The port ranges the kernel may filter on: those of `-p`, intersected

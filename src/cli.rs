@@ -4,10 +4,10 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::collect::Source;
-use crate::config::{self, Config, Filter, Output, PortRange, Target};
+use crate::config::{self, Command, Config, Filter, Output, PortRange, ReportFormat, Target};
 use crate::model::Protocol;
 
 const AFTER_HELP: &str = "\
@@ -17,24 +17,39 @@ Examples:
   whyport ssh             the ports registered for ssh that are open here
   whyport --pid 1234      every port process 1234 holds
   kill $(whyport -q 8080) the PIDs only, for scripts
+  whyport --format csv    one row per socket (also: ndjson, json)
+  whyport policy init > whyport.toml    a policy allowing what is open now
+  whyport audit --policy whyport.toml   does this host comply? (exit 1 if not)
+  whyport snapshot -o base.json; whyport diff base.json   what changed since?
 
 Exit codes:
   0  success (also when the output pipe is closed early)
-  1  nothing is listening on what was asked (a target or a filter)
-  2  usage or runtime error
+  1  nothing is listening on what was asked (a target or a filter);
+     audit: the host does not comply; diff: something changed
+  2  usage or runtime error (also a malformed policy or baseline)
 
 ADDRESS '*' means every IPv4 and IPv6 address: an IPv6 socket with
 IPV6_V6ONLY off, which also accepts IPv4. '::' is IPv6 only.
 
 Service names come from the IANA Service Name and Transport Protocol Port
 Number Registry (CC0), snapshot of 2026-04-09.
-JSON schema: docs/json.md.";
+The IANA service 'audit' (port 182) is asked about as 182 or audit/tcp,
+since 'whyport audit' is the audit command.
+JSON schema: docs/json.md. Policies and baselines: docs/policy.md.";
 
 /// whyport: why is this port open? Lists every listening TCP and UDP socket
 /// with every process that holds it and the service registered for its port.
 #[derive(Debug, Parser)]
-#[command(name = "whyport", version, after_help = AFTER_HELP)]
+#[command(
+    name = "whyport",
+    version,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+
     /// Explain these: a port (8080, :8080, 53/udp), a range (8000-8100) or an
     /// IANA service name (ssh). Without targets, list every listening socket.
     #[arg(value_name = "TARGET", value_parser = config::parse_target)]
@@ -77,8 +92,13 @@ pub struct Args {
     no_header: bool,
 
     /// Print one JSON document (schema: docs/json.md); indented on a terminal
-    #[arg(long = "json", conflicts_with = "quiet")]
+    #[arg(long = "json", conflicts_with_all = ["quiet", "format"])]
     json: bool,
+
+    /// Output format of the listing: table, json, csv (a row per socket),
+    /// ndjson (a JSON listener per line)
+    #[arg(long = "format", value_name = "FORMAT", conflicts_with = "quiet")]
+    format: Option<ListFormat>,
 
     /// Print only the PIDs of the owning processes, one per line
     #[arg(short = 'q', long = "quiet")]
@@ -89,8 +109,87 @@ pub struct Args {
     timings: bool,
 
     /// Read a recorded tree (DIR/proc, DIR/etc/passwd) instead of the live system
-    #[arg(long = "proc-root", value_name = "DIR", hide = true)]
+    #[arg(long = "proc-root", value_name = "DIR", hide = true, global = true)]
     proc_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Junit,
+    Prometheus,
+}
+
+impl From<Format> for ReportFormat {
+    fn from(f: Format) -> ReportFormat {
+        match f {
+            Format::Table => ReportFormat::Table,
+            Format::Json => ReportFormat::Json,
+            Format::Junit => ReportFormat::Junit,
+            Format::Prometheus => ReportFormat::Prometheus,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Check every listener against a port policy (docs/policy.md); exit 0
+    /// when the host complies, 1 when it does not
+    Audit {
+        /// The policy file (TOML); start from `whyport policy init`
+        #[arg(long = "policy", value_name = "FILE")]
+        policy: PathBuf,
+        /// table, json, junit (JUnit XML for CI) or prometheus (for
+        /// node_exporter's textfile collector)
+        #[arg(long = "format", value_name = "FORMAT", default_value = "table")]
+        format: Format,
+        /// Numbers only: uids instead of user names
+        #[arg(short = 'n', long = "numeric")]
+        numeric: bool,
+    },
+    /// Write policies
+    Policy {
+        #[command(subcommand)]
+        command: PolicySub,
+    },
+    /// Record the listeners (the JSON listing) to compare with later
+    Snapshot {
+        /// Write to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// What opened, closed or changed owner, executable, user or bind since
+    /// a snapshot; exit 1 if anything did
+    Diff {
+        /// A file written by `whyport snapshot` (or `whyport --json`)
+        #[arg(value_name = "BASELINE")]
+        baseline: PathBuf,
+        /// table, json, junit or prometheus
+        #[arg(long = "format", value_name = "FORMAT", default_value = "table")]
+        format: Format,
+        /// Also count changed PIDs, start times and command lines (a restart)
+        #[arg(long = "strict")]
+        strict: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicySub {
+    /// Print a policy that allows exactly what is open now, commented
+    Init {
+        /// Write to FILE instead of standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 impl Args {
@@ -111,9 +210,21 @@ impl Args {
         let mut targets = self.targets;
         targets.extend(self.pids.into_iter().map(Target::Pid));
         targets.extend(self.processes.into_iter().map(Target::Process));
+        let json = Output::Json {
+            pretty: std::io::stdout().is_terminal(),
+        };
         let output = if self.json {
-            Output::Json {
-                pretty: std::io::stdout().is_terminal(),
+            json
+        } else if let Some(format) = self.format {
+            match format {
+                ListFormat::Table => Output::Table {
+                    header: !self.no_header,
+                },
+                ListFormat::Json => json,
+                ListFormat::Csv => Output::Csv {
+                    header: !self.no_header,
+                },
+                ListFormat::Ndjson => Output::Ndjson,
             }
         } else if self.quiet {
             Output::Pids
@@ -124,7 +235,36 @@ impl Args {
                 header: !self.no_header,
             }
         };
+        let mut numeric = self.numeric;
+        let command = match self.command {
+            None => Command::List,
+            Some(Sub::Audit {
+                policy,
+                format,
+                numeric: n,
+            }) => {
+                numeric |= n;
+                Command::Audit {
+                    policy,
+                    format: format.into(),
+                }
+            }
+            Some(Sub::Policy {
+                command: PolicySub::Init { output },
+            }) => Command::PolicyInit { output },
+            Some(Sub::Snapshot { output }) => Command::Snapshot { output },
+            Some(Sub::Diff {
+                baseline,
+                format,
+                strict,
+            }) => Command::Diff {
+                baseline,
+                format: format.into(),
+                strict,
+            },
+        };
         Config {
+            command,
             source: self.proc_root.map_or(Source::Live, Source::Recorded),
             filter: Filter {
                 protocols,
@@ -134,7 +274,7 @@ impl Args {
                 narrowing,
             },
             output,
-            numeric: self.numeric,
+            numeric,
             timings: self.timings,
             targets,
         }
@@ -179,6 +319,68 @@ mod tests {
         assert_eq!(c.output, Output::Explain);
         assert_eq!(c.targets.len(), 4);
         assert_eq!(config(&["-q", "8080"]).output, Output::Pids);
+    }
+
+    #[test]
+    fn subcommands_and_formats() {
+        let c = config(&["audit", "--policy", "p.toml", "--format", "junit"]);
+        assert_eq!(
+            c.command,
+            Command::Audit {
+                policy: "p.toml".into(),
+                format: ReportFormat::Junit
+            }
+        );
+        assert_eq!(
+            config(&["policy", "init"]).command,
+            Command::PolicyInit { output: None }
+        );
+        assert_eq!(
+            config(&["snapshot", "-o", "b.json"]).command,
+            Command::Snapshot {
+                output: Some("b.json".into())
+            }
+        );
+        assert_eq!(
+            config(&["diff", "b.json", "--strict", "--format", "prometheus"]).command,
+            Command::Diff {
+                baseline: "b.json".into(),
+                format: ReportFormat::Prometheus,
+                strict: true
+            }
+        );
+        assert_eq!(
+            config(&["--format", "csv", "--no-header"]).output,
+            Output::Csv { header: false }
+        );
+        assert_eq!(config(&["--format", "ndjson"]).output, Output::Ndjson);
+        assert!(matches!(
+            config(&["--format", "json"]).output,
+            Output::Json { .. }
+        ));
+        // The hidden --proc-root works before and after a subcommand.
+        let c = config(&["--proc-root", "/x", "snapshot"]);
+        assert!(matches!(c.source, Source::Recorded(_)));
+        let c = config(&["audit", "--policy", "p", "--proc-root", "/x"]);
+        assert!(matches!(c.source, Source::Recorded(_)));
+        // A target is still a target; the IANA service "audit" is 182.
+        assert_eq!(config(&["audit/tcp"]).command, Command::List);
+        assert_eq!(config(&["8080"]).command, Command::List);
+    }
+
+    #[test]
+    fn subcommand_misuse_is_a_usage_error() {
+        for argv in [
+            vec!["whyport", "audit"],
+            vec!["whyport", "audit", "--policy", "p", "--format", "csv"],
+            vec!["whyport", "8080", "audit"],
+            vec!["whyport", "diff"],
+            vec!["whyport", "policy"],
+            vec!["whyport", "--json", "--format", "csv"],
+            vec!["whyport", "--format", "xml"],
+        ] {
+            assert!(Args::try_parse_from(&argv).is_err(), "{argv:?}");
+        }
     }
 
     #[test]

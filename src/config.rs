@@ -19,6 +19,31 @@ pub struct Config {
     pub timings: bool,
     /// What `whyport TARGET...` asks about; empty for the plain listing.
     pub targets: Vec<Target>,
+    /// The listing, or one of the subcommands.
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// List (or explain targets): `output` says how.
+    List,
+    /// `whyport audit --policy FILE`.
+    Audit {
+        policy: std::path::PathBuf,
+        format: ReportFormat,
+    },
+    /// `whyport policy init`: a policy allowing what is open now.
+    PolicyInit { output: Option<std::path::PathBuf> },
+    /// `whyport snapshot`: the JSON listing, for `diff` later.
+    Snapshot { output: Option<std::path::PathBuf> },
+    /// `whyport diff BASELINE`.
+    Diff {
+        baseline: std::path::PathBuf,
+        format: ReportFormat,
+        /// Also count PIDs, start times and command lines.
+        strict: bool,
+    },
 }
 
 /// One thing to explain.
@@ -141,8 +166,26 @@ pub enum Output {
     },
     /// Only the owning PIDs, one per line.
     Pids,
+    /// CSV with a header row (unless `header` is false).
+    Csv {
+        header: bool,
+    },
+    /// One JSON listener per line.
+    Ndjson,
     /// Why each target is open, in prose (`whyport TARGET`).
     Explain,
+}
+
+/// Output formats of `whyport audit` and `whyport diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    /// JUnit XML, for CI systems.
+    Junit,
+    /// Prometheus text exposition format, for node_exporter's textfile
+    /// collector.
+    Prometheus,
 }
 
 /// Which sockets to keep.

@@ -31,8 +31,19 @@ fn main() -> ExitCode {
     let mut err = io::stderr();
     match app::run(&config, &mut out, &mut err) {
         Ok(app::Outcome::Listed) => ExitCode::SUCCESS,
-        Ok(app::Outcome::NothingMatched) => ExitCode::from(1),
+        Ok(app::Outcome::NothingMatched | app::Outcome::Findings) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<app::UserError>().is_some() => {
+            if let Some(u) = e.downcast_ref::<app::UserError>() {
+                let _ = writeln!(
+                    err,
+                    "whyport: {}: {}",
+                    sanitize::escape_str(&one_line(&u.message)),
+                    u.hint
+                );
+            }
+            ExitCode::from(2)
+        }
         Err(e) => {
             let _ = writeln!(
                 err,

@@ -6,10 +6,24 @@ use std::fmt::Write as _;
 
 /// Escape `bytes` for display. Printable text is returned unchanged.
 pub fn escape(bytes: &[u8]) -> String {
+    escape_with(bytes, false)
+}
+
+/// Escape `bytes` reversibly, for machine formats that must stay valid
+/// UTF-8 without control characters (CSV, Prometheus labels): as `escape`,
+/// and a backslash is doubled, so `\\`, `\xNN` and `\u{N}` can be undone
+/// unambiguously and no byte of the original is lost.
+pub fn escape_reversible(bytes: &[u8]) -> String {
+    escape_with(bytes, true)
+}
+
+fn escape_with(bytes: &[u8], backslash: bool) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if is_dangerous(c) {
+            if backslash && c == '\\' {
+                out.push_str("\\\\");
+            } else if is_dangerous(c) {
                 if (c as u32) < 0x80 {
                     let _ = write!(out, "\\x{:02x}", c as u32);
                 } else {
@@ -73,6 +87,13 @@ mod tests {
             "a\\u{200b}b\\u{feff}"
         );
         assert_eq!(escape("\u{2028}".as_bytes()), "\\u{2028}");
+    }
+
+    #[test]
+    fn reversible_escaping_doubles_backslashes() {
+        assert_eq!(escape_reversible(b"a\\x41\xff\n"), "a\\\\x41\\xff\\x0a");
+        assert_eq!(escape_reversible("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape_reversible("\u{202e}".as_bytes()), "\\u{202e}");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct Request<'a> {
     pub details: Details,
     /// Resolve uids to user names.
     pub user_names: bool,
+    /// Also read the host files the owners make relevant (inetd.conf,
+    /// .socket units, container names): explanations and audits.
+    pub owner_files: bool,
 }
 
 /// Read the listening sockets the request names, keep those `keep`
@@ -84,7 +87,7 @@ pub fn collect(
                 socket_fds.iter().map(|f| f.pid).collect();
             let owners: Vec<&crate::model::Process> = processes
                 .values()
-                .filter(|p| explain && holders.contains(&p.pid))
+                .filter(|p| request.owner_files && holders.contains(&p.pid))
                 .collect();
             linux::host(source, &owners)
         } else {
@@ -108,4 +111,18 @@ pub fn collect(
             "this platform is not supported yet: whyport currently reads Linux's /proc and netlink"
         )
     }
+}
+
+/// The host's name, for reports (`audit`, `diff`); "unknown" when it cannot
+/// be read.
+pub fn hostname(source: &Source) -> String {
+    let path = match source {
+        Source::Live => PathBuf::from("/proc/sys/kernel/hostname"),
+        Source::Recorded(dir) => dir.join("proc/sys/kernel/hostname"),
+    };
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }

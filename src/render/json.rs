@@ -40,7 +40,7 @@ pub struct Listeners<'a> {
 impl Serialize for Listeners<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.report.listeners.iter().enumerate().map(|(i, l)| {
-            let mut j = listener(l, self.texts);
+            let mut j = listener_json(l, self.texts);
             j.why = self
                 .answer
                 .and_then(|a| a.explanations.get(i))
@@ -107,7 +107,7 @@ pub struct ProcessJson<'a> {
 
 /// The text of one process, converted once however many sockets it holds.
 #[derive(Debug)]
-pub struct ProcessText {
+pub(super) struct ProcessText {
     name: String,
     exe: Option<String>,
     cmdline: Vec<String>,
@@ -125,18 +125,35 @@ pub struct HiddenJson {
     pub sockets_with_partial_owners: usize,
 }
 
-pub(super) fn render<'a>(
-    report: &'a Report,
-    answer: Option<&'a Answer<'a>>,
-    pretty: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+/// The text of every owner, converted once.
+pub(super) fn texts(report: &Report) -> HashMap<u32, ProcessText> {
     let mut texts: HashMap<u32, ProcessText> = HashMap::new();
     for o in report.listeners.iter().flat_map(|l| &l.owners) {
         texts
             .entry(o.process.pid)
             .or_insert_with(|| text(&o.process));
     }
+    texts
+}
+
+/// `--format ndjson`: one Listener object (docs/json.md) per line, nothing
+/// else, so `grep` and line-based tools can handle the stream.
+pub(super) fn render_ndjson(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let texts = texts(report);
+    for l in &report.listeners {
+        serde_json::to_writer(&mut *out, &listener_json(l, &texts)).map_err(io::Error::from)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+pub(super) fn render<'a>(
+    report: &'a Report,
+    answer: Option<&'a Answer<'a>>,
+    pretty: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let texts = texts(report);
     let doc = ListingJson {
         version: JSON_VERSION,
         iana_snapshot: IANA_SNAPSHOT,
@@ -166,7 +183,7 @@ pub(super) fn render<'a>(
     writeln!(out)
 }
 
-fn listener<'a>(l: &'a Listener, texts: &'a HashMap<u32, ProcessText>) -> ListenerJson<'a> {
+pub(super) fn listener_json<'a>(l: &'a Listener, texts: &'a HashMap<u32, ProcessText>) -> ListenerJson<'a> {
     let (status, reason) = match l.owner_status {
         OwnerStatus::Visible => ("visible", None),
         OwnerStatus::Partial(r) => ("partial", Some(reason_id(r))),

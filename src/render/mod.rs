@@ -1,9 +1,14 @@
 //! Turning a report into bytes: one module per output format. Renderers
 //! write to a `&mut dyn Write` and never print on their own.
 
+pub mod audit;
+mod csv;
+pub mod diff;
 mod explain;
 mod json;
 mod json_why;
+mod junit;
+mod prometheus;
 mod table;
 
 pub use json::JSON_VERSION;
@@ -36,6 +41,8 @@ pub fn render(
         (Output::Table { header }, _) => table::render(report, header, numeric, out),
         (Output::Json { pretty }, _) => json::render(report, answer, pretty, out),
         (Output::Pids, _) => pids(report, out),
+        (Output::Csv { header }, _) => csv::render(report, header, out),
+        (Output::Ndjson, _) => json::render_ndjson(report, out),
         (Output::Explain, Some(a)) => {
             explain::render(report, &a.explanations, &a.unanswered, a.now, out)
         }

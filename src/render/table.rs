@@ -50,7 +50,7 @@ pub(super) fn render(
 /// text never contains), with the widest cell of each column so far: a
 /// listing of 100,000 sockets then costs one allocation per row, not nine.
 #[derive(Default)]
-struct Rows {
+pub(super) struct Rows {
     lines: Vec<String>,
     widths: Vec<usize>,
 }
@@ -58,7 +58,7 @@ struct Rows {
 const SEP: char = '\u{1f}';
 
 impl Rows {
-    fn push<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
+    pub(super) fn push<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
         let mut line = String::new();
         for (i, cell) in cells.into_iter().enumerate() {
             let cell = cell.as_ref();
@@ -76,7 +76,7 @@ impl Rows {
 
     /// Columns two spaces apart, each as wide as its widest cell (in
     /// terminal cells), with no trailing blanks.
-    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+    pub(super) fn write(&self, out: &mut dyn Write) -> io::Result<()> {
         write_columns(&self.lines, &self.widths, out)
     }
 }

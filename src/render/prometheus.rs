@@ -1,0 +1,139 @@
+//! The Prometheus text exposition format (version 0.0.4), for
+//! node_exporter's textfile collector: metric families with HELP and TYPE,
+//! each label set once (samples with equal labels are added up, so a
+//! SO_REUSEPORT group is one series with its socket count).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use crate::report::{OwnerStatus, Report};
+use crate::sanitize::escape_reversible;
+
+/// One metric family being built.
+#[derive(Debug)]
+pub struct Family {
+    name: &'static str,
+    help: &'static str,
+    /// Label sets (in label order) and their values.
+    samples: BTreeMap<Vec<(&'static str, String)>, f64>,
+}
+
+impl Family {
+    pub fn gauge(name: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            help,
+            samples: BTreeMap::new(),
+        }
+    }
+
+    /// Add `value` to the series with these labels.
+    pub fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+        *self.samples.entry(labels).or_insert(0.0) += value;
+    }
+
+    pub fn set(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+        self.samples.insert(labels, value);
+    }
+
+    pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "# HELP {} {}", self.name, self.help)?;
+        writeln!(out, "# TYPE {} gauge", self.name)?;
+        for (labels, value) in &self.samples {
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+                .collect();
+            if labels.is_empty() {
+                writeln!(out, "{} {value}", self.name)?;
+            } else {
+                writeln!(out, "{}{{{}}} {value}", self.name, labels.join(","))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A label value: backslash, double quote and newline escaped as the
+/// format requires (the text is already free of other controls).
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Process text for a label: reversible escaping (docs/json.md#csv).
+pub fn text(bytes: &[u8]) -> String {
+    escape_reversible(bytes)
+}
+
+/// `whyport_listener_sockets`: one series per listener (by protocol,
+/// address, port, service, process, user, unit, container), valued with
+/// its socket count. `origins` gives each listener's (unit, container).
+pub fn listener_family(report: &Report, origins: &[(String, String)]) -> Family {
+    let mut f = Family::gauge(
+        "whyport_listener_sockets",
+        "Listening sockets, by protocol, address, port, IANA service, owning process, user, systemd unit and container.",
+    );
+    for (i, l) in report.listeners.iter().enumerate() {
+        let mut names: Vec<String> = l.owners.iter().map(|o| text(&o.process.name)).collect();
+        names.sort();
+        names.dedup();
+        let mut users: Vec<String> = l
+            .owners
+            .iter()
+            .map(|o| match (&o.process.user, o.process.uid) {
+                (Some(u), _) => text(u.as_bytes()),
+                (None, Some(uid)) => uid.to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        users.sort();
+        users.dedup();
+        let process = match l.owner_status {
+            OwnerStatus::Hidden(_) => "(hidden)".to_string(),
+            OwnerStatus::Kernel => "(kernel)".to_string(),
+            _ => names.join(","),
+        };
+        let (unit, container) = origins.get(i).cloned().unwrap_or_default();
+        f.add(
+            vec![
+                ("protocol", l.protocol.as_str().into()),
+                ("family", if l.address.is_ipv4() { "ipv4" } else { "ipv6" }.into()),
+                ("address", text(super::address_text(l).as_bytes())),
+                ("dual_stack", l.dual_stack.to_string()),
+                ("port", l.port.to_string()),
+                (
+                    "service",
+                    l.service.map(|s| s.name.to_string()).unwrap_or_default(),
+                ),
+                ("process", process),
+                ("user", users.join(",")),
+                ("unit", text(unit.as_bytes())),
+                ("container", text(container.as_bytes())),
+            ],
+            1.0,
+        );
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_label_sets_are_one_series() {
+        let mut f = Family::gauge("m", "help");
+        f.add(vec![("a", "x".into())], 1.0);
+        f.add(vec![("a", "x".into())], 1.0);
+        f.add(vec![("a", "q\"\\\n".into())], 1.0);
+        let mut out = Vec::new();
+        f.write(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(
+            text,
+            "# HELP m help\n# TYPE m gauge\nm{a=\"q\\\"\\\\\\n\"} 1\nm{a=\"x\"} 2\n"
+        );
+    }
+}
