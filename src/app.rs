@@ -193,7 +193,13 @@ fn snapshot(
 ) -> anyhow::Result<Outcome> {
     let report = whole_host(config, Details::Full, err)?;
     let mut json = Vec::new();
-    render::render(&report, None, Output::Json { pretty: true }, false, &mut json)?;
+    render::render(
+        &report,
+        None,
+        Output::Json { pretty: true },
+        false,
+        &mut json,
+    )?;
     emit(output, &json, out)?;
     hidden(&report, err)?;
     Ok(Outcome::Listed)
@@ -227,7 +233,13 @@ fn diff(
     // Now goes through the same JSON as the baseline did, so both sides
     // are compared in the same terms.
     let mut json = Vec::new();
-    render::render(&report, None, Output::Json { pretty: false }, false, &mut json)?;
+    render::render(
+        &report,
+        None,
+        Output::Json { pretty: false },
+        false,
+        &mut json,
+    )?;
     let now = baseline::parse(&String::from_utf8_lossy(&json))
         .map_err(|e| anyhow::anyhow!("reading back the listing failed: {}", e.message))?;
     let result = baseline::diff(&before, &now, strict);
@@ -334,7 +346,10 @@ fn emit(output: Option<&Path>, bytes: &[u8], out: &mut dyn Write) -> anyhow::Res
     let tmp = path.with_file_name(format!(".{name}.whyport-{}", std::process::id()));
     let fail = |e: std::io::Error| {
         let _ = std::fs::remove_file(&tmp);
-        user_error(format!("cannot write {}: {}", path.display(), io_text(&e)), hint)
+        user_error(
+            format!("cannot write {}: {}", path.display(), io_text(&e)),
+            hint,
+        )
     };
     std::fs::write(&tmp, bytes).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)?;

@@ -134,7 +134,7 @@ pub fn diff(before: &Baseline, now: &Baseline, strict: bool) -> Diff {
     };
     let same_port = |a: &Entry, b: &Entry| (&a.protocol, a.port) == (&b.protocol, b.port);
     let same_family = |a: &Entry, b: &Entry| a.address.contains(':') == b.address.contains(':');
-    let passes: [&dyn Fn(&Entry, &Entry) -> bool; 4] = [
+    let passes: [&Pairing<'_>; 4] = [
         &|a, b| same_place(a, b) && fingerprint(a, strict) == fingerprint(b, strict),
         &|a, b| same_place(a, b),
         &|a, b| same_port(a, b) && same_family(a, b) && names(a) == names(b),
@@ -143,11 +143,11 @@ pub fn diff(before: &Baseline, now: &Baseline, strict: bool) -> Diff {
     for pass in passes {
         for o in old.iter_mut() {
             let Some(a) = *o else { continue };
-            if let Some(n) = new.iter_mut().find(|n| n.is_some_and(|b| pass(a, b))) {
-                if let Some(b) = n.take() {
-                    pairs.push((a, b));
-                    *o = None;
-                }
+            if let Some(n) = new.iter_mut().find(|n| n.is_some_and(|b| pass(a, b)))
+                && let Some(b) = n.take()
+            {
+                pairs.push((a, b));
+                *o = None;
             }
         }
     }
@@ -195,6 +195,12 @@ fn has_owners(e: &Entry) -> bool {
 }
 
 type Set = BTreeSet<String>;
+
+/// One compared property of a listener's owners.
+type Field = fn(&Entry) -> Set;
+
+/// Whether a baseline listener and a listener of now are the same one.
+type Pairing<'a> = dyn Fn(&Entry, &Entry) -> bool + 'a;
 
 fn names(e: &Entry) -> Set {
     e.processes.iter().map(|p| p.name.clone()).collect()
@@ -250,11 +256,11 @@ fn differences(a: &Entry, b: &Entry, strict: bool, owners: bool) -> Vec<String> 
     if !owners {
         return out;
     }
-    let mut fields: Vec<(&str, fn(&Entry) -> Set)> =
+    let mut fields: Vec<(&str, Field)> =
         vec![("owner", names), ("executable", exes), ("user", users)];
     if strict {
         fields.extend([
-            ("pid", pids as fn(&Entry) -> Set),
+            ("pid", pids as Field),
             ("started", starts),
             ("command line", cmdlines),
         ]);

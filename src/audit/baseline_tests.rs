@@ -45,8 +45,14 @@ fn nothing_changes_when_only_pids_and_start_times_do() {
     assert_eq!(kinds(&d), vec![(ChangeKind::Changed, 22)]);
     let details = &d.changes[0].details;
     assert!(details.iter().any(|l| l == "pid: 10 -> 99"), "{details:?}");
-    assert!(details.iter().any(|l| l.starts_with("started: ")), "{details:?}");
-    assert!(details.iter().any(|l| l.starts_with("command line: ")), "{details:?}");
+    assert!(
+        details.iter().any(|l| l.starts_with("started: ")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().any(|l| l.starts_with("command line: ")),
+        "{details:?}"
+    );
 }
 
 #[test]
@@ -99,7 +105,10 @@ fn a_new_bind_of_the_same_service_is_a_change_not_open_and_close() {
         vec![(ChangeKind::Changed, 6379), (ChangeKind::Changed, 6379)]
     );
     let details: Vec<&str> = d.changes.iter().map(|c| c.details[0].as_str()).collect();
-    assert!(details.contains(&"bind: 0.0.0.0 -> 127.0.0.1"), "{details:?}");
+    assert!(
+        details.contains(&"bind: 0.0.0.0 -> 127.0.0.1"),
+        "{details:?}"
+    );
     assert!(details.contains(&"bind: :: -> ::1"), "{details:?}");
 }
 
@@ -153,8 +162,15 @@ fn baseline_errors_say_where_and_what() {
 #[test]
 fn hostile_names_are_escaped_in_details() {
     let a = base(vec![entry("0.0.0.0", 22, vec![owner(10, "sshd", "root")])]);
-    let b = base(vec![entry("0.0.0.0", 22, vec![owner(10, "ss\nhd\u{202e}", "root")])]);
+    let b = base(vec![entry(
+        "0.0.0.0",
+        22,
+        vec![owner(10, "ss\nhd\u{202e}", "root")],
+    )]);
     let d = diff(&a, &b, false);
     let line = &d.changes[0].details[0];
-    assert!(!line.contains('\n') && !line.contains('\u{202e}'), "{line:?}");
+    assert!(
+        !line.contains('\n') && !line.contains('\u{202e}'),
+        "{line:?}"
+    );
 }

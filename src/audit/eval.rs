@@ -158,7 +158,11 @@ fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
         .min_by_key(|(_, m)| m.len());
     if let Some((rule, unmet)) = nearest {
         let unmet: Vec<String> = unmet.iter().map(|m| m.text.clone()).collect();
-        text.push_str(&format!("; nearest rule {}: {}", rule.label(), unmet.join("; ")));
+        text.push_str(&format!(
+            "; nearest rule {}: {}",
+            rule.label(),
+            unmet.join("; ")
+        ));
     }
     text
 }
@@ -207,14 +211,21 @@ fn mismatches(rule: &Rule, facts: &Facts<'_>) -> Vec<Unmet> {
     if let Some(ports) = &rule.ports
         && !ports.iter().any(|r| r.contains(l.port))
     {
-        out.push(unmet("port", format!("port {} is not one the rule names", l.port)));
+        out.push(unmet(
+            "port",
+            format!("port {} is not one the rule names", l.port),
+        ));
     }
     if let Some(p) = rule.protocol
         && p != l.protocol
     {
         out.push(unmet(
             "protocol",
-            format!("the rule is for {}, this is {}", p.as_str(), l.protocol.as_str()),
+            format!(
+                "the rule is for {}, this is {}",
+                p.as_str(),
+                l.protocol.as_str()
+            ),
         ));
     }
     if let Some(f) = rule.family {
@@ -294,9 +305,7 @@ fn mismatches(rule: &Rule, facts: &Facts<'_>) -> Vec<Unmet> {
     owner_field(
         "user",
         &rule.user,
-        &|p, want| {
-            p.user.as_deref() == Some(want) || p.uid.is_some_and(|u| u.to_string() == want)
-        },
+        &|p, want| p.user.as_deref() == Some(want) || p.uid.is_some_and(|u| u.to_string() == want),
         &|p| {
             p.user
                 .as_deref()
@@ -394,7 +403,10 @@ fn process_matches(p: &Process, want: &str) -> bool {
 /// (a deleted executable is its own warning).
 fn exe_of(p: &Process) -> Option<String> {
     let exe = p.exe.as_ref()?.to_string_lossy().into_owned();
-    Some(exe.strip_suffix(" (deleted)").map_or(exe.clone(), str::to_string))
+    Some(
+        exe.strip_suffix(" (deleted)")
+            .map_or(exe.clone(), str::to_string),
+    )
 }
 
 /// `ssh` matches `ssh.service`; a full unit name matches only itself.

@@ -17,7 +17,11 @@ fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -> Arc<Proce
         exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
         cmdline: vec![name.as_bytes().to_vec()],
         uid: Some(uid),
-        user: Some(if uid == 0 { "root".into() } else { format!("u{uid}") }),
+        user: Some(if uid == 0 {
+            "root".into()
+        } else {
+            format!("u{uid}")
+        }),
         started_at: Some(1_000),
         cwd: None,
         cgroup: Some(cgroup.into()),
@@ -56,7 +60,10 @@ fn dual(mut l: Listener) -> Listener {
 
 fn report(listeners: Vec<Listener>) -> Report {
     let mut processes = BTreeMap::new();
-    for p in listeners.iter().flat_map(|l| l.owners.iter().map(|o| &o.process)) {
+    for p in listeners
+        .iter()
+        .flat_map(|l| l.owners.iter().map(|o| &o.process))
+    {
         processes.insert(p.pid, Arc::clone(p));
     }
     Report {
@@ -185,7 +192,11 @@ fn containers_match_by_name_or_id_prefix() {
         &format!("0::/system.slice/docker-{id}.scope\n"),
     );
     let l = || listener(Protocol::Tcp, "127.0.0.1", 9000, &[&app]);
-    let allowed = |rule: &str| judge_all(&format!("[[allow]]\n{rule}\n"), vec![l()])[0].0.is_empty();
+    let allowed = |rule: &str| {
+        judge_all(&format!("[[allow]]\n{rule}\n"), vec![l()])[0]
+            .0
+            .is_empty()
+    };
     assert!(allowed("container = \"0123456789ab\""));
     assert!(allowed(&format!("container = \"{id}\"")));
     assert!(!allowed("container = \"0123\""));
@@ -194,7 +205,13 @@ fn containers_match_by_name_or_id_prefix() {
 
 #[test]
 fn long_process_names_match_the_truncated_kernel_name() {
-    let p = process(40, 1, "systemd-resolve", 100, "0::/system.slice/systemd-resolved.service\n");
+    let p = process(
+        40,
+        1,
+        "systemd-resolve",
+        100,
+        "0::/system.slice/systemd-resolved.service\n",
+    );
     let got = judge_all(
         "[[allow]]\nport = 53\nprocess = \"systemd-resolved\"\n",
         vec![listener(Protocol::Udp, "127.0.0.53", 53, &[&p])],
@@ -206,7 +223,13 @@ fn long_process_names_match_the_truncated_kernel_name() {
 /// too, so it must meet the IPv4 rules a `0.0.0.0` socket meets.
 #[test]
 fn dual_stack_sockets_are_judged_as_ipv4_wildcards_too() {
-    let redis = process(50, 1, "redis-server", 100, "0::/system.slice/redis.service\n");
+    let redis = process(
+        50,
+        1,
+        "redis-server",
+        100,
+        "0::/system.slice/redis.service\n",
+    );
     let policy = "default = \"allow\"\nignore_warnings = [\"exposed-datastore\"]\n\
                   [[deny]]\nport = 6379\nfamily = \"ipv4\"\nbind = \"exposed\"\n";
     let v4 = listener(Protocol::Tcp, "0.0.0.0", 6379, &[&redis]);
@@ -231,7 +254,8 @@ fn dual_stack_sockets_are_judged_as_ipv4_wildcards_too() {
     assert!(got[1].0.is_empty() && got[2].0.is_empty(), "{got:?}");
     // A network rule: 0.0.0.0/0 covers an IPv4 wildcard but not a
     // dual-stack one, which also takes IPv6.
-    let policy = "[[allow]]\nport = 6379\nbind = \"0.0.0.0/0\"\nignore_warnings = [\"exposed-datastore\"]\n";
+    let policy =
+        "[[allow]]\nport = 6379\nbind = \"0.0.0.0/0\"\nignore_warnings = [\"exposed-datastore\"]\n";
     let got = judge_all(
         policy,
         vec![
@@ -283,7 +307,11 @@ fn unseen_owners_never_satisfy_owner_conditions() {
     let p = policy("[[allow]]\nport = 22\nprocess = \"sshd\"\n");
     let ex = explain_all(&r);
     let a = audit(&p, &ex);
-    let f: Vec<&str> = a.results[0].findings.iter().map(|f| f.id.as_str()).collect();
+    let f: Vec<&str> = a.results[0]
+        .findings
+        .iter()
+        .map(|f| f.id.as_str())
+        .collect();
     assert_eq!(f, vec!["not-allowed", "owner-unknown"]);
     let text = &a.results[0].findings[0].message;
     assert!(text.contains("could not be seen"), "{text}");
@@ -302,7 +330,10 @@ fn the_message_names_the_nearest_rule_and_what_it_wants() {
     let m = &a.results[0].findings[0].message;
     assert!(m.starts_with("no allow rule matches 8080/tcp"), "{m}");
     assert!(m.contains("nearest rule allow #2 (line 6)"), "{m}");
-    assert!(m.contains("process = \"nginx\"") && m.contains("python3 (pid 20)"), "{m}");
+    assert!(
+        m.contains("process = \"nginx\"") && m.contains("python3 (pid 20)"),
+        "{m}"
+    );
     assert_eq!(a.decided, vec![0, 0, 0]);
 }
 
@@ -324,7 +355,9 @@ fn rule_use_is_counted() {
 fn hostile_rule_text_is_escaped_in_messages() {
     let p = process(20, 5, "x\u{1b}]0;pwn\u{7}", 1000, "0::/user.slice\n");
     let r = report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[&p])]);
-    let pol = policy("[[allow]]\nport = 8080\nprocess = \"a\\u001b[2J\"\n[[deny]]\nport = 8080\nprocess = \"zz\"\n");
+    let pol = policy(
+        "[[allow]]\nport = 8080\nprocess = \"a\\u001b[2J\"\n[[deny]]\nport = 8080\nprocess = \"zz\"\n",
+    );
     let ex = explain_all(&r);
     let a = audit(&pol, &ex);
     let m = &a.results[0].findings[0].message;

@@ -193,7 +193,9 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     if leaders.is_empty() {
         notes.push("its owner could not be seen, so the rule names none".into());
     } else if process.is_none() {
-        notes.push("its owners differ (or their names are not UTF-8), so the rule names no process".into());
+        notes.push(
+            "its owners differ (or their names are not UTF-8), so the rule names no process".into(),
+        );
     }
     Draft {
         protocol: l.protocol,

@@ -227,9 +227,7 @@ impl TryFrom<String> for WarningId {
 /// Parse the text of a policy file.
 pub fn parse(text: &str) -> Result<Policy, PolicyError> {
     let raw: RawPolicy = toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map_or((1, 1), |s| line_column(text, s.start));
+        let (line, column) = e.span().map_or((1, 1), |s| line_column(text, s.start));
         PolicyError {
             line,
             column,
@@ -261,7 +259,9 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
         (None, None, None) => None,
         (Some(p), None, None) => Some(vec![PortRange { start: p, end: p }]),
         (None, Some(list), None) if list.is_empty() => {
-            return Err(format!("{what}: ports = [] matches nothing; list at least one port"));
+            return Err(format!(
+                "{what}: ports = [] matches nothing; list at least one port"
+            ));
         }
         (None, Some(list), None) => Some(
             list.into_iter()
@@ -320,11 +320,7 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |l| l.chars().count())
-        + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
 }
 

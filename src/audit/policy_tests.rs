@@ -85,7 +85,10 @@ fn an_unknown_key_is_an_error_with_its_position() {
     let e = err("default = \"deny\"\n[[allow]]\nport = 22\nprot = \"tcp\"\n");
     assert_eq!((e.line, e.column), (4, 1), "{e}");
     assert!(e.message.contains("unknown field `prot`"), "{e}");
-    assert!(e.message.contains("protocol"), "lists what is expected: {e}");
+    assert!(
+        e.message.contains("protocol"),
+        "lists what is expected: {e}"
+    );
     let e = err("defualt = \"deny\"\n");
     assert_eq!((e.line, e.column), (1, 1), "{e}");
 }
@@ -109,7 +112,10 @@ fn bad_values_name_line_and_column() {
     assert_eq!(e.line, 3, "{e}");
     let e = err("ignore_warnings = [\"root-unneded\"]\n");
     assert_eq!(e.line, 1, "{e}");
-    assert!(e.message.contains("root-unneeded"), "lists the known ids: {e}");
+    assert!(
+        e.message.contains("root-unneeded"),
+        "lists the known ids: {e}"
+    );
     let e = err("[[allow]]\nport = \"22\"\n");
     assert_eq!((e.line, e.column), (2, 8), "{e}");
 }

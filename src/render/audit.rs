@@ -57,11 +57,17 @@ fn socket(j: &Judged<'_>) -> String {
 fn holders(j: &Judged<'_>) -> String {
     let groups = &j.explanation.groups;
     if groups.is_empty() {
-        return "-".into();
+        return "no visible process".into();
     }
     groups
         .iter()
-        .map(|g| format!("{} ({})", crate::sanitize::escape(&g.leader.name), g.leader.pid))
+        .map(|g| {
+            format!(
+                "{} ({})",
+                crate::sanitize::escape(&g.leader.name),
+                g.leader.pid
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -83,13 +89,7 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
             "denied" | "not-allowed" => rule_label(audit, j.rule),
             _ => "warning".into(),
         };
-        rows.push([
-            f.id.clone(),
-            socket(j),
-            holders(j),
-            rule,
-            f.message.clone(),
-        ]);
+        rows.push([f.id.clone(), socket(j), holders(j), rule, f.message.clone()]);
     }
     if any {
         rows.write(out)?;
@@ -121,7 +121,11 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
 /// (listeners with findings, findings).
 fn counts(audit: &Audit<'_>) -> (usize, usize) {
     (
-        audit.results.iter().filter(|j| !j.findings.is_empty()).count(),
+        audit
+            .results
+            .iter()
+            .filter(|j| !j.findings.is_empty())
+            .count(),
         audit.findings().count(),
     )
 }
@@ -246,7 +250,14 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
             .filter(|j| j.rule == Some(i))
             .map(|j| format!("{} held by {}", socket(j), holders(j)))
             .collect();
-        let name = format!("{}{}", r.label(), r.reason.as_deref().map(|x| format!(": {x}")).unwrap_or_default());
+        let name = format!(
+            "{}{}",
+            r.label(),
+            r.reason
+                .as_deref()
+                .map(|x| format!(": {x}"))
+                .unwrap_or_default()
+        );
         let failure = (r.decision == Decision::Deny && !matched.is_empty()).then(|| {
             (
                 "denied".to_string(),
@@ -336,7 +347,11 @@ fn prometheus(
                 o.unit.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
                 o.container_name
                     .clone()
-                    .or_else(|| o.container.as_ref().map(|c| c.id.chars().take(12).collect()))
+                    .or_else(|| {
+                        o.container
+                            .as_ref()
+                            .map(|c| c.id.chars().take(12).collect())
+                    })
                     .unwrap_or_default(),
             )
         })

@@ -49,7 +49,10 @@ fn row(l: &Listener) -> Vec<String> {
         if l.address.is_ipv4() { "ipv4" } else { "ipv6" }.into(),
         l.address.to_string(),
         l.port.to_string(),
-        l.interface.as_deref().map(|i| field(i.as_bytes())).unwrap_or_default(),
+        l.interface
+            .as_deref()
+            .map(|i| field(i.as_bytes()))
+            .unwrap_or_default(),
         l.dual_stack.to_string(),
         l.service.map(|s| s.name.to_string()).unwrap_or_default(),
         join(&|p| p.pid.to_string()),

@@ -14,7 +14,12 @@ use crate::audit::baseline::{self, Change, ChangeKind, Diff, Entry};
 use crate::config::ReportFormat;
 use crate::sanitize::escape_str;
 
-pub fn render(diff: &Diff, format: ReportFormat, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    diff: &Diff,
+    format: ReportFormat,
+    cx: &Context,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         ReportFormat::Table => table(diff, cx, out),
         ReportFormat::Json => json(diff, cx, out),
@@ -69,7 +74,11 @@ fn table(diff: &Diff, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "{} since {}: {} opened, {} closed, {} changed, {unchanged} unchanged",
-        if diff.changes.is_empty() { "no change" } else { "changes" },
+        if diff.changes.is_empty() {
+            "no change"
+        } else {
+            "changes"
+        },
         escape_str(&cx.source),
         count(diff, ChangeKind::Opened),
         count(diff, ChangeKind::Closed),
@@ -184,9 +193,17 @@ fn junit_xml(diff: &Diff, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .map(|c| {
             let message = match c.kind {
-                ChangeKind::Opened => format!("{} opened, held by {}", socket(&c.entry), holders(&c.entry)),
-                ChangeKind::Closed => format!("{} closed (was held by {})", socket(&c.entry), holders(&c.entry)),
-                ChangeKind::Changed => format!("{} changed: {}", socket(&c.entry), c.details.join("; ")),
+                ChangeKind::Opened => {
+                    format!("{} opened, held by {}", socket(&c.entry), holders(&c.entry))
+                }
+                ChangeKind::Closed => format!(
+                    "{} closed (was held by {})",
+                    socket(&c.entry),
+                    holders(&c.entry)
+                ),
+                ChangeKind::Changed => {
+                    format!("{} changed: {}", socket(&c.entry), c.details.join("; "))
+                }
             };
             Case {
                 name: format!("{} {}", c.kind.as_str(), socket(&c.entry)),
@@ -233,7 +250,11 @@ fn prometheus(diff: &Diff, cx: &Context, out: &mut dyn Write) -> io::Result<()> 
     );
     for c in &diff.changes {
         let e = &c.entry;
-        let mut names: Vec<String> = e.processes.iter().map(|p| text(p.name.as_bytes())).collect();
+        let mut names: Vec<String> = e
+            .processes
+            .iter()
+            .map(|p| text(p.name.as_bytes()))
+            .collect();
         names.sort();
         names.dedup();
         each.add(
@@ -254,6 +275,9 @@ fn prometheus(diff: &Diff, cx: &Context, out: &mut dyn Write) -> io::Result<()> 
         "whyport_baseline_diff_timestamp_seconds",
         "When the comparison ran, in seconds since the Unix epoch.",
     );
-    when.set(vec![("baseline", text(cx.source.as_bytes()))], cx.unix_time as f64);
+    when.set(
+        vec![("baseline", text(cx.source.as_bytes()))],
+        cx.unix_time as f64,
+    );
     when.write(out)
 }

@@ -183,7 +183,10 @@ pub(super) fn render<'a>(
     writeln!(out)
 }
 
-pub(super) fn listener_json<'a>(l: &'a Listener, texts: &'a HashMap<u32, ProcessText>) -> ListenerJson<'a> {
+pub(super) fn listener_json<'a>(
+    l: &'a Listener,
+    texts: &'a HashMap<u32, ProcessText>,
+) -> ListenerJson<'a> {
     let (status, reason) = match l.owner_status {
         OwnerStatus::Visible => ("visible", None),
         OwnerStatus::Partial(r) => ("partial", Some(reason_id(r))),

@@ -99,7 +99,10 @@ pub fn listener_family(report: &Report, origins: &[(String, String)]) -> Family 
         f.add(
             vec![
                 ("protocol", l.protocol.as_str().into()),
-                ("family", if l.address.is_ipv4() { "ipv4" } else { "ipv6" }.into()),
+                (
+                    "family",
+                    if l.address.is_ipv4() { "ipv4" } else { "ipv6" }.into(),
+                ),
                 ("address", text(super::address_text(l).as_bytes())),
                 ("dual_stack", l.dual_stack.to_string()),
                 ("port", l.port.to_string()),

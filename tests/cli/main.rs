@@ -2,6 +2,7 @@
 //! output of `ss` on the same live state, and recorded /proc trees.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod churn;
 mod daemons;
 mod docker;

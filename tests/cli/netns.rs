@@ -50,6 +50,11 @@ impl Netns {
         cmd
     }
 
+    /// The namespace's bind mount, for setns(2).
+    pub fn path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.name)
+    }
+
     /// PIDs of every process in the namespace but the test's own.
     pub fn members(&self) -> Vec<u32> {
         let out = run(Command::new(&self.ip).args(["netns", "pids", &self.name]));
