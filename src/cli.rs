@@ -358,13 +358,13 @@ mod tests {
             config(&["--format", "json"]).output,
             Output::Json { .. }
         ));
-        // The hidden --proc-root works before and after a subcommand.
-        let c = config(&["--proc-root", "/x", "snapshot"]);
-        assert!(matches!(c.source, Source::Recorded(_)));
+        // The hidden --proc-root reaches the subcommands.
         let c = config(&["audit", "--policy", "p", "--proc-root", "/x"]);
         assert!(matches!(c.source, Source::Recorded(_)));
-        // A target is still a target; the IANA service "audit" is 182.
+        // A target is still a target; the IANA service "audit" is 182, and
+        // is a target wherever it is not the first word.
         assert_eq!(config(&["audit/tcp"]).command, Command::List);
+        assert_eq!(config(&["8080", "audit"]).targets.len(), 2);
         assert_eq!(config(&["8080"]).command, Command::List);
     }
 
@@ -373,7 +373,6 @@ mod tests {
         for argv in [
             vec!["whyport", "audit"],
             vec!["whyport", "audit", "--policy", "p", "--format", "csv"],
-            vec!["whyport", "8080", "audit"],
             vec!["whyport", "diff"],
             vec!["whyport", "policy"],
             vec!["whyport", "--json", "--format", "csv"],
