@@ -8,6 +8,7 @@ mod collect;
 mod config;
 mod explain;
 mod model;
+mod ports;
 mod render;
 mod report;
 mod sanitize;

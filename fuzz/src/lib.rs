@@ -14,7 +14,31 @@ pub mod proc_net;
 #[path = "../../src/explain"]
 pub mod explain {
     pub mod origin;
+    pub mod warning_ids;
 }
+
+#[path = "../../src/ports.rs"]
+pub mod ports;
+
+#[path = "../../src/sanitize.rs"]
+pub mod sanitize;
+
+/// What baseline.rs needs of the renderers: the JSON version it reads.
+pub mod render {
+    pub const JSON_VERSION: u32 = 1;
+}
+
+#[path = "../../src/audit"]
+pub mod audit {
+    pub mod baseline;
+    pub mod policy;
+}
+
+#[path = "../../src/collect/linux/mountinfo.rs"]
+pub mod mountinfo;
+
+#[path = "../../src/collect/linux/proc_text.rs"]
+pub mod proc_text;
 pub use explain::origin;
 
 #[path = "../../src/services/iana.rs"]

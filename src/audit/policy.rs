@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::{PortRange, parse_ports};
-use crate::explain::warnings;
+use crate::explain::warning_ids::IDS as WARNING_IDS;
 use crate::model::Protocol;
+use crate::ports::{PortRange, parse_ports};
 
 /// A parsed policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,13 +212,13 @@ struct WarningId(String);
 impl TryFrom<String> for WarningId {
     type Error = String;
     fn try_from(text: String) -> Result<WarningId, String> {
-        if warnings::IDS.contains(&text.as_str()) {
+        if WARNING_IDS.contains(&text.as_str()) {
             Ok(WarningId(text))
         } else {
             Err(format!(
                 "unknown warning id \"{}\", expected one of {}",
                 text.escape_debug(),
-                warnings::IDS.join(", ")
+                WARNING_IDS.join(", ")
             ))
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod exposure;
 pub mod origin;
+pub mod warning_ids;
 pub mod warnings;
 pub mod why;
 

@@ -16,15 +16,7 @@ pub struct Warning {
     pub text: String,
 }
 
-/// Every warning id, for policies that turn warnings off.
-pub const IDS: &[&str] = &[
-    "exposed-datastore",
-    "plaintext-login",
-    "deleted-executable",
-    "root-unneeded",
-    "owner-unknown",
-    "udp-ephemeral-client",
-];
+pub use super::warning_ids::IDS;
 
 /// Datastores and admin interfaces: (what, programs, ports).
 const DATASTORES: &[(&str, &[&str], &[u16])] = &[

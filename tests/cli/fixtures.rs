@@ -134,4 +134,32 @@ fn damaged_trees_never_panic() {
     std::os::unix::fs::symlink("not a socket", root.join("proc/9/fd/0")).unwrap();
     write("proc/stat", b"btime garbage\n");
     check("a truncated row and broken processes", true);
+    // What made procfs's stat parser panic (a non-ASCII byte after the last
+    // `)`, a `(` first), for the table, the snapshot and the audit too.
+    write(
+        "proc/10/stat",
+        b"10 (a) b) (c\n)\xff\xfeS 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0",
+    );
+    std::fs::create_dir_all(root.join("proc/10/fd")).unwrap();
+    std::os::unix::fs::symlink("socket:[42]", root.join("proc/10/fd/3")).unwrap();
+    write("proc/11/stat", b"(x) S 1");
+    std::fs::create_dir_all(root.join("proc/11/fd")).unwrap();
+    std::os::unix::fs::symlink("socket:[42]", root.join("proc/11/fd/4")).unwrap();
+    check("stat lines procfs could not parse", true);
+    let policy = root.join("policy.toml");
+    std::fs::write(&policy, "default = \"allow\"\n").unwrap();
+    for args in [
+        vec!["--no-header"],
+        vec!["snapshot"],
+        vec!["policy", "init"],
+        vec!["audit", "--policy", policy.to_str().unwrap()],
+    ] {
+        let out = run(whyport().args(&args).arg("--proc-root").arg(root));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -5,8 +5,10 @@
 
 mod fds;
 mod host;
+mod mountinfo;
 mod netlink;
 mod proc_net;
+mod proc_text;
 mod process;
 mod users;
 
@@ -206,7 +208,7 @@ pub(super) fn owners(
             // SAFETY: geteuid has no preconditions.
             root: unsafe { libc::geteuid() } == 0,
             hidepid: std::fs::read_to_string("/proc/self/mountinfo")
-                .is_ok_and(|text| hidepid(&text, &proc_root)),
+                .is_ok_and(|text| mountinfo::hidepid(&text, &proc_root)),
             // The initial PID namespace always has this inode number
             // (PROC_PID_INIT_INO); any other means a container's view.
             pid_namespace: std::fs::read_link("/proc/self/ns/pid")
@@ -281,42 +283,9 @@ fn interface_name(ifindex: u32) -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
-/// Whether the proc mount at `proc_root` hides other users' processes
-/// (`hidepid=1|2|4`, or the names `noaccess`, `invisible`, `ptraceable`).
-fn hidepid(mountinfo: &str, proc_root: &Path) -> bool {
-    mountinfo.lines().any(|line| {
-        let Some((left, right)) = line.split_once(" - ") else {
-            return false;
-        };
-        let mount_point = left.split(' ').nth(4);
-        let mut right = right.split(' ');
-        let fstype = right.next();
-        let options = right.nth(1).unwrap_or("");
-        fstype == Some("proc")
-            && mount_point.map(Path::new) == Some(proc_root)
-            && options.split(',').any(|o| {
-                o.strip_prefix("hidepid=")
-                    .is_some_and(|v| v != "0" && v != "off")
-            })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detects_hidepid_on_the_proc_mount_only() {
-        let plain = "22 28 0:20 / /proc rw,nosuid - proc proc rw\n";
-        let hidden = "22 28 0:20 / /proc rw,nosuid - proc proc rw,hidepid=invisible\n";
-        let elsewhere = "22 28 0:20 / /mnt/p rw - proc proc rw,hidepid=2\n";
-        let off = "22 28 0:20 / /proc rw - proc proc rw,hidepid=0\n";
-        let root = Path::new("/proc");
-        assert!(!hidepid(plain, root));
-        assert!(hidepid(hidden, root));
-        assert!(!hidepid(elsewhere, root));
-        assert!(!hidepid(off, root));
-    }
 
     #[test]
     fn interface_zero_is_unbound() {

@@ -4,17 +4,14 @@
 //! bytes: names and command lines need not be UTF-8.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, BufReader};
+use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, openat, readlinkat};
 
-use procfs::process::{Stat, Status};
-use procfs::{FromBufReadSI, FromRead};
-
+use super::proc_text::{boot_time, split_cmdline, stat_comm, stat_fields, status_ruid};
 use crate::collect::Details;
 use crate::model::Process;
 
@@ -27,13 +24,9 @@ pub(super) struct Clock {
 
 impl Clock {
     pub fn read(proc_root: &Path) -> Clock {
-        let boot_time = File::open(proc_root.join("stat"))
+        let boot_time = std::fs::read(proc_root.join("stat"))
             .ok()
-            .and_then(|f| {
-                procfs::KernelStats::from_buf_read(BufReader::new(f), procfs::current_system_info())
-                    .ok()
-            })
-            .map(|s| s.btime);
+            .and_then(|text| boot_time(&text));
         Clock {
             boot_time,
             ticks_per_second: procfs::ticks_per_second().max(1),
@@ -71,11 +64,10 @@ pub(super) fn read(
     let mut buf = Vec::with_capacity(4096);
     read_small(&dir, "stat", &mut buf).ok()?;
     let name = stat_comm(&buf).to_vec();
-    let stat = Stat::from_read(buf.as_slice()).ok()?;
+    let (ppid, starttime) = stat_fields(&buf)?;
     let uid = read_small(&dir, "status", &mut buf)
         .ok()
-        .and_then(|()| Status::from_read(buf.as_slice()).ok())
-        .map(|s| s.ruid);
+        .and_then(|()| status_ruid(&buf));
     let cmdline = if details >= Details::Full {
         read_small(&dir, "cmdline", &mut buf)
             .map(|()| split_cmdline(&buf))
@@ -105,10 +97,10 @@ pub(super) fn read(
     };
     let started_at = clock
         .boot_time
-        .map(|boot| boot + stat.starttime / clock.ticks_per_second);
+        .map(|boot| boot + starttime / clock.ticks_per_second);
     Some(Process {
         pid,
-        ppid: u32::try_from(stat.ppid).ok(),
+        ppid: Some(ppid),
         name,
         exe,
         cmdline,
@@ -138,58 +130,5 @@ fn read_small(dir: &OwnedFd, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
         if n < room {
             return Ok(());
         }
-    }
-}
-
-/// The raw process name inside `pid (name) state ...`: from the first `(`
-/// to the last `)`, since the name itself may contain parentheses.
-pub(crate) fn stat_comm(stat: &[u8]) -> &[u8] {
-    let open = stat.iter().position(|b| *b == b'(');
-    let close = stat.iter().rposition(|b| *b == b')');
-    match (open, close) {
-        (Some(o), Some(c)) if o < c => &stat[o + 1..c],
-        _ => &[],
-    }
-}
-
-/// Split /proc/<pid>/cmdline into arguments. Arguments are NUL-terminated;
-/// a process that rewrote its title may use spaces and no trailing NUL.
-pub(crate) fn split_cmdline(raw: &[u8]) -> Vec<Vec<u8>> {
-    let raw = raw.strip_suffix(b"\0").unwrap_or(raw);
-    if raw.is_empty() {
-        return Vec::new();
-    }
-    raw.split(|b| *b == 0).map(<[u8]>::to_vec).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{split_cmdline, stat_comm};
-
-    #[test]
-    fn comm_may_contain_parentheses_and_any_bytes() {
-        assert_eq!(stat_comm(b"42 (nginx) S 1 42"), b"nginx");
-        assert_eq!(stat_comm(b"42 (a) b) (c) S 1"), b"a) b) (c");
-        assert_eq!(stat_comm(b"42 (\xff\n) S 1"), b"\xff\n");
-        assert_eq!(stat_comm(b"garbage"), b"");
-    }
-
-    #[test]
-    fn splits_on_nul_and_keeps_empty_arguments() {
-        assert_eq!(
-            split_cmdline(b"nginx\0-g\0\0daemon off;\0"),
-            vec![
-                b"nginx".to_vec(),
-                b"-g".to_vec(),
-                b"".to_vec(),
-                b"daemon off;".to_vec()
-            ]
-        );
-        assert_eq!(split_cmdline(b""), Vec::<Vec<u8>>::new());
-        assert_eq!(
-            split_cmdline(b"nginx: worker process"),
-            vec![b"nginx: worker process".to_vec()]
-        );
-        assert_eq!(split_cmdline(b"\xff\xfe\0"), vec![b"\xff\xfe".to_vec()]);
     }
 }
