@@ -82,6 +82,8 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         details,
         user_names: !config.numeric && details != Details::Pid,
         owner_files: details == Details::Explain,
+        all_namespaces: config.all_namespaces,
+        elsewhere: details != Details::Pid,
     };
     let keep = |s: &crate::model::Socket| {
         filter.matches(s)
@@ -93,12 +95,35 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     let snapshot = collect::collect(&config.source, request, keep)?;
     let mut timings = snapshot.timings.clone();
     let explained = Instant::now();
-    let mut report = explain::explain(snapshot, !config.numeric);
-    let unanswered = if asking {
+    let mut report = explain::explain(snapshot, !config.numeric, config.all_namespaces);
+    let mut unanswered = if asking {
         why::select(&mut report, targets)
     } else {
         Vec::new()
     };
+    if asking {
+        // Only the forwards a target asks about; a target a forward
+        // answers is answered.
+        let caught = |f: &explain::forward::Forward, t: &crate::config::Target| {
+            t.ports().is_some_and(|ranges| {
+                ranges.iter().any(|r| {
+                    f.ports.is_empty()
+                        || f.ports
+                            .iter()
+                            .any(|(lo, hi)| r.start <= *hi && *lo <= r.end)
+                }) && match t {
+                    crate::config::Target::Ports { protocol, .. } => {
+                        protocol.is_none_or(|p| f.rule.protocol.is_none_or(|q| p == q))
+                    }
+                    _ => true,
+                }
+            })
+        };
+        report
+            .forwards
+            .retain(|f| targets.iter().any(|t| caught(f, t)));
+        unanswered.retain(|(t, _)| !report.forwards.iter().any(|f| caught(f, t)));
+    }
     // After `select`: `origins` follows `listeners` index for index.
     if matches!(config.output, Output::Table { .. }) {
         report.origins = why::compact_all(&report);
@@ -122,8 +147,12 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         writeln!(err, "whyport: timings: {}", phases.join(", "))?;
     }
     hidden(&report, err)?;
+    if let Some(notice) = render::elsewhere_notice(&report) {
+        writeln!(err, "{notice}")?;
+    }
     // Something asked about found nothing: 1, so scripts can tell.
-    if (report.listeners.is_empty() && (filter.narrowing || asking)) || !unanswered.is_empty() {
+    let nothing = report.listeners.is_empty() && report.forwards.is_empty();
+    if (nothing && (filter.narrowing || asking)) || !unanswered.is_empty() {
         return Ok(Outcome::NothingMatched);
     }
     Ok(Outcome::Listed)
@@ -264,9 +293,11 @@ fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow:
         details,
         user_names: !config.numeric,
         owner_files: details >= Details::Identity,
+        all_namespaces: false,
+        elsewhere: true,
     };
     let snapshot = collect::collect(&config.source, request, |_| true)?;
-    let report = explain::explain(snapshot, !config.numeric);
+    let report = explain::explain(snapshot, !config.numeric, config.all_namespaces);
     notes(&report, err)?;
     Ok(report)
 }

@@ -87,6 +87,11 @@ pub struct Args {
     #[arg(short = 'n', long = "numeric")]
     numeric: bool,
 
+    /// List the listeners of every network namespace (containers, `ip
+    /// netns`), each with its namespace; needs root
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+
     /// Omit the table header
     #[arg(long = "no-header")]
     no_header: bool,
@@ -265,6 +270,7 @@ impl Args {
         };
         Config {
             command,
+            all_namespaces: self.all_namespaces,
             source: self.proc_root.map_or(Source::Live, Source::Recorded),
             filter: Filter {
                 protocols,

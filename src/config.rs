@@ -22,6 +22,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// The listing, or one of the subcommands.
     pub command: Command,
+    /// List the sockets of every network namespace (`-A`).
+    pub all_namespaces: bool,
 }
 
 /// What to do.
@@ -230,6 +232,7 @@ mod tests {
             interface: None,
             inode: 1,
             uid: 0,
+            netns: 0,
         }
     }
 

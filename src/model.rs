@@ -36,6 +36,74 @@ pub struct Socket {
     pub inode: u64,
     /// Uid that created the socket.
     pub uid: u32,
+    /// Inode of the network namespace it lives in; 0 when only whyport's
+    /// own namespace was read (the default) or the tree is recorded.
+    pub netns: u64,
+}
+
+/// A network namespace of the host: where it is visible (member processes,
+/// bind mounts such as /run/netns/NAME) and its addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetNamespace {
+    /// The namespace's inode (`net:[INODE]`).
+    pub inode: u64,
+    /// whyport runs in it.
+    pub own: bool,
+    /// PID 1's: the host's.
+    pub init: bool,
+    /// Paths it is bind-mounted on (`/run/netns/NAME`,
+    /// `/run/docker/netns/ID`).
+    pub mounts: Vec<String>,
+    /// Processes in it, by pid (all of them).
+    pub pids: Vec<u32>,
+    /// The cgroup text and name of its first member process, which say
+    /// which container or pod it belongs to.
+    pub member_cgroup: Option<String>,
+    pub member_name: Option<Vec<u8>>,
+    /// (interface, address) of every address configured in it.
+    pub addresses: Vec<(String, IpAddr)>,
+    /// Why it could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// A NAT rule that makes a port reachable without a socket on it: a DNAT
+/// or redirect in the host's nf_tables (or iptables-legacy) ruleset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatRule {
+    /// `ip`, `ip6`, `inet` (nf_tables families) or `iptables-legacy`.
+    pub family: String,
+    pub table: String,
+    pub chain: String,
+    /// nf_tables rule handle (for `nft delete rule ... handle N`); the
+    /// rule's position for iptables-legacy.
+    pub handle: u64,
+    pub comment: Option<String>,
+    /// Conditions: transport protocol, destination ports, destination
+    /// address, input interface (negated when `!`).
+    pub protocol: Option<Protocol>,
+    /// Destination port ranges matched; empty: any port.
+    pub ports: Vec<(u16, u16)>,
+    pub daddr: Option<IpAddr>,
+    pub iif: Option<(bool, String)>,
+    /// The translation.
+    pub action: NatAction,
+    /// Conditions whyport could not decode (the rule may match less than
+    /// the fields above say), or why the rule could not be decoded at all.
+    pub undecoded: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NatAction {
+    /// DNAT to this address (and port range, if the rule changes it).
+    Dnat {
+        address: Option<IpAddr>,
+        ports: Option<(u16, u16)>,
+    },
+    /// Redirect to a port of the host itself.
+    Redirect { ports: Option<(u16, u16)> },
+    /// Not a DNAT or redirect whyport could read.
+    #[default]
+    Unknown,
 }
 
 /// A file descriptor that refers to one of the sockets of interest.
@@ -158,4 +226,15 @@ pub struct Snapshot {
     pub host: Host,
     /// How long each collection phase took, for `--timings`.
     pub timings: Vec<(&'static str, std::time::Duration)>,
+    /// Every network namespace read (`--all-namespaces`, or to follow a
+    /// DNAT rule); empty when only whyport's own was.
+    pub namespaces: Vec<NetNamespace>,
+    /// Listeners in network namespaces other than whyport's own, when they
+    /// were counted but not listed (for the footer).
+    pub other_listeners: Option<(usize, usize)>,
+    /// DNAT and redirect rules of whyport's network namespace.
+    pub nat_rules: Vec<NatRule>,
+    /// Listening sockets of the other namespaces when they are not listed
+    /// (they may be where a DNAT rule leads).
+    pub ns_sockets: Vec<Socket>,
 }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::explain::forward::{Forward, Target};
+use crate::explain::namespaces::NsView;
 use crate::model::{Connection, HiddenReason, Host, Process, Protocol};
 use crate::services::ServiceRecord;
 
@@ -24,6 +26,34 @@ pub struct Report {
     /// For the table: each listener's compact origin and warning ids, in
     /// the order of `listeners` (empty when not worked out).
     pub origins: Vec<(String, Vec<&'static str>)>,
+    /// The network namespaces read (with `-A`, or to follow DNAT rules).
+    pub namespaces: Vec<NsView>,
+    /// Listeners of other namespaces that are not listed, but may receive
+    /// forwarded traffic.
+    pub ns_listeners: Vec<Listener>,
+    /// Ports forwarded by DNAT or redirect rules.
+    pub forwards: Vec<Forward>,
+    /// (listeners, namespaces) elsewhere, not listed (for the footer).
+    pub other_listeners: Option<(usize, usize)>,
+    /// Inode of whyport's own network namespace (0: not read).
+    pub own_netns: u64,
+    /// Whether every namespace is listed (`-A`).
+    pub all_namespaces: bool,
+}
+
+impl Report {
+    /// The listener a forward target names.
+    pub fn target(&self, t: Target) -> Option<&Listener> {
+        match t {
+            Target::Listed(i) => self.listeners.get(i),
+            Target::Elsewhere(i) => self.ns_listeners.get(i),
+        }
+    }
+
+    /// The namespace with this inode.
+    pub fn namespace(&self, inode: u64) -> Option<&NsView> {
+        self.namespaces.iter().find(|n| n.inode == inode)
+    }
 }
 
 /// A non-listening socket and who holds it.
@@ -45,6 +75,8 @@ pub struct Listener {
     pub inode: u64,
     /// Uid that created the socket.
     pub socket_uid: u32,
+    /// Inode of its network namespace (0: whyport's own, not read).
+    pub netns: u64,
     pub service: Option<&'static ServiceRecord>,
     /// Every process holding the socket, by pid.
     pub owners: Vec<Owner>,

@@ -48,6 +48,11 @@ pub struct Request<'a> {
     /// Also read the host files the owners make relevant (inetd.conf,
     /// .socket units, container names): explanations and audits.
     pub owner_files: bool,
+    /// List the sockets of every network namespace, not only whyport's.
+    pub all_namespaces: bool,
+    /// Count the listeners of other network namespaces (for the footer)
+    /// and read the NAT rules.
+    pub elsewhere: bool,
 }
 
 /// Read the listening sockets the request names, keep those `keep`
@@ -69,20 +74,66 @@ pub fn collect(
         } else {
             Vec::new()
         };
+        let mut elsewhere = if request.elsewhere || request.all_namespaces {
+            linux::elsewhere(source, request.protocols, true, explain)
+        } else {
+            Default::default()
+        };
+        let mut other_listeners = None;
+        let mut ns_sockets: Vec<Socket>;
+        let mut notes = notes;
+        notes.append(&mut elsewhere.notes);
+        if request.all_namespaces {
+            for s in &mut sockets {
+                s.netns = elsewhere.own;
+            }
+            let (listed, other): (Vec<Socket>, Vec<Socket>) =
+                elsewhere.sockets.into_iter().partition(|s| keep(s));
+            sockets.extend(listed);
+            ns_sockets = other;
+        } else {
+            let shown: Vec<&Socket> = elsewhere.sockets.iter().filter(|s| keep(s)).collect();
+            let mut spaces: Vec<u64> = shown.iter().map(|s| s.netns).collect();
+            spaces.sort_unstable();
+            spaces.dedup();
+            if request.elsewhere && !elsewhere.namespaces.is_empty() {
+                other_listeners = Some((shown.len(), spaces.len()));
+            }
+            ns_sockets = elsewhere.sockets;
+        }
+        // A forward may lead to a port of this namespace that the port
+        // filter left out (`whyport 8080` redirected to 9091).
+        if !elsewhere.nat_rules.is_empty() && !request.ports.is_empty() {
+            let (all, _) = linux::sockets(source, request.protocols, &[])?;
+            let listed: std::collections::HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
+            ns_sockets.extend(all.into_iter().filter(|s| !listed.contains(&s.inode)).map(
+                |mut s| {
+                    s.netns = elsewhere.own;
+                    s
+                },
+            ));
+        }
         let dumped = start.elapsed();
         let wanted: std::collections::HashSet<u64> = sockets
             .iter()
+            .chain(&ns_sockets)
             .map(|s| s.inode)
             .chain(connections.iter().map(|c| c.inode))
             .filter(|i| *i != 0)
             .collect();
         let (socket_fds, processes, visibility) =
             linux::owners(source, &wanted, request.details, request.user_names)?;
-        linux::drop_closed(source, &mut sockets, &socket_fds, request.ports);
+        linux::drop_closed(
+            source,
+            &mut sockets,
+            &socket_fds,
+            request.ports,
+            elsewhere.own,
+        );
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.
-        let host = if explain || request.details == Details::Identity {
+        let mut host = if explain || request.details == Details::Identity {
             let holders: std::collections::HashSet<u32> =
                 socket_fds.iter().map(|f| f.pid).collect();
             let owners: Vec<&crate::model::Process> = processes
@@ -93,6 +144,14 @@ pub fn collect(
         } else {
             Default::default()
         };
+        let docker = |n: &crate::model::NetNamespace| {
+            n.member_cgroup
+                .as_deref()
+                .is_some_and(|c| c.contains("docker"))
+        };
+        if host.container_names.is_empty() && elsewhere.namespaces.iter().any(docker) {
+            host.container_names = linux::container_names(source);
+        }
         Ok(Snapshot {
             sockets,
             socket_fds,
@@ -102,6 +161,10 @@ pub fn collect(
             connections,
             host,
             timings: vec![("sockets", dumped), ("owners", start.elapsed() - dumped)],
+            namespaces: elsewhere.namespaces,
+            other_listeners,
+            nat_rules: elsewhere.nat_rules,
+            ns_sockets,
         })
     }
     #[cfg(not(target_os = "linux"))]

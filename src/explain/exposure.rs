@@ -106,6 +106,7 @@ mod tests {
             dual_stack,
             inode: 1,
             socket_uid: 0,
+            netns: 0,
             service: None,
             owners: vec![],
             owner_status: OwnerStatus::Kernel,

@@ -2,6 +2,8 @@
 //! services and judges how complete the owner lists are. Pure functions.
 
 pub mod exposure;
+pub mod forward;
+pub mod namespaces;
 pub mod origin;
 pub mod warning_ids;
 pub mod warnings;
@@ -17,7 +19,7 @@ use crate::services;
 
 /// Build the report for a snapshot. `services` false skips service names
 /// (`--numeric`).
-pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
+pub fn explain(snapshot: Snapshot, with_services: bool, all_namespaces: bool) -> Report {
     let mut fds = snapshot.socket_fds;
     fds.sort_unstable_by_key(|f| (f.inode, f.pid, f.fd));
     fds.dedup();
@@ -52,6 +54,29 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
         })
         .collect();
     listeners.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    let ns_listeners: Vec<Listener> = snapshot
+        .ns_sockets
+        .iter()
+        .map(|socket| {
+            let owners = owners(&fds, socket.inode, &processes);
+            let status = if owners.is_empty() {
+                OwnerStatus::Kernel
+            } else {
+                OwnerStatus::Visible
+            };
+            listener(socket, owners, status, with_services)
+        })
+        .collect();
+    let own_netns = snapshot
+        .namespaces
+        .iter()
+        .find(|n| n.own)
+        .map_or(0, |n| n.inode);
+    let namespaces = snapshot
+        .namespaces
+        .iter()
+        .map(|n| namespaces::view(n, &snapshot.host.container_names))
+        .collect();
     let connections = snapshot
         .connections
         .into_iter()
@@ -60,7 +85,7 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
             connection,
         })
         .collect();
-    Report {
+    let mut report = Report {
         listeners,
         hidden,
         notes: snapshot.notes,
@@ -68,7 +93,15 @@ pub fn explain(snapshot: Snapshot, with_services: bool) -> Report {
         connections,
         host: snapshot.host,
         origins: Vec::new(),
-    }
+        namespaces,
+        ns_listeners,
+        forwards: Vec::new(),
+        other_listeners: snapshot.other_listeners,
+        own_netns,
+        all_namespaces,
+    };
+    report.forwards = forward::follow(&report, &snapshot.nat_rules, own_netns);
+    report
 }
 
 /// The owners of `inode`, by pid, each with its descriptors, from `fds`
@@ -109,6 +142,7 @@ fn listener(
         dual_stack: is_dual_stack(socket),
         inode: socket.inode,
         socket_uid: socket.uid,
+        netns: socket.netns,
         service: if with_services {
             services::lookup(socket.port, socket.protocol)
         } else {

@@ -18,6 +18,7 @@ fn socket(
         interface: None,
         inode,
         uid: 0,
+        netns: 0,
     }
 }
 
@@ -90,12 +91,13 @@ fn snapshot() -> Snapshot {
         timings: vec![],
         connections: vec![],
         host: Default::default(),
+        ..Snapshot::default()
     }
 }
 
 #[test]
 fn joins_every_owner_and_sorts_by_port_protocol_address() {
-    let r = explain(snapshot(), true);
+    let r = explain(snapshot(), true, false);
     let rows: Vec<(u16, &str, String, Vec<u32>)> = r
         .listeners
         .iter()
@@ -125,7 +127,7 @@ fn joins_every_owner_and_sorts_by_port_protocol_address() {
 
 #[test]
 fn dual_stack_only_for_wildcard_without_v6only() {
-    let r = explain(snapshot(), true);
+    let r = explain(snapshot(), true, false);
     let dual: Vec<(u16, bool)> = r.listeners.iter().map(|l| (l.port, l.dual_stack)).collect();
     assert_eq!(
         dual,
@@ -151,7 +153,7 @@ fn dual_stack_only_for_wildcard_without_v6only() {
 
 #[test]
 fn full_visibility_means_ownerless_sockets_belong_to_the_kernel() {
-    let r = explain(snapshot(), true);
+    let r = explain(snapshot(), true, false);
     let status: Vec<OwnerStatus> = r.listeners.iter().map(|l| l.owner_status).collect();
     use OwnerStatus::*;
     assert_eq!(status, vec![Visible, Kernel, Visible, Visible, Kernel]);
@@ -170,7 +172,7 @@ fn partial_visibility_marks_hidden_and_partial_with_the_reason() {
         root: false,
         pid_namespace: false,
     };
-    let r = explain(s, true);
+    let r = explain(s, true, false);
     use OwnerStatus::*;
     let r_ = HiddenReason::NotRoot;
     let status: Vec<OwnerStatus> = r.listeners.iter().map(|l| l.owner_status).collect();
@@ -223,6 +225,6 @@ fn hidden_reason_priorities() {
 
 #[test]
 fn numeric_skips_service_names() {
-    let r = explain(snapshot(), false);
+    let r = explain(snapshot(), false, false);
     assert!(r.listeners.iter().all(|l| l.service.is_none()));
 }

@@ -10,4 +10,5 @@ pub const IDS: &[&str] = &[
     "root-unneeded",
     "owner-unknown",
     "udp-ephemeral-client",
+    "shadowed-by-dnat",
 ];

@@ -14,7 +14,7 @@ use crate::report::{Listener, Report};
 use crate::sanitize::escape;
 
 mod advice;
-mod origin_of;
+pub(crate) mod origin_of;
 
 use advice::{mismatch, stop};
 use origin_of::{OriginCache, compact, origin_of};
@@ -123,7 +123,7 @@ pub fn compact_all(report: &Report) -> Vec<(String, Vec<&'static str>)> {
                 .unwrap_or_default();
             let origin = origin_of(report, l, &groups, &ancestry, &mut cache);
             let exposure = exposure(l, &report.host.addresses);
-            let ids = warnings::warnings(l, &exposure, &origin, report.host.ephemeral_ports)
+            let ids = all_warnings(report, l, &exposure, &origin)
                 .into_iter()
                 .map(|w| w.id)
                 .collect();
@@ -146,7 +146,7 @@ fn explain_one<'a>(
         .unwrap_or_default();
     let origin = origin_of(report, l, &groups, &ancestry, cache);
     let mismatch = mismatch(l, &origin);
-    let warnings = warnings::warnings(l, &exposure, &origin, report.host.ephemeral_ports);
+    let warnings = all_warnings(report, l, &exposure, &origin);
     let stop = stop(l, &groups, &origin);
     Explanation {
         listener: l,
@@ -158,6 +158,22 @@ fn explain_one<'a>(
         warnings,
         stop,
     }
+}
+
+/// The explanation's warnings, and whether a DNAT rule shadows the port.
+fn all_warnings(
+    report: &Report,
+    l: &Listener,
+    exposure: &Exposure,
+    origin: &Origin,
+) -> Vec<Warning> {
+    let mut out = warnings::warnings(l, exposure, origin, report.host.ephemeral_ports);
+    out.extend(super::forward::shadowed(
+        l,
+        &report.forwards,
+        report.own_netns,
+    ));
+    out
 }
 
 /// Owners grouped by name; within a name, each process whose parent is not

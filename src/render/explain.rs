@@ -26,6 +26,12 @@ pub fn render(
         }
         block(e, now, out)?;
     }
+    for (i, f) in report.forwards.iter().enumerate() {
+        if i > 0 || !explanations.is_empty() {
+            writeln!(out)?;
+        }
+        forward(report, f, now, out)?;
+    }
     for (target, conns) in unanswered {
         if !explanations.is_empty() {
             writeln!(out)?;
@@ -37,6 +43,132 @@ pub fn render(
         nothing(target, &conns, out)?;
     }
     Ok(())
+}
+
+/// A port open by a DNAT or redirect rule: the path from the host port to
+/// the process that gets the traffic, and how to close it.
+fn forward(
+    report: &Report,
+    f: &crate::explain::forward::Forward,
+    now: u64,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    use crate::explain::forward::{Destination, caught_text, rule_name, to_text};
+    let protocol = f.rule.protocol.map_or("tcp/udp", |p| p.as_str());
+    let listened = report.listeners.iter().any(|l| {
+        (l.netns == 0 || l.netns == report.own_netns)
+            && crate::explain::forward::catches(f, l.port, l.protocol)
+    });
+    writeln!(
+        out,
+        "{protocol} port {}  forwarded by a NAT rule{}",
+        caught_text(f),
+        if listened {
+            ""
+        } else {
+            " (no socket listens on it here)"
+        }
+    )?;
+    let r = &f.rule;
+    let mut rule = vec![rule_name(r)];
+    let mut when = Vec::new();
+    if let Some(d) = r.daddr {
+        when.push(format!("to {d}"));
+    }
+    if let Some((neg, name)) = &r.iif {
+        when.push(format!(
+            "arriving {}on {}",
+            if *neg { "not " } else { "" },
+            escape_str(name)
+        ));
+    }
+    if !when.is_empty() {
+        rule.push(format!("only for traffic {}", when.join(", ")));
+    }
+    if !r.undecoded.is_empty() {
+        rule.push(format!(
+            "not decoded: {}",
+            escape_str(&r.undecoded.join("; "))
+        ));
+    }
+    field(out, "rule", &rule)?;
+    let place = match f.destination {
+        Destination::ThisHost => "this host".to_string(),
+        Destination::Namespace(inode) => report.namespace(inode).map_or_else(
+            || format!("network namespace {inode}"),
+            |n| format!("{}: {}", n.label, n.summary),
+        ),
+        Destination::OtherHost => {
+            "another host (no network namespace here has that address)".into()
+        }
+        Destination::Unknown => String::new(),
+    };
+    let to = if place.is_empty() {
+        to_text(f)
+    } else {
+        format!("{} in {place}", to_text(f))
+    };
+    field(out, "to", &[to])?;
+    let targets: Vec<&crate::report::Listener> =
+        f.targets.iter().filter_map(|t| report.target(*t)).collect();
+    let mut owners = Vec::new();
+    let mut path_end = Vec::new();
+    for l in &targets {
+        for o in &l.owners {
+            if !path_end.contains(&o.process.pid) {
+                path_end.push(o.process.pid);
+                owners.push(format!(
+                    "{}: {} ({} {}:{})",
+                    escape(&o.process.name),
+                    who(&o.process),
+                    l.protocol.as_str(),
+                    super::address_shown(l, true),
+                    l.port
+                ));
+                if let Some(t) = o.process.started_at {
+                    owners.push(format!("  started {}", ago(now, t)));
+                }
+            }
+        }
+    }
+    if targets.is_empty()
+        && matches!(
+            f.destination,
+            Destination::ThisHost | Destination::Namespace(_)
+        )
+    {
+        owners.push("nothing listens there now: connections are refused or time out".into());
+    }
+    if !owners.is_empty() {
+        field(out, "owners", &owners)?;
+    }
+    let stop_rule = match r.family.as_str() {
+        "iptables-legacy" => format!(
+            "delete the rule: iptables-legacy -t {} -L {} --line-numbers, then -D {} <number>",
+            escape_str(&r.table),
+            escape_str(&r.chain),
+            escape_str(&r.chain)
+        ),
+        _ => format!(
+            "delete the rule: nft delete rule {} {} {} handle {}",
+            escape_str(&r.family),
+            escape_str(&r.table),
+            escape_str(&r.chain),
+            r.handle
+        ),
+    };
+    let mut stop = vec![stop_rule];
+    if let Destination::Namespace(inode) = f.destination
+        && let Some((runtime, id, name)) = report.namespace(inode).and_then(|n| n.container.clone())
+    {
+        let shown = name.unwrap_or_else(|| id.chars().take(12).collect());
+        stop.push(format!(
+            "or stop the {} container {} (its runtime then removes the rule)",
+            crate::explain::why::origin_of::runtime_name(runtime),
+            escape_str(&shown)
+        ));
+    }
+    field(out, "stop", &stop)
 }
 
 fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {

@@ -27,6 +27,53 @@ pub struct ListingJson<'a> {
     /// Targets of `whyport TARGET --json` that matched no listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unanswered: Option<Vec<UnansweredJson>>,
+    /// Ports forwarded by DNAT or redirect rules (open with no socket).
+    pub forwarded: Vec<ForwardJson>,
+    /// Listeners in other network namespaces, not listed (without `-A`);
+    /// null when not counted (not root, or `-A`).
+    pub other_namespaces: Option<OtherJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OtherJson {
+    pub listeners: usize,
+    pub namespaces: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NetnsJson {
+    pub inode: u64,
+    pub kind: &'static str,
+    pub label: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ForwardJson {
+    pub protocol: Option<&'static str>,
+    /// Caught destination port ranges, `[low, high]`; empty: every port.
+    pub ports: Vec<(u16, u16)>,
+    pub action: &'static str,
+    pub to_address: Option<String>,
+    pub to_ports: Option<(u16, u16)>,
+    /// `this_host`, `namespace`, `other_host`, `unknown`.
+    pub destination: &'static str,
+    pub netns: Option<NetnsJson>,
+    pub rule: RuleJson,
+    /// The sockets that receive the traffic, as Listener objects.
+    pub listeners: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleJson {
+    pub family: String,
+    pub table: String,
+    pub chain: String,
+    pub handle: u64,
+    pub comment: Option<String>,
+    pub daddr: Option<String>,
+    pub iif: Option<String>,
+    pub undecoded: Vec<String>,
 }
 
 /// The listeners, converted one at a time while they are written: the
@@ -41,6 +88,9 @@ impl Serialize for Listeners<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.report.listeners.iter().enumerate().map(|(i, l)| {
             let mut j = listener_json(l, self.texts);
+            if self.report.all_namespaces {
+                j.netns = netns_json(self.report, l.netns);
+            }
             j.why = self
                 .answer
                 .and_then(|a| a.explanations.get(i))
@@ -73,6 +123,9 @@ pub struct ListenerJson<'a> {
     /// Why it is open, for `whyport TARGET --json`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<WhyJson>,
+    /// Its network namespace, with `-A`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,7 +181,12 @@ pub struct HiddenJson {
 /// The text of every owner, converted once.
 pub(super) fn texts(report: &Report) -> HashMap<u32, ProcessText> {
     let mut texts: HashMap<u32, ProcessText> = HashMap::new();
-    for o in report.listeners.iter().flat_map(|l| &l.owners) {
+    for o in report
+        .listeners
+        .iter()
+        .chain(&report.ns_listeners)
+        .flat_map(|l| &l.owners)
+    {
         texts
             .entry(o.process.pid)
             .or_insert_with(|| text(&o.process));
@@ -141,7 +199,11 @@ pub(super) fn texts(report: &Report) -> HashMap<u32, ProcessText> {
 pub(super) fn render_ndjson(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let texts = texts(report);
     for l in &report.listeners {
-        serde_json::to_writer(&mut *out, &listener_json(l, &texts)).map_err(io::Error::from)?;
+        let mut j = listener_json(l, &texts);
+        if report.all_namespaces {
+            j.netns = netns_json(report, l.netns);
+        }
+        serde_json::to_writer(&mut *out, &j).map_err(io::Error::from)?;
         writeln!(out)?;
     }
     Ok(())
@@ -174,6 +236,14 @@ pub(super) fn render<'a>(
                 .map(|(t, c)| super::json_why::unanswered(report, t, c))
                 .collect()
         }),
+        forwarded: forwards_json(report, &texts),
+        other_namespaces: report
+            .other_listeners
+            .filter(|_| !report.all_namespaces)
+            .map(|(listeners, namespaces)| OtherJson {
+                listeners,
+                namespaces,
+            }),
     };
     if pretty {
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
@@ -215,7 +285,69 @@ pub(super) fn listener_json<'a>(
         owner_status: status,
         hidden_reason: reason,
         why: None,
+        netns: None,
     }
+}
+
+fn netns_json(report: &Report, inode: u64) -> Option<NetnsJson> {
+    report.namespace(inode).map(|n| NetnsJson {
+        inode: n.inode,
+        kind: n.kind,
+        label: n.label.clone(),
+        summary: n.summary.clone(),
+    })
+}
+
+fn forwards_json(report: &Report, texts: &HashMap<u32, ProcessText>) -> Vec<ForwardJson> {
+    use crate::explain::forward::Destination;
+    report
+        .forwards
+        .iter()
+        .map(|f| {
+            let (destination, netns) = match f.destination {
+                Destination::ThisHost => ("this_host", None),
+                Destination::Namespace(i) => ("namespace", netns_json(report, i)),
+                Destination::OtherHost => ("other_host", None),
+                Destination::Unknown => ("unknown", None),
+            };
+            let r = &f.rule;
+            ForwardJson {
+                protocol: r.protocol.map(|p| p.as_str()),
+                ports: f.ports.clone(),
+                action: match r.action {
+                    crate::model::NatAction::Dnat { .. } => "dnat",
+                    crate::model::NatAction::Redirect { .. } => "redirect",
+                    crate::model::NatAction::Unknown => "unknown",
+                },
+                to_address: f.to_address.map(|a| a.to_string()),
+                to_ports: f.to_ports,
+                destination,
+                netns,
+                rule: RuleJson {
+                    family: r.family.clone(),
+                    table: r.table.clone(),
+                    chain: r.chain.clone(),
+                    handle: r.handle,
+                    comment: r.comment.clone(),
+                    daddr: r.daddr.map(|a| a.to_string()),
+                    iif: r.iif.as_ref().map(|(neg, name)| {
+                        if *neg {
+                            format!("!{name}")
+                        } else {
+                            name.clone()
+                        }
+                    }),
+                    undecoded: r.undecoded.clone(),
+                },
+                listeners: f
+                    .targets
+                    .iter()
+                    .filter_map(|t| report.target(*t))
+                    .filter_map(|l| serde_json::to_value(listener_json(l, texts)).ok())
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 fn process<'a>(p: &'a Process, t: &'a ProcessText, fds: &'a [u32]) -> ProcessJson<'a> {

@@ -50,6 +50,20 @@ pub fn render(
     }
 }
 
+/// The one-line notice for stderr about listeners in other network
+/// namespaces that the listing leaves out, or `None`.
+pub fn elsewhere_notice(report: &Report) -> Option<String> {
+    let (n, spaces) = report.other_listeners?;
+    if n == 0 || report.all_namespaces {
+        return None;
+    }
+    Some(format!(
+        "whyport: {n} more listener{} in {spaces} other network namespace{} (containers, ip netns) not shown; whyport -A lists them",
+        plural(n),
+        plural(spaces)
+    ))
+}
+
 /// The one-line notice for stderr when owners could not be seen, or `None`.
 pub fn hidden_notice(report: &Report) -> Option<String> {
     let h = &report.hidden;

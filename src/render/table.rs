@@ -22,17 +22,25 @@ pub(super) fn render(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if report.listeners.is_empty() {
-        return Ok(());
+        return forwards(report, header, numeric, out);
     }
     let mut rows = Rows::default();
+    let netns = report.all_namespaces;
     if header {
-        rows.push([
+        let mut h = vec![
             "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER", "ORIGIN", "WARN",
-        ]);
+        ];
+        if netns {
+            h.insert(0, "NETNS");
+        }
+        rows.push(h);
     }
     let mut names: HashMap<u32, (String, String)> = HashMap::new();
     for (i, l) in report.listeners.iter().enumerate() {
         let mut cells = row(l, numeric, &mut names);
+        if netns {
+            cells.insert(0, ns_label(report, l.netns));
+        }
         let (origin, warnings) = report
             .origins
             .get(i)
@@ -42,6 +50,91 @@ pub(super) fn render(
         cells.push(origin);
         cells.push(warnings);
         rows.push(cells);
+    }
+    rows.write(out)?;
+    if !report.forwards.is_empty() {
+        writeln!(out)?;
+    }
+    forwards(report, header, numeric, out)
+}
+
+/// The namespace label of a listener (`host`, `netns:blue`, `docker:web`).
+fn ns_label(report: &Report, inode: u64) -> String {
+    report
+        .namespace(inode)
+        .map_or_else(|| format!("net:[{inode}]"), |n| n.label.clone())
+}
+
+/// Ports open with no socket: each DNAT or redirect rule, where it leads
+/// and who listens there.
+fn forwards(report: &Report, header: bool, numeric: bool, out: &mut dyn Write) -> io::Result<()> {
+    use crate::explain::forward::{Destination, caught_text, rule_name, to_text};
+    if report.forwards.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Rows::default();
+    if header {
+        rows.push([
+            "FORWARDED",
+            "PORT",
+            "TO",
+            "WHERE",
+            "PID(S)",
+            "PROCESS",
+            "USER",
+            "RULE",
+        ]);
+    }
+    let mut names: HashMap<u32, (String, String)> = HashMap::new();
+    for f in &report.forwards {
+        let protocol = f.rule.protocol.map_or("tcp/udp", |p| p.as_str());
+        let place = match f.destination {
+            Destination::ThisHost => "this host".to_string(),
+            Destination::Namespace(inode) => ns_label(report, inode),
+            Destination::OtherHost => "another host".into(),
+            Destination::Unknown => "?".into(),
+        };
+        let targets: Vec<&Listener> = f.targets.iter().filter_map(|t| report.target(*t)).collect();
+        let mut pids = Vec::new();
+        let mut procs = Vec::new();
+        let mut users = Vec::new();
+        for l in &targets {
+            let cells = row(l, numeric, &mut names);
+            for (list, cell) in [
+                (&mut pids, &cells[4]),
+                (&mut procs, &cells[5]),
+                (&mut users, &cells[6]),
+            ] {
+                if !cell.is_empty() && !list.contains(cell) {
+                    list.push(cell.clone());
+                }
+            }
+        }
+        if targets.is_empty()
+            && matches!(
+                f.destination,
+                Destination::ThisHost | Destination::Namespace(_)
+            )
+        {
+            procs.push("(nothing listens there)".to_string());
+        }
+        let mut to = to_text(f);
+        if !f.rule.undecoded.is_empty() {
+            to.push_str(&format!(
+                " (not decoded: {})",
+                escape_str(&f.rule.undecoded.join("; "))
+            ));
+        }
+        rows.push([
+            protocol.to_string(),
+            caught_text(f),
+            to,
+            place,
+            pids.join(","),
+            procs.join(","),
+            users.join(","),
+            rule_name(&f.rule),
+        ]);
     }
     rows.write(out)
 }

@@ -15,6 +15,7 @@ fn socket(protocol: Protocol, address: IpAddr, port: u16, inode: u64) -> Socket 
         interface: None,
         inode,
         uid: 0,
+        netns: 0,
     }
 }
 
@@ -103,8 +104,9 @@ fn report(visibility: Visibility) -> Report {
         timings: vec![],
         connections: vec![],
         host: Default::default(),
+        ..Snapshot::default()
     };
-    let mut r = crate::explain::explain(snapshot, true);
+    let mut r = crate::explain::explain(snapshot, true, false);
     r.origins = crate::explain::why::compact_all(&r);
     r
 }
@@ -236,7 +238,7 @@ fn explanation_text() {
         },
         ..Snapshot::default()
     };
-    let mut report = crate::explain::explain(snapshot, true);
+    let mut report = crate::explain::explain(snapshot, true, false);
     let targets = vec![
         Target::Ports {
             range: PortRange { start: 22, end: 22 },

@@ -54,7 +54,7 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
 
 /// (id, name) of every Docker container, from
 /// /var/lib/docker/containers/<id>/config.v2.json (readable by root).
-fn docker_names(root: &Path) -> Vec<(String, String)> {
+pub(super) fn docker_names(root: &Path) -> Vec<(String, String)> {
     let Ok(entries) = std::fs::read_dir(root.join("var/lib/docker/containers")) else {
         return Vec::new();
     };
@@ -129,7 +129,7 @@ fn socket_units(root: &Path) -> Vec<(String, String)> {
 }
 
 /// (interface, address) of every configured address, from getifaddrs.
-fn addresses() -> Vec<(String, IpAddr)> {
+pub(super) fn addresses() -> Vec<(String, IpAddr)> {
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs allocates the list; it is freed below.
     if unsafe { libc::getifaddrs(&mut list) } != 0 {

@@ -7,6 +7,8 @@ mod fds;
 mod host;
 mod mountinfo;
 mod netlink;
+mod netns;
+mod nft;
 mod proc_net;
 mod proc_text;
 mod process;
@@ -18,7 +20,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Details, Source};
-use crate::model::{Connection, Host, Process, Protocol, Socket, SocketFd, Visibility};
+use crate::model::{
+    Connection, Host, NatRule, NetNamespace, Process, Protocol, Socket, SocketFd, Visibility,
+};
 
 /// Listening sockets of the requested protocols, and notes on any fallback.
 pub(super) fn sockets(
@@ -119,14 +123,16 @@ pub(super) fn drop_closed(
     sockets: &mut Vec<Socket>,
     fds: &[SocketFd],
     ports: &[(u16, u16)],
+    own: u64,
 ) {
     if matches!(source, Source::Recorded(_)) {
         return;
     }
     let owned: HashSet<u64> = fds.iter().map(|f| f.inode).collect();
+    // Only our own namespace's tables are dumped again.
     let mut tables: Vec<(Protocol, bool)> = sockets
         .iter()
-        .filter(|s| !owned.contains(&s.inode))
+        .filter(|s| !owned.contains(&s.inode) && (s.netns == 0 || s.netns == own))
         .map(|s| (s.protocol, s.address.is_ipv6()))
         .collect();
     tables.sort();
@@ -148,9 +154,117 @@ pub(super) fn drop_closed(
     let Some(present) = dump() else { return };
     sockets.retain(|s| {
         owned.contains(&s.inode)
+            || (s.netns != 0 && s.netns != own)
             || !tables.contains(&(s.protocol, s.address.is_ipv6()))
             || present.contains(&s.inode)
     });
+}
+
+/// What lies outside whyport's own network namespace: the other
+/// namespaces with their sockets and addresses, and the DNAT and redirect
+/// rules of ours.
+#[derive(Debug, Default)]
+pub(super) struct Elsewhere {
+    pub namespaces: Vec<NetNamespace>,
+    /// Listening sockets of the other namespaces (all ports), each with
+    /// its namespace's inode.
+    pub sockets: Vec<Socket>,
+    pub nat_rules: Vec<NatRule>,
+    pub notes: Vec<String>,
+    /// The inode of whyport's own namespace.
+    pub own: u64,
+}
+
+/// Read the NAT rules of our namespace and, when `namespaces` is asked for
+/// (or a DNAT rule may lead into another namespace), every namespace.
+/// Entering a namespace needs CAP_SYS_ADMIN: without it only the rules are
+/// read (and without CAP_NET_ADMIN not those either); `explain` says so in
+/// a note.
+pub(super) fn elsewhere(
+    source: &Source,
+    protocols: &[Protocol],
+    namespaces: bool,
+    explain: bool,
+) -> Elsewhere {
+    let mut out = Elsewhere::default();
+    if matches!(source, Source::Recorded(_)) {
+        return out;
+    }
+    match nft::nat_rules() {
+        Ok(rules) => out.nat_rules = rules,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && explain => out
+            .notes
+            .push("the NAT rules (nf_tables) could not be read without root, so ports forwarded by DNAT are not shown".into()),
+        Err(_) => {}
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let dnat = out
+        .nat_rules
+        .iter()
+        .any(|r| matches!(r.action, crate::model::NatAction::Dnat { .. }));
+    if !root || !(namespaces || dnat) {
+        return out;
+    }
+    let proc_root = proc_root(source);
+    for found in netns::enumerate(&proc_root) {
+        let mut ns = found.info;
+        if let Some(first) = ns.pids.first() {
+            let dir = proc_root.join(first.to_string());
+            ns.member_cgroup = std::fs::read_to_string(dir.join("cgroup")).ok();
+            ns.member_name = std::fs::read(dir.join("comm")).ok().map(|mut n| {
+                if n.last() == Some(&b'\n') {
+                    n.pop();
+                }
+                n
+            });
+        }
+        if ns.own {
+            out.own = ns.inode;
+            ns.addresses = host::addresses();
+            out.namespaces.push(ns);
+            continue;
+        }
+        let inode = ns.inode;
+        let protocols = protocols.to_vec();
+        let read = netns::run_in(&found.path, move || {
+            let mut sockets = Vec::new();
+            let mut errors = Vec::new();
+            for protocol in protocols {
+                for family in [libc::AF_INET, libc::AF_INET6] {
+                    match netlink::dump(family as u8, protocol, &[]) {
+                        Ok(list) => sockets.extend(list),
+                        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
+                        Err(e) => errors.push(e.to_string()),
+                    }
+                }
+            }
+            (sockets, host::addresses(), errors)
+        });
+        match read {
+            Ok((sockets, addresses, errors)) => {
+                out.sockets.extend(sockets.into_iter().map(|mut s| {
+                    s.netns = inode;
+                    s
+                }));
+                ns.addresses = addresses;
+                if !errors.is_empty() {
+                    ns.error = Some(errors.join("; "));
+                }
+            }
+            Err(e) => ns.error = Some(e.to_string()),
+        }
+        out.namespaces.push(ns);
+    }
+    out
+}
+
+/// Docker's container names (id, name), for naming namespaces.
+pub(super) fn container_names(source: &Source) -> Vec<(String, String)> {
+    match source {
+        Source::Live => host::docker_names(Path::new("/")),
+        Source::Recorded(root) => host::docker_names(root),
+    }
 }
 
 /// Host facts for explanations.

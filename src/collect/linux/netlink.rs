@@ -47,6 +47,7 @@ pub(super) fn dump(
             interface: super::interface_name(r.ifindex),
             inode: r.inode,
             uid: r.uid,
+            netns: 0,
         })
         .collect())
 }

@@ -74,6 +74,7 @@ fn parse_row(line: &str, protocol: Protocol) -> Option<Option<Socket>> {
         interface: None,
         inode,
         uid,
+        netns: 0,
     }))
 }
 
@@ -157,6 +158,7 @@ mod tests {
             interface: None,
             inode: 1,
             uid: 0,
+            netns: 0,
         }
     }
 

@@ -237,7 +237,7 @@ pub(super) fn launcher_text(x: &Launcher) -> String {
     }
 }
 
-pub(super) fn runtime_name(r: Runtime) -> &'static str {
+pub(crate) fn runtime_name(r: Runtime) -> &'static str {
     match r {
         Runtime::Docker => "Docker",
         Runtime::Containerd => "containerd",
@@ -248,7 +248,7 @@ pub(super) fn runtime_name(r: Runtime) -> &'static str {
     }
 }
 
-pub(super) fn short(id: &str) -> &str {
+pub(crate) fn short(id: &str) -> &str {
     if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         &id[..12]
     } else {

@@ -37,6 +37,7 @@ fn listener(protocol: Protocol, address: &str, port: u16, owners: &[&Arc<Process
         dual_stack: false,
         inode: u64::from(port),
         socket_uid: 0,
+        netns: 0,
         service: services::lookup(port, protocol),
         owners: owners
             .iter()

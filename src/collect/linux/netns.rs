@@ -1,0 +1,158 @@
+//! Linux: every network namespace of the host, and running code inside
+//! one. Namespaces are found where they are visible: the `ns/net` link of
+//! every process, and nsfs bind mounts (`ip netns add` makes
+//! /run/netns/NAME, Docker /run/docker/netns/ID) even when no process is
+//! left in them.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::model::NetNamespace;
+
+/// A namespace and a path that opens it (for setns).
+#[derive(Debug, Clone)]
+pub(super) struct Found {
+    pub info: NetNamespace,
+    pub path: PathBuf,
+}
+
+/// Every network namespace visible from `proc_root` (live only).
+pub(super) fn enumerate(proc_root: &Path) -> Vec<Found> {
+    let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| m.ino());
+    let own = inode(&proc_root.join("self/ns/net"));
+    let init = inode(&proc_root.join("1/ns/net"));
+    let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+    let entry = |found: &mut BTreeMap<u64, Found>, ino: u64, path: PathBuf| {
+        found.entry(ino).or_insert_with(|| Found {
+            info: NetNamespace {
+                inode: ino,
+                own: Some(ino) == own,
+                init: Some(ino) == init,
+                ..NetNamespace::default()
+            },
+            path,
+        });
+        ino
+    };
+    if let Ok(dir) = std::fs::read_dir(proc_root) {
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let path = e.path().join("ns/net");
+            if let Some(ino) = inode(&path) {
+                let key = entry(&mut found, ino, path);
+                if let Some(f) = found.get_mut(&key) {
+                    f.info.pids.push(pid);
+                }
+            }
+        }
+    }
+    for mount in nsfs_mounts(proc_root) {
+        if let Some(ino) = inode(Path::new(&mount)) {
+            let key = entry(&mut found, ino, PathBuf::from(&mount));
+            if let Some(f) = found.get_mut(&key) {
+                if f.info.pids.is_empty() {
+                    // A bind mount outlives its processes: prefer it for setns.
+                    f.path = PathBuf::from(&mount);
+                }
+                f.info.mounts.push(mount);
+            }
+        }
+    }
+    let mut list: Vec<Found> = found.into_values().collect();
+    for f in &mut list {
+        f.info.pids.sort_unstable();
+        f.info.mounts.sort();
+        f.info.mounts.dedup();
+    }
+    list
+}
+
+/// Mount points of network namespace files (nsfs mounts whose root is
+/// `net:[...]`), from our mountinfo; /run/netns and /run/docker/netns are
+/// also listed directly in case they are not mount points of ours.
+fn nsfs_mounts(proc_root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(proc_root.join("self/mountinfo")) {
+        for line in text.lines() {
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let fields: Vec<&str> = left.split(' ').collect();
+            let is_net = fields.get(3).is_some_and(|root| root.starts_with("net:["));
+            if right.starts_with("nsfs ")
+                && is_net
+                && let Some(point) = fields.get(4)
+            {
+                out.push(unescape_mount(point));
+            }
+        }
+    }
+    for dir in ["/run/netns", "/run/docker/netns"] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            out.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path().to_string_lossy().into_owned()),
+            );
+        }
+    }
+    out
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\NNN` (octal).
+fn unescape_mount(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Run `f` on a thread that has entered the network namespace at `path`
+/// (sockets it creates live there; the rest of whyport is unaffected).
+/// Needs CAP_SYS_ADMIN.
+pub(super) fn run_in<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<T> {
+    let file = std::fs::File::open(path)?;
+    std::thread::spawn(move || {
+        // SAFETY: setns on this thread only, with a descriptor we own.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| io::Error::other("a namespace thread panicked"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_are_unescaped() {
+        assert_eq!(unescape_mount(r"/run/netns/a\040b"), "/run/netns/a b");
+        assert_eq!(unescape_mount(r"/x\134y"), r"/x\y");
+        assert_eq!(unescape_mount(r"/x\1"), r"/x\1");
+    }
+}

@@ -1,0 +1,649 @@
+//! Linux: DNAT and redirect rules from the nf_tables ruleset, read over
+//! NETLINK_NETFILTER (what `nft list ruleset` reads) without running `nft`
+//! or `iptables`. Rules written by iptables-nft mix native expressions
+//! (`meta l4proto`, `payload`, `cmp`) with iptables-compatibility `match`
+//! and `target` expressions whose data are the xtables structs; both are
+//! decoded. A rule with a NAT action whyport cannot fully read is kept,
+//! with what could not be decoded, never dropped.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::model::{NatAction, NatRule, Protocol};
+
+const NETLINK_NETFILTER: i32 = 12;
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_GETRULE: u16 = 7;
+const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFT_MSG_GETSETELEM: u16 = 13;
+const NLMSG_HDR: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+
+/// One rule as the kernel sends it, before decoding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawRule {
+    pub family: u8,
+    pub table: String,
+    pub chain: String,
+    pub handle: u64,
+    pub userdata: Vec<u8>,
+    /// (expression name, its NFTA_EXPR_DATA attributes).
+    pub exprs: Vec<(String, Vec<u8>)>,
+}
+
+/// The DNAT and redirect rules of the current thread's network namespace.
+pub(super) fn nat_rules() -> io::Result<Vec<NatRule>> {
+    let fd = open_socket()?;
+    let rules = dump_rules(&fd)?;
+    let mut out = Vec::new();
+    for raw in &rules {
+        if let Some(mut rule) = decode(raw) {
+            resolve_sets(&fd, raw, &mut rule);
+            out.push(rule);
+        }
+    }
+    Ok(out)
+}
+
+fn open_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            NETLINK_NETFILTER,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a freshly created descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// A request: netlink header, nfgenmsg (family, version 0, res_id 0), attrs.
+fn request(kind: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
+    let len = NLMSG_HDR + 4 + attrs.len();
+    let mut msg = Vec::with_capacity(len);
+    msg.extend_from_slice(&(len as u32).to_ne_bytes());
+    msg.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | kind).to_ne_bytes());
+    msg.extend_from_slice(&flags.to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&[family, 0, 0, 0]);
+    msg.extend_from_slice(attrs);
+    msg
+}
+
+/// Send `msg` and collect the payloads (after nfgenmsg) of every reply of
+/// type `want`, with the family of each.
+fn exchange(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, Vec<u8>)>> {
+    // SAFETY: msg is valid for its length; a zeroed sockaddr_nl is the kernel.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as u16;
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            msg.as_ptr().cast(),
+            msg.len(),
+            0,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        // SAFETY: buf is valid for writes of its length.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        let mut rest = &buf[..n as usize];
+        while rest.len() >= NLMSG_HDR {
+            let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if len < NLMSG_HDR || len > rest.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "truncated nf_tables netlink message",
+                ));
+            }
+            let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+            let body = &rest[NLMSG_HDR..len];
+            match kind {
+                NLMSG_DONE => return Ok(out),
+                NLMSG_ERROR => {
+                    let code = body
+                        .get(..4)
+                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    if code == 0 {
+                        return Ok(out);
+                    }
+                    return Err(io::Error::from_raw_os_error(-code));
+                }
+                k if k == (NFNL_SUBSYS_NFTABLES << 8) | want && body.len() >= 4 => {
+                    out.push((body[0], body[4..].to_vec()));
+                }
+                _ => {}
+            }
+            rest = &rest[align(len).min(rest.len())..];
+        }
+    }
+}
+
+fn dump_rules(fd: &OwnedFd) -> io::Result<Vec<RawRule>> {
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    let msg = request(NFT_MSG_GETRULE, flags, libc::AF_UNSPEC as u8, &[]);
+    Ok(exchange(fd, &msg, NFT_MSG_NEWRULE)?
+        .into_iter()
+        .map(|(family, attrs)| parse_rule(family, &attrs))
+        .collect())
+}
+
+const fn align(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Netlink attributes: (type without the nested/byte-order flags, payload).
+pub fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+        let kind = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
+        if len < 4 || len > b.len() {
+            break;
+        }
+        out.push((kind, &b[4..len]));
+        b = &b[align(len).min(b.len())..];
+    }
+    out
+}
+
+fn be32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+fn text(b: &[u8]) -> String {
+    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// NFTA_RULE_* attributes into a raw rule.
+pub fn parse_rule(family: u8, b: &[u8]) -> RawRule {
+    let mut r = RawRule {
+        family,
+        ..RawRule::default()
+    };
+    for (kind, v) in attrs(b) {
+        match kind {
+            1 => r.table = text(v),
+            2 => r.chain = text(v),
+            3 => {
+                r.handle = v
+                    .get(..8)
+                    .map_or(0, |h| u64::from_be_bytes(h.try_into().unwrap_or([0; 8])))
+            }
+            4 => {
+                for (_, elem) in attrs(v) {
+                    let mut name = String::new();
+                    let mut data = Vec::new();
+                    for (k, x) in attrs(elem) {
+                        match k {
+                            1 => name = text(x),
+                            2 => data = x.to_vec(),
+                            _ => {}
+                        }
+                    }
+                    r.exprs.push((name, data));
+                }
+            }
+            7 => r.userdata = v.to_vec(),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// What a register holds while a rule's expressions are read in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reg {
+    L4proto,
+    Dport,
+    Daddr,
+    Iifname,
+    Imm(Vec<u8>),
+    /// Something whyport does not model (described for the report).
+    Other(String),
+}
+
+fn family_name(f: u8) -> &'static str {
+    match f {
+        1 => "inet",
+        2 => "ip",
+        3 => "arp",
+        5 => "netdev",
+        7 => "bridge",
+        10 => "ip6",
+        _ => "unknown",
+    }
+}
+
+/// Decode a rule; `None` when it does no DNAT or redirect.
+pub fn decode(raw: &RawRule) -> Option<NatRule> {
+    let mut rule = NatRule {
+        family: family_name(raw.family).into(),
+        table: raw.table.clone(),
+        chain: raw.chain.clone(),
+        handle: raw.handle,
+        comment: comment(&raw.userdata),
+        ..NatRule::default()
+    };
+    let mut regs: std::collections::HashMap<u32, Reg> = std::collections::HashMap::new();
+    let mut nat = false;
+    for (name, data) in &raw.exprs {
+        let a = attrs(data);
+        let get = |k: u16| a.iter().find(|(t, _)| *t == k).map(|(_, v)| *v);
+        let get32 = |k: u16| get(k).and_then(be32);
+        let value = |k: u16| {
+            get(k).and_then(|d| {
+                attrs(d)
+                    .into_iter()
+                    .find(|(t, _)| *t == 1)
+                    .map(|(_, v)| v.to_vec())
+            })
+        };
+        match name.as_str() {
+            "meta" => {
+                if let (Some(dreg), Some(key)) = (get32(1), get32(2)) {
+                    let r = match key {
+                        16 => Reg::L4proto,
+                        6 => Reg::Iifname,
+                        _ => Reg::Other(format!("meta key {key}")),
+                    };
+                    regs.insert(dreg, r);
+                }
+            }
+            "payload" => {
+                if let Some(dreg) = get32(1) {
+                    let (base, offset, len) = (get32(2), get32(3), get32(4));
+                    let v6 = raw.family == 10;
+                    let r = match (base, offset, len) {
+                        (Some(2), Some(2), Some(2)) => Reg::Dport,
+                        (Some(1), Some(9), Some(1)) if !v6 => Reg::L4proto,
+                        (Some(1), Some(6), Some(1)) if v6 => Reg::L4proto,
+                        (Some(1), Some(16), Some(4)) if !v6 => Reg::Daddr,
+                        (Some(1), Some(24), Some(16)) if v6 => Reg::Daddr,
+                        _ => Reg::Other(format!(
+                            "payload base {} offset {} length {}",
+                            base.unwrap_or(0),
+                            offset.unwrap_or(0),
+                            len.unwrap_or(0)
+                        )),
+                    };
+                    regs.insert(dreg, r);
+                }
+            }
+            "immediate" => {
+                if let (Some(dreg), Some(v)) = (get32(1), value(2)) {
+                    regs.insert(dreg, Reg::Imm(v));
+                }
+            }
+            "cmp" => {
+                let reg = get32(1).and_then(|r| regs.get(&r)).cloned();
+                let op = get32(2).unwrap_or(0);
+                let data = value(3).unwrap_or_default();
+                cmp(&mut rule, reg, op, &data);
+            }
+            "range" => {
+                let reg = get32(1).and_then(|r| regs.get(&r)).cloned();
+                match (reg, get32(2), value(3), value(4)) {
+                    (Some(Reg::Dport), Some(0), Some(lo), Some(hi)) => {
+                        rule.ports = port(&lo).zip(port(&hi)).into_iter().collect();
+                    }
+                    (reg, ..) => rule.undecoded.push(format!("a range on {}", describe(reg))),
+                }
+            }
+            "lookup" => {
+                let reg = get32(2).and_then(|r| regs.get(&r)).cloned();
+                let set = get(1).map(text).unwrap_or_default();
+                let inverted = get32(5).is_some_and(|f| f & 1 != 0);
+                match (reg, get32(3)) {
+                    (Some(Reg::Dport), None) if !inverted => {
+                        rule.undecoded
+                            .push(format!("destination port in set @{set}"));
+                    }
+                    (reg, Some(_)) => rule.undecoded.push(format!(
+                        "a map @{set} on {} decides the translation",
+                        describe(reg)
+                    )),
+                    (reg, None) => rule
+                        .undecoded
+                        .push(format!("{} in set @{set}", describe(reg))),
+                }
+            }
+            "nat" => {
+                // NFT_NAT_DNAT is 1; SNAT (0) opens no port.
+                if get32(1) != Some(1) {
+                    return None;
+                }
+                nat = true;
+                let v6 = get32(2) == Some(10);
+                let imm = |k: u16| match get32(k).and_then(|r| regs.get(&r)) {
+                    Some(Reg::Imm(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let address = imm(3).and_then(|v| address(&v, v6));
+                if get32(3).is_some() && address.is_none() {
+                    rule.undecoded
+                        .push("the DNAT address comes from a map or expression".into());
+                }
+                let ports = imm(5)
+                    .and_then(|v| port(&v))
+                    .map(|lo| (lo, imm(6).and_then(|v| port(&v)).unwrap_or(lo)));
+                rule.action = NatAction::Dnat { address, ports };
+            }
+            "redir" => {
+                nat = true;
+                let imm = |k: u16| match get32(k).and_then(|r| regs.get(&r)) {
+                    Some(Reg::Imm(v)) => port(v),
+                    _ => None,
+                };
+                let ports = imm(1).map(|lo| (lo, imm(2).unwrap_or(lo)));
+                rule.action = NatAction::Redirect { ports };
+            }
+            "masq" | "snat" => return None,
+            "target" => {
+                let tname = get(1).map(text).unwrap_or_default();
+                let rev = get32(2).unwrap_or(0);
+                let info = get(3).unwrap_or_default();
+                match tname.as_str() {
+                    "DNAT" => {
+                        nat = true;
+                        rule.action = xt_dnat(info, rev, raw.family == 10).unwrap_or_else(|| {
+                            rule.undecoded
+                                .push(format!("iptables DNAT target revision {rev}"));
+                            NatAction::Dnat {
+                                address: None,
+                                ports: None,
+                            }
+                        });
+                    }
+                    "REDIRECT" => {
+                        nat = true;
+                        rule.action = NatAction::Redirect {
+                            ports: xt_redirect(info, raw.family == 10),
+                        };
+                    }
+                    "SNAT" | "MASQUERADE" => return None,
+                    other => rule.undecoded.push(format!("iptables target {other}")),
+                }
+            }
+            "match" => {
+                let mname = get(1).map(text).unwrap_or_default();
+                let info = get(3).unwrap_or_default();
+                match mname.as_str() {
+                    "comment" => rule.comment = Some(text(info)),
+                    "tcp" | "udp" => xt_ports(&mut rule, &mname, info),
+                    other => rule.undecoded.push(format!("iptables match {other}")),
+                }
+            }
+            "counter" | "log" | "notrack" | "objref" | "quota" | "limit" => {}
+            other => rule.undecoded.push(format!("expression {other}")),
+        }
+    }
+    nat.then_some(rule)
+}
+
+fn describe(reg: Option<Reg>) -> String {
+    match reg {
+        Some(Reg::L4proto) => "the protocol".into(),
+        Some(Reg::Dport) => "the destination port".into(),
+        Some(Reg::Daddr) => "the destination address".into(),
+        Some(Reg::Iifname) => "the input interface".into(),
+        Some(Reg::Imm(_)) => "a constant".into(),
+        Some(Reg::Other(what)) => what,
+        None => "an unknown register".into(),
+    }
+}
+
+/// Apply one comparison to the rule's conditions.
+fn cmp(rule: &mut NatRule, reg: Option<Reg>, op: u32, data: &[u8]) {
+    // NFT_CMP_EQ 0, NEQ 1, LT 2, LTE 3, GT 4, GTE 5.
+    match (reg, op) {
+        (Some(Reg::L4proto), 0) => match data.first() {
+            Some(6) => rule.protocol = Some(Protocol::Tcp),
+            Some(17) => rule.protocol = Some(Protocol::Udp),
+            Some(p) => rule.undecoded.push(format!("protocol number {p}")),
+            None => {}
+        },
+        (Some(Reg::Dport), 0) => rule.ports = port(data).map(|p| (p, p)).into_iter().collect(),
+        (Some(Reg::Dport), 5) => {
+            let lo = port(data).unwrap_or(0);
+            let hi = rule.ports.first().map_or(u16::MAX, |r| r.1);
+            rule.ports = vec![(lo, hi)];
+        }
+        (Some(Reg::Dport), 3) => {
+            let hi = port(data).unwrap_or(u16::MAX);
+            let lo = rule.ports.first().map_or(1, |r| r.0);
+            rule.ports = vec![(lo, hi)];
+        }
+        (Some(Reg::Daddr), 0) => {
+            rule.daddr = match data.len() {
+                4 => address(data, false),
+                16 => address(data, true),
+                _ => None,
+            }
+        }
+        (Some(Reg::Iifname), 0 | 1) => {
+            let mut name = text(data);
+            // A comparison shorter than IFNAMSIZ is a prefix match (eth*).
+            if data.len() < 16 && !data.contains(&0) {
+                name.push('*');
+            }
+            rule.iif = Some((op == 1, name));
+        }
+        (reg, op) => rule
+            .undecoded
+            .push(format!("a comparison (op {op}) on {}", describe(reg))),
+    }
+}
+
+fn port(b: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(..2)?.try_into().ok()?))
+}
+
+fn address(b: &[u8], v6: bool) -> Option<IpAddr> {
+    if v6 {
+        let a: [u8; 16] = b.get(..16)?.try_into().ok()?;
+        Some(IpAddr::V6(Ipv6Addr::from(a)))
+    } else {
+        let a: [u8; 4] = b.get(..4)?.try_into().ok()?;
+        Some(IpAddr::V4(Ipv4Addr::from(a)))
+    }
+}
+
+fn ne32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The iptables DNAT target's data. Revision 0 (IPv4 only) is
+/// `nf_nat_ipv4_multi_range_compat`; 1 is `nf_nat_range`; 2 is
+/// `nf_nat_range2` (1 plus a base port). Flags are host order; addresses
+/// and ports network order.
+pub fn xt_dnat(info: &[u8], rev: u32, v6: bool) -> Option<NatAction> {
+    const MAP_IPS: u32 = 1;
+    const PROTO: u32 = 2;
+    let (flags, addr_at, port_at) = match rev {
+        0 if !v6 => (ne32(info, 4)?, 8, 16),
+        1 | 2 => (ne32(info, 0)?, 4, 36),
+        _ => return None,
+    };
+    let address = (flags & MAP_IPS != 0)
+        .then(|| address(info.get(addr_at..)?, v6))
+        .flatten();
+    let ports = (flags & PROTO != 0)
+        .then(|| Some((port(info.get(port_at..)?)?, port(info.get(port_at + 2..)?)?)))
+        .flatten();
+    Some(NatAction::Dnat { address, ports })
+}
+
+/// The iptables REDIRECT target's ports (IPv4: the compat range struct;
+/// IPv6: `nf_nat_range`).
+pub fn xt_redirect(info: &[u8], v6: bool) -> Option<(u16, u16)> {
+    let (flags, at) = if v6 {
+        (ne32(info, 0)?, 36)
+    } else {
+        (ne32(info, 4)?, 16)
+    };
+    (flags & 2 != 0).then(|| Some((port(info.get(at..)?)?, port(info.get(at + 2..)?)?)))?
+}
+
+/// `-m tcp --dport` / `-m udp --dport`: `xt_tcp`/`xt_udp` start with the
+/// source and destination port ranges (host order), and end with inversion
+/// flags (destination inverted: 0x02).
+fn xt_ports(rule: &mut NatRule, name: &str, info: &[u8]) {
+    let h16 = |at: usize| {
+        info.get(at..at + 2)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+    };
+    let inv_at = if name == "tcp" { 11 } else { 8 };
+    if let (Some(lo), Some(hi)) = (h16(4), h16(6)) {
+        let inverted = info.get(inv_at).is_some_and(|f| f & 0x02 != 0);
+        if inverted {
+            rule.undecoded
+                .push(format!("{name} destination port not {lo}-{hi}"));
+        } else if (lo, hi) != (0, u16::MAX) {
+            rule.ports = vec![(lo, hi)];
+        }
+    }
+    if rule.protocol.is_none() {
+        rule.protocol = Some(if name == "tcp" {
+            Protocol::Tcp
+        } else {
+            Protocol::Udp
+        });
+    }
+}
+
+/// The comment in a rule's user data (TLVs: type 0 is the comment).
+fn comment(userdata: &[u8]) -> Option<String> {
+    let mut b = userdata;
+    while b.len() >= 2 {
+        let (kind, len) = (b[0], usize::from(b[1]));
+        let v = b.get(2..2 + len)?;
+        if kind == 0 {
+            return Some(text(v));
+        }
+        b = &b[2 + len..];
+    }
+    None
+}
+
+/// A destination-port set lookup (`tcp dport { 80, 443 }`): read the set's
+/// elements; a set of single ports or intervals becomes the port list of
+/// the rule (one forward per port, see `explain::forward`).
+fn resolve_sets(fd: &OwnedFd, raw: &RawRule, rule: &mut NatRule) {
+    let prefix = "destination port in set @";
+    let Some(i) = rule.undecoded.iter().position(|u| u.starts_with(prefix)) else {
+        return;
+    };
+    let set = rule.undecoded[i][prefix.len()..].to_string();
+    let mut a = Vec::new();
+    put_attr(&mut a, 1, raw.table.as_bytes());
+    put_attr(&mut a, 2, set.as_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    let msg = request(NFT_MSG_GETSETELEM, flags, raw.family, &a);
+    let Ok(replies) = exchange(fd, &msg, NFT_MSG_NEWSETELEM) else {
+        return;
+    };
+    let ports = set_ports(replies.iter().map(|(_, b)| b.as_slice()));
+    if let Some(ports) = ports {
+        rule.undecoded.remove(i);
+        rule.ports = ports;
+    }
+}
+
+fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    let mut v = value.to_vec();
+    v.push(0);
+    out.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&v);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+}
+
+/// Ports of a set of destination ports, from NFT_MSG_NEWSETELEM payloads
+/// (NFTA_SET_ELEM_LIST_ELEMENTS of NFTA_LIST_ELEM, each with a key value
+/// and flags; an interval set marks each range's end with flag 1, the
+/// element after the last port).
+pub fn set_ports<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Option<Vec<(u16, u16)>> {
+    let mut elems: Vec<(u16, bool)> = Vec::new();
+    for body in replies {
+        for (kind, list) in attrs(body) {
+            if kind != 3 {
+                continue;
+            }
+            for (_, elem) in attrs(list) {
+                let mut key = None;
+                let mut end = false;
+                for (k, v) in attrs(elem) {
+                    match k {
+                        1 => {
+                            key = attrs(v)
+                                .into_iter()
+                                .find(|(t, _)| *t == 1)
+                                .and_then(|(_, d)| port(d))
+                        }
+                        3 => end = be32(v).is_some_and(|f| f & 1 != 0),
+                        _ => {}
+                    }
+                }
+                elems.push((key?, end));
+            }
+        }
+    }
+    if elems.is_empty() {
+        return None;
+    }
+    elems.sort_unstable();
+    if !elems.iter().any(|(_, end)| *end) {
+        return Some(elems.into_iter().map(|(p, _)| (p, p)).collect());
+    }
+    // Intervals: a start, then the end marker one past its last port.
+    let mut out = Vec::new();
+    let mut start: Option<u16> = None;
+    for (p, end) in elems {
+        match (start, end) {
+            (None, false) => start = Some(p),
+            (Some(s), true) => {
+                out.push((s, p.saturating_sub(1).max(s)));
+                start = None;
+            }
+            (Some(s), false) => {
+                out.push((s, s));
+                start = Some(p);
+            }
+            (None, true) => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, u16::MAX));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+#[path = "nft_tests.rs"]
+mod tests;

@@ -1,0 +1,347 @@
+//! Rules encoded as the kernel sends them (attribute for attribute, as
+//! `nft --debug=netlink` shows them), decoded.
+
+use super::*;
+
+fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(payload);
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+    out
+}
+
+fn u32a(kind: u16, v: u32) -> Vec<u8> {
+    attr(kind, &v.to_be_bytes())
+}
+
+fn data(kind: u16, bytes: &[u8]) -> Vec<u8> {
+    attr(kind, &attr(1, bytes))
+}
+
+fn expr(name: &str, parts: &[Vec<u8>]) -> (String, Vec<u8>) {
+    (name.to_string(), parts.concat())
+}
+
+fn raw(family: u8, exprs: Vec<(String, Vec<u8>)>) -> RawRule {
+    RawRule {
+        family,
+        table: "nat".into(),
+        chain: "PREROUTING".into(),
+        handle: 4,
+        userdata: Vec::new(),
+        exprs,
+    }
+}
+
+fn l4(proto: u8) -> Vec<(String, Vec<u8>)> {
+    vec![
+        expr("meta", &[u32a(1, 1), u32a(2, 16)]),
+        expr("cmp", &[u32a(1, 1), u32a(2, 0), data(3, &[proto])]),
+    ]
+}
+
+fn dport(p: u16) -> Vec<(String, Vec<u8>)> {
+    vec![
+        expr("payload", &[u32a(1, 1), u32a(2, 2), u32a(3, 2), u32a(4, 2)]),
+        expr("cmp", &[u32a(1, 1), u32a(2, 0), data(3, &p.to_be_bytes())]),
+    ]
+}
+
+#[test]
+fn native_dnat_with_address_port_and_comment() {
+    // tcp dport 8080 dnat to 10.231.0.2:80 comment "test rule"
+    let mut e = l4(6);
+    e.extend(dport(8080));
+    e.push(expr("immediate", &[u32a(1, 1), data(2, &[10, 231, 0, 2])]));
+    e.push(expr("immediate", &[u32a(1, 2), data(2, &[0, 80, 0, 0])]));
+    e.push(expr(
+        "nat",
+        &[
+            u32a(1, 1),
+            u32a(2, 2),
+            u32a(3, 1),
+            u32a(4, 1),
+            u32a(5, 2),
+            u32a(6, 2),
+            u32a(7, 3),
+        ],
+    ));
+    let mut r = raw(2, e);
+    r.userdata = b"\x00\x0atest rule\x00".to_vec();
+    let rule = decode(&r).unwrap_or_else(|| panic!("not decoded"));
+    assert_eq!(rule.family, "ip");
+    assert_eq!(rule.protocol, Some(Protocol::Tcp));
+    assert_eq!(rule.ports, vec![(8080, 8080)]);
+    assert_eq!(
+        rule.action,
+        NatAction::Dnat {
+            address: Some(
+                "10.231.0.2"
+                    .parse()
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+            ),
+            ports: Some((80, 80))
+        }
+    );
+    assert_eq!(rule.comment.as_deref(), Some("test rule"));
+    assert!(rule.undecoded.is_empty(), "{:?}", rule.undecoded);
+}
+
+#[test]
+fn interface_condition_and_address_only_dnat() {
+    // iifname != "d0" tcp dport 8090 dnat to 10.231.0.2
+    let mut e = vec![
+        expr("meta", &[u32a(1, 1), u32a(2, 6)]),
+        expr(
+            "cmp",
+            &[
+                u32a(1, 1),
+                u32a(2, 1),
+                data(3, b"d0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
+            ],
+        ),
+    ];
+    e.extend(l4(6));
+    e.extend(dport(8090));
+    e.push(expr("immediate", &[u32a(1, 1), data(2, &[10, 231, 0, 2])]));
+    e.push(expr(
+        "nat",
+        &[u32a(1, 1), u32a(2, 2), u32a(3, 1), u32a(4, 1), u32a(7, 1)],
+    ));
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(rule.iif, Some((true, "d0".to_string())));
+    assert_eq!(
+        rule.action,
+        NatAction::Dnat {
+            address: Some(IpAddr::V4(Ipv4Addr::new(10, 231, 0, 2))),
+            ports: None
+        }
+    );
+}
+
+#[test]
+fn native_redirect() {
+    // tcp dport 8091 redirect to :9091
+    let mut e = l4(6);
+    e.extend(dport(8091));
+    e.push(expr(
+        "immediate",
+        &[u32a(1, 1), data(2, &9091u16.to_be_bytes())],
+    ));
+    e.push(expr("redir", &[u32a(1, 1), u32a(2, 1), u32a(3, 2)]));
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(
+        rule.action,
+        NatAction::Redirect {
+            ports: Some((9091, 9091))
+        }
+    );
+}
+
+#[test]
+fn iptables_nft_compat_targets_and_matches() {
+    // iptables-nft -t nat -A PREROUTING -p tcp --dport 8081 -j DNAT --to-destination 10.231.0.2:81
+    let mut range2 = vec![0u8; 44];
+    range2[..4].copy_from_slice(&3u32.to_ne_bytes());
+    range2[4..8].copy_from_slice(&[10, 231, 0, 2]);
+    range2[20..24].copy_from_slice(&[10, 231, 0, 2]);
+    range2[36..38].copy_from_slice(&81u16.to_be_bytes());
+    range2[38..40].copy_from_slice(&81u16.to_be_bytes());
+    let mut e = l4(6);
+    e.extend(dport(8081));
+    e.push(expr("counter", &[]));
+    e.push(expr(
+        "target",
+        &[attr(1, b"DNAT\0"), u32a(2, 2), attr(3, &range2)],
+    ));
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(
+        rule.action,
+        NatAction::Dnat {
+            address: Some(IpAddr::V4(Ipv4Addr::new(10, 231, 0, 2))),
+            ports: Some((81, 81))
+        }
+    );
+    assert!(rule.undecoded.is_empty(), "{:?}", rule.undecoded);
+
+    // -p udp -m udp --dport 5000 -m comment --comment hello -j REDIRECT --to-ports 5001
+    let mut compat = vec![0u8; 20];
+    compat[..4].copy_from_slice(&1u32.to_ne_bytes());
+    compat[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    compat[16..18].copy_from_slice(&5001u16.to_be_bytes());
+    compat[18..20].copy_from_slice(&5001u16.to_be_bytes());
+    let mut comment = vec![0u8; 256];
+    comment[..5].copy_from_slice(b"hello");
+    let mut e = l4(17);
+    e.extend(dport(5000));
+    e.push(expr(
+        "match",
+        &[attr(1, b"comment\0"), u32a(2, 0), attr(3, &comment)],
+    ));
+    e.push(expr(
+        "target",
+        &[attr(1, b"REDIRECT\0"), u32a(2, 0), attr(3, &compat)],
+    ));
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(rule.protocol, Some(Protocol::Udp));
+    assert_eq!(rule.ports, vec![(5000, 5000)]);
+    assert_eq!(rule.comment.as_deref(), Some("hello"));
+    assert_eq!(
+        rule.action,
+        NatAction::Redirect {
+            ports: Some((5001, 5001))
+        }
+    );
+
+    // An older iptables: -m tcp --dport 2222 as an xt match, DNAT rev 0.
+    let mut xt_tcp = vec![0u8; 12];
+    xt_tcp[0..2].copy_from_slice(&0u16.to_ne_bytes());
+    xt_tcp[2..4].copy_from_slice(&u16::MAX.to_ne_bytes());
+    xt_tcp[4..6].copy_from_slice(&2222u16.to_ne_bytes());
+    xt_tcp[6..8].copy_from_slice(&2222u16.to_ne_bytes());
+    let mut compat = vec![0u8; 20];
+    compat[..4].copy_from_slice(&1u32.to_ne_bytes());
+    compat[4..8].copy_from_slice(&3u32.to_ne_bytes());
+    compat[8..12].copy_from_slice(&[172, 17, 0, 2]);
+    compat[16..18].copy_from_slice(&22u16.to_be_bytes());
+    compat[18..20].copy_from_slice(&22u16.to_be_bytes());
+    let e = vec![
+        expr("match", &[attr(1, b"tcp\0"), u32a(2, 0), attr(3, &xt_tcp)]),
+        expr(
+            "target",
+            &[attr(1, b"DNAT\0"), u32a(2, 0), attr(3, &compat)],
+        ),
+    ];
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(
+        (rule.protocol, rule.ports.clone()),
+        (Some(Protocol::Tcp), vec![(2222, 2222)])
+    );
+    assert_eq!(
+        rule.action,
+        NatAction::Dnat {
+            address: Some(IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2))),
+            ports: Some((22, 22))
+        }
+    );
+}
+
+#[test]
+fn ipv6_dnat() {
+    let to: Ipv6Addr = "fd00::2".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+    let mut e = l4(6);
+    e.extend(dport(443));
+    e.push(expr("immediate", &[u32a(1, 1), data(2, &to.octets())]));
+    e.push(expr(
+        "nat",
+        &[u32a(1, 1), u32a(2, 10), u32a(3, 1), u32a(4, 1)],
+    ));
+    let rule = decode(&raw(10, e)).unwrap_or_default();
+    assert_eq!(rule.family, "ip6");
+    assert_eq!(
+        rule.action,
+        NatAction::Dnat {
+            address: Some(IpAddr::V6(to)),
+            ports: None
+        }
+    );
+}
+
+#[test]
+fn what_cannot_be_decoded_is_said() {
+    // dnat to tcp dport map { 8094 : 10.231.0.4 }: a map decides.
+    let mut e = l4(6);
+    e.push(expr(
+        "payload",
+        &[u32a(1, 1), u32a(2, 2), u32a(3, 2), u32a(4, 2)],
+    ));
+    e.push(expr(
+        "lookup",
+        &[attr(1, b"__map0\0"), u32a(2, 1), u32a(3, 1)],
+    ));
+    e.push(expr(
+        "nat",
+        &[u32a(1, 1), u32a(2, 2), u32a(3, 1), u32a(4, 1)],
+    ));
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert!(matches!(rule.action, NatAction::Dnat { address: None, .. }));
+    assert!(
+        rule.undecoded.iter().any(|u| u.contains("map @__map0")),
+        "{:?}",
+        rule.undecoded
+    );
+    assert!(
+        rule.undecoded.iter().any(|u| u.contains("DNAT address")),
+        "{:?}",
+        rule.undecoded
+    );
+    // An unknown expression is named.
+    let mut e = l4(6);
+    e.push(expr("numgen", &[]));
+    e.push(expr("redir", &[]));
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(rule.undecoded, vec!["expression numgen"]);
+}
+
+#[test]
+fn rules_without_dnat_are_not_forwards() {
+    let mut e = l4(6);
+    e.push(expr("masq", &[]));
+    assert_eq!(decode(&raw(2, e)), None);
+    let e = vec![expr("nat", &[u32a(1, 0)])];
+    assert_eq!(decode(&raw(2, e)), None);
+    assert_eq!(decode(&raw(2, l4(6))), None);
+}
+
+#[test]
+fn rule_attributes_are_parsed() {
+    let exprs = attr(4, &attr(1, &[attr(1, b"counter\0"), attr(2, &[])].concat()));
+    let body = [
+        attr(1, b"nat\0"),
+        attr(2, b"DOCKER\0"),
+        attr(3, &9u64.to_be_bytes()),
+        exprs,
+        attr(7, b"\x00\x03hi\x00"),
+    ]
+    .concat();
+    let r = parse_rule(2, &body);
+    assert_eq!(
+        (r.table.as_str(), r.chain.as_str(), r.handle),
+        ("nat", "DOCKER", 9)
+    );
+    assert_eq!(r.exprs.len(), 1);
+    assert_eq!(r.exprs[0].0, "counter");
+    assert_eq!(comment(&r.userdata).as_deref(), Some("hi"));
+    // Truncated input: no panic, fewer attributes.
+    let _ = parse_rule(2, &body[..body.len() - 3]);
+    let _ = attrs(&[0xff, 0xff, 1]);
+}
+
+#[test]
+fn set_elements_become_ports() {
+    let elem = |p: u16, flags: u32| {
+        attr(
+            1,
+            &[attr(1, &attr(1, &p.to_be_bytes())), u32a(3, flags)].concat(),
+        )
+    };
+    let single = attr(3, &[elem(8093, 0), elem(8092, 0)].concat());
+    assert_eq!(
+        set_ports([single.as_slice()].into_iter()),
+        Some(vec![(8092, 8092), (8093, 8093)])
+    );
+    // Interval set { 8000-8010, 9000 }: ends are one past, flagged.
+    let interval = attr(
+        3,
+        &[elem(8000, 0), elem(8011, 1), elem(9000, 0), elem(9001, 1)].concat(),
+    );
+    assert_eq!(
+        set_ports([interval.as_slice()].into_iter()),
+        Some(vec![(8000, 8010), (9000, 9000)])
+    );
+    assert_eq!(set_ports(std::iter::empty()), None);
+}

@@ -1,0 +1,186 @@
+//! What a network namespace is, in words: the host's, a named one (`ip
+//! netns`), a container's, a Kubernetes pod's, or just a number with the
+//! process in it. Pure: from where it is mounted and its member's cgroup.
+
+use super::origin::{Runtime, from_cgroup};
+use super::why::origin_of::{runtime_name, short};
+use crate::model::NetNamespace;
+use crate::sanitize::{escape, escape_str};
+
+/// A namespace as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsView {
+    pub inode: u64,
+    /// `host`, `netns`, `container`, `pod`, `docker-sandbox`, `other`.
+    pub kind: &'static str,
+    /// Short, for a table column: `host`, `netns:blue`, `docker:web`,
+    /// `pod:3f2a1b4c`, `net:[4026532310]`. Escaped.
+    pub label: String,
+    /// One phrase for people. Escaped.
+    pub summary: String,
+    /// Container runtime, id and name, when it is a container's.
+    pub container: Option<(Runtime, String, Option<String>)>,
+    pub pids: Vec<u32>,
+    pub mounts: Vec<String>,
+    pub own: bool,
+    pub error: Option<String>,
+    /// (interface, address) configured in it.
+    pub addresses: Vec<(String, std::net::IpAddr)>,
+}
+
+/// Describe `ns`; `names` maps container ids to names.
+pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
+    let mut v = NsView {
+        inode: ns.inode,
+        kind: "other",
+        label: format!("net:[{}]", ns.inode),
+        summary: String::new(),
+        container: None,
+        pids: ns.pids.clone(),
+        mounts: ns.mounts.clone(),
+        own: ns.own,
+        error: ns.error.clone(),
+        addresses: ns.addresses.clone(),
+    };
+    let named = ns
+        .mounts
+        .iter()
+        .find_map(|m| m.strip_prefix("/run/netns/"))
+        .map(str::to_string);
+    let sandbox = ns
+        .mounts
+        .iter()
+        .find_map(|m| m.strip_prefix("/run/docker/netns/"))
+        .map(str::to_string);
+    let container = ns
+        .member_cgroup
+        .as_deref()
+        .map(from_cgroup)
+        .and_then(|c| c.container);
+    let member = |v: &NsView| {
+        v.pids.first().map_or_else(
+            || "with no process in it".to_string(),
+            |pid| {
+                let name = ns.member_name.as_deref().map(escape).unwrap_or_default();
+                format!("with {name} (pid {pid}) in it")
+            },
+        )
+    };
+    if ns.init || (ns.own && ns.pids.contains(&1)) {
+        v.kind = "host";
+        v.label = "host".into();
+        v.summary = "the host's network namespace".into();
+    } else if let Some(c) = container {
+        let name = names
+            .iter()
+            .find(|(id, _)| *id == c.id)
+            .map(|(_, n)| n.clone());
+        let runtime = runtime_name(c.runtime);
+        if let (Runtime::Kubernetes, Some(pod)) = (c.runtime, &c.pod) {
+            v.kind = "pod";
+            v.label = format!("pod:{}", escape_str(pod.get(..8).unwrap_or(pod)));
+            v.summary = format!(
+                "Kubernetes pod {} (container {})",
+                escape_str(pod),
+                short(&c.id)
+            );
+        } else {
+            v.kind = "container";
+            let shown = name.clone().unwrap_or_else(|| short(&c.id).to_string());
+            v.label = format!("{}:{}", runtime.to_ascii_lowercase(), escape_str(&shown));
+            v.summary = match &name {
+                Some(n) => format!("{runtime} container {} ({})", escape_str(n), short(&c.id)),
+                None => format!("{runtime} container {}", short(&c.id)),
+            };
+        }
+        v.container = Some((c.runtime, c.id, name));
+    } else if let Some(n) = named {
+        v.kind = "netns";
+        v.label = format!("netns:{}", escape_str(&n));
+        v.summary = format!(
+            "named network namespace {} (ip netns), {}",
+            escape_str(&n),
+            member(&v)
+        );
+    } else if let Some(id) = sandbox {
+        v.kind = "docker-sandbox";
+        v.label = format!("docker-sandbox:{}", escape_str(short(&id)));
+        v.summary = format!(
+            "a Docker network sandbox ({}), {}",
+            escape_str(&id),
+            member(&v)
+        );
+    } else {
+        v.summary = format!("network namespace {} {}", ns.inode, member(&v));
+    }
+    if ns.own && !ns.init && v.kind != "host" {
+        v.summary.push_str(" (whyport's own)");
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(inode: u64) -> NetNamespace {
+        NetNamespace {
+            inode,
+            ..NetNamespace::default()
+        }
+    }
+
+    #[test]
+    fn kinds_of_namespaces() {
+        let host = NetNamespace {
+            init: true,
+            own: true,
+            pids: vec![1, 2],
+            ..ns(4026531840)
+        };
+        assert_eq!(view(&host, &[]).label, "host");
+        let named = NetNamespace {
+            mounts: vec!["/run/netns/blue".into()],
+            ..ns(7)
+        };
+        let v = view(&named, &[]);
+        assert_eq!((v.kind, v.label.as_str()), ("netns", "netns:blue"));
+        assert!(v.summary.contains("with no process in it"), "{}", v.summary);
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let docker = NetNamespace {
+            pids: vec![42],
+            member_cgroup: Some(format!("0::/system.slice/docker-{id}.scope\n")),
+            member_name: Some(b"nginx".to_vec()),
+            mounts: vec![format!("/run/docker/netns/{}", "abc")],
+            ..ns(8)
+        };
+        let v = view(&docker, &[(id.to_string(), "web".to_string())]);
+        assert_eq!((v.kind, v.label.as_str()), ("container", "docker:web"));
+        assert_eq!(v.summary, "Docker container web (0123456789ab)");
+        let v = view(&docker, &[]);
+        assert_eq!(v.label, "docker:0123456789ab");
+        let sandbox = NetNamespace {
+            mounts: vec!["/run/docker/netns/1f2e3d4c5b6a".into()],
+            ..ns(9)
+        };
+        assert_eq!(view(&sandbox, &[]).kind, "docker-sandbox");
+        let pod = NetNamespace {
+            pids: vec![50],
+            member_cgroup: Some(
+                "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod3f2a1b4c_5d6e_4f70_8a9b_0c1d2e3f4a5b.slice/cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope\n".into(),
+            ),
+            ..ns(10)
+        };
+        let v = view(&pod, &[]);
+        assert_eq!(v.kind, "pod", "{v:?}");
+        assert!(v.label.starts_with("pod:3f2a1b4c"), "{}", v.label);
+        let bare = NetNamespace {
+            pids: vec![77],
+            member_name: Some(b"x\x1b[2J".to_vec()),
+            ..ns(11)
+        };
+        let v = view(&bare, &[]);
+        assert_eq!(v.label, "net:[11]");
+        assert!(v.summary.contains("x\\x1b[2J (pid 77)"), "{}", v.summary);
+    }
+}

@@ -1,0 +1,376 @@
+//! Listeners in every network namespace (`-A`), and ports open with no
+//! socket: DNAT and redirect rules installed by the tests inside network
+//! namespaces of their own (never in the host's ruleset), followed to the
+//! namespace and process that get the traffic.
+
+use std::process::Command;
+
+use crate::netns::Netns;
+use crate::nslab::*;
+use crate::procs::find_program;
+use crate::support::*;
+
+/// A subnet no other test uses at the same time: 10.(200+k).(pid).0/24.
+fn subnet(k: u32) -> String {
+    format!("10.{}.{}", 200 + k, my_pid() % 250)
+}
+
+/// Run `program args` inside `ns`, asserting success.
+fn must(ns: &Netns, program: &str, args: &[&str]) {
+    let out = run(ns.exec(program).args(args));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `host` and `ctr` joined by a veth pair: host has .1, ctr .2.
+fn pair(host: &Netns, ctr: &Netns, net: &str, ip: &std::path::Path) {
+    let (a, b) = (
+        format!("wa{}", my_pid() % 10000),
+        format!("wb{}", my_pid() % 10000),
+    );
+    let out = run(host
+        .exec(ip)
+        .args(["link", "add", &a, "type", "veth", "peer", "name", &b]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ctr_path = ctr.path();
+    must(
+        host,
+        "ip",
+        &["link", "set", &b, "netns", ctr_path.to_str().unwrap()],
+    );
+    must(
+        host,
+        "ip",
+        &["addr", "add", &format!("{net}.1/24"), "dev", &a],
+    );
+    must(host, "ip", &["link", "set", &a, "up"]);
+    must(
+        ctr,
+        "ip",
+        &["addr", "add", &format!("{net}.2/24"), "dev", &b],
+    );
+    must(ctr, "ip", &["link", "set", &b, "up"]);
+}
+
+fn nft(ns: &Netns, ruleset: &str) {
+    let mut child = ns
+        .exec("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), ruleset.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_namespace_with_its_listeners() {
+    let Some(named) = lab("every_namespace_with_its_listeners", "wp-na") else {
+        return;
+    };
+    let Some(empty) = lab("every_namespace_with_its_listeners", "wp-nb") else {
+        return;
+    };
+    let _g = sockets_guard();
+    // Sockets created inside two namespaces, held by children that live in
+    // the host's namespace: neither namespace has a process in it, the
+    // second is told apart by its bind mount alone.
+    let _a = hold(&named, "wp-in-named", &[tcp("0.0.0.0", 7301)]);
+    let _b = hold(
+        &empty,
+        "wp-in-empty",
+        &[Spec("udp", "::", 7302, false, false)],
+    );
+    let j = json(&run(whyport().args(["-A", "--json", "-p", "7301,7302"])));
+    let rows: Vec<(u64, String, String, String)> = j["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["port"].as_u64().unwrap(),
+                l["netns"]["label"].as_str().unwrap_or("").to_string(),
+                l["netns"]["summary"].as_str().unwrap_or("").to_string(),
+                l["processes"][0]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let name = |ns: &Netns| {
+        ns.path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    assert_eq!(rows.len(), 2, "{j}");
+    assert_eq!(rows[0].0, 7301);
+    assert_eq!(rows[0].1, format!("netns:{}", name(&named)));
+    assert_eq!(rows[0].3, "wp-in-named");
+    assert_eq!(rows[1].0, 7302);
+    assert_eq!(rows[1].1, format!("netns:{}", name(&empty)));
+    assert!(rows[1].2.contains("with no process in it"), "{}", rows[1].2);
+    assert_eq!(
+        rows[1].3, "wp-in-empty",
+        "one owner scan serves every namespace"
+    );
+
+    // The table says where each listener is.
+    let t = text(&run(whyport().args(["-A", "-p", "7301,7302"])));
+    assert!(t.lines().next().unwrap().starts_with("NETNS "), "{t}");
+    assert!(t.contains(&format!("netns:{}", name(&empty))), "{t}");
+
+    // Without -A: not listed, but counted in a footer.
+    let o = run(whyport().args(["-p", "7301,7302"]));
+    assert_eq!(o.status.code(), Some(1), "nothing of ours listens here");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.lines().any(|l| l
+            .starts_with("whyport: 2 more listeners in 2 other network namespaces")
+            && l.ends_with("whyport -A lists them")),
+        "{err}"
+    );
+    let j = json(&run(whyport().args(["--json"])));
+    assert!(
+        j["other_namespaces"]["listeners"].as_u64().unwrap() >= 2,
+        "{j}"
+    );
+}
+
+#[test]
+fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
+    let Some(host) = lab("a_dnat_rule_is_followed", "wp-nh") else {
+        return;
+    };
+    let Some(ctr) = lab("a_dnat_rule_is_followed", "wp-nc") else {
+        return;
+    };
+    if find_program("nft").is_none() {
+        eprintln!("SKIP a_dnat_rule_is_followed: nft (nftables) is not installed");
+        return;
+    }
+    let _g = sockets_guard();
+    let ip = find_program("ip").unwrap();
+    let net = subnet(1);
+    pair(&host, &ctr, &net, &ip);
+    let _app = hold(&ctr, "wp-app", &[tcp("0.0.0.0", 80)]);
+    // Docker's userland proxy holds the host port next to the rule; a
+    // plain listener under a DNAT rule is shadowed.
+    let _proxy = hold(&host, "docker-proxy", &[tcp("0.0.0.0", 8080)]);
+    let _shadowed = hold(&host, "wp-old", &[tcp("0.0.0.0", 8085)]);
+    let _redirected = hold(&host, "wp-local", &[tcp("127.0.0.1", 9091)]);
+    nft(
+        &host,
+        &format!(
+            "table ip wptest {{
+  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept;
+    tcp dport 8080 dnat to {net}.2:80 comment \"published\"
+    tcp dport {{ 8085, 8086 }} dnat to {net}.2:80
+    udp dport 5353 dnat to {net}.2
+    tcp dport 8091 redirect to :9091
+    tcp dport 8092 dnat to 192.0.2.7:80
+  }}
+}}\n"
+        ),
+    );
+    let o = whyport_in(&host, &["--json"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json(&o);
+    let fw = j["forwarded"].as_array().unwrap();
+    assert_eq!(fw.len(), 5, "{j}");
+    let by_port = |p: u64| {
+        fw.iter()
+            .find(|f| f["ports"][0][0] == p)
+            .unwrap_or_else(|| panic!("no forward of {p}: {j}"))
+    };
+    let f = by_port(8080);
+    assert_eq!(f["protocol"], "tcp");
+    assert_eq!(f["action"], "dnat");
+    assert_eq!(f["to_address"], format!("{net}.2"));
+    assert_eq!(f["to_ports"], serde_json::json!([80, 80]));
+    assert_eq!(f["destination"], "namespace");
+    let ctr_name = ctr
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(f["netns"]["label"], format!("netns:{ctr_name}"));
+    assert_eq!(f["rule"]["table"], "wptest");
+    assert_eq!(f["rule"]["chain"], "prerouting");
+    assert_eq!(f["rule"]["comment"], "published");
+    assert_eq!(f["listeners"][0]["port"], 80);
+    assert_eq!(f["listeners"][0]["processes"][0]["name"], "wp-app");
+    assert_eq!(
+        by_port(8085)["ports"],
+        serde_json::json!([[8085, 8085], [8086, 8086]]),
+        "a port set is read from the kernel"
+    );
+    assert_eq!(by_port(5353)["protocol"], "udp");
+    assert_eq!(by_port(5353)["listeners"].as_array().unwrap().len(), 0);
+    let r = by_port(8091);
+    assert_eq!(
+        (r["action"].as_str(), r["destination"].as_str()),
+        (Some("redirect"), Some("this_host"))
+    );
+    assert_eq!(r["listeners"][0]["processes"][0]["name"], "wp-local");
+    assert_eq!(by_port(8092)["destination"], "other_host");
+
+    // The table: listeners, then the forwarded ports.
+    let t = text(&whyport_in(&host, &[]));
+    let row = |needle: &str| {
+        t.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in\n{t}"))
+            .to_string()
+    };
+    assert!(row("wp-old").contains("shadowed-by-dnat"), "{t}");
+    assert!(!row("docker-proxy").contains("shadowed-by-dnat"), "{t}");
+    assert!(t.contains("\nFORWARDED "), "{t}");
+    let f = row(&format!("{net}.2:80 "));
+    assert!(
+        f.contains(&format!("netns:{ctr_name}")) && f.contains("wp-app"),
+        "{f}"
+    );
+
+    // Why is 8080 open? The path from the port to the process.
+    let o = whyport_in(&host, &["8092"]);
+    assert_eq!(code(&o), 0, "a forwarded port is an answer");
+    let prose = text(&whyport_in(&host, &["8086"]));
+    assert!(
+        prose.starts_with(
+            "tcp port 8085,8086  forwarded by a NAT rule (no socket listens on it here)"
+        ),
+        "{prose}"
+    );
+    assert!(
+        prose.contains(&format!("{net}.2:80 in netns:{ctr_name}")),
+        "{prose}"
+    );
+    assert!(prose.contains("wp-app: "), "{prose}");
+    assert!(
+        prose.contains("nft delete rule ip wptest prerouting handle "),
+        "{prose}"
+    );
+}
+
+#[test]
+fn iptables_nft_rules_and_undecodable_rules() {
+    let Some(host) = lab("iptables_nft_rules", "wp-ni") else {
+        return;
+    };
+    let (Some(_), Some(iptables)) = (find_program("nft"), find_program("iptables-nft")) else {
+        eprintln!("SKIP iptables_nft_rules: nft and iptables-nft (nftables, iptables) are needed");
+        return;
+    };
+    let _g = sockets_guard();
+    let out = run(host.exec(&iptables).args([
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-p",
+        "tcp",
+        "--dport",
+        "8081",
+        "-m",
+        "comment",
+        "--comment",
+        "wp compat",
+        "-j",
+        "DNAT",
+        "--to-destination",
+        "192.0.2.9:81",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(host.exec(&iptables).args([
+        "-t",
+        "nat",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "udp",
+        "-m",
+        "udp",
+        "--dport",
+        "5000",
+        "-j",
+        "REDIRECT",
+        "--to-ports",
+        "5001",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    nft(
+        &host,
+        "table ip wpmap {
+  chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+    dnat to tcp dport map { 8094 : 192.0.2.4 }
+  }
+}\n",
+    );
+    let j = json(&whyport_in(&host, &["--json"]));
+    let fw = j["forwarded"].as_array().unwrap();
+    let compat = fw
+        .iter()
+        .find(|f| f["rule"]["comment"] == "wp compat")
+        .unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(compat["rule"]["table"], "nat");
+    assert_eq!(compat["rule"]["chain"], "PREROUTING");
+    assert_eq!(compat["ports"], serde_json::json!([[8081, 8081]]));
+    assert_eq!(compat["to_address"], "192.0.2.9");
+    assert_eq!(compat["to_ports"], serde_json::json!([81, 81]));
+    assert_eq!(compat["rule"]["undecoded"], serde_json::json!([]));
+    let redirect = fw
+        .iter()
+        .find(|f| f["rule"]["chain"] == "OUTPUT")
+        .unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(redirect["action"], "redirect");
+    assert_eq!(redirect["protocol"], "udp");
+    assert_eq!(redirect["to_ports"], serde_json::json!([5001, 5001]));
+    let map = fw
+        .iter()
+        .find(|f| f["rule"]["table"] == "wpmap")
+        .unwrap_or_else(|| panic!("an undecodable rule is reported, not skipped: {j}"));
+    let undecoded = map["rule"]["undecoded"].as_array().unwrap();
+    assert!(
+        undecoded
+            .iter()
+            .any(|u| u.as_str().unwrap().contains("map @")),
+        "{map}"
+    );
+    assert_eq!(map["destination"], "unknown");
+    let t = text(&whyport_in(&host, &[]));
+    let row = t
+        .lines()
+        .find(|l| l.contains("wpmap"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(row.contains("not decoded"), "{row}");
+    assert!(row.split_whitespace().nth(1) == Some("?"), "{row}");
+    // The host's own ruleset was never touched: no table of ours there.
+    let host_rules = run(Command::new("nft").args(["list", "tables"]));
+    let host_rules = String::from_utf8_lossy(&host_rules.stdout);
+    assert!(
+        !host_rules.contains("wpmap") && !host_rules.contains("wptest"),
+        "{host_rules}"
+    );
+}

@@ -1,0 +1,110 @@
+//! Listeners in network namespaces the tests make: sockets opened inside
+//! a namespace (by a thread that enters it) and held by forked children
+//! with known names, and whyport run inside a namespace.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::Output;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::netns::Netns;
+use crate::procs::find_program;
+use crate::support::*;
+
+/// A socket to open: protocol, address, port, IPV6_V6ONLY, SO_REUSEPORT.
+#[derive(Clone, Copy)]
+pub struct Spec(
+    pub &'static str,
+    pub &'static str,
+    pub u16,
+    pub bool,
+    pub bool,
+);
+
+pub const fn tcp(address: &'static str, port: u16) -> Spec {
+    Spec("tcp", address, port, true, false)
+}
+
+/// Open `specs` inside `ns` (a thread enters the namespace; the sockets
+/// stay in it after the thread ends).
+pub fn open_in(ns: &Netns, specs: &[Spec]) -> Vec<OwnedFd> {
+    let path = ns.path();
+    let specs = specs.to_vec();
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: setns on this thread only, with a namespace fd we own.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        specs
+            .iter()
+            .map(|Spec(proto, address, port, v6only, reuse)| {
+                let addr: SocketAddr = SocketAddr::new(address.parse().unwrap(), *port);
+                let (ty, p) = if *proto == "tcp" {
+                    (Type::STREAM, Protocol::TCP)
+                } else {
+                    (Type::DGRAM, Protocol::UDP)
+                };
+                let s = Socket::new(Domain::for_address(addr), ty, Some(p)).unwrap();
+                if addr.is_ipv6() {
+                    s.set_only_v6(*v6only).unwrap();
+                }
+                if *reuse {
+                    s.set_reuse_port(true).unwrap();
+                }
+                s.bind(&addr.into()).unwrap();
+                if *proto == "tcp" {
+                    s.listen(16).unwrap();
+                }
+                OwnedFd::from(s)
+            })
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+/// A child named `name` holding new sockets `specs` in `ns`.
+pub fn hold(ns: &Netns, name: &str, specs: &[Spec]) -> Child {
+    let fds = open_in(ns, specs);
+    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    // Not root: a root owner on a port from 1024 up is a warning of its own.
+    Child::fork(name, &raw, Some(65534))
+}
+
+pub fn lab(test: &str, prefix: &str) -> Option<Netns> {
+    let (Some(ip), true) = (find_program("ip"), is_root()) else {
+        eprintln!("SKIP {test}: needs root and ip (iproute2) for a network namespace");
+        return None;
+    };
+    match Netns::create(&ip, prefix) {
+        Ok(ns) => Some(ns),
+        Err(e) => {
+            eprintln!("SKIP {test}: {e}");
+            None
+        }
+    }
+}
+
+/// whyport with `args`, run inside `ns`.
+pub fn whyport_in(ns: &Netns, args: &[&str]) -> Output {
+    run(ns.exec(bin_path()).args(args))
+}
+
+pub fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            text(o),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
