@@ -97,6 +97,18 @@ pub struct Listing {
     /// Only with targets.
     #[serde(default)]
     pub unanswered: Option<Vec<Unanswered>>,
+    /// Ports forwarded by NAT rules (tests/cli/namespaces.rs reads them).
+    pub forwarded: Vec<serde_json::Value>,
+    /// Listeners in other network namespaces; null when not counted.
+    pub other_namespaces: Option<OtherNamespaces>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherNamespaces {
+    pub listeners: usize,
+    pub namespaces: usize,
 }
 
 // Every field is part of the contract even where no test reads it.
@@ -233,6 +245,9 @@ pub struct Listener {
     /// Only with targets.
     #[serde(default)]
     pub why: Option<Why>,
+    /// Only with -A.
+    #[serde(default)]
+    pub netns: Option<serde_json::Value>,
 }
 
 impl Listener {
