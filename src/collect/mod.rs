@@ -74,46 +74,57 @@ pub fn collect(
         } else {
             Vec::new()
         };
-        let mut elsewhere = if request.elsewhere || request.all_namespaces {
-            linux::elsewhere(source, request.protocols, true, explain)
+        let own_dumped = start.elapsed();
+        let looking = request.elsewhere || request.all_namespaces;
+        let (nat_rules, mut nat_notes) = if looking {
+            linux::nat_rules(source, explain)
         } else {
             Default::default()
         };
-        let mut other_listeners = None;
-        let mut ns_sockets: Vec<Socket>;
         let mut notes = notes;
-        notes.append(&mut elsewhere.notes);
+        notes.append(&mut nat_notes);
+        // Every namespace is read before the owner scan when its sockets
+        // are listed (-A) or a DNAT rule may lead into one, so that one scan
+        // finds every owner. Otherwise the scan notes each process's
+        // namespace on the way, and the other namespaces are only counted
+        // afterwards, for the footer.
+        let dnat = nat_rules
+            .iter()
+            .any(|r| matches!(r.action, crate::model::NatAction::Dnat { .. }));
+        let upfront = request.all_namespaces || (looking && dnat);
+        let (mut namespaces, mut other_sockets, mut own_netns) = if upfront {
+            linux::namespaces(source, request.protocols, None)
+        } else {
+            Default::default()
+        };
+        let mut ns_sockets: Vec<Socket> = Vec::new();
         if request.all_namespaces {
             for s in &mut sockets {
-                s.netns = elsewhere.own;
+                s.netns = own_netns;
             }
-            let (listed, other): (Vec<Socket>, Vec<Socket>) =
-                elsewhere.sockets.into_iter().partition(|s| keep(s));
+            let (listed, other): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut other_sockets)
+                .into_iter()
+                .partition(|s| keep(s));
             sockets.extend(listed);
             ns_sockets = other;
         } else {
-            let shown: Vec<&Socket> = elsewhere.sockets.iter().filter(|s| keep(s)).collect();
-            let mut spaces: Vec<u64> = shown.iter().map(|s| s.netns).collect();
-            spaces.sort_unstable();
-            spaces.dedup();
-            if request.elsewhere && !elsewhere.namespaces.is_empty() {
-                other_listeners = Some((shown.len(), spaces.len()));
-            }
-            ns_sockets = elsewhere.sockets;
+            ns_sockets.append(&mut other_sockets);
         }
         // A forward may lead to a port of this namespace that the port
         // filter left out (`whyport 8080` redirected to 9091).
-        if !elsewhere.nat_rules.is_empty() && !request.ports.is_empty() {
+        if !nat_rules.is_empty() && !request.ports.is_empty() {
             let (all, _) = linux::sockets(source, request.protocols, &[])?;
             let listed: std::collections::HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
             ns_sockets.extend(all.into_iter().filter(|s| !listed.contains(&s.inode)).map(
                 |mut s| {
-                    s.netns = elsewhere.own;
+                    s.netns = own_netns;
                     s
                 },
             ));
         }
         let dumped = start.elapsed();
+        let upfront_read = dumped.saturating_sub(own_dumped);
+        let mut namespaces_read = upfront_read;
         let wanted: std::collections::HashSet<u64> = sockets
             .iter()
             .chain(&ns_sockets)
@@ -121,15 +132,40 @@ pub fn collect(
             .chain(connections.iter().map(|c| c.inode))
             .filter(|i| *i != 0)
             .collect();
-        let (socket_fds, processes, visibility) =
-            linux::owners(source, &wanted, request.details, request.user_names)?;
-        linux::drop_closed(
+        let count_later = looking && !upfront;
+        let linux::Owners {
+            fds: socket_fds,
+            processes,
+            visibility,
+            netns: members,
+        } = linux::owners(
             source,
-            &mut sockets,
-            &socket_fds,
-            request.ports,
-            elsewhere.own,
-        );
+            &wanted,
+            request.details,
+            request.user_names,
+            count_later,
+        )?;
+        let scanned = start.elapsed();
+        if count_later {
+            let known = (!members.is_empty()).then_some(members.as_slice());
+            let (spaces, found, own) = linux::namespaces(source, request.protocols, known);
+            namespaces = spaces;
+            own_netns = own;
+            ns_sockets.extend(found);
+            namespaces_read += start.elapsed().saturating_sub(scanned);
+        }
+        let mut other_listeners = None;
+        if !request.all_namespaces && looking && !namespaces.is_empty() {
+            let shown: Vec<&Socket> = ns_sockets
+                .iter()
+                .filter(|s| s.netns != own_netns && keep(s))
+                .collect();
+            let mut spaces: Vec<u64> = shown.iter().map(|s| s.netns).collect();
+            spaces.sort_unstable();
+            spaces.dedup();
+            other_listeners = Some((shown.len(), spaces.len()));
+        }
+        linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, own_netns);
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.
@@ -149,7 +185,7 @@ pub fn collect(
                 .as_deref()
                 .is_some_and(|c| c.contains("docker"))
         };
-        if host.container_names.is_empty() && elsewhere.namespaces.iter().any(docker) {
+        if host.container_names.is_empty() && namespaces.iter().any(docker) {
             host.container_names = linux::container_names(source);
         }
         Ok(Snapshot {
@@ -160,10 +196,14 @@ pub fn collect(
             notes,
             connections,
             host,
-            timings: vec![("sockets", dumped), ("owners", start.elapsed() - dumped)],
-            namespaces: elsewhere.namespaces,
+            timings: vec![
+                ("sockets", dumped.saturating_sub(upfront_read)),
+                ("namespaces", namespaces_read),
+                ("owners", scanned.saturating_sub(dumped)),
+            ],
+            namespaces,
             other_listeners,
-            nat_rules: elsewhere.nat_rules,
+            nat_rules,
             ns_sockets,
         })
     }

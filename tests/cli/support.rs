@@ -86,6 +86,7 @@ pub fn my_pid() -> u32 {
 // The JSON contract of docs/json.md. `deny_unknown_fields` makes any schema
 // change a visible, deliberate edit here.
 
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listing {
@@ -227,6 +228,7 @@ pub struct WarningJson {
     pub text: String,
 }
 
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listener {

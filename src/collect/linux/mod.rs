@@ -160,56 +160,43 @@ pub(super) fn drop_closed(
     });
 }
 
-/// What lies outside whyport's own network namespace: the other
-/// namespaces with their sockets and addresses, and the DNAT and redirect
-/// rules of ours.
-#[derive(Debug, Default)]
-pub(super) struct Elsewhere {
-    pub namespaces: Vec<NetNamespace>,
-    /// Listening sockets of the other namespaces (all ports), each with
-    /// its namespace's inode.
-    pub sockets: Vec<Socket>,
-    pub nat_rules: Vec<NatRule>,
-    pub notes: Vec<String>,
-    /// The inode of whyport's own namespace.
-    pub own: u64,
-}
-
-/// Read the NAT rules of our namespace and, when `namespaces` is asked for
-/// (or a DNAT rule may lead into another namespace), every namespace.
-/// Entering a namespace needs CAP_SYS_ADMIN: without it only the rules are
-/// read (and without CAP_NET_ADMIN not those either); `explain` says so in
-/// a note.
-pub(super) fn elsewhere(
-    source: &Source,
-    protocols: &[Protocol],
-    namespaces: bool,
-    explain: bool,
-) -> Elsewhere {
-    let mut out = Elsewhere::default();
+/// The DNAT and redirect rules of whyport's network namespace, and a note
+/// when they could not be read and an explanation needs them.
+pub(super) fn nat_rules(source: &Source, explain: bool) -> (Vec<NatRule>, Vec<String>) {
     if matches!(source, Source::Recorded(_)) {
-        return out;
+        return Default::default();
     }
     match nft::nat_rules() {
-        Ok(rules) => out.nat_rules = rules,
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && explain => out
-            .notes
-            .push("the NAT rules (nf_tables) could not be read without root, so ports forwarded by DNAT are not shown".into()),
-        Err(_) => {}
+        Ok(rules) => (rules, Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && explain => (
+            Vec::new(),
+            vec!["the NAT rules (nf_tables) could not be read without root, so ports forwarded by DNAT are not shown".into()],
+        ),
+        Err(_) => Default::default(),
     }
+}
+
+/// Every network namespace with its listening sockets (all ports, each
+/// tagged with its namespace's inode) and addresses; and the inode of
+/// whyport's own. Entering a namespace needs CAP_SYS_ADMIN: without root,
+/// nothing. `known`: each process's namespace, if the owner scan read it.
+pub(super) fn namespaces(
+    source: &Source,
+    protocols: &[Protocol],
+    known: Option<&[(u32, u64)]>,
+) -> (Vec<NetNamespace>, Vec<Socket>, u64) {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let dnat = out
-        .nat_rules
-        .iter()
-        .any(|r| matches!(r.action, crate::model::NatAction::Dnat { .. }));
-    if !root || !(namespaces || dnat) {
-        return out;
+    if matches!(source, Source::Recorded(_)) || !root {
+        return Default::default();
     }
     let proc_root = proc_root(source);
-    for found in netns::enumerate(&proc_root) {
+    let mut spaces = Vec::new();
+    let mut sockets = Vec::new();
+    let mut own = 0;
+    for found in netns::enumerate(&proc_root, known) {
         let mut ns = found.info;
-        if let Some(first) = ns.pids.first() {
+        if let Some(first) = ns.pids.iter().find(|p| **p != std::process::id()) {
             let dir = proc_root.join(first.to_string());
             ns.member_cgroup = std::fs::read_to_string(dir.join("cgroup")).ok();
             ns.member_name = std::fs::read(dir.join("comm")).ok().map(|mut n| {
@@ -220,9 +207,9 @@ pub(super) fn elsewhere(
             });
         }
         if ns.own {
-            out.own = ns.inode;
+            own = ns.inode;
             ns.addresses = host::addresses();
-            out.namespaces.push(ns);
+            spaces.push(ns);
             continue;
         }
         let inode = ns.inode;
@@ -242,8 +229,8 @@ pub(super) fn elsewhere(
             (sockets, host::addresses(), errors)
         });
         match read {
-            Ok((sockets, addresses, errors)) => {
-                out.sockets.extend(sockets.into_iter().map(|mut s| {
+            Ok((found_sockets, addresses, errors)) => {
+                sockets.extend(found_sockets.into_iter().map(|mut s| {
                     s.netns = inode;
                     s
                 }));
@@ -254,9 +241,9 @@ pub(super) fn elsewhere(
             }
             Err(e) => ns.error = Some(e.to_string()),
         }
-        out.namespaces.push(ns);
+        spaces.push(ns);
     }
-    out
+    (spaces, sockets, own)
 }
 
 /// Docker's container names (id, name), for naming namespaces.
@@ -275,6 +262,15 @@ pub(super) fn host(source: &Source, owners: &[&Process]) -> Host {
     }
 }
 
+/// What the owner scan found.
+pub(super) struct Owners {
+    pub fds: Vec<SocketFd>,
+    pub processes: BTreeMap<u32, Process>,
+    pub visibility: Visibility,
+    /// (pid, network namespace inode) of every process, when asked for.
+    pub netns: Vec<(u32, u64)>,
+}
+
 /// Who holds the sockets with these inodes, with the details of each owner
 /// (and, to explain them, of every ancestor up to PID 1).
 pub(super) fn owners(
@@ -282,7 +278,8 @@ pub(super) fn owners(
     wanted: &HashSet<u64>,
     details: Details,
     user_names: bool,
-) -> anyhow::Result<(Vec<SocketFd>, BTreeMap<u32, Process>, Visibility)> {
+    netns: bool,
+) -> anyhow::Result<Owners> {
     let proc_root = proc_root(source);
     let clock = process::Clock::read(&proc_root);
     let scan = if wanted.is_empty() {
@@ -294,6 +291,7 @@ pub(super) fn owners(
             wanted,
             clock,
             details,
+            netns,
         )
         .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
@@ -335,7 +333,12 @@ pub(super) fn owners(
             pid_namespace: false,
         },
     };
-    Ok((scan.fds, processes, visibility))
+    Ok(Owners {
+        fds: scan.fds,
+        processes,
+        visibility,
+        netns: scan.netns,
+    })
 }
 
 /// Read every ancestor of the processes in `processes` up to PID 1.

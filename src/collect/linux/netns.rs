@@ -19,8 +19,10 @@ pub(super) struct Found {
     pub path: PathBuf,
 }
 
-/// Every network namespace visible from `proc_root` (live only).
-pub(super) fn enumerate(proc_root: &Path) -> Vec<Found> {
+/// Every network namespace visible from `proc_root` (live only). `known`
+/// gives each process's namespace inode when the owner scan already read
+/// them; otherwise every process's `ns/net` is looked at here.
+pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<Found> {
     let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| m.ino());
     let own = inode(&proc_root.join("self/ns/net"));
     let init = inode(&proc_root.join("1/ns/net"));
@@ -37,19 +39,28 @@ pub(super) fn enumerate(proc_root: &Path) -> Vec<Found> {
         });
         ino
     };
-    if let Ok(dir) = std::fs::read_dir(proc_root) {
-        for e in dir.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-                continue;
-            };
-            let path = e.path().join("ns/net");
-            if let Some(ino) = inode(&path) {
-                let key = entry(&mut found, ino, path);
-                if let Some(f) = found.get_mut(&key) {
-                    f.info.pids.push(pid);
-                }
-            }
+    let mut members: Vec<(u32, u64)> = match known {
+        Some(k) => k.to_vec(),
+        None => std::fs::read_dir(proc_root)
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| {
+                        let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                        Some((pid, inode(&e.path().join("ns/net"))?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if let Some(own) = own {
+        // whyport itself (it is not in a scan of other processes).
+        members.push((std::process::id(), own));
+    }
+    for (pid, ino) in members {
+        let path = proc_root.join(pid.to_string()).join("ns/net");
+        let key = entry(&mut found, ino, path);
+        if let Some(f) = found.get_mut(&key) {
+            f.info.pids.push(pid);
         }
     }
     for mount in nsfs_mounts(proc_root) {
@@ -67,6 +78,7 @@ pub(super) fn enumerate(proc_root: &Path) -> Vec<Found> {
     let mut list: Vec<Found> = found.into_values().collect();
     for f in &mut list {
         f.info.pids.sort_unstable();
+        f.info.pids.dedup();
         f.info.mounts.sort();
         f.info.mounts.dedup();
     }
