@@ -278,7 +278,7 @@ impl Lab {
             .arg("--config-file")
             .arg(self.path("daemon.json"))
             .args([
-                "--iptables=false",
+                "--iptables=true",
                 "--userland-proxy=true",
                 "--exec-opt",
                 "native.cgroupdriver=cgroupfs",

@@ -90,6 +90,7 @@ fn docker_proxy_and_host_network_container() {
         &HOSTNET_PORT.to_string(),
     ])));
     check_published(&list, &lab, &web);
+    check_forwarded(&list, &web);
     let hostnet_name = check_hostnet(&list, &hostnet);
     check_name_with_default_data_root(&lab, &hostnet);
     check_table(&lab, &hostnet);
@@ -177,6 +178,32 @@ fn check_published(list: &Listing, lab: &Lab, web: &Container) {
             assert!(why.exposure.beyond_loopback, "{:#?}", why.exposure);
         }
     }
+}
+
+/// Docker's DNAT rule for 8088 (written by dockerd with iptables inside the
+/// namespace): followed to the container's namespace and its httpd.
+fn check_forwarded(list: &Listing, web: &Container) {
+    let f = list
+        .forwarded
+        .iter()
+        .find(|f| f["ports"][0][0] == PUBLISHED)
+        .unwrap_or_else(|| panic!("no forward of {PUBLISHED}: {:#?}", list.forwarded));
+    assert_eq!(f["action"], "dnat", "{f:#}");
+    assert_eq!(f["to_address"], web.ip.as_str(), "{f:#}");
+    assert_eq!(f["to_ports"], serde_json::json!([80, 80]), "{f:#}");
+    assert_eq!(f["destination"], "namespace", "{f:#}");
+    assert_eq!(f["netns"]["kind"], "container", "{f:#}");
+    let label = f["netns"]["label"].as_str().unwrap_or_default();
+    assert!(
+        label == format!("docker:{WEB}") || label == format!("docker:{}", &web.id[..12]),
+        "{label}"
+    );
+    assert_eq!(f["rule"]["chain"], "DOCKER", "{f:#}");
+    assert_eq!(f["rule"]["undecoded"], serde_json::json!([]), "{f:#}");
+    let target = &f["listeners"][0];
+    assert_eq!(target["port"], 80, "{f:#}");
+    assert_eq!(target["processes"][0]["pid"], web.pid, "{f:#}");
+    assert_eq!(target["processes"][0]["name"], "busybox", "{f:#}");
 }
 
 /// 8089: the container's own process in the namespace, its cgroup naming
