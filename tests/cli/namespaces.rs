@@ -25,38 +25,32 @@ fn must(ns: &Netns, program: &str, args: &[&str]) {
     );
 }
 
-/// `host` and `ctr` joined by a veth pair: host has .1, ctr .2.
-fn pair(host: &Netns, ctr: &Netns, net: &str, ip: &std::path::Path) {
-    let (a, b) = (
-        format!("wa{}", my_pid() % 10000),
-        format!("wb{}", my_pid() % 10000),
-    );
-    let out = run(host
-        .exec(ip)
-        .args(["link", "add", &a, "type", "veth", "peer", "name", &b]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// `host` and `ctr` joined as Docker joins a container: a bridge in
+/// `host` with .1, a veth pair from it into `ctr`, which has .2.
+fn pair(host: &Netns, ctr: &Netns, net: &str) {
+    let id = my_pid() % 10000;
+    let (a, b, bridge) = (format!("wa{id}"), format!("wb{id}"), format!("wbr{id}"));
     let ctr_path = ctr.path();
-    must(
-        host,
-        "ip",
-        &["link", "set", &b, "netns", ctr_path.to_str().unwrap()],
-    );
-    must(
-        host,
-        "ip",
-        &["addr", "add", &format!("{net}.1/24"), "dev", &a],
-    );
-    must(host, "ip", &["link", "set", &a, "up"]);
-    must(
-        ctr,
-        "ip",
-        &["addr", "add", &format!("{net}.2/24"), "dev", &b],
-    );
-    must(ctr, "ip", &["link", "set", &b, "up"]);
+    let ctr_path = ctr_path.to_str().unwrap();
+    let host_net = format!("{net}.1/24");
+    let ctr_net = format!("{net}.2/24");
+    let steps: [(&Netns, &[&str]); 9] = [
+        (
+            host,
+            &["link", "add", &a, "type", "veth", "peer", "name", &b],
+        ),
+        (host, &["link", "set", &b, "netns", ctr_path]),
+        (host, &["link", "add", &bridge, "type", "bridge"]),
+        (host, &["link", "set", &a, "master", &bridge]),
+        (host, &["addr", "add", &host_net, "dev", &bridge]),
+        (host, &["link", "set", &bridge, "up"]),
+        (host, &["link", "set", &a, "up"]),
+        (ctr, &["addr", "add", &ctr_net, "dev", &b]),
+        (ctr, &["link", "set", &b, "up"]),
+    ];
+    for (ns, args) in steps {
+        must(ns, "ip", args);
+    }
 }
 
 fn nft(ns: &Netns, ruleset: &str) {
@@ -162,9 +156,8 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
         return;
     }
     let _g = sockets_guard();
-    let ip = find_program("ip").unwrap();
     let net = subnet(1);
-    pair(&host, &ctr, &net, &ip);
+    pair(&host, &ctr, &net);
     let _app = hold(&ctr, "wp-app", &[tcp("0.0.0.0", 80)]);
     // Docker's userland proxy holds the host port next to the rule; a
     // plain listener under a DNAT rule is shadowed.
@@ -372,5 +365,91 @@ fn iptables_nft_rules_and_undecodable_rules() {
     assert!(
         !host_rules.contains("wpmap") && !host_rules.contains("wptest"),
         "{host_rules}"
+    );
+}
+
+#[test]
+fn iptables_legacy_rules() {
+    let Some(host) = lab("iptables_legacy_rules", "wp-nl") else {
+        return;
+    };
+    let Some(legacy) = find_program("iptables-legacy") else {
+        eprintln!("SKIP iptables_legacy_rules: iptables-legacy (iptables) is not installed");
+        return;
+    };
+    let _g = sockets_guard();
+    let _local = hold(
+        &host,
+        "wp-legacy",
+        &[Spec("udp", "0.0.0.0", 5001, false, false)],
+    );
+    for args in [
+        &[
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-p",
+            "tcp",
+            "--dport",
+            "8083",
+            "-m",
+            "comment",
+            "--comment",
+            "legacy",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            "192.0.2.8:83",
+        ][..],
+        &["-t", "nat", "-N", "WPCHAIN"],
+        &[
+            "-t",
+            "nat",
+            "-A",
+            "WPCHAIN",
+            "!",
+            "-i",
+            "eth0",
+            "-p",
+            "udp",
+            "--dport",
+            "5000",
+            "-j",
+            "REDIRECT",
+            "--to-ports",
+            "5001",
+        ],
+    ] {
+        let out = run(host.exec(&legacy).args(args));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let j = json(&whyport_in(&host, &["--json"]));
+    let fw = j["forwarded"].as_array().unwrap();
+    assert_eq!(fw.len(), 2, "{j}");
+    let dnat = &fw[0];
+    assert_eq!(dnat["rule"]["family"], "iptables-legacy");
+    assert_eq!(dnat["rule"]["chain"], "PREROUTING");
+    assert_eq!(dnat["rule"]["comment"], "legacy");
+    assert_eq!(dnat["ports"], serde_json::json!([[8083, 8083]]));
+    assert_eq!(dnat["to_address"], "192.0.2.8");
+    assert_eq!(dnat["destination"], "other_host");
+    let redirect = &fw[1];
+    assert_eq!(redirect["rule"]["chain"], "WPCHAIN");
+    assert_eq!(redirect["rule"]["iif"], "!eth0");
+    assert_eq!(redirect["protocol"], "udp");
+    assert_eq!(
+        redirect["listeners"][0]["processes"][0]["name"],
+        "wp-legacy"
+    );
+    let prose = text(&whyport_in(&host, &["5000/udp"]));
+    assert!(prose.contains("arriving not on eth0"), "{prose}");
+    assert!(
+        prose.contains("iptables-legacy -t nat -L WPCHAIN"),
+        "{prose}"
     );
 }

@@ -5,6 +5,7 @@
 
 mod fds;
 mod host;
+mod legacy;
 mod mountinfo;
 mod netlink;
 mod netns;
@@ -166,14 +167,27 @@ pub(super) fn nat_rules(source: &Source, explain: bool) -> (Vec<NatRule>, Vec<St
     if matches!(source, Source::Recorded(_)) {
         return Default::default();
     }
-    match nft::nat_rules() {
-        Ok(rules) => (rules, Vec::new()),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && explain => (
-            Vec::new(),
-            vec!["the NAT rules (nf_tables) could not be read without root, so ports forwarded by DNAT are not shown".into()],
+    let mut rules = Vec::new();
+    let mut notes = Vec::new();
+    for (what, read) in [
+        (
+            "nf_tables",
+            nft::nat_rules as fn() -> std::io::Result<Vec<NatRule>>,
         ),
-        Err(_) => Default::default(),
+        ("iptables-legacy", legacy::nat_rules),
+    ] {
+        match read() {
+            Ok(found) => rules.extend(found),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                if explain {
+                    notes.push(format!("the NAT rules ({what}) could not be read without root, so ports forwarded by DNAT may be missing"));
+                }
+            }
+            // Not there (no nf_tables, no legacy nat table): nothing to read.
+            Err(_) => {}
+        }
     }
+    (rules, notes)
 }
 
 /// Every network namespace with its listening sockets (all ports, each

@@ -511,7 +511,7 @@ pub fn xt_redirect(info: &[u8], v6: bool) -> Option<(u16, u16)> {
 /// `-m tcp --dport` / `-m udp --dport`: `xt_tcp`/`xt_udp` start with the
 /// source and destination port ranges (host order), and end with inversion
 /// flags (destination inverted: 0x02).
-fn xt_ports(rule: &mut NatRule, name: &str, info: &[u8]) {
+pub fn xt_ports(rule: &mut NatRule, name: &str, info: &[u8]) {
     let h16 = |at: usize| {
         info.get(at..at + 2)
             .map(|b| u16::from_ne_bytes([b[0], b[1]]))

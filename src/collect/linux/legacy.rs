@@ -1,0 +1,303 @@
+//! Linux: DNAT and redirect rules of the iptables-legacy `nat` table (IPv4),
+//! read with the same getsockopt calls `iptables-legacy-save` makes
+//! (IPT_SO_GET_INFO, IPT_SO_GET_ENTRIES), for hosts that still use the
+//! legacy backend. Only asked when /proc/net/ip_tables_names lists `nat`,
+//! so reading never loads the legacy module on an nf_tables host.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::nft::{xt_dnat, xt_ports, xt_redirect};
+use crate::model::{NatAction, NatRule, Protocol};
+
+const IPT_SO_GET_INFO: i32 = 64;
+const IPT_SO_GET_ENTRIES: i32 = 65;
+/// sizeof(struct ipt_getinfo): name[32], valid_hooks, hook_entry[5],
+/// underflow[5], num_entries, size.
+const GETINFO: usize = 84;
+/// sizeof(struct ipt_get_entries) before its entries (8-aligned).
+const GET_ENTRIES: usize = 40;
+/// Offsets in struct ipt_entry.
+const TARGET_OFFSET: usize = 88;
+const NEXT_OFFSET: usize = 90;
+const ENTRY: usize = 112;
+/// struct xt_entry_match / xt_entry_target header: size, name[29], revision.
+const XT_HEADER: usize = 32;
+const HOOKS: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+
+/// The legacy nat table's DNAT and redirect rules; empty when the table
+/// is not loaded.
+pub(super) fn nat_rules() -> io::Result<Vec<NatRule>> {
+    let names = std::fs::read_to_string("/proc/net/ip_tables_names").unwrap_or_default();
+    if !names.lines().any(|l| l.trim() == "nat") {
+        return Ok(Vec::new());
+    }
+    // SAFETY: plain socket(2) call; checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_RAW,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh descriptor nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut info = [0u8; GETINFO];
+    info[..3].copy_from_slice(b"nat");
+    getsockopt(&fd, IPT_SO_GET_INFO, &mut info)?;
+    let u32_at = |b: &[u8], at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let valid_hooks = u32_at(&info, 32);
+    let hook_entry: Vec<(usize, &str)> = (0..5)
+        .filter(|h| valid_hooks & (1 << h) != 0)
+        .map(|h| (u32_at(&info, 36 + 4 * h) as usize, HOOKS[h]))
+        .collect();
+    let size = u32_at(&info, 80) as usize;
+    let mut entries = vec![0u8; GET_ENTRIES + size];
+    entries[..3].copy_from_slice(b"nat");
+    entries[32..36].copy_from_slice(&(size as u32).to_ne_bytes());
+    getsockopt(&fd, IPT_SO_GET_ENTRIES, &mut entries)?;
+    Ok(decode_entries(&entries[GET_ENTRIES..], &hook_entry))
+}
+
+fn getsockopt(fd: &OwnedFd, opt: i32, buf: &mut [u8]) -> io::Result<()> {
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: buf is valid for len bytes; the kernel writes at most len.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IP,
+            opt,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn text(b: &[u8]) -> String {
+    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// Decode the entry table (`hooks`: byte offset of each built-in chain's
+/// first entry, with its name). A user chain starts after an `ERROR`
+/// target naming it. Malformed sizes end the walk; they never panic.
+pub fn decode_entries(table: &[u8], hooks: &[(usize, &str)]) -> Vec<NatRule> {
+    let mut out = Vec::new();
+    let mut chain = String::new();
+    let mut at = 0;
+    let mut position = 0u64;
+    while at + ENTRY <= table.len() {
+        let e = &table[at..];
+        let u16_at = |at: usize| usize::from(u16::from_ne_bytes([e[at], e[at + 1]]));
+        let (target_offset, next) = (u16_at(TARGET_OFFSET), u16_at(NEXT_OFFSET));
+        if next < ENTRY
+            || target_offset < ENTRY
+            || target_offset + XT_HEADER > next
+            || at + next > table.len()
+        {
+            break;
+        }
+        if let Some((_, name)) = hooks.iter().find(|(offset, _)| *offset == at) {
+            chain = (*name).to_string();
+            position = 0;
+        }
+        let target = &e[target_offset..next];
+        let target_name = text(&target[2..31]);
+        if target_name == "ERROR" {
+            chain = text(&target[XT_HEADER..]);
+            position = 0;
+        } else {
+            position += 1;
+            if let Some(rule) = decode_entry(&e[..next], target_offset, &chain, position) {
+                out.push(rule);
+            }
+        }
+        at += next;
+    }
+    out
+}
+
+fn decode_entry(e: &[u8], target_offset: usize, chain: &str, position: u64) -> Option<NatRule> {
+    let target = &e[target_offset..];
+    let target_name = text(&target[2..31]);
+    let revision = u32::from(target[31]);
+    let data = &target[XT_HEADER..];
+    let mut rule = NatRule {
+        family: "iptables-legacy".into(),
+        table: "nat".into(),
+        chain: chain.to_string(),
+        handle: position,
+        ..NatRule::default()
+    };
+    rule.action = match target_name.as_str() {
+        "DNAT" => xt_dnat(data, revision, false).unwrap_or_else(|| {
+            rule.undecoded
+                .push(format!("DNAT target revision {revision}"));
+            NatAction::Dnat {
+                address: None,
+                ports: None,
+            }
+        }),
+        "REDIRECT" => NatAction::Redirect {
+            ports: xt_redirect(data, false),
+        },
+        _ => return None,
+    };
+    // struct ipt_ip: dst at 4, dmsk at 12, iniface at 16, proto at 80,
+    // invflags at 83 (0x01 input interface, 0x08 destination, 0x40 proto).
+    let inv = e[83];
+    let dst = Ipv4Addr::new(e[4], e[5], e[6], e[7]);
+    let mask = [e[12], e[13], e[14], e[15]];
+    if mask == [255; 4] {
+        if inv & 0x08 == 0 {
+            rule.daddr = Some(IpAddr::V4(dst));
+        } else {
+            rule.undecoded.push(format!("destination not {dst}"));
+        }
+    } else if mask != [0; 4] {
+        rule.undecoded.push("a destination network".into());
+    }
+    let iif = text(&e[16..32]);
+    if !iif.is_empty() {
+        let wildcard = e[48..64].iter().take_while(|b| **b == 0xff).count() < iif.len() + 1;
+        rule.iif = Some((
+            inv & 0x01 != 0,
+            if wildcard { format!("{iif}*") } else { iif },
+        ));
+    }
+    let proto = u16::from_ne_bytes([e[80], e[81]]);
+    match (proto, inv & 0x40 != 0) {
+        (0, _) => {}
+        (6, false) => rule.protocol = Some(Protocol::Tcp),
+        (17, false) => rule.protocol = Some(Protocol::Udp),
+        (p, true) => rule.undecoded.push(format!("protocol not {p}")),
+        (p, false) => rule.undecoded.push(format!("protocol number {p}")),
+    }
+    // Matches, between the entry header and the target.
+    let mut at = ENTRY;
+    while at + XT_HEADER <= target_offset {
+        let size = usize::from(u16::from_ne_bytes([e[at], e[at + 1]]));
+        if size < XT_HEADER || at + size > target_offset {
+            rule.undecoded.push("a malformed match".into());
+            break;
+        }
+        let name = text(&e[at + 2..at + 31]);
+        let data = &e[at + XT_HEADER..at + size];
+        match name.as_str() {
+            "comment" => rule.comment = Some(text(data)),
+            "tcp" | "udp" => xt_ports(&mut rule, &name, data),
+            other => rule.undecoded.push(format!("iptables match {other}")),
+        }
+        at += size;
+    }
+    Some(rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        proto: u16,
+        matches: &[(&str, Vec<u8>)],
+        target: &str,
+        rev: u8,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut e = vec![0u8; ENTRY];
+        e[80..82].copy_from_slice(&proto.to_ne_bytes());
+        for (name, m) in matches {
+            let size = XT_HEADER + m.len();
+            let mut h = vec![0u8; XT_HEADER];
+            h[..2].copy_from_slice(&(size as u16).to_ne_bytes());
+            h[2..2 + name.len()].copy_from_slice(name.as_bytes());
+            e.extend(h);
+            e.extend(m);
+        }
+        let target_offset = e.len();
+        let size = XT_HEADER + data.len();
+        let mut h = vec![0u8; XT_HEADER];
+        h[..2].copy_from_slice(&(size as u16).to_ne_bytes());
+        h[2..2 + target.len()].copy_from_slice(target.as_bytes());
+        h[31] = rev;
+        e.extend(h);
+        e.extend(data);
+        let next = e.len();
+        e[TARGET_OFFSET..TARGET_OFFSET + 2].copy_from_slice(&(target_offset as u16).to_ne_bytes());
+        e[NEXT_OFFSET..NEXT_OFFSET + 2].copy_from_slice(&(next as u16).to_ne_bytes());
+        e
+    }
+
+    #[test]
+    fn legacy_dnat_and_user_chains() {
+        let mut tcp = vec![0u8; 12];
+        tcp[2..4].copy_from_slice(&u16::MAX.to_ne_bytes());
+        tcp[4..6].copy_from_slice(&8083u16.to_ne_bytes());
+        tcp[6..8].copy_from_slice(&8083u16.to_ne_bytes());
+        let mut comment = vec![0u8; 256];
+        comment[..6].copy_from_slice(b"legacy");
+        let mut dnat = vec![0u8; 20];
+        dnat[..4].copy_from_slice(&1u32.to_ne_bytes());
+        dnat[4..8].copy_from_slice(&3u32.to_ne_bytes());
+        dnat[8..12].copy_from_slice(&[192, 0, 2, 8]);
+        dnat[16..18].copy_from_slice(&83u16.to_be_bytes());
+        dnat[18..20].copy_from_slice(&83u16.to_be_bytes());
+        let mut chain_name = vec![0u8; 32];
+        chain_name[..6].copy_from_slice(b"DOCKER");
+        let first = entry(6, &[("tcp", tcp), ("comment", comment)], "DNAT", 0, &dnat);
+        let policy = entry(0, &[], "", 0, &[0; 8]);
+        let user = entry(0, &[], "ERROR", 0, &chain_name);
+        let mut in_user = entry(17, &[], "REDIRECT", 0, &{
+            let mut r = vec![0u8; 20];
+            r[..4].copy_from_slice(&1u32.to_ne_bytes());
+            r[4..8].copy_from_slice(&2u32.to_ne_bytes());
+            r[16..18].copy_from_slice(&5001u16.to_be_bytes());
+            r[18..20].copy_from_slice(&5001u16.to_be_bytes());
+            r
+        });
+        in_user[16..21].copy_from_slice(b"eth0\0");
+        in_user[48..53].copy_from_slice(&[0xff; 5]);
+        in_user[83] = 0x01;
+        let table = [first.clone(), policy.clone(), user.clone(), in_user].concat();
+        let rules = decode_entries(&table, &[(0, "PREROUTING")]);
+        assert_eq!(rules.len(), 2, "{rules:?}");
+        let r = &rules[0];
+        assert_eq!((r.chain.as_str(), r.handle), ("PREROUTING", 1));
+        assert_eq!(
+            (r.protocol, r.ports.clone()),
+            (Some(Protocol::Tcp), vec![(8083, 8083)])
+        );
+        assert_eq!(r.comment.as_deref(), Some("legacy"));
+        assert_eq!(
+            r.action,
+            NatAction::Dnat {
+                address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8))),
+                ports: Some((83, 83))
+            }
+        );
+        let u = &rules[1];
+        assert_eq!((u.chain.as_str(), u.handle), ("DOCKER", 1));
+        assert_eq!(u.iif, Some((true, "eth0".to_string())));
+        assert_eq!(
+            u.action,
+            NatAction::Redirect {
+                ports: Some((5001, 5001))
+            }
+        );
+        // Truncated or corrupt tables end the walk without a panic.
+        for cut in 0..table.len() {
+            let _ = decode_entries(&table[..cut], &[(0, "PREROUTING")]);
+        }
+        let mut bad = first;
+        bad[NEXT_OFFSET] = 1;
+        assert!(decode_entries(&bad, &[]).is_empty());
+    }
+}
