@@ -218,6 +218,8 @@ pub fn parse_rule(family: u8, b: &[u8]) -> RawRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reg {
     L4proto,
+    /// The address family (`meta nfproto`, in inet tables).
+    Nfproto,
     Dport,
     Daddr,
     Iifname,
@@ -267,6 +269,7 @@ pub fn decode(raw: &RawRule) -> Option<NatRule> {
                 if let (Some(dreg), Some(key)) = (get32(1), get32(2)) {
                     let r = match key {
                         16 => Reg::L4proto,
+                        15 => Reg::Nfproto,
                         6 => Reg::Iifname,
                         _ => Reg::Other(format!("meta key {key}")),
                     };
@@ -276,12 +279,17 @@ pub fn decode(raw: &RawRule) -> Option<NatRule> {
             "payload" => {
                 if let Some(dreg) = get32(1) {
                     let (base, offset, len) = (get32(2), get32(3), get32(4));
-                    let v6 = raw.family == 10;
+                    // An inet table holds both: the length tells them apart.
+                    let (v4, v6) = match raw.family {
+                        2 => (true, false),
+                        10 => (false, true),
+                        _ => (true, true),
+                    };
                     let r = match (base, offset, len) {
                         (Some(2), Some(2), Some(2)) => Reg::Dport,
-                        (Some(1), Some(9), Some(1)) if !v6 => Reg::L4proto,
-                        (Some(1), Some(6), Some(1)) if v6 => Reg::L4proto,
-                        (Some(1), Some(16), Some(4)) if !v6 => Reg::Daddr,
+                        (Some(1), Some(9), Some(1)) if v4 && !v6 => Reg::L4proto,
+                        (Some(1), Some(6), Some(1)) if v6 && !v4 => Reg::L4proto,
+                        (Some(1), Some(16), Some(4)) if v4 => Reg::Daddr,
                         (Some(1), Some(24), Some(16)) if v6 => Reg::Daddr,
                         _ => Reg::Other(format!(
                             "payload base {} offset {} length {}",
@@ -407,6 +415,7 @@ pub fn decode(raw: &RawRule) -> Option<NatRule> {
 fn describe(reg: Option<Reg>) -> String {
     match reg {
         Some(Reg::L4proto) => "the protocol".into(),
+        Some(Reg::Nfproto) => "the address family".into(),
         Some(Reg::Dport) => "the destination port".into(),
         Some(Reg::Daddr) => "the destination address".into(),
         Some(Reg::Iifname) => "the input interface".into(),
@@ -420,6 +429,8 @@ fn describe(reg: Option<Reg>) -> String {
 fn cmp(rule: &mut NatRule, reg: Option<Reg>, op: u32, data: &[u8]) {
     // NFT_CMP_EQ 0, NEQ 1, LT 2, LTE 3, GT 4, GTE 5.
     match (reg, op) {
+        // The family is implied by the addresses and the NAT family.
+        (Some(Reg::Nfproto), 0) => {}
         (Some(Reg::L4proto), 0) => match data.first() {
             Some(6) => rule.protocol = Some(Protocol::Tcp),
             Some(17) => rule.protocol = Some(Protocol::Udp),

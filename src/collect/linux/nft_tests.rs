@@ -345,3 +345,48 @@ fn set_elements_become_ports() {
     );
     assert_eq!(set_ports(std::iter::empty()), None);
 }
+
+#[test]
+fn inet_tables_hold_both_families() {
+    // inet: meta nfproto ipv6; ip6 daddr fd00::9 tcp dport 443 dnat ip6 to [fd00::1]:8443
+    let daddr: Ipv6Addr = "fd00::9".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+    let to: Ipv6Addr = "fd00::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+    let mut e = vec![
+        expr("meta", &[u32a(1, 1), u32a(2, 15)]),
+        expr("cmp", &[u32a(1, 1), u32a(2, 0), data(3, &[10])]),
+        expr(
+            "payload",
+            &[u32a(1, 1), u32a(2, 1), u32a(3, 24), u32a(4, 16)],
+        ),
+        expr("cmp", &[u32a(1, 1), u32a(2, 0), data(3, &daddr.octets())]),
+    ];
+    e.extend(l4(6));
+    e.extend(dport(443));
+    e.push(expr("immediate", &[u32a(1, 1), data(2, &to.octets())]));
+    e.push(expr(
+        "immediate",
+        &[u32a(1, 2), data(2, &8443u16.to_be_bytes())],
+    ));
+    e.push(expr(
+        "nat",
+        &[
+            u32a(1, 1),
+            u32a(2, 10),
+            u32a(3, 1),
+            u32a(4, 1),
+            u32a(5, 2),
+            u32a(6, 2),
+        ],
+    ));
+    let rule = decode(&raw(1, e)).unwrap_or_default();
+    assert_eq!(rule.family, "inet");
+    assert_eq!(rule.daddr, Some(IpAddr::V6(daddr)));
+    assert_eq!(
+        rule.action,
+        NatAction::Dnat {
+            address: Some(IpAddr::V6(to)),
+            ports: Some((8443, 8443))
+        }
+    );
+    assert!(rule.undecoded.is_empty(), "{:?}", rule.undecoded);
+}
