@@ -55,6 +55,14 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         Command::Audit { policy, format } => audit(config, policy, *format, out, err),
         Command::PolicyInit { output } => policy_init(config, output.as_deref(), out, err),
         Command::Snapshot { output } => snapshot(config, output.as_deref(), out, err),
+        Command::Completions { shell } => {
+            crate::cli::completions(shell, out)?;
+            Ok(Outcome::Listed)
+        }
+        Command::Man => {
+            crate::cli::man(out)?;
+            Ok(Outcome::Listed)
+        }
         Command::Diff {
             baseline,
             format,
@@ -136,7 +144,14 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     timings.push(("explain", explained.elapsed()));
     notes(&report, err)?;
     let rendered = Instant::now();
-    render::render(&report, answer.as_ref(), config.output, config.numeric, out)?;
+    render::render(
+        &report,
+        answer.as_ref(),
+        config.output,
+        config.numeric,
+        &config.look,
+        out,
+    )?;
     out.flush()?;
     timings.push(("render", rendered.elapsed()));
     if config.timings {
@@ -227,6 +242,7 @@ fn snapshot(
         None,
         Output::Json { pretty: true },
         false,
+        &render::look::Look::default(),
         &mut json,
     )?;
     emit(output, &json, out)?;
@@ -267,6 +283,7 @@ fn diff(
         None,
         Output::Json { pretty: false },
         false,
+        &render::look::Look::default(),
         &mut json,
     )?;
     let now = baseline::parse(&String::from_utf8_lossy(&json))
@@ -329,6 +346,7 @@ fn context(config: &Config, source: &Path) -> render::audit::Context {
         hostname: collect::hostname(&config.source),
         timestamp: humantime::format_rfc3339_seconds(now).to_string(),
         unix_time: unix_now(),
+        look: config.look,
     }
 }
 

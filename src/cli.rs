@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::collect::Source;
-use crate::config::{self, Command, Config, Filter, Output, PortRange, ReportFormat, Target};
+use crate::config::{self, Command, Config, Filter, Look, Output, PortRange, ReportFormat, Target};
 use crate::model::Protocol;
 
 const AFTER_HELP: &str = "\
@@ -113,9 +113,29 @@ pub struct Args {
     #[arg(long = "timings", hide = true)]
     timings: bool,
 
+    /// Color: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(
+        long = "color",
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true
+    )]
+    color: ColorWhen,
+
+    /// Do not truncate to the terminal's width
+    #[arg(short = 'w', long = "wide", global = true)]
+    wide: bool,
+
     /// Read a recorded tree (DIR/proc, DIR/etc/passwd) instead of the live system
     #[arg(long = "proc-root", value_name = "DIR", hide = true, global = true)]
     proc_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,6 +192,13 @@ enum Sub {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): whyport man > /usr/local/share/man/man1/whyport.1
+    Man,
     /// What opened, closed or changed owner, executable, user or bind since
     /// a snapshot; exit 1 if anything did
     Diff {
@@ -258,6 +285,10 @@ impl Args {
                 command: PolicySub::Init { output },
             }) => Command::PolicyInit { output },
             Some(Sub::Snapshot { output }) => Command::Snapshot { output },
+            Some(Sub::Completions { shell }) => Command::Completions {
+                shell: shell.to_string(),
+            },
+            Some(Sub::Man) => Command::Man,
             Some(Sub::Diff {
                 baseline,
                 format,
@@ -268,8 +299,24 @@ impl Args {
                 strict,
             },
         };
+        let terminal = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let look = Look {
+            color: match self.color {
+                ColorWhen::Always => true,
+                ColorWhen::Never => false,
+                ColorWhen::Auto => terminal && !no_color && !dumb,
+            },
+            width: if self.wide {
+                None
+            } else {
+                crate::collect::terminal_width()
+            },
+        };
         Config {
             command,
+            look,
             all_namespaces: self.all_namespaces,
             source: self.proc_root.map_or(Source::Live, Source::Recorded),
             filter: Filter {
@@ -285,6 +332,23 @@ impl Args {
             targets,
         }
     }
+}
+
+/// Write the completion script for `shell` (a name `Shell` accepts).
+pub fn completions(shell: &str, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let shell: clap_complete::Shell = shell
+        .parse()
+        .map_err(|e| anyhow::anyhow!("unknown shell {shell}: {e}"))?;
+    clap_complete::generate(shell, &mut Args::command(), "whyport", out);
+    Ok(())
+}
+
+/// Write the man page, generated from the same definition as `--help`.
+pub fn man(out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Args::command()).render(out)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub struct Config {
     pub command: Command,
     /// List the sockets of every network namespace (`-A`).
     pub all_namespaces: bool,
+    /// Color and width of human-readable output.
+    pub look: Look,
 }
 
 /// What to do.
@@ -40,6 +42,10 @@ pub enum Command {
     PolicyInit { output: Option<std::path::PathBuf> },
     /// `whyport snapshot`: the JSON listing, for `diff` later.
     Snapshot { output: Option<std::path::PathBuf> },
+    /// `whyport completions SHELL`: a completion script.
+    Completions { shell: String },
+    /// `whyport man`: the man page.
+    Man,
     /// `whyport diff BASELINE`.
     Diff {
         baseline: std::path::PathBuf,
@@ -177,6 +183,14 @@ pub enum Output {
     Ndjson,
     /// Why each target is open, in prose (`whyport TARGET`).
     Explain,
+}
+
+/// How human-readable output looks: color, and the terminal's width to fit
+/// tables into (`None`: no truncation, as in a pipe or with `--wide`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Look {
+    pub color: bool,
+    pub width: Option<usize>,
 }
 
 /// Output formats of `whyport audit` and `whyport diff`.

@@ -229,3 +229,23 @@ pub fn hostname(source: &Source) -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// The width of the terminal standard output is, in cells; `None` when it
+/// is not a terminal. The kernel's window size first, then `COLUMNS`, then
+/// 80.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout())
+            && size.ws_col > 0
+        {
+            return Some(usize::from(size.ws_col));
+        }
+    }
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    Some(columns.filter(|c| *c > 0).unwrap_or(80))
+}

@@ -25,6 +25,8 @@ pub struct Context {
     /// RFC 3339, UTC.
     pub timestamp: String,
     pub unix_time: u64,
+    /// Color and width for the table.
+    pub look: super::look::Look,
 }
 
 pub fn render(
@@ -81,7 +83,7 @@ fn rule_label(audit: &Audit<'_>, rule: Option<usize>) -> String {
 
 fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
     let mut rows = Rows::default();
-    rows.push(["FINDING", "LISTENER", "PROCESS", "RULE", "WHY"]);
+    rows.header(["FINDING", "LISTENER", "PROCESS", "RULE", "WHY"]);
     let mut any = false;
     for (j, f) in audit.findings() {
         any = true;
@@ -92,7 +94,12 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
         rows.push([f.id.clone(), socket(j), holders(j), rule, f.message.clone()]);
     }
     if any {
-        rows.write(out)?;
+        let paint = |col: usize, _: &str| match col {
+            0 => Some(super::look::RED),
+            2 => Some(super::look::BOLD),
+            _ => None,
+        };
+        rows.write_styled(out, &cx.look, &[2, 3, 4], &paint)?;
         writeln!(out)?;
     }
     for (i, n) in audit.decided.iter().enumerate() {
@@ -106,7 +113,11 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
     }
     let (with, count) = counts(audit);
     let total = audit.results.len();
-    let verdict = if audit.compliant() { "PASS" } else { "FAIL" };
+    let verdict = if audit.compliant() {
+        super::look::paint(&cx.look, super::look::GREEN, "PASS")
+    } else {
+        super::look::paint(&cx.look, super::look::RED, "FAIL")
+    };
     writeln!(
         out,
         "{verdict}: {} on {}: {total} listener{} checked, {} allowed, {with} with findings ({count} finding{})",

@@ -58,7 +58,7 @@ fn count(diff: &Diff, kind: ChangeKind) -> usize {
 fn table(diff: &Diff, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
     if !diff.changes.is_empty() {
         let mut rows = Rows::default();
-        rows.push(["CHANGE", "LISTENER", "PROCESS", "WHAT CHANGED"]);
+        rows.header(["CHANGE", "LISTENER", "PROCESS", "WHAT CHANGED"]);
         for c in &diff.changes {
             rows.push([
                 c.kind.as_str().to_string(),
@@ -67,7 +67,14 @@ fn table(diff: &Diff, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
                 c.details.join("; "),
             ]);
         }
-        rows.write(out)?;
+        let paint = |col: usize, cell: &str| match (col, cell) {
+            (0, "opened") => Some(super::look::RED),
+            (0, "closed") => Some(super::look::GREEN),
+            (0, _) => Some(super::look::YELLOW),
+            (2, _) => Some(super::look::BOLD),
+            _ => None,
+        };
+        rows.write_styled(out, &cx.look, &[2, 3], &paint)?;
         writeln!(out)?;
     }
     let unchanged = diff.kept - count(diff, ChangeKind::Changed);

@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::look::{BOLD, Look, RED, paint};
 use crate::config::Target;
 use crate::explain::exposure::Exposure;
 use crate::explain::why::{Explanation, Group};
@@ -14,6 +15,59 @@ use crate::sanitize::{escape, escape_str};
 
 /// Write the explanations, then the targets that found nothing.
 pub fn render(
+    report: &Report,
+    explanations: &[Explanation<'_>],
+    unanswered: &[(&Target, Vec<usize>)],
+    now: u64,
+    look: &Look,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if *look == Look::default() {
+        return prose(report, explanations, unanswered, now, out);
+    }
+    let mut text = Vec::new();
+    prose(report, explanations, unanswered, now, &mut text)?;
+    out.write_all(styled(&String::from_utf8_lossy(&text), look).as_bytes())
+}
+
+/// The prose for a terminal: each line cut to its width (command lines
+/// are long), socket headings and field labels bold, warnings in red.
+/// The text is escaped already, so it holds no code of its own.
+pub fn styled(text: &str, look: &Look) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut warn = false;
+    for line in text.lines() {
+        let line = match look.width {
+            Some(w) => super::look::truncate(line, w),
+            None => line.to_string(),
+        };
+        if line.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        if !line.starts_with(' ') {
+            warn = false;
+            out.push_str(&paint(look, BOLD, &line));
+        } else if line.len() > 12 && line.as_bytes()[2] != b' ' {
+            let (label, rest) = line.split_at(11);
+            warn = label.trim() == "warnings";
+            out.push_str(&paint(look, BOLD, label));
+            out.push_str(&if warn {
+                paint(look, RED, rest)
+            } else {
+                rest.to_string()
+            });
+        } else if warn {
+            out.push_str(&paint(look, RED, &line));
+        } else {
+            out.push_str(&line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn prose(
     report: &Report,
     explanations: &[Explanation<'_>],
     unanswered: &[(&Target, Vec<usize>)],

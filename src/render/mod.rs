@@ -8,6 +8,7 @@ mod explain;
 mod json;
 mod json_why;
 mod junit;
+pub mod look;
 mod prometheus;
 mod table;
 
@@ -35,16 +36,17 @@ pub fn render(
     answer: Option<&Answer<'_>>,
     output: Output,
     numeric: bool,
+    look: &look::Look,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match (output, answer) {
-        (Output::Table { header }, _) => table::render(report, header, numeric, out),
+        (Output::Table { header }, _) => table::render(report, header, numeric, look, out),
         (Output::Json { pretty }, _) => json::render(report, answer, pretty, out),
         (Output::Pids, _) => pids(report, out),
         (Output::Csv { header }, _) => csv::render(report, header, out),
         (Output::Ndjson, _) => json::render_ndjson(report, out),
         (Output::Explain, Some(a)) => {
-            explain::render(report, &a.explanations, &a.unanswered, a.now, out)
+            explain::render(report, &a.explanations, &a.unanswered, a.now, look, out)
         }
         (Output::Explain, None) => Ok(()),
     }

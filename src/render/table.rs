@@ -11,6 +11,7 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthStr;
 
+use super::look::Look;
 use crate::model::{HiddenReason, Process};
 use crate::report::{Listener, OwnerStatus, Report};
 use crate::sanitize::{escape, escape_str};
@@ -19,10 +20,11 @@ pub(super) fn render(
     report: &Report,
     header: bool,
     numeric: bool,
+    look: &Look,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if report.listeners.is_empty() {
-        return forwards(report, header, numeric, out);
+        return forwards(report, header, numeric, look, out);
     }
     let mut rows = Rows::default();
     let netns = report.all_namespaces;
@@ -33,7 +35,7 @@ pub(super) fn render(
         if netns {
             h.insert(0, "NETNS");
         }
-        rows.push(h);
+        rows.header(h);
     }
     let mut names: HashMap<u32, (String, String)> = HashMap::new();
     for (i, l) in report.listeners.iter().enumerate() {
@@ -51,11 +53,33 @@ pub(super) fn render(
         cells.push(warnings);
         rows.push(cells);
     }
-    rows.write(out)?;
+    // Columns after NETNS: PROTO ADDRESS PORT SERVICE PID(S) PROCESS USER
+    // ORIGIN WARN; PID(S), PROCESS, USER and ORIGIN give way on a narrow
+    // terminal.
+    let at = usize::from(netns);
+    let flexible: Vec<usize> = [4, 5, 6, 7].iter().map(|c| c + at).collect();
+    let paint = |col: usize, cell: &str| -> Option<&'static str> {
+        match col.checked_sub(at)? {
+            1 if is_wildcard(cell) => Some(super::look::YELLOW),
+            1 => None,
+            3 => Some(super::look::CYAN),
+            5 => Some(super::look::BOLD),
+            7 => Some(super::look::MAGENTA),
+            8 => Some(super::look::RED),
+            _ => None,
+        }
+    };
+    rows.write_styled(out, look, &flexible, &paint)?;
     if !report.forwards.is_empty() {
         writeln!(out)?;
     }
-    forwards(report, header, numeric, out)
+    forwards(report, header, numeric, look, out)
+}
+
+/// An address every host can reach the socket on.
+fn is_wildcard(cell: &str) -> bool {
+    let a = cell.split('%').next().unwrap_or(cell);
+    matches!(a, "*" | "0.0.0.0" | "::")
 }
 
 /// The namespace label of a listener (`host`, `netns:blue`, `docker:web`).
@@ -67,7 +91,13 @@ fn ns_label(report: &Report, inode: u64) -> String {
 
 /// Ports open with no socket: each DNAT or redirect rule, where it leads
 /// and who listens there.
-fn forwards(report: &Report, header: bool, numeric: bool, out: &mut dyn Write) -> io::Result<()> {
+fn forwards(
+    report: &Report,
+    header: bool,
+    numeric: bool,
+    look: &Look,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     use crate::explain::forward::{Destination, caught_text, rule_name, to_text};
     if report.forwards.is_empty() {
         return Ok(());
@@ -136,7 +166,15 @@ fn forwards(report: &Report, header: bool, numeric: bool, out: &mut dyn Write) -
             rule_name(&f.rule),
         ]);
     }
-    rows.write(out)
+    let paint = |col: usize, _: &str| -> Option<&'static str> {
+        match col {
+            2 => Some(super::look::YELLOW),
+            3 => Some(super::look::MAGENTA),
+            5 => Some(super::look::BOLD),
+            _ => None,
+        }
+    };
+    rows.write_styled(out, look, &[2, 4, 5, 7], &paint)
 }
 
 /// Rows kept as one string each, cells separated by U+001F (which escaped
@@ -146,11 +184,19 @@ fn forwards(report: &Report, header: bool, numeric: bool, out: &mut dyn Write) -
 pub(super) struct Rows {
     lines: Vec<String>,
     widths: Vec<usize>,
+    /// The first row is a header.
+    header: bool,
 }
 
 const SEP: char = '\u{1f}';
 
 impl Rows {
+    /// Push the header row (bold on a terminal).
+    pub(super) fn header<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.header = self.lines.is_empty();
+        self.push(cells);
+    }
+
     pub(super) fn push<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
         let mut line = String::new();
         for (i, cell) in cells.into_iter().enumerate() {
@@ -168,31 +214,69 @@ impl Rows {
     }
 
     /// Columns two spaces apart, each as wide as its widest cell (in
-    /// terminal cells), with no trailing blanks.
-    pub(super) fn write(&self, out: &mut dyn Write) -> io::Result<()> {
-        write_columns(&self.lines, &self.widths, out)
+    /// terminal cells), with no trailing blanks; fitted to `look.width` by
+    /// truncating the `flexible`
+    /// columns' longest cells (with `…`), and with each cell colored as
+    /// `paint(column, cell)` says (the header row bold).
+    pub(super) fn write_styled(
+        &self,
+        out: &mut dyn Write,
+        look: &Look,
+        flexible: &[usize],
+        paint: Painter<'_>,
+    ) -> io::Result<()> {
+        let widths = match look.width {
+            Some(w) => super::look::fit(&self.widths, flexible, w, 8),
+            None => self.widths.clone(),
+        };
+        write_columns(&self.lines, &widths, out, look, self.header, paint)
     }
 }
 
-fn write_columns(rows: &[String], widths: &[usize], out: &mut dyn Write) -> io::Result<()> {
+/// The color of a cell (by column index and text), if any.
+pub(super) type Painter<'a> = &'a dyn Fn(usize, &str) -> Option<&'static str>;
+
+fn write_columns(
+    rows: &[String],
+    widths: &[usize],
+    out: &mut dyn Write,
+    look: &Look,
+    header: bool,
+    paint: Painter<'_>,
+) -> io::Result<()> {
     // A trailing column that is empty in every row takes no space at all.
     let used = widths.iter().rposition(|w| *w > 0).map_or(0, |i| i + 1);
     let mut line = String::new();
-    for row in rows {
+    for (r, row) in rows.iter().enumerate() {
         line.clear();
+        let mut pending = 0;
         for (i, cell) in row.split(SEP).enumerate().take(used) {
             if i > 0 {
-                line.push_str("  ");
+                pending += 2;
             }
-            line.push_str(cell);
-            if i + 1 < used {
-                line.extend(std::iter::repeat_n(
-                    ' ',
-                    widths[i].saturating_sub(cell.width()),
-                ));
+            let cut;
+            let cell = if cell.width() > widths[i] {
+                cut = super::look::truncate(cell, widths[i]);
+                cut.as_str()
+            } else {
+                cell
+            };
+            if !cell.is_empty() {
+                line.extend(std::iter::repeat_n(' ', pending));
+                pending = 0;
+                let code = if r == 0 && header {
+                    Some(super::look::BOLD)
+                } else {
+                    paint(i, cell)
+                };
+                match code {
+                    Some(code) => line.push_str(&super::look::paint(look, code, cell)),
+                    None => line.push_str(cell),
+                }
             }
+            pending += widths[i].saturating_sub(cell.width());
         }
-        writeln!(out, "{}", line.trim_end())?;
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }

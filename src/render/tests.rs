@@ -113,7 +113,7 @@ fn report(visibility: Visibility) -> Report {
 
 fn text(report: &Report, output: Output, numeric: bool) -> String {
     let mut buf = Vec::new();
-    let result = render(report, None, output, numeric, &mut buf);
+    let result = render(report, None, output, numeric, &Default::default(), &mut buf);
     assert!(result.is_ok());
     String::from_utf8_lossy(&buf).into_owned()
 }
@@ -253,6 +253,16 @@ fn explanation_text() {
         now: 1_764_081_842 + 3 * 3600 + 12 * 60,
     };
     let mut buf = Vec::new();
-    assert!(render(&report, Some(&answer), Output::Explain, false, &mut buf).is_ok());
+    assert!(
+        render(
+            &report,
+            Some(&answer),
+            Output::Explain,
+            false,
+            &Default::default(),
+            &mut buf
+        )
+        .is_ok()
+    );
     insta::assert_snapshot!(String::from_utf8_lossy(&buf));
 }
