@@ -63,6 +63,7 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
             crate::cli::man(out)?;
             Ok(Outcome::Listed)
         }
+        Command::Watch { interval, json } => watch(config, *interval, *json, out, err),
         Command::Diff {
             baseline,
             format,
@@ -298,6 +299,89 @@ fn diff(
     } else {
         Outcome::Findings
     })
+}
+
+/// `whyport watch`: poll the socket table every `interval` (one sock_diag
+/// dump: no measurable load), and for the sockets that appeared find their
+/// owners and origin; print an event for each listener that opened or
+/// closed. Ends with exit 0 on Ctrl-C or SIGTERM.
+fn watch(
+    config: &Config,
+    interval: std::time::Duration,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    use std::collections::{HashMap, HashSet};
+    collect::catch_interrupts();
+    let protocols = [crate::model::Protocol::Tcp, crate::model::Protocol::Udp];
+    let mut known: HashMap<u64, render::watch::Described> = HashMap::new();
+    let mut first = true;
+    while !collect::interrupted() {
+        let sockets = collect::listening_sockets(&config.source, &protocols)?;
+        let now: HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
+        let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let mut closed: Vec<u64> = known.keys().filter(|i| !now.contains(i)).copied().collect();
+        closed.sort_unstable();
+        for inode in closed {
+            if let Some(d) = known.remove(&inode) {
+                render::watch::event("closed", &time, &d, json, &config.look, out)?;
+            }
+        }
+        let new: HashSet<u64> = now
+            .iter()
+            .filter(|i| !known.contains_key(i))
+            .copied()
+            .collect();
+        if !new.is_empty() {
+            let request = Request {
+                protocols: &protocols,
+                ports: &[],
+                details: Details::Identity,
+                user_names: !config.numeric,
+                owner_files: false,
+                all_namespaces: false,
+                elsewhere: false,
+            };
+            let snapshot = collect::collect(&config.source, request, |s| new.contains(&s.inode))?;
+            let mut report = explain::explain(snapshot, !config.numeric, false);
+            report.origins = why::compact_all(&report);
+            let described = render::watch::describe(&report, config.numeric);
+            let mut seen = HashSet::new();
+            for (l, d) in report.listeners.iter().zip(described) {
+                seen.insert(l.inode);
+                if !first {
+                    render::watch::event("opened", &time, &d, json, &config.look, out)?;
+                }
+                known.insert(l.inode, d);
+            }
+            // Gone between the dump and the owner scan: open only briefly.
+            for s in sockets
+                .iter()
+                .filter(|s| new.contains(&s.inode) && !seen.contains(&s.inode))
+            {
+                if !first {
+                    let d = render::watch::brief(s);
+                    render::watch::event("opened", &time, &d, json, &config.look, out)?;
+                    render::watch::event("closed", &time, &d, json, &config.look, out)?;
+                }
+            }
+        }
+        if first {
+            writeln!(
+                err,
+                "whyport: watching {} listeners every {:?}; Ctrl-C to stop",
+                known.len(),
+                interval
+            )?;
+            first = false;
+        }
+        let until = Instant::now() + interval;
+        while Instant::now() < until && !collect::interrupted() {
+            std::thread::sleep(std::time::Duration::from_millis(20).min(interval));
+        }
+    }
+    Ok(Outcome::Listed)
 }
 
 /// Every listener of the host, TCP and UDP, with `details` of its owners

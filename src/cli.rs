@@ -192,6 +192,20 @@ enum Sub {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Stream listeners as they open and close, with owner and origin (one
+    /// line each, or NDJSON with --json), until Ctrl-C
+    Watch {
+        /// Seconds between two looks at the socket table (a listener open
+        /// for less than that may be missed)
+        #[arg(long = "interval", value_name = "SECONDS", default_value = "1", value_parser = parse_interval)]
+        interval: std::time::Duration,
+        /// One JSON object per event (schema: docs/json.md)
+        #[arg(long = "json")]
+        json: bool,
+        /// Numbers only: no service names, uids instead of user names
+        #[arg(short = 'n', long = "numeric")]
+        numeric: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         #[arg(value_name = "SHELL")]
@@ -289,6 +303,14 @@ impl Args {
                 shell: shell.to_string(),
             },
             Some(Sub::Man) => Command::Man,
+            Some(Sub::Watch {
+                interval,
+                json,
+                numeric: n,
+            }) => {
+                numeric |= n;
+                Command::Watch { interval, json }
+            }
             Some(Sub::Diff {
                 baseline,
                 format,
@@ -332,6 +354,19 @@ impl Args {
             targets,
         }
     }
+}
+
+/// `--interval`: seconds, fractions allowed, from 0.05 to a day.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds; give one like 1 or 0.5"))?;
+    if !(0.05..=86_400.0).contains(&secs) {
+        return Err(format!(
+            "interval {text}s is out of range; give 0.05 to 86400 seconds"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Write the completion script for `shell` (a name `Shell` accepts).

@@ -46,6 +46,11 @@ pub enum Command {
     Completions { shell: String },
     /// `whyport man`: the man page.
     Man,
+    /// `whyport watch`: listeners opening and closing, as they happen.
+    Watch {
+        interval: std::time::Duration,
+        json: bool,
+    },
     /// `whyport diff BASELINE`.
     Diff {
         baseline: std::path::PathBuf,

@@ -249,3 +249,40 @@ pub fn terminal_width() -> Option<usize> {
     let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     Some(columns.filter(|c| *c > 0).unwrap_or(80))
 }
+
+/// The listening sockets of whyport's namespace, without owners: the cheap
+/// half of a run (one sock_diag dump), for `whyport watch` to poll.
+pub fn listening_sockets(source: &Source, protocols: &[Protocol]) -> anyhow::Result<Vec<Socket>> {
+    #[cfg(target_os = "linux")]
+    {
+        Ok(linux::sockets(source, protocols, &[])?.0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (source, protocols);
+        anyhow::bail!("this platform is not supported yet")
+    }
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, Ctrl-C (SIGINT) and SIGTERM set a flag instead of killing
+/// the process, so `whyport watch` can end cleanly (exit 0).
+pub fn catch_interrupts() {
+    #[cfg(unix)]
+    {
+        extern "C" fn on_signal(_: libc::c_int) {
+            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe {
+            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// Whether Ctrl-C or SIGTERM arrived since `catch_interrupts`.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}

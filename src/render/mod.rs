@@ -11,6 +11,7 @@ mod junit;
 pub mod look;
 mod prometheus;
 mod table;
+pub mod watch;
 
 pub use json::JSON_VERSION;
 

@@ -11,6 +11,7 @@ mod explain;
 mod fixtures;
 mod interfaces;
 mod live;
+mod living;
 mod loadgen;
 mod namespaces;
 mod netns;

@@ -1,0 +1,297 @@
+//! What makes whyport livable: completions and a man page generated from
+//! the CLI definition, color only where it belongs, tables that fit the
+//! terminal, and `whyport watch`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::procs::{find_program, signal};
+use crate::support::*;
+
+#[test]
+fn completions_and_man_page_generate_and_parse() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(whyport().args(["completions", shell]));
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("whyport") && text.contains("audit"),
+            "{shell}: {text}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("whyport.bash");
+    std::fs::write(&script, run(whyport().args(["completions", "bash"])).stdout).unwrap();
+    let check = run(Command::new("bash").arg("-n").arg(&script));
+    assert!(
+        check.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // The completion really completes: subcommands, and --format's values.
+    let probe = format!(
+        "source {}; COMP_WORDS=(whyport au); COMP_CWORD=1; _whyport whyport au whyport; echo \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let out = run(Command::new("bash").args(["-c", &probe]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "audit",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (shell, flag) in [("zsh", "-n"), ("fish", "--no-execute")] {
+        if let Some(bin) = find_program(shell) {
+            let file = dir.path().join(format!("c.{shell}"));
+            std::fs::write(&file, run(whyport().args(["completions", shell])).stdout).unwrap();
+            let check = run(Command::new(bin).arg(flag).arg(&file));
+            assert!(
+                check.status.success(),
+                "{shell}: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        } else {
+            eprintln!(
+                "SKIP completions_and_man_page: {shell} is not installed to check its script"
+            );
+        }
+    }
+    let man = run(whyport().arg("man"));
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH whyport 1"), "{page}");
+    for word in [
+        "audit",
+        "snapshot",
+        "diff",
+        "watch",
+        "completions",
+        "\\-\\-all\\-namespaces",
+        "\\-\\-color",
+    ] {
+        assert!(page.contains(word), "{word} missing from the man page");
+    }
+    let Some(groff) = find_program("groff") else {
+        eprintln!("SKIP completions_and_man_page: groff is not installed to render the man page");
+        return;
+    };
+    let file = dir.path().join("whyport.1");
+    std::fs::write(&file, &man.stdout).unwrap();
+    let render = run(Command::new(groff)
+        .args(["-man", "-Tutf8", "-ww"])
+        .arg(&file));
+    assert!(render.status.success());
+    assert!(
+        render.stderr.is_empty(),
+        "groff warnings: {}",
+        String::from_utf8_lossy(&render.stderr)
+    );
+    assert!(String::from_utf8_lossy(&render.stdout).contains("why is this port open"));
+}
+
+/// Run whyport `args` on a pseudo-terminal `cols` wide (util-linux
+/// `script`), with `env`; its output with the terminal's \r removed.
+fn on_terminal(cols: u16, env: &[(&str, &str)], args: &str) -> Option<String> {
+    let script = find_program("script")?;
+    let cmd = format!("stty cols {cols}; {} {args}", bin_path().display());
+    let mut c = Command::new(script);
+    c.args(["-qec", &cmd, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run(&mut c);
+    Some(String::from_utf8_lossy(&out.stdout).replace('\r', ""))
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A listener held by 12 forked children: a long PID(S) cell.
+fn many_owners() -> (Socket, Vec<Child>, u16) {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    s.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    s.listen(8).unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
+    let children = (0..12)
+        .map(|_| Child::fork("wp-many-owners", &[fd], None))
+        .collect();
+    (s, children, port)
+}
+
+#[test]
+fn color_only_on_a_terminal_and_never_in_json() {
+    let _g = sockets_guard();
+    let (_s, _children, port) = many_owners();
+    let p = port.to_string();
+    let esc = |t: &str| t.contains('\u{1b}');
+    assert!(!esc(&table(&["-p", &p])), "no color in a pipe");
+    assert!(esc(&table(&["-p", &p, "--color", "always"])));
+    assert!(!esc(&table(&["-p", &p, "--color", "never"])));
+    assert!(
+        !esc(&table(&["-p", &p, "--json", "--color", "always"])),
+        "never in JSON"
+    );
+    assert!(!esc(&table(&[
+        "-p", &p, "--format", "csv", "--color", "always"
+    ])));
+    let Some(colored) = on_terminal(200, &[], &format!("-p {p}")) else {
+        eprintln!("SKIP color_only_on_a_terminal: script (util-linux) is not installed");
+        return;
+    };
+    assert!(esc(&colored), "{colored:?}");
+    assert!(
+        colored.contains("wp-many-owners\u{1b}[0m"),
+        "the owners in bold: {colored:?}"
+    );
+    let plain = on_terminal(200, &[("NO_COLOR", "1")], &format!("-p {p}")).unwrap();
+    assert!(!esc(&plain), "NO_COLOR: {plain:?}");
+    let forced = on_terminal(200, &[("NO_COLOR", "1")], &format!("-p {p} --color always")).unwrap();
+    assert!(esc(&forced), "--color always wins over NO_COLOR");
+    let dumb = on_terminal(200, &[("TERM", "dumb")], &format!("-p {p}")).unwrap();
+    assert!(!esc(&dumb), "TERM=dumb: {dumb:?}");
+}
+
+#[test]
+fn tables_fit_the_terminal_unless_wide_or_piped() {
+    let _g = sockets_guard();
+    let (_s, children, port) = many_owners();
+    let p = port.to_string();
+    let all_pids: Vec<String> = children.iter().map(|c| c.pid.to_string()).collect();
+    let piped = table(&["-p", &p, "--no-header"]);
+    for pid in &all_pids {
+        assert!(
+            piped.contains(pid.as_str()),
+            "a pipe gets everything: {piped}"
+        );
+    }
+    let Some(narrow) = on_terminal(80, &[], &format!("-p {p}")) else {
+        eprintln!("SKIP tables_fit_the_terminal: script (util-linux) is not installed");
+        return;
+    };
+    let narrow = strip_ansi(&narrow);
+    let lines: Vec<&str> = narrow
+        .lines()
+        .filter(|l| l.contains(&format!("  {p}  ")) || l.starts_with("PROTO"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{narrow}");
+    for l in &lines {
+        assert!(unicode_width(l) <= 80, "{} cells: {l}", unicode_width(l));
+    }
+    assert!(
+        lines[1].contains('…'),
+        "the PID list is cut with a marker: {}",
+        lines[1]
+    );
+    let wide = strip_ansi(&on_terminal(80, &[], &format!("-p {p} --wide")).unwrap());
+    for pid in &all_pids {
+        assert!(
+            wide.contains(pid.as_str()),
+            "--wide shows everything: {wide}"
+        );
+    }
+    // The explanation cuts long lines (the command line) the same way.
+    let prose = strip_ansi(&on_terminal(50, &[], &p).unwrap());
+    // (stderr's notices share the terminal and are not cut.)
+    assert!(
+        prose
+            .lines()
+            .filter(|l| !l.starts_with("whyport: "))
+            .all(|l| unicode_width(l) <= 50),
+        "{prose}"
+    );
+    assert!(prose.contains('…'), "{prose}");
+}
+
+fn unicode_width(s: &str) -> usize {
+    s.chars().count()
+}
+
+#[test]
+fn watch_reports_a_listener_opened_then_closed() {
+    let _g = sockets_guard();
+    let interval = Duration::from_millis(500);
+    let mut child = Spawned::start(
+        whyport()
+            .args(["watch", "--json", "--interval", "0.5"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("whyport: watching "), "{line}");
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&l).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    s.set_only_v6(true).unwrap();
+    s.bind(&"[::1]:0".parse::<std::net::SocketAddr>().unwrap().into())
+        .unwrap();
+    let port = u64::from(s.local_addr().unwrap().as_socket().unwrap().port());
+    let opened_at = Instant::now();
+    let wait_for = |event: &str| loop {
+        let v = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no {event} event for port {port}"));
+        if v["event"] == event && v["listener"]["port"] == port {
+            return v;
+        }
+    };
+    let opened = wait_for("opened");
+    let seen_open = opened_at.elapsed();
+    assert_eq!(opened["listener"]["protocol"], "udp");
+    assert_eq!(opened["listener"]["processes"][0]["pid"], my_pid());
+    assert!(opened["time"].as_str().unwrap().ends_with('Z'));
+    drop(s);
+    let closed_at = Instant::now();
+    let closed = wait_for("closed");
+    let seen_closed = closed_at.elapsed();
+    assert_eq!(closed["listener"]["inode"], opened["listener"]["inode"]);
+    eprintln!(
+        "watch: open seen after {seen_open:?}, close after {seen_closed:?} (interval {interval:?})"
+    );
+    assert!(
+        seen_open <= 2 * interval && seen_closed <= 2 * interval,
+        "within two intervals: open {seen_open:?}, close {seen_closed:?}"
+    );
+    // Ctrl-C ends it cleanly.
+    signal(child.0.id(), libc::SIGINT);
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
