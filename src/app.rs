@@ -93,6 +93,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         owner_files: details == Details::Explain,
         all_namespaces: config.all_namespaces,
         elsewhere: details != Details::Pid,
+        backend: config.backend,
     };
     let keep = |s: &crate::model::Socket| {
         filter.matches(s)
@@ -342,6 +343,7 @@ fn watch(
                 owner_files: false,
                 all_namespaces: false,
                 elsewhere: false,
+                backend: config.backend,
             };
             let snapshot = collect::collect(&config.source, request, |s| new.contains(&s.inode))?;
             let mut report = explain::explain(snapshot, !config.numeric, false);
@@ -396,6 +398,7 @@ fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow:
         owner_files: details >= Details::Identity,
         all_namespaces: false,
         elsewhere: true,
+        backend: config.backend,
     };
     let snapshot = collect::collect(&config.source, request, |_| true)?;
     let report = explain::explain(snapshot, !config.numeric, config.all_namespaces);

@@ -122,6 +122,16 @@ pub struct Args {
     )]
     color: ColorWhen,
 
+    /// How to read the system: native (Linux: netlink and /proc) or
+    /// portable (netstat2 and sysinfo, as on macOS, Windows, FreeBSD)
+    #[arg(
+        long = "backend",
+        value_name = "BACKEND",
+        default_value = "native",
+        global = true
+    )]
+    backend: BackendArg,
+
     /// Do not truncate to the terminal's width
     #[arg(short = 'w', long = "wide", global = true)]
     wide: bool,
@@ -129,6 +139,12 @@ pub struct Args {
     /// Read a recorded tree (DIR/proc, DIR/etc/passwd) instead of the live system
     #[arg(long = "proc-root", value_name = "DIR", hide = true, global = true)]
     proc_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendArg {
+    Native,
+    Portable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -339,6 +355,10 @@ impl Args {
         Config {
             command,
             look,
+            backend: match self.backend {
+                BackendArg::Native => crate::collect::Backend::Native,
+                BackendArg::Portable => crate::collect::Backend::Portable,
+            },
             all_namespaces: self.all_namespaces,
             source: self.proc_root.map_or(Source::Live, Source::Recorded),
             filter: Filter {

@@ -26,6 +26,8 @@ pub struct Config {
     pub all_namespaces: bool,
     /// Color and width of human-readable output.
     pub look: Look,
+    /// `--backend`: native (Linux) or portable.
+    pub backend: crate::collect::Backend,
 }
 
 /// What to do.

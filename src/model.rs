@@ -93,6 +93,8 @@ pub struct NatRule {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+// Only the Linux backend reads NAT rules.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub enum NatAction {
     /// DNAT to this address (and port range, if the rule changes it).
     Dnat {

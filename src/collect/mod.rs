@@ -3,6 +3,7 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+pub mod portable;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,8 @@ pub enum Details {
 
 /// What to read.
 #[derive(Debug, Clone, Copy)]
+// The portable backend reads less than the Linux one asks for.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub struct Request<'a> {
     pub protocols: &'a [Protocol],
     /// Inclusive port ranges a backend may filter on early (all when empty);
@@ -53,6 +56,17 @@ pub struct Request<'a> {
     /// Count the listeners of other network namespaces (for the footer)
     /// and read the NAT rules.
     pub elsewhere: bool,
+    /// Which backend reads the system.
+    pub backend: Backend,
+}
+
+/// The Linux backend (netlink, /proc), or the portable one (netstat2,
+/// sysinfo) that other platforms use and Linux can be asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backend {
+    #[default]
+    Native,
+    Portable,
 }
 
 /// Read the listening sockets the request names, keep those `keep`
@@ -63,8 +77,16 @@ pub fn collect(
     request: Request<'_>,
     keep: impl Fn(&Socket) -> bool,
 ) -> anyhow::Result<Snapshot> {
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = source;
+        portable::collect(request, keep)
+    }
     #[cfg(target_os = "linux")]
     {
+        if request.backend == Backend::Portable {
+            return portable::collect(request, keep);
+        }
         let start = std::time::Instant::now();
         let (mut sockets, notes) = linux::sockets(source, request.protocols, request.ports)?;
         sockets.retain(|s| keep(s));
@@ -207,13 +229,6 @@ pub fn collect(
             ns_sockets,
         })
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (source, request, keep);
-        anyhow::bail!(
-            "this platform is not supported yet: whyport currently reads Linux's /proc and netlink"
-        )
-    }
 }
 
 /// The host's name, for reports (`audit`, `diff`); "unknown" when it cannot
@@ -259,8 +274,8 @@ pub fn listening_sockets(source: &Source, protocols: &[Protocol]) -> anyhow::Res
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (source, protocols);
-        anyhow::bail!("this platform is not supported yet")
+        let _ = source;
+        portable::listening_sockets(protocols)
     }
 }
 

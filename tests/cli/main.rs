@@ -1,3 +1,4 @@
+#![cfg(target_os = "linux")]
 //! Integration tests: the real binary against sockets the tests open, the
 //! output of `ss` on the same live state, and recorded /proc trees.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,6 +17,7 @@ mod loadgen;
 mod namespaces;
 mod netns;
 mod nslab;
+mod portable;
 mod privileges;
 mod procs;
 mod ss;
