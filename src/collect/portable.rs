@@ -34,6 +34,12 @@ pub fn collect(request: Request<'_>, keep: impl Fn(&Socket) -> bool) -> anyhow::
     let infos =
         netstat2::get_sockets_info(AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6, flags)
             .map_err(|e| anyhow::anyhow!("reading the socket table (netstat2): {e}"))?;
+    let mut notes = Vec::new();
+    if request.all_namespaces {
+        notes.push(
+            "network namespaces (-A) and NAT rules are not available on this platform (or with --backend portable): only whyport's own network is listed".to_string(),
+        );
+    }
     let mut sockets = Vec::new();
     let mut socket_fds = Vec::new();
     for info in &infos {
@@ -92,6 +98,7 @@ pub fn collect(request: Request<'_>, keep: impl Fn(&Socket) -> bool) -> anyhow::
             pid_namespace: false,
         },
         timings: vec![("sockets", dumped), ("owners", start.elapsed() - dumped)],
+        notes,
         ..Snapshot::default()
     })
 }
