@@ -120,6 +120,11 @@ pub fn collect(
             Default::default()
         };
         let mut ns_sockets: Vec<Socket> = Vec::new();
+        if request.all_namespaces && namespaces.is_empty() && matches!(source, Source::Live) {
+            notes.push(
+                "listing other network namespaces (-A) needs root (to enter them); only whyport's own is listed".into(),
+            );
+        }
         if request.all_namespaces {
             for s in &mut sockets {
                 s.netns = own_netns;

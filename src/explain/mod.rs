@@ -72,6 +72,7 @@ pub fn explain(snapshot: Snapshot, with_services: bool, all_namespaces: bool) ->
         .iter()
         .find(|n| n.own)
         .map_or(0, |n| n.inode);
+    let no_namespaces = snapshot.namespaces.is_empty();
     let namespaces = snapshot
         .namespaces
         .iter()
@@ -98,7 +99,9 @@ pub fn explain(snapshot: Snapshot, with_services: bool, all_namespaces: bool) ->
         forwards: Vec::new(),
         other_listeners: snapshot.other_listeners,
         own_netns,
-        all_namespaces,
+        // Without namespace information (not root, another platform) the
+        // listing is the plain one.
+        all_namespaces: all_namespaces && !no_namespaces,
     };
     report.forwards = forward::follow(&report, &snapshot.nat_rules, own_netns);
     report
