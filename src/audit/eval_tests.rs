@@ -1,58 +1,9 @@
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use super::*;
 use crate::audit::policy::parse;
 use crate::explain::why::explain_all;
-use crate::model::{HiddenReason, Host, Protocol};
-use crate::report::{Owner, OwnerStatus, Report};
-
-fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -> Arc<Process> {
-    Arc::new(Process {
-        pid,
-        ppid: Some(ppid),
-        name: name.as_bytes().to_vec(),
-        exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
-        cmdline: vec![name.as_bytes().to_vec()],
-        uid: Some(uid),
-        user: Some(if uid == 0 {
-            "root".into()
-        } else {
-            format!("u{uid}")
-        }),
-        started_at: Some(1_000),
-        cwd: None,
-        cgroup: Some(cgroup.into()),
-    })
-}
-
-fn listener(protocol: Protocol, address: &str, port: u16, owners: &[&Arc<Process>]) -> Listener {
-    Listener {
-        protocol,
-        address: address.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-        port,
-        interface: None,
-        dual_stack: false,
-        inode: u64::from(port),
-        socket_uid: 0,
-        netns: 0,
-        service: crate::services::lookup(port, protocol),
-        owners: owners
-            .iter()
-            .map(|p| Owner {
-                process: Arc::clone(p),
-                fds: vec![3],
-            })
-            .collect(),
-        owner_status: if owners.is_empty() {
-            OwnerStatus::Kernel
-        } else {
-            OwnerStatus::Visible
-        },
-    }
-}
+use crate::explain::why::tests::{listener, process};
+use crate::model::{HiddenReason, Protocol};
+use crate::report::{OwnerStatus, Report};
 
 fn dual(mut l: Listener) -> Listener {
     l.dual_stack = true;
@@ -60,26 +11,7 @@ fn dual(mut l: Listener) -> Listener {
 }
 
 fn report(listeners: Vec<Listener>) -> Report {
-    let mut processes = BTreeMap::new();
-    for p in listeners
-        .iter()
-        .flat_map(|l| l.owners.iter().map(|o| &o.process))
-    {
-        processes.insert(p.pid, Arc::clone(p));
-    }
-    Report {
-        listeners,
-        processes,
-        host: Host {
-            addresses: vec![(
-                "eth0".into(),
-                "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-            )],
-            ephemeral_ports: Some((32768, 60999)),
-            ..Host::default()
-        },
-        ..Report::default()
-    }
+    crate::explain::why::tests::report(listeners, &[])
 }
 
 fn policy(text: &str) -> Policy {

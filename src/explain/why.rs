@@ -242,4 +242,4 @@ pub(super) fn name(p: &Process) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -190,7 +190,8 @@ fn port_filter(ranges: &[(u16, u16)]) -> Vec<u8> {
     bc
 }
 
-fn send_request(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
+/// Send one netlink message to the kernel (also for nft.rs).
+pub(super) fn send_request(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
     // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as u16;

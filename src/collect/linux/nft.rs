@@ -81,22 +81,7 @@ fn request(kind: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
 /// Send `msg` and collect the payloads (after nfgenmsg) of every reply of
 /// type `want`, with the family of each.
 fn exchange(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, Vec<u8>)>> {
-    // SAFETY: msg is valid for its length; a zeroed sockaddr_nl is the kernel.
-    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    addr.nl_family = libc::AF_NETLINK as u16;
-    let n = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            msg.as_ptr().cast(),
-            msg.len(),
-            0,
-            (&addr as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as u32,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    super::netlink::send_request(fd, msg)?;
     let mut out = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {

@@ -9,7 +9,7 @@ use crate::model::{Host, Process, Protocol};
 use crate::report::{Listener, Owner, OwnerStatus, Report};
 use crate::services;
 
-fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -> Arc<Process> {
+pub(crate) fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -> Arc<Process> {
     Arc::new(Process {
         pid,
         ppid: Some(ppid),
@@ -28,7 +28,12 @@ fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -> Arc<Proce
     })
 }
 
-fn listener(protocol: Protocol, address: &str, port: u16, owners: &[&Arc<Process>]) -> Listener {
+pub(crate) fn listener(
+    protocol: Protocol,
+    address: &str,
+    port: u16,
+    owners: &[&Arc<Process>],
+) -> Listener {
     Listener {
         protocol,
         address: address.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
@@ -54,7 +59,7 @@ fn listener(protocol: Protocol, address: &str, port: u16, owners: &[&Arc<Process
     }
 }
 
-fn report(listeners: Vec<Listener>, extra: &[&Arc<Process>]) -> Report {
+pub(crate) fn report(listeners: Vec<Listener>, extra: &[&Arc<Process>]) -> Report {
     let mut processes: BTreeMap<u32, Arc<Process>> = BTreeMap::new();
     for p in listeners
         .iter()
