@@ -196,7 +196,10 @@ fn audit(
         )
     })?;
     let report = whole_host(config, Details::Identity, err)?;
-    let explanations = why::explain_all(&report);
+    // Ports a NAT rule forwards are open too: judged like listeners.
+    let forwarded = explain::forward::stand_ins(&report);
+    let mut explanations = why::explain_all(&report);
+    explanations.extend(why::explain_these(&report, &forwarded));
     let result = eval::audit(&policy, &explanations);
     let cx = context(config, path);
     render::audit::render(&result, &report, format, &cx, out)?;
@@ -217,7 +220,9 @@ fn policy_init(
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
     let report = whole_host(config, Details::Identity, err)?;
-    let explanations = why::explain_all(&report);
+    let forwarded = explain::forward::stand_ins(&report);
+    let mut explanations = why::explain_all(&report);
+    explanations.extend(why::explain_these(&report, &forwarded));
     let cx = context(config, Path::new(""));
     let text = init::policy_for(
         &explanations,

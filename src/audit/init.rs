@@ -182,6 +182,9 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
             .unwrap_or_default(),
         holders(e)
     )];
+    if let Some(to) = &l.forwarded_to {
+        notes.push(format!("no socket: forwarded to {to}"));
+    }
     let mut ignore = Vec::new();
     for w in &e.warnings {
         if w.id == "udp-ephemeral-client" {

@@ -110,6 +110,7 @@ mod tests {
             service: None,
             owners: vec![],
             owner_status: OwnerStatus::Kernel,
+            forwarded_to: None,
         }
     }
 

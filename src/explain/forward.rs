@@ -154,6 +154,74 @@ fn targets(report: &Report, f: &Forward, own: u64) -> Vec<Target> {
     out
 }
 
+/// Stand-ins for forwarded ports, so that audits and policies judge them
+/// like listeners: one per forward and protocol, on the first port it
+/// catches, bound to the rule's destination address match (else every
+/// address, as the rule applies to any), held by the processes that get
+/// the traffic. Forwards of every port (or undecoded ports) are left out:
+/// they name no port to judge, and are listed as forwarded already.
+pub fn stand_ins(report: &Report) -> Vec<Listener> {
+    let mut out = Vec::new();
+    for f in &report.forwards {
+        let Some(&(port, _)) = f.ports.first() else {
+            continue;
+        };
+        let protocols = match f.rule.protocol {
+            Some(p) => vec![p],
+            None => vec![Protocol::Tcp, Protocol::Udp],
+        };
+        let v6 = f.rule.family == "ip6";
+        let address = f.rule.daddr.unwrap_or(if v6 {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        });
+        let mut owners: Vec<crate::report::Owner> = Vec::new();
+        for l in f.targets.iter().filter_map(|t| report.target(*t)) {
+            for o in &l.owners {
+                if !owners.iter().any(|x| x.process.pid == o.process.pid) {
+                    owners.push(crate::report::Owner {
+                        process: std::sync::Arc::clone(&o.process),
+                        fds: Vec::new(),
+                    });
+                }
+            }
+        }
+        owners.sort_by_key(|o| o.process.pid);
+        let netns = f
+            .targets
+            .first()
+            .and_then(|t| report.target(*t))
+            .map_or(0, |l| l.netns);
+        for protocol in protocols {
+            out.push(Listener {
+                protocol,
+                address,
+                port,
+                interface: None,
+                dual_stack: false,
+                inode: 0,
+                socket_uid: 0,
+                netns,
+                service: crate::services::lookup(port, protocol),
+                owner_status: if owners.is_empty() {
+                    crate::report::OwnerStatus::Kernel
+                } else {
+                    crate::report::OwnerStatus::Visible
+                },
+                owners: owners.clone(),
+                forwarded_to: Some(format!(
+                    "{} (ports {}) by NAT rule {}",
+                    to_text(f),
+                    ports_text(&f.ports),
+                    rule_name(&f.rule)
+                )),
+            });
+        }
+    }
+    out
+}
+
 /// A listener of this namespace whose port a DNAT rule takes away: new
 /// connections from outside go where the rule sends them. Not said of
 /// Docker's userland proxy, which holds the port on purpose next to the

@@ -158,6 +158,7 @@ fn listener(
         },
         owners,
         owner_status,
+        forwarded_to: None,
     }
 }
 

@@ -108,6 +108,16 @@ pub fn explain_all(report: &Report) -> Vec<Explanation<'_>> {
         .collect()
 }
 
+/// Explain listeners that are not the report's own (forwarded ports'
+/// stand-ins), against the report's processes and host facts.
+pub fn explain_these<'a>(report: &'a Report, listeners: &'a [Listener]) -> Vec<Explanation<'a>> {
+    let mut cache = OriginCache::new();
+    listeners
+        .iter()
+        .map(|l| explain_one(report, l, &mut cache))
+        .collect()
+}
+
 /// For the listing: a compact origin (a unit, a container, a launcher or
 /// the parent program) and the warning ids of every listener, in order.
 pub fn compact_all(report: &Report) -> Vec<(String, Vec<&'static str>)> {

@@ -47,12 +47,16 @@ pub fn render(
 /// The listener as the table shows it: `tcp *:8080`.
 fn socket(j: &Judged<'_>) -> String {
     let l = j.listener();
-    format!(
+    let text = format!(
         "{} {}:{}",
         l.protocol.as_str(),
         super::address_shown(l, true),
         l.port
-    )
+    );
+    match &l.forwarded_to {
+        Some(to) => format!("{text} forwarded to {to}"),
+        None => text,
+    }
 }
 
 /// `python3 (pid 4242)`, every group leader, escaped.
@@ -368,6 +372,7 @@ fn prometheus(
         })
         .collect();
     listener_family(report, &origins).write(out)?;
+    super::prometheus::forwarded_family(report).write(out)?;
     let mut by_id = Family::gauge(
         "whyport_audit_findings",
         "Audit findings against the policy, by finding id (denied, not-allowed, or a warning id).",

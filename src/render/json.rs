@@ -126,6 +126,9 @@ pub struct ListenerJson<'a> {
     /// Its network namespace, with `-A`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns: Option<NetnsJson>,
+    /// In audits: this is a port a NAT rule forwards, not a socket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded_to: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -286,6 +289,7 @@ pub(super) fn listener_json<'a>(
         hidden_reason: reason,
         why: None,
         netns: None,
+        forwarded_to: l.forwarded_to.as_deref(),
     }
 }
 

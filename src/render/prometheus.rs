@@ -121,6 +121,50 @@ pub fn listener_family(report: &Report, origins: &[(String, String)]) -> Family 
     f
 }
 
+/// `whyport_forwarded_port`: one series per port range a NAT rule
+/// forwards, with where it goes and who gets it.
+pub fn forwarded_family(report: &Report) -> Family {
+    use crate::explain::forward::{Destination, caught_text, rule_name, to_text};
+    let mut f = Family::gauge(
+        "whyport_forwarded_port",
+        "Ports open by a DNAT or redirect rule, with no socket: where they go and which process gets the traffic.",
+    );
+    for fw in &report.forwards {
+        let mut names: Vec<String> = fw
+            .targets
+            .iter()
+            .filter_map(|t| report.target(*t))
+            .flat_map(|l| l.owners.iter().map(|o| text(&o.process.name)))
+            .collect();
+        names.sort();
+        names.dedup();
+        f.add(
+            vec![
+                (
+                    "protocol",
+                    fw.rule.protocol.map_or("", |p| p.as_str()).to_string(),
+                ),
+                ("ports", caught_text(fw)),
+                ("to", text(to_text(fw).as_bytes())),
+                (
+                    "destination",
+                    match fw.destination {
+                        Destination::ThisHost => "this_host",
+                        Destination::Namespace(_) => "namespace",
+                        Destination::OtherHost => "other_host",
+                        Destination::Unknown => "unknown",
+                    }
+                    .to_string(),
+                ),
+                ("process", names.join(",")),
+                ("rule", text(rule_name(&fw.rule).as_bytes())),
+            ],
+            1.0,
+        );
+    }
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

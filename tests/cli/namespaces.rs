@@ -257,6 +257,66 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
         prose.contains("nft delete rule ip wptest prerouting handle "),
         "{prose}"
     );
+
+    // Audits judge forwarded ports like listeners: a policy that allows
+    // only the sockets fails on the forwarded 8080; `policy init` covers it.
+    let dir = tempfile::tempdir().unwrap();
+    let sockets_only = dir.path().join("sockets.toml");
+    std::fs::write(
+        &sockets_only,
+        "default = \"deny\"\nignore_warnings = [\"shadowed-by-dnat\"]\n[[allow]]\nports = [8080, 8085, 9091]\nprocess = \"docker-proxy\"\n[[allow]]\nports = [8085, 9091]\n",
+    )
+    .unwrap();
+    let o = whyport_in(
+        &host,
+        &[
+            "audit",
+            "--policy",
+            sockets_only.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let j = json(&o);
+    let forwarded: Vec<&serde_json::Value> = j["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["forwarded_to"].is_string())
+        .collect();
+    let f8080 = forwarded
+        .iter()
+        .find(|l| l["port"] == 8080)
+        .unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(
+        f8080["allowed"], false,
+        "held by wp-app, not docker-proxy: {f8080}"
+    );
+    assert_eq!(f8080["processes"][0]["name"], "wp-app");
+    assert!(
+        f8080["forwarded_to"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{net}.2:80"))
+    );
+    let init = dir.path().join("init.toml");
+    assert_eq!(
+        code(&whyport_in(
+            &host,
+            &["policy", "init", "-o", init.to_str().unwrap()]
+        )),
+        0
+    );
+    let written = std::fs::read_to_string(&init).unwrap();
+    assert!(written.contains("# no socket: forwarded to "), "{written}");
+    let o = whyport_in(&host, &["audit", "--policy", init.to_str().unwrap()]);
+    assert_eq!(
+        code(&o),
+        0,
+        "init then audit passes: {}\n{written}",
+        text(&o)
+    );
 }
 
 #[test]

@@ -56,6 +56,7 @@ pub(crate) fn listener(
         } else {
             OwnerStatus::Visible
         },
+        forwarded_to: None,
     }
 }
 
