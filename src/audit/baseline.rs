@@ -39,6 +39,34 @@ pub struct Owner {
     pub user: Option<String>,
     pub uid: Option<u32>,
     pub started_at: Option<String>,
+    /// The raw name in hex when it is not UTF-8 (`name` is then lossy).
+    #[serde(default)]
+    pub name_hex: Option<String>,
+}
+
+impl Owner {
+    /// The name's raw bytes: from `name_hex` when the name was not UTF-8.
+    pub fn raw_name(&self) -> Vec<u8> {
+        self.name_hex
+            .as_deref()
+            .and_then(unhex)
+            .unwrap_or_else(|| self.name.as_bytes().to_vec())
+    }
+
+    /// The name escaped for a terminal, invalid bytes as `\xNN`.
+    pub fn shown_name(&self) -> String {
+        crate::sanitize::escape(&self.raw_name())
+    }
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// A baseline file that cannot be used: where (when known) and why.
@@ -203,7 +231,7 @@ type Field = fn(&Entry) -> Set;
 type Pairing<'a> = dyn Fn(&Entry, &Entry) -> bool + 'a;
 
 fn names(e: &Entry) -> Set {
-    e.processes.iter().map(|p| p.name.clone()).collect()
+    e.processes.iter().map(Owner::shown_name).collect()
 }
 
 fn exes(e: &Entry) -> Set {
@@ -291,6 +319,8 @@ fn joined(s: &Set) -> String {
     if s.is_empty() {
         return "(none)".into();
     }
+    // Names are escaped already (`shown_name`); escaping again is harmless
+    // for them and needed for the other fields.
     escape_str(&s.iter().cloned().collect::<Vec<_>>().join(","))
 }
 

@@ -9,6 +9,7 @@ fn owner(pid: u32, name: &str, user: &str) -> Owner {
         user: Some(user.into()),
         uid: Some(0),
         started_at: Some(format!("2026-11-25T10:00:{:02}Z", pid % 60)),
+        name_hex: None,
     }
 }
 
@@ -173,4 +174,14 @@ fn hostile_names_are_escaped_in_details() {
         !line.contains('\n') && !line.contains('\u{202e}'),
         "{line:?}"
     );
+}
+
+#[test]
+fn names_that_are_not_utf8_come_back_from_their_hex() {
+    let mut o = owner(1, "ev\u{fffd}", "root");
+    o.name_hex = Some("6576ff".into());
+    assert_eq!(o.raw_name(), b"ev\xff");
+    assert_eq!(o.shown_name(), "ev\\xff");
+    o.name_hex = Some("zz".into());
+    assert_eq!(o.raw_name(), "ev\u{fffd}".as_bytes());
 }

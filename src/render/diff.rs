@@ -46,7 +46,7 @@ fn holders(e: &Entry) -> String {
     }
     e.processes
         .iter()
-        .map(|p| format!("{} ({})", escape_str(&p.name), p.pid))
+        .map(|p| format!("{} ({})", p.shown_name(), p.pid))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -257,11 +257,7 @@ fn prometheus(diff: &Diff, cx: &Context, out: &mut dyn Write) -> io::Result<()> 
     );
     for c in &diff.changes {
         let e = &c.entry;
-        let mut names: Vec<String> = e
-            .processes
-            .iter()
-            .map(|p| text(p.name.as_bytes()))
-            .collect();
+        let mut names: Vec<String> = e.processes.iter().map(|p| text(&p.raw_name())).collect();
         names.sort();
         names.dedup();
         each.add(

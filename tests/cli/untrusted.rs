@@ -84,4 +84,32 @@ fn hostile_names_and_command_lines() {
         !prose.lines().any(|l| l.starts_with("22 tcp")),
         "no forged line: {prose}"
     );
+
+    // Audit and diff reports, and the policy init writes, escape it too.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "[[allow]]\nport = 1\n").unwrap();
+    let audit = run(whyport().args(["audit", "--policy", policy.to_str().unwrap()]));
+    let text = String::from_utf8_lossy(&audit.stdout);
+    assert!(!text.chars().any(dangerous), "{text:?}");
+    assert!(text.contains(r"ev\xff\x1b[2J\x0a22 tcp"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("22 tcp")), "{text}");
+    let init = run(whyport().args(["policy", "init"]));
+    let toml_text = String::from_utf8_lossy(&init.stdout);
+    assert!(!toml_text.chars().any(dangerous), "{toml_text:?}");
+    assert!(
+        !toml_text.lines().any(|l| l.starts_with("22 tcp")),
+        "a name cannot forge a policy line: {toml_text}"
+    );
+    let base = dir.path().join("empty.json");
+    std::fs::write(&base, "{\"version\": 1, \"listeners\": []}").unwrap();
+    let diff = run(whyport().args(["diff", base.to_str().unwrap()]));
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(!text.chars().any(dangerous), "{text:?}");
+    assert!(text.contains(r"ev\xff\x1b[2J\x0a22 tcp"), "{text}");
+    let watch_text =
+        String::from_utf8_lossy(&run(whyport().args(["--format", "ndjson"])).stdout).into_owned();
+    for line in watch_text.lines() {
+        let _: serde_json::Value = serde_json::from_str(line).unwrap();
+    }
 }
