@@ -78,7 +78,20 @@ pub(super) fn scan(
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let pids = list_pids(proc_root)?;
+    let mut pids = list_pids(proc_root)?;
+    // The fast path: one kernel walk finds every socket descriptor; only
+    // the processes it did not see are scanned through /proc below.
+    let fast = if live && super::bpf_allowed() {
+        super::bpf_iter::socket_fds().ok()
+    } else {
+        None
+    };
+    let mut found = FdScan::default();
+    if let Some(records) = fast {
+        found = from_walk(&records, &proc_dir, wanted, clock, details, netns);
+        let seen: HashSet<u32> = records.iter().map(|r| r.tgid).collect();
+        pids.retain(|p| !seen.contains(p));
+    }
     let shared = Shared {
         proc_dir,
         sizes_count_fds: live,
@@ -92,7 +105,7 @@ pub(super) fn scan(
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    let mut result = FdScan::default();
+    let mut result = found;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| scope.spawn(|| worker(&shared)))
@@ -112,6 +125,77 @@ pub(super) fn scan(
     result.unreadable.sort_unstable();
     result.unreadable.dedup();
     Ok(result)
+}
+
+/// The socket descriptors the BPF walk reported that are wanted, and the
+/// details of their processes (read in parallel); a process whose start
+/// time is not the walk's has exited and its PID was reused: left out.
+fn from_walk(
+    records: &[super::bpf_iter::Record],
+    proc_dir: &OwnedFd,
+    wanted: &HashSet<u64>,
+    clock: Clock,
+    details: Details,
+    netns: bool,
+) -> FdScan {
+    let mut out = FdScan::default();
+    let mut starts: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
+    for r in records {
+        if r.inode != 0 && wanted.contains(&r.inode) {
+            out.fds.push(SocketFd {
+                pid: r.tgid,
+                fd: r.fd,
+                inode: r.inode,
+            });
+            starts.insert(r.tgid, r.start_ns);
+        }
+        if netns && r.netns != 0 {
+            out.netns.push((r.tgid, u64::from(r.netns)));
+        }
+    }
+    out.netns.sort_unstable();
+    out.netns.dedup();
+    let pids: Vec<(u32, u64)> = starts.into_iter().collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = pids.len().div_ceil(workers).max(1);
+    let owners: Vec<Process> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pids
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .filter_map(|&(pid, start_ns)| {
+                            let p = process::read(
+                                proc_dir.as_fd(),
+                                &pid.to_string(),
+                                pid,
+                                clock,
+                                details,
+                            )?;
+                            let walked =
+                                clock.boot_time.map(|boot| boot + start_ns / 1_000_000_000);
+                            let same = details == Details::Pid
+                                || walked.is_none()
+                                || p.started_at.is_none()
+                                || p.started_at == walked;
+                            same.then_some(p)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .flatten()
+            .collect()
+    });
+    let alive: HashSet<u32> = owners.iter().map(|p| p.pid).collect();
+    out.fds.retain(|f| alive.contains(&f.pid));
+    out.owners = owners;
+    out
 }
 
 fn worker(shared: &Shared<'_>) -> FdScan {

@@ -3,6 +3,7 @@
 //! /proc/<pid>. With a recorded tree (`--proc-root`) everything, including
 //! the socket tables, comes from that tree.
 
+mod bpf_iter;
 mod fds;
 mod host;
 mod legacy;
@@ -258,6 +259,17 @@ pub(super) fn namespaces(
         spaces.push(ns);
     }
     (spaces, sockets, own)
+}
+
+/// Whether the BPF walk (bpf_iter.rs) may be tried: root, in the initial
+/// PID namespace (it reports global PIDs), and not disabled with
+/// `WHYPORT_NO_BPF=1` (for comparing the two paths).
+pub(super) fn bpf_allowed() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    root && std::env::var_os("WHYPORT_NO_BPF").is_none_or(|v| v.is_empty() || v == "0")
+        && std::fs::read_link("/proc/self/ns/pid")
+            .is_ok_and(|l| l.as_os_str() == "pid:[4026531836]")
 }
 
 /// Docker's container names (id, name), for naming namespaces.
