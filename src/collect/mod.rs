@@ -165,6 +165,7 @@ pub fn collect(
             processes,
             visibility,
             netns: members,
+            walk,
         } = linux::owners(
             source,
             &wanted,
@@ -227,7 +228,10 @@ pub fn collect(
                 ("sockets", dumped.saturating_sub(upfront_read)),
                 ("namespaces", namespaces_read),
                 ("owners", scanned.saturating_sub(dumped)),
-            ],
+            ]
+            .into_iter()
+            .chain(walk.map(|w| ("of which bpf walk", w)))
+            .collect(),
             namespaces,
             other_listeners,
             nat_rules,

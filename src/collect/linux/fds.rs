@@ -41,6 +41,8 @@ pub(super) struct FdScan {
     /// (pid, inode of its network namespace), when asked for: one more
     /// stat per process, made by the worker that has it open anyway.
     pub netns: Vec<(u32, u64)>,
+    /// How long the BPF walk took, when it was used.
+    pub walk: Option<std::time::Duration>,
 }
 
 enum Work {
@@ -81,11 +83,13 @@ pub(super) fn scan(
     let mut pids = list_pids(proc_root)?;
     // The fast path: one kernel walk finds every socket descriptor; only
     // the processes it did not see are scanned through /proc below.
+    let walk_started = std::time::Instant::now();
     let fast = if live && super::bpf_allowed() {
         super::bpf_iter::socket_fds().ok()
     } else {
         None
     };
+    let walk = fast.as_ref().map(|_| walk_started.elapsed());
     let mut found = FdScan::default();
     if let Some(records) = fast {
         found = from_walk(&records, &proc_dir, wanted, clock, details, netns);
@@ -106,6 +110,7 @@ pub(super) fn scan(
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let mut result = found;
+    result.walk = walk;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| scope.spawn(|| worker(&shared)))

@@ -295,6 +295,8 @@ pub(super) struct Owners {
     pub visibility: Visibility,
     /// (pid, network namespace inode) of every process, when asked for.
     pub netns: Vec<(u32, u64)>,
+    /// How long the BPF walk took, when it found the owners.
+    pub walk: Option<std::time::Duration>,
 }
 
 /// Who holds the sockets with these inodes, with the details of each owner
@@ -364,6 +366,7 @@ pub(super) fn owners(
         processes,
         visibility,
         netns: scan.netns,
+        walk: scan.walk,
     })
 }
 

@@ -1,0 +1,90 @@
+//! The BPF walk (collect/linux/bpf_iter.rs) and the /proc scan find the
+//! same owners on the same live sockets; and as root in the initial PID
+//! namespace the walk is the one used.
+
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::support::*;
+
+fn listen(domain: Domain, addr: &str, reuse: bool) -> Socket {
+    let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    if reuse {
+        s.set_reuse_port(true).unwrap();
+    }
+    s.bind(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
+    s.listen(8).unwrap();
+    s
+}
+
+/// (port, address, [(pid, fds)]) of a listener.
+type Row = (u16, String, Vec<(u32, Vec<u32>)>);
+
+#[test]
+fn the_bpf_walk_and_the_proc_scan_agree() {
+    let _g = sockets_guard();
+    let a = listen(Domain::IPV4, "127.0.0.1:0", false);
+    let port = a.local_addr().unwrap().as_socket().unwrap().port();
+    let b = listen(Domain::IPV4, &format!("127.0.0.1:{}", port + 1), true);
+    let c = listen(Domain::IPV4, &format!("127.0.0.1:{}", port + 1), true);
+    let d = listen(Domain::IPV6, "[::1]:0", false);
+    let p6 = d.local_addr().unwrap().as_socket().unwrap().port();
+    // Shared with forked children, one of them with a high descriptor.
+    // Close-on-exec, so that whyport itself does not inherit it.
+    let high = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 900) };
+    assert_eq!(high, 900, "descriptor 900 is taken");
+    let _kids = [
+        Child::fork("wp-bpf-a", &[a.as_raw_fd(), 900], None),
+        Child::fork("wp-bpf-b", &[b.as_raw_fd(), c.as_raw_fd()], Some(65534)),
+    ];
+    let ports = format!("{port},{},{p6}", port + 1);
+    let rows = |no_bpf: bool| {
+        let mut cmd = whyport();
+        cmd.args(["--json", "--timings", "-p", &ports]);
+        if no_bpf {
+            cmd.env("WHYPORT_NO_BPF", "1");
+        }
+        let out = run(&mut cmd);
+        let list = parse(&out);
+        let mut v: Vec<Row> = list
+            .listeners
+            .iter()
+            .map(|l| {
+                (
+                    l.port,
+                    l.address.clone(),
+                    l.processes.iter().map(|p| (p.pid, p.fds.clone())).collect(),
+                )
+            })
+            .collect();
+        v.sort();
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (fast, fast_err) = rows(false);
+    let (slow, slow_err) = rows(true);
+    assert_eq!(fast.len(), 4, "{fast:?}");
+    assert_eq!(fast, slow, "same listeners, owners and descriptors");
+    let first = fast.iter().find(|r| r.0 == port).unwrap();
+    assert_eq!(first.2.len(), 2, "the test and wp-bpf-a: {first:?}");
+    assert!(
+        first.2.iter().any(|(_, fds)| fds.contains(&900)),
+        "{first:?}"
+    );
+    unsafe { libc::close(900) };
+    assert!(
+        !slow_err.contains("bpf walk"),
+        "WHYPORT_NO_BPF=1 scans /proc: {slow_err}"
+    );
+    let init_ns =
+        std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]");
+    if is_root() && init_ns {
+        assert!(
+            fast_err.contains("of which bpf walk"),
+            "the walk was used: {fast_err}"
+        );
+    } else {
+        eprintln!("SKIP the_bpf_walk_is_used: needs root in the initial PID namespace");
+    }
+}
