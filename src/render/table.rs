@@ -26,19 +26,21 @@ pub(super) fn render(
     if report.listeners.is_empty() {
         return forwards(report, header, numeric, look, out);
     }
+    // Two passes, measuring then writing, so that 100,000 rows are never
+    // held at once (that kept the table near its 64 MiB budget).
     let mut rows = Rows::default();
     let netns = report.all_namespaces;
+    let mut head = vec![
+        "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER", "ORIGIN", "WARN",
+    ];
+    if netns {
+        head.insert(0, "NETNS");
+    }
     if header {
-        let mut h = vec![
-            "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER", "ORIGIN", "WARN",
-        ];
-        if netns {
-            h.insert(0, "NETNS");
-        }
-        rows.header(h);
+        rows.measure(&head);
     }
     let mut names: HashMap<u32, (String, String)> = HashMap::new();
-    for (i, l) in report.listeners.iter().enumerate() {
+    let mut cells_of = |i: usize, l: &Listener| {
         let mut cells = row(l, numeric, &mut names);
         if netns {
             cells.insert(0, ns_label(report, l.netns));
@@ -51,7 +53,10 @@ pub(super) fn render(
             });
         cells.push(origin);
         cells.push(warnings);
-        rows.push(cells);
+        cells
+    };
+    for (i, l) in report.listeners.iter().enumerate() {
+        rows.measure(&cells_of(i, l));
     }
     // Columns after NETNS: PROTO ADDRESS PORT SERVICE PID(S) PROCESS USER
     // ORIGIN WARN; PID(S), PROCESS, USER and ORIGIN give way on a narrow
@@ -69,7 +74,21 @@ pub(super) fn render(
             _ => None,
         }
     };
-    rows.write_styled(out, look, &flexible, &paint)?;
+    let widths = rows.fitted(look, &flexible);
+    let mut line = String::new();
+    if header {
+        write_line(
+            &mut line,
+            &head,
+            &widths,
+            look,
+            &|_, _| Some(super::look::BOLD),
+            out,
+        )?;
+    }
+    for (i, l) in report.listeners.iter().enumerate() {
+        write_line(&mut line, &cells_of(i, l), &widths, look, &paint, out)?;
+    }
     if !report.forwards.is_empty() {
         writeln!(out)?;
     }
@@ -197,6 +216,26 @@ impl Rows {
         self.push(cells);
     }
 
+    /// Widen the columns for these cells without keeping them (the first
+    /// pass of a two-pass table).
+    pub(super) fn measure<S: AsRef<str>>(&mut self, cells: &[S]) {
+        for (i, cell) in cells.iter().enumerate() {
+            if self.widths.len() <= i {
+                self.widths.push(0);
+            }
+            self.widths[i] = self.widths[i].max(cell.as_ref().width());
+        }
+    }
+
+    /// The column widths, fitted to `look.width` by narrowing the
+    /// `flexible` columns.
+    pub(super) fn fitted(&self, look: &Look, flexible: &[usize]) -> Vec<usize> {
+        match look.width {
+            Some(w) => super::look::fit(&self.widths, flexible, w, 8),
+            None => self.widths.clone(),
+        }
+    }
+
     pub(super) fn push<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
         let mut line = String::new();
         for (i, cell) in cells.into_iter().enumerate() {
@@ -225,60 +264,67 @@ impl Rows {
         flexible: &[usize],
         paint: Painter<'_>,
     ) -> io::Result<()> {
-        let widths = match look.width {
-            Some(w) => super::look::fit(&self.widths, flexible, w, 8),
-            None => self.widths.clone(),
-        };
-        write_columns(&self.lines, &widths, out, look, self.header, paint)
+        let widths = self.fitted(look, flexible);
+        let mut line = String::new();
+        for (r, row) in self.lines.iter().enumerate() {
+            let cells: Vec<&str> = row.split(SEP).collect();
+            if r == 0 && self.header {
+                write_line(
+                    &mut line,
+                    &cells,
+                    &widths,
+                    look,
+                    &|_, _| Some(super::look::BOLD),
+                    out,
+                )?;
+            } else {
+                write_line(&mut line, &cells, &widths, look, paint, out)?;
+            }
+        }
+        Ok(())
     }
 }
 
 /// The color of a cell (by column index and text), if any.
 pub(super) type Painter<'a> = &'a dyn Fn(usize, &str) -> Option<&'static str>;
 
-fn write_columns(
-    rows: &[String],
+/// Write one row: cells two spaces apart, each padded to its column's
+/// width (a trailing column that is empty everywhere takes no space), cut
+/// with `…` where the column was narrowed, colored as `paint` says, with no
+/// trailing blanks.
+fn write_line<S: AsRef<str>>(
+    line: &mut String,
+    cells: &[S],
     widths: &[usize],
-    out: &mut dyn Write,
     look: &Look,
-    header: bool,
     paint: Painter<'_>,
+    out: &mut dyn Write,
 ) -> io::Result<()> {
-    // A trailing column that is empty in every row takes no space at all.
     let used = widths.iter().rposition(|w| *w > 0).map_or(0, |i| i + 1);
-    let mut line = String::new();
-    for (r, row) in rows.iter().enumerate() {
-        line.clear();
-        let mut pending = 0;
-        for (i, cell) in row.split(SEP).enumerate().take(used) {
-            if i > 0 {
-                pending += 2;
-            }
-            let cut;
-            let cell = if cell.width() > widths[i] {
-                cut = super::look::truncate(cell, widths[i]);
-                cut.as_str()
-            } else {
-                cell
-            };
-            if !cell.is_empty() {
-                line.extend(std::iter::repeat_n(' ', pending));
-                pending = 0;
-                let code = if r == 0 && header {
-                    Some(super::look::BOLD)
-                } else {
-                    paint(i, cell)
-                };
-                match code {
-                    Some(code) => line.push_str(&super::look::paint(look, code, cell)),
-                    None => line.push_str(cell),
-                }
-            }
-            pending += widths[i].saturating_sub(cell.width());
+    line.clear();
+    let mut pending = 0;
+    for (i, cell) in cells.iter().map(AsRef::as_ref).enumerate().take(used) {
+        if i > 0 {
+            pending += 2;
         }
-        writeln!(out, "{line}")?;
+        let cut;
+        let cell = if cell.width() > widths[i] {
+            cut = super::look::truncate(cell, widths[i]);
+            cut.as_str()
+        } else {
+            cell
+        };
+        if !cell.is_empty() {
+            line.extend(std::iter::repeat_n(' ', pending));
+            pending = 0;
+            match paint(i, cell) {
+                Some(code) => line.push_str(&super::look::paint(look, code, cell)),
+                None => line.push_str(cell),
+            }
+        }
+        pending += widths[i].saturating_sub(cell.width());
     }
-    Ok(())
+    writeln!(out, "{line}")
 }
 
 /// One row; `names` caches each process's escaped name and user, since one

@@ -68,9 +68,11 @@ pub struct Layout {
     pub inode_ino: i16,
 }
 
-/// Walk every process's descriptors; `Err` when the iterator cannot be
-/// used here (the caller then scans /proc).
-pub(super) fn socket_fds() -> io::Result<Vec<Record>> {
+/// Walk every process's descriptors, handing each record to `visit` as it
+/// is read (64 KiB at a time: at 100,000 sockets, holding the whole output
+/// would cost megabytes); `Err` when the iterator cannot be used here (the
+/// caller then scans /proc).
+pub(super) fn socket_fds(mut visit: impl FnMut(Record)) -> io::Result<()> {
     let btf = Mapped::open(BTF_PATH)?;
     let layout = layout(btf.bytes()).ok_or_else(|| {
         io::Error::new(
@@ -78,6 +80,7 @@ pub(super) fn socket_fds() -> io::Result<Vec<Record>> {
             "the kernel's BTF lacks the task_file iterator",
         )
     })?;
+    drop(btf);
     let prog = load(&program(&layout), layout.attach_id)?;
     let mut attr = [0u8; 64];
     attr[0..4].copy_from_slice(&(prog.as_raw_fd() as u32).to_ne_bytes());
@@ -85,11 +88,23 @@ pub(super) fn socket_fds() -> io::Result<Vec<Record>> {
     let link = bpf(BPF_LINK_CREATE, &mut attr)?;
     let mut attr = [0u8; 16];
     attr[0..4].copy_from_slice(&(link.as_raw_fd() as u32).to_ne_bytes());
-    let iter = bpf(BPF_ITER_CREATE, &mut attr)?;
-    let mut out = Vec::with_capacity(1 << 20);
-    let mut file = std::fs::File::from(iter);
-    io::Read::read_to_end(&mut file, &mut out)?;
-    Ok(records(&out))
+    let mut file = std::fs::File::from(bpf(BPF_ITER_CREATE, &mut attr)?);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut held = 0;
+    loop {
+        let n = match io::Read::read(&mut file, &mut buf[held..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let end = held + n;
+        let whole = end - end % RECORD;
+        records(&buf[..whole]).into_iter().for_each(&mut visit);
+        // A record cut by the read boundary waits for the next read.
+        buf.copy_within(whole..end, 0);
+        held = end - whole;
+    }
 }
 
 /// The kernel's BTF, mapped (Linux 6.16+ maps /sys/kernel/btf/vmlinux:

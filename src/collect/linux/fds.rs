@@ -84,17 +84,15 @@ pub(super) fn scan(
     // The fast path: one kernel walk finds every socket descriptor; only
     // the processes it did not see are scanned through /proc below.
     let walk_started = std::time::Instant::now();
-    let fast = if live && super::bpf_allowed() {
-        super::bpf_iter::socket_fds().ok()
-    } else {
-        None
-    };
-    let walk = fast.as_ref().map(|_| walk_started.elapsed());
+    let mut walked = Walked::default();
+    let fast = live
+        && super::bpf_allowed()
+        && super::bpf_iter::socket_fds(|r| walked.add(r, wanted, netns)).is_ok();
+    let walk = fast.then(|| walk_started.elapsed());
     let mut found = FdScan::default();
-    if let Some(records) = fast {
-        found = from_walk(&records, &proc_dir, wanted, clock, details, netns);
-        let seen: HashSet<u32> = records.iter().map(|r| r.tgid).collect();
-        pids.retain(|p| !seen.contains(p));
+    if fast {
+        pids.retain(|p| !walked.seen.contains(p));
+        found = from_walk(walked, &proc_dir, clock, details);
     }
     let shared = Shared {
         proc_dir,
@@ -132,34 +130,40 @@ pub(super) fn scan(
     Ok(result)
 }
 
-/// The socket descriptors the BPF walk reported that are wanted, and the
-/// details of their processes (read in parallel); a process whose start
-/// time is not the walk's has exited and its PID was reused: left out.
-fn from_walk(
-    records: &[super::bpf_iter::Record],
-    proc_dir: &OwnedFd,
-    wanted: &HashSet<u64>,
-    clock: Clock,
-    details: Details,
-    netns: bool,
-) -> FdScan {
-    let mut out = FdScan::default();
-    let mut starts: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
-    for r in records {
+/// What the BPF walk reported, kept as it is read: the wanted socket
+/// descriptors, each owner's start time, the processes seen, and their
+/// network namespaces.
+#[derive(Default)]
+struct Walked {
+    fds: Vec<SocketFd>,
+    starts: std::collections::HashMap<u32, u64>,
+    seen: HashSet<u32>,
+    netns: Vec<(u32, u64)>,
+}
+
+impl Walked {
+    fn add(&mut self, r: super::bpf_iter::Record, wanted: &HashSet<u64>, netns: bool) {
+        if self.seen.insert(r.tgid) && netns && r.netns != 0 {
+            self.netns.push((r.tgid, u64::from(r.netns)));
+        }
         if r.inode != 0 && wanted.contains(&r.inode) {
-            out.fds.push(SocketFd {
+            self.fds.push(SocketFd {
                 pid: r.tgid,
                 fd: r.fd,
                 inode: r.inode,
             });
-            starts.insert(r.tgid, r.start_ns);
-        }
-        if netns && r.netns != 0 {
-            out.netns.push((r.tgid, u64::from(r.netns)));
+            self.starts.insert(r.tgid, r.start_ns);
         }
     }
-    out.netns.sort_unstable();
-    out.netns.dedup();
+}
+
+/// The owners the walk found, with their details (read in parallel); a
+/// process whose start time is not the walk's has exited and its PID was
+/// reused: left out.
+fn from_walk(walked: Walked, proc_dir: &OwnedFd, clock: Clock, details: Details) -> FdScan {
+    let Walked {
+        fds, starts, netns, ..
+    } = walked;
     let pids: Vec<(u32, u64)> = starts.into_iter().collect();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -198,9 +202,14 @@ fn from_walk(
             .collect()
     });
     let alive: HashSet<u32> = owners.iter().map(|p| p.pid).collect();
-    out.fds.retain(|f| alive.contains(&f.pid));
-    out.owners = owners;
-    out
+    let mut fds = fds;
+    fds.retain(|f| alive.contains(&f.pid));
+    FdScan {
+        fds,
+        owners,
+        netns,
+        ..FdScan::default()
+    }
 }
 
 fn worker(shared: &Shared<'_>) -> FdScan {
