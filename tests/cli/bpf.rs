@@ -77,14 +77,41 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
         !slow_err.contains("bpf walk"),
         "WHYPORT_NO_BPF=1 scans /proc: {slow_err}"
     );
-    let init_ns =
-        std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]");
-    if is_root() && init_ns {
+    if let Some(why) = why_no_walk() {
+        eprintln!("SKIP the_bpf_walk_is_used: {why}");
+    } else {
         assert!(
             fast_err.contains("of which bpf walk"),
             "the walk was used: {fast_err}"
         );
-    } else {
-        eprintln!("SKIP the_bpf_walk_is_used: needs root in the initial PID namespace");
     }
+}
+
+/// Why the BPF walk cannot run here, if it cannot: it needs root in the
+/// initial PID namespace with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN),
+/// and the kernel's BTF.
+fn why_no_walk() -> Option<String> {
+    if !is_root() {
+        return Some("not root".into());
+    }
+    let init_ns =
+        std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() == "pid:[4026531836]");
+    if !init_ns {
+        return Some("not in the initial PID namespace".into());
+    }
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Some("the kernel has no BTF (/sys/kernel/btf/vmlinux)".into());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |bit: u32| eff & (1 << bit) != 0;
+    // CAP_SYS_ADMIN 21, CAP_PERFMON 38, CAP_BPF 39.
+    if !(has(21) || (has(38) && has(39))) {
+        return Some(format!("missing CAP_BPF and CAP_PERFMON (CapEff {eff:x})"));
+    }
+    None
 }
