@@ -169,8 +169,13 @@ fn color_only_on_a_terminal_and_never_in_json() {
         return;
     };
     assert!(esc(&colored), "{colored:?}");
+    // The PROCESS cell (its names in pid order) is bold.
+    let at = colored
+        .find("wp-many-owners")
+        .unwrap_or_else(|| panic!("{colored:?}"));
+    let (before, after) = colored.split_at(at);
     assert!(
-        colored.contains("wp-many-owners\u{1b}[0m"),
+        before.rfind("\u{1b}[1m") > before.rfind("\u{1b}[0m") && after.contains("\u{1b}[0m"),
         "the owners in bold: {colored:?}"
     );
     let plain = on_terminal(200, &[("NO_COLOR", "1")], &format!("-p {p}")).unwrap();
