@@ -104,6 +104,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     };
     let snapshot = collect::collect(&config.source, request, keep)?;
     let mut timings = snapshot.timings.clone();
+    let walk_error = snapshot.walk_error.clone();
     let explained = Instant::now();
     let mut report = explain::explain(snapshot, !config.numeric, config.all_namespaces);
     let mut unanswered = if asking {
@@ -162,6 +163,13 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
             .map(|(phase, d)| format!("{phase} {:.1} ms", d.as_secs_f64() * 1000.0))
             .collect();
         writeln!(err, "whyport: timings: {}", phases.join(", "))?;
+        if let Some(why) = walk_error {
+            writeln!(
+                err,
+                "whyport: timings: the BPF walk was not used: {}",
+                one_line(&why)
+            )?;
+        }
     }
     hidden(&report, err)?;
     if let Some(notice) = render::elsewhere_notice(&report) {
@@ -423,6 +431,10 @@ fn hidden(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
         writeln!(err, "{notice}")?;
     }
     Ok(())
+}
+
+fn one_line(text: &str) -> String {
+    crate::sanitize::escape_str(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn unix_now() -> u64 {

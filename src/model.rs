@@ -239,4 +239,7 @@ pub struct Snapshot {
     /// Listening sockets of the other namespaces when they are not listed
     /// (they may be where a DNAT rule leads).
     pub ns_sockets: Vec<Socket>,
+    /// Why the BPF walk could not be used, when it was tried (for
+    /// `--timings`; the /proc scan then found the owners).
+    pub walk_error: Option<String>,
 }

@@ -230,12 +230,17 @@ pub fn collect(
                 ("owners", scanned.saturating_sub(dumped)),
             ]
             .into_iter()
-            .chain(walk.map(|w| ("of which bpf walk", w)))
+            .chain(
+                walk.as_ref()
+                    .and_then(|w| w.clone().ok())
+                    .map(|w| ("of which bpf walk", w)),
+            )
             .collect(),
             namespaces,
             other_listeners,
             nat_rules,
             ns_sockets,
+            walk_error: walk.and_then(Result::err),
         })
     }
 }

@@ -41,8 +41,9 @@ pub(super) struct FdScan {
     /// (pid, inode of its network namespace), when asked for: one more
     /// stat per process, made by the worker that has it open anyway.
     pub netns: Vec<(u32, u64)>,
-    /// How long the BPF walk took, when it was used.
-    pub walk: Option<std::time::Duration>,
+    /// How long the BPF walk took, when it was used; why not, when it was
+    /// tried and failed.
+    pub walk: Option<Result<std::time::Duration, String>>,
 }
 
 enum Work {
@@ -85,10 +86,13 @@ pub(super) fn scan(
     // the processes it did not see are scanned through /proc below.
     let walk_started = std::time::Instant::now();
     let mut walked = Walked::default();
-    let fast = live
-        && super::bpf_allowed()
-        && super::bpf_iter::socket_fds(|r| walked.add(r, wanted, netns)).is_ok();
-    let walk = fast.then(|| walk_started.elapsed());
+    let tried = (live && super::bpf_allowed())
+        .then(|| super::bpf_iter::socket_fds(|r| walked.add(r, wanted, netns)));
+    let fast = matches!(tried, Some(Ok(())));
+    let walk = tried.map(|r| {
+        r.map(|()| walk_started.elapsed())
+            .map_err(|e| e.to_string())
+    });
     let mut found = FdScan::default();
     if fast {
         pids.retain(|p| !walked.seen.contains(p));

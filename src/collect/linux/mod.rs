@@ -295,8 +295,8 @@ pub(super) struct Owners {
     pub visibility: Visibility,
     /// (pid, network namespace inode) of every process, when asked for.
     pub netns: Vec<(u32, u64)>,
-    /// How long the BPF walk took, when it found the owners.
-    pub walk: Option<std::time::Duration>,
+    /// How long the BPF walk took, or why it failed, when it was tried.
+    pub walk: Option<Result<std::time::Duration, String>>,
 }
 
 /// Who holds the sockets with these inodes, with the details of each owner
