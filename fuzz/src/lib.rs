@@ -39,6 +39,9 @@ pub mod mountinfo;
 
 #[path = "../../src/collect/linux/proc_text.rs"]
 pub mod proc_text;
+
+#[path = "../../src/collect/linux/bpf_iter.rs"]
+pub mod bpf_iter;
 pub use explain::origin;
 
 #[path = "../../src/services/iana.rs"]

@@ -440,10 +440,24 @@ impl<'a> Btf<'a> {
     /// Bit offset of member `name` of struct/union `id`, looking into
     /// anonymous struct and union members too.
     fn member(&self, id: u32, name: &str) -> Option<u32> {
+        let mut budget = 100_000;
+        self.member_within(id, name, 8, &mut budget)
+    }
+
+    /// `member`, descending at most `depth` anonymous levels and visiting at
+    /// most `budget` members (a corrupt BTF can make a type contain itself:
+    /// the fuzzer found the stack overflow that followed).
+    fn member_within(&self, id: u32, name: &str, depth: u32, budget: &mut u32) -> Option<u32> {
+        let depth = depth.checked_sub(1)?;
         let at = *self.at.get(id.checked_sub(1)? as usize)? as usize;
         let info = self.u32(at + 4);
+        if !matches!((info >> 24) & 0x1f, 4 | 5) {
+            return None; // only structs and unions have members
+        }
         let (vlen, kflag) = ((info & 0xffff) as usize, info >> 31 == 1);
         for m in 0..vlen {
+            // A corrupt BTF can make this walk exponential: give up.
+            *budget = budget.checked_sub(1)?;
             let base = at + 12 + 12 * m;
             let (n, ty, off) = (self.u32(base), self.u32(base + 4), self.u32(base + 8));
             let bits = if kflag { off & 0x00ff_ffff } else { off };
@@ -452,9 +466,9 @@ impl<'a> Btf<'a> {
                 return Some(bits);
             }
             if member_name.is_empty()
-                && let Some(inner) = self.member(ty, name)
+                && let Some(inner) = self.member_within(ty, name, depth, budget)
             {
-                return Some(bits + inner);
+                return bits.checked_add(inner);
             }
         }
         None
@@ -523,6 +537,35 @@ mod tests {
                 netns: 4026531840
             }]
         );
+    }
+
+    #[test]
+    fn layout_from_a_minimal_btf() {
+        // fixtures/btf/make_minimal.py: made-up offsets, pointers inside
+        // anonymous unions as in the kernel.
+        let btf = include_bytes!("../../../fixtures/btf/minimal.btf");
+        let l = layout(btf).unwrap_or_else(|| panic!("minimal.btf not understood"));
+        assert_eq!(l.attach_id, 14);
+        assert_eq!(
+            (l.ctx_meta, l.ctx_task, l.ctx_fd, l.ctx_file),
+            (0, 8, 16, 24)
+        );
+        assert_eq!(
+            (l.task_tgid, l.task_group_leader, l.task_start_boottime),
+            (100, 200, 300)
+        );
+        assert_eq!(
+            (l.task_nsproxy, l.nsproxy_net_ns, l.net_inum),
+            (400, 48, 176)
+        );
+        assert_eq!(
+            (l.file_inode, l.inode_mode, l.inode_ino, l.meta_seq),
+            (40, 0, 72, 0)
+        );
+        // Every truncation is refused or understood, never a panic.
+        for cut in 0..btf.len() {
+            let _ = layout(&btf[..cut]);
+        }
     }
 
     #[test]
