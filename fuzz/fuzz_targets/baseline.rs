@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let empty = Baseline {
         version: b.version,
         listeners: Vec::new(),
+        forwarded: Vec::new(),
     };
-    assert_eq!(diff(&b, &empty, false).changes.len(), b.listeners.len());
+    assert_eq!(diff(&b, &empty, false).changes.len(), b.entries().len());
 });

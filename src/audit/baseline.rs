@@ -14,6 +14,59 @@ use crate::sanitize::escape_str;
 pub struct Baseline {
     pub version: u32,
     pub listeners: Vec<Entry>,
+    /// Ports forwarded by NAT rules (docs/json.md, Forward).
+    #[serde(default)]
+    pub forwarded: Vec<Forwarded>,
+}
+
+/// A forwarded port as the JSON listing has it; compared as a listener of
+/// its own (`Entry::forwarded_to` set) so that a new or moved forward
+/// shows in a diff.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Forwarded {
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<(u16, u16)>,
+    pub to_address: Option<String>,
+    pub to_ports: Option<(u16, u16)>,
+    #[serde(default)]
+    pub listeners: Vec<Entry>,
+}
+
+impl Baseline {
+    /// The listeners, then one entry per forwarded port range.
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut out = self.listeners.clone();
+        for f in &self.forwarded {
+            let to = match (&f.to_address, f.to_ports) {
+                (Some(a), Some((lo, hi))) if lo == hi => format!("{a}:{lo}"),
+                (Some(a), Some((lo, hi))) => format!("{a}:{lo}-{hi}"),
+                (Some(a), None) => a.clone(),
+                (None, Some((lo, _))) => format!("port {lo} of this host"),
+                (None, None) => "?".into(),
+            };
+            for &(lo, hi) in &f.ports {
+                out.push(Entry {
+                    protocol: f.protocol.clone().unwrap_or_else(|| "tcp/udp".into()),
+                    address: "0.0.0.0".into(),
+                    port: lo,
+                    dual_stack: false,
+                    processes: f
+                        .listeners
+                        .iter()
+                        .flat_map(|l| l.processes.clone())
+                        .collect(),
+                    owner_status: "visible".into(),
+                    forwarded_to: Some(if hi > lo {
+                        format!("{to} (ports {lo}-{hi})")
+                    } else {
+                        to.clone()
+                    }),
+                });
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -27,6 +80,9 @@ pub struct Entry {
     pub processes: Vec<Owner>,
     #[serde(default)]
     pub owner_status: String,
+    /// Not a socket: a port a NAT rule forwards there.
+    #[serde(default)]
+    pub forwarded_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -149,18 +205,34 @@ pub struct Diff {
 /// Compare `before` with `now`. `strict` also counts PIDs, start times and
 /// command lines, which change on every restart.
 pub fn diff(before: &Baseline, now: &Baseline, strict: bool) -> Diff {
-    let mut old: Vec<Option<&Entry>> = before.listeners.iter().map(Some).collect();
-    let mut new: Vec<Option<&Entry>> = now.listeners.iter().map(Some).collect();
+    let (before, now) = (before.entries(), now.entries());
+    let mut old: Vec<Option<&Entry>> = before.iter().map(Some).collect();
+    let mut new: Vec<Option<&Entry>> = now.iter().map(Some).collect();
     let mut result = Diff::default();
     let mut pairs: Vec<(&Entry, &Entry)> = Vec::new();
     // Pass 1: same socket address, same owners; pass 2: same address;
     // pass 3: same port and family, same owners (the bind changed);
     // pass 4: same port.
     let same_place = |a: &Entry, b: &Entry| {
-        (&a.protocol, &a.address, a.port, a.dual_stack)
-            == (&b.protocol, &b.address, b.port, b.dual_stack)
+        (
+            &a.protocol,
+            &a.address,
+            a.port,
+            a.dual_stack,
+            &a.forwarded_to,
+        ) == (
+            &b.protocol,
+            &b.address,
+            b.port,
+            b.dual_stack,
+            &b.forwarded_to,
+        )
     };
-    let same_port = |a: &Entry, b: &Entry| (&a.protocol, a.port) == (&b.protocol, b.port);
+    // A forward pairs only with a forward, a socket with a socket.
+    let same_port = |a: &Entry, b: &Entry| {
+        (&a.protocol, a.port, a.forwarded_to.is_some())
+            == (&b.protocol, b.port, b.forwarded_to.is_some())
+    };
     let same_family = |a: &Entry, b: &Entry| a.address.contains(':') == b.address.contains(':');
     let passes: [&Pairing<'_>; 4] = [
         &|a, b| same_place(a, b) && fingerprint(a, strict) == fingerprint(b, strict),
@@ -280,6 +352,10 @@ fn differences(a: &Entry, b: &Entry, strict: bool, owners: bool) -> Vec<String> 
     let mut out = Vec::new();
     if (&a.address, a.dual_stack) != (&b.address, b.dual_stack) {
         out.push(format!("bind: {} -> {}", shown(a), shown(b)));
+    }
+    if a.forwarded_to != b.forwarded_to {
+        let to = |e: &Entry| escape_str(e.forwarded_to.as_deref().unwrap_or("?"));
+        out.push(format!("forwarded to: {} -> {}", to(a), to(b)));
     }
     if !owners {
         return out;

@@ -21,6 +21,7 @@ fn entry(address: &str, port: u16, owners: Vec<Owner>) -> Entry {
         dual_stack: false,
         processes: owners,
         owner_status: "visible".into(),
+        forwarded_to: None,
     }
 }
 
@@ -28,6 +29,7 @@ fn base(listeners: Vec<Entry>) -> Baseline {
     Baseline {
         version: 1,
         listeners,
+        forwarded: Vec::new(),
     }
 }
 
@@ -184,4 +186,40 @@ fn names_that_are_not_utf8_come_back_from_their_hex() {
     assert_eq!(o.shown_name(), "ev\\xff");
     o.name_hex = Some("zz".into());
     assert_eq!(o.raw_name(), "ev\u{fffd}".as_bytes());
+}
+
+#[test]
+fn forwarded_ports_are_compared_too() {
+    let fw = |to: &str, name: &str| Forwarded {
+        protocol: Some("tcp".into()),
+        ports: vec![(8080, 8080)],
+        to_address: Some(to.into()),
+        to_ports: Some((80, 80)),
+        listeners: vec![entry("0.0.0.0", 80, vec![owner(7, name, "root")])],
+    };
+    let mut a = base(vec![entry("0.0.0.0", 22, vec![owner(1, "sshd", "root")])]);
+    a.forwarded = vec![fw("172.17.0.2", "nginx")];
+    let mut b = a.clone();
+    assert!(diff(&a, &b, false).changes.is_empty());
+    b.forwarded = vec![fw("172.17.0.3", "nginx")];
+    let d = diff(&a, &b, false);
+    assert_eq!(kinds(&d), vec![(ChangeKind::Changed, 8080)]);
+    assert_eq!(
+        d.changes[0].details,
+        vec!["forwarded to: 172.17.0.2:80 -> 172.17.0.3:80"]
+    );
+    b.forwarded.clear();
+    let d = diff(&a, &b, false);
+    assert_eq!(kinds(&d), vec![(ChangeKind::Closed, 8080)]);
+    assert!(d.changes[0].entry.forwarded_to.is_some());
+    // A forward never pairs with a socket on the same port.
+    let mut c = a.clone();
+    c.forwarded.clear();
+    c.listeners
+        .push(entry("0.0.0.0", 8080, vec![owner(9, "nginx", "root")]));
+    let d = diff(&a, &c, false);
+    assert_eq!(
+        kinds(&d),
+        vec![(ChangeKind::Opened, 8080), (ChangeKind::Closed, 8080)]
+    );
 }

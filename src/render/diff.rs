@@ -36,7 +36,11 @@ fn socket(e: &Entry) -> String {
     } else {
         address
     };
-    format!("{} {address}:{}", escape_str(&e.protocol), e.port)
+    let text = format!("{} {address}:{}", escape_str(&e.protocol), e.port);
+    match &e.forwarded_to {
+        Some(to) => format!("{text} forwarded to {}", escape_str(to)),
+        None => text,
+    }
 }
 
 /// `python3 (42), nginx (7)`, escaped.
@@ -124,6 +128,9 @@ struct ChangeJson<'a> {
     port: u16,
     dual_stack: bool,
     processes: Vec<OwnerJson<'a>>,
+    /// Not a socket: a port a NAT rule forwards there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarded_to: Option<&'a str>,
     /// For `changed`: the listener as the baseline had it.
     #[serde(skip_serializing_if = "Option::is_none")]
     before: Option<Box<ChangeJson<'a>>>,
@@ -157,6 +164,7 @@ fn change_json<'a>(kind: &'static str, e: &'a Entry, c: &'a Change) -> ChangeJso
                 uid: p.uid,
             })
             .collect(),
+        forwarded_to: e.forwarded_to.as_deref(),
         before: None,
         details: &c.details,
     }

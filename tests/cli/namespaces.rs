@@ -317,6 +317,28 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
         "init then audit passes: {}\n{written}",
         text(&o)
     );
+
+    // A baseline records the forwards: removing the rules is a change.
+    let base = dir.path().join("base.json");
+    let b = base.to_str().unwrap();
+    assert_eq!(code(&whyport_in(&host, &["snapshot", "-o", b])), 0);
+    assert_eq!(code(&whyport_in(&host, &["diff", b])), 0);
+    must(&host, "nft", &["delete", "table", "ip", "wptest"]);
+    let d = whyport_in(&host, &["diff", b, "--format", "json"]);
+    assert_eq!(code(&d), 1, "{}", text(&d));
+    let j = json(&d);
+    let closed: Vec<&serde_json::Value> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "closed" && c["forwarded_to"].is_string())
+        .collect();
+    assert!(
+        closed
+            .iter()
+            .any(|c| c["port"] == 8080 && c["forwarded_to"] == format!("{net}.2:80")),
+        "{j}"
+    );
 }
 
 #[test]
