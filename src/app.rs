@@ -167,7 +167,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
             writeln!(
                 err,
                 "whyport: timings: the BPF walk was not used: {}",
-                one_line(&why)
+                crate::sanitize::one_line(&why)
             )?;
         }
     }
@@ -431,10 +431,6 @@ fn hidden(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
         writeln!(err, "{notice}")?;
     }
     Ok(())
-}
-
-fn one_line(text: &str) -> String {
-    crate::sanitize::escape_str(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn unix_now() -> u64 {

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
                 let _ = writeln!(
                     err,
                     "whyport: {}: {}",
-                    sanitize::escape_str(&one_line(&u.message)),
+                    sanitize::one_line(&u.message),
                     u.hint
                 );
             }
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             let _ = writeln!(
                 err,
                 "whyport: {}: {}",
-                one_line(&format!("{e:#}")),
+                sanitize::one_line(&format!("{e:#}")),
                 hint(&config.source, &e)
             );
             ExitCode::from(2)
@@ -82,10 +82,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<io::Error>())
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// What the user can do about a runtime error.

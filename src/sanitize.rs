@@ -40,6 +40,12 @@ fn escape_with(bytes: &[u8], backslash: bool) -> String {
     out
 }
 
+/// `text` as one line for an error or notice: runs of whitespace (newlines
+/// included) become one space, and what is left is escaped.
+pub fn one_line(text: &str) -> String {
+    escape_str(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// Escape a string that came from the system (already valid UTF-8).
 pub fn escape_str(text: &str) -> String {
     escape(text.as_bytes())

@@ -15,9 +15,6 @@ use crate::sanitize::{escape, escape_str};
 pub struct Audit<'a> {
     pub policy: &'a Policy,
     pub results: Vec<Judged<'a>>,
-    /// How many listeners each rule of `policy.rules` decided, index for
-    /// index: a rule that decides none may be stale.
-    pub decided: Vec<usize>,
 }
 
 impl Audit<'_> {
@@ -25,6 +22,16 @@ impl Audit<'_> {
         self.results
             .iter()
             .flat_map(|j| j.findings.iter().map(move |f| (j, f)))
+    }
+
+    /// How many listeners each rule of `policy.rules` decided, index for
+    /// index: a rule that decides none may be stale.
+    pub fn decided(&self) -> Vec<usize> {
+        let mut n = vec![0; self.policy.rules.len()];
+        for i in self.results.iter().filter_map(|j| j.rule) {
+            n[i] += 1;
+        }
+        n
     }
 
     pub fn compliant(&self) -> bool {
@@ -63,21 +70,9 @@ pub struct Finding {
 
 /// Judge every explained listener.
 pub fn audit<'a>(policy: &'a Policy, explanations: &'a [Explanation<'a>]) -> Audit<'a> {
-    let mut decided = vec![0; policy.rules.len()];
-    let results = explanations
-        .iter()
-        .map(|e| {
-            let j = judge(policy, e);
-            if let Some(i) = j.rule {
-                decided[i] += 1;
-            }
-            j
-        })
-        .collect();
     Audit {
         policy,
-        results,
-        decided,
+        results: explanations.iter().map(|e| judge(policy, e)).collect(),
     }
 }
 

@@ -267,7 +267,7 @@ fn the_message_names_the_nearest_rule_and_what_it_wants() {
         m.contains("process = \"nginx\"") && m.contains("python3 (pid 20)"),
         "{m}"
     );
-    assert_eq!(a.decided, vec![0, 0, 0]);
+    assert_eq!(a.decided(), vec![0, 0, 0]);
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn rule_use_is_counted() {
     let p = policy("[[allow]]\nport = 22\n[[allow]]\nport = 80\n[[deny]]\nport = 23\n");
     let ex = explain_all(&r);
     let a = audit(&p, &ex);
-    assert_eq!(a.decided, vec![0, 2, 0]);
+    assert_eq!(a.decided(), vec![0, 2, 0]);
     assert!(a.compliant());
 }
 

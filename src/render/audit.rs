@@ -106,8 +106,8 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
         rows.write_styled(out, &cx.look, &[2, 3, 4], &paint)?;
         writeln!(out)?;
     }
-    for (i, n) in audit.decided.iter().enumerate() {
-        if *n == 0 {
+    for (i, n) in audit.decided().into_iter().enumerate() {
+        if n == 0 {
             writeln!(
                 out,
                 "note: {} matched no listener; remove it if it is stale",
@@ -240,10 +240,10 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
         findings,
         rules: rules
             .iter()
-            .zip(&audit.decided)
+            .zip(audit.decided())
             .map(|(r, n)| RuleJson {
                 rule: rule_ref(r),
-                listeners_decided: *n,
+                listeners_decided: n,
             })
             .collect(),
         listeners,

@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::nft::{xt_dnat, xt_ports, xt_redirect};
+use super::nft::{text, xt_dnat, xt_ports, xt_redirect};
 use crate::model::{NatAction, NatRule, Protocol};
 
 const IPT_SO_GET_INFO: i32 = 64;
@@ -79,11 +79,6 @@ fn getsockopt(fd: &OwnedFd, opt: i32, buf: &mut [u8]) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-fn text(b: &[u8]) -> String {
-    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
 /// Decode the entry table (`hooks`: byte offset of each built-in chain's

@@ -158,7 +158,8 @@ fn be32(b: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
 }
 
-fn text(b: &[u8]) -> String {
+/// A NUL-terminated (or not) kernel name as text.
+pub(super) fn text(b: &[u8]) -> String {
     let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
