@@ -376,7 +376,7 @@ fn watch(
                 .filter(|s| new.contains(&s.inode) && !seen.contains(&s.inode))
             {
                 if !first {
-                    let d = render::watch::brief(s);
+                    let d = render::watch::brief(&explain::unowned(s, !config.numeric));
                     render::watch::event("opened", &time, &d, json, &config.look, out)?;
                     render::watch::event("closed", &time, &d, json, &config.look, out)?;
                 }

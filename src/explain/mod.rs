@@ -136,6 +136,12 @@ fn owners(fds: &[SocketFd], inode: u64, processes: &BTreeMap<u32, Arc<Process>>)
     owners
 }
 
+/// A socket as a listener nobody was found to hold (`whyport watch`, for
+/// one that closed before its owner could be read).
+pub fn unowned(socket: &Socket, with_services: bool) -> Listener {
+    listener(socket, Vec::new(), OwnerStatus::Kernel, with_services)
+}
+
 fn listener(
     socket: &Socket,
     owners: Vec<Owner>,

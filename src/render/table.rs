@@ -384,7 +384,7 @@ fn why(reason: HiddenReason) -> &'static str {
 }
 
 /// A process's escaped name, and its user name (or uid).
-fn owner_text(p: &Process, numeric: bool) -> (String, String) {
+pub(super) fn owner_text(p: &Process, numeric: bool) -> (String, String) {
     let user = match (&p.user, p.uid) {
         (Some(name), _) if !numeric => escape_str(name),
         (_, Some(uid)) => uid.to_string(),

@@ -5,9 +5,7 @@
 use std::io::{self, Write};
 
 use super::json::{listener_json, texts};
-use crate::model::Socket;
-use crate::report::{OwnerStatus, Report};
-use crate::sanitize::escape;
+use crate::report::{Listener, OwnerStatus, Report};
 
 /// What is said of one listener, as text and as JSON.
 #[derive(Debug, Clone)]
@@ -33,13 +31,8 @@ pub fn describe(report: &Report, numeric: bool) -> Vec<Described> {
                     .owners
                     .iter()
                     .map(|o| {
-                        let p = &o.process;
-                        let user = match (&p.user, p.uid) {
-                            (Some(u), _) if !numeric => escape(u.as_bytes()),
-                            (_, Some(uid)) => uid.to_string(),
-                            _ => "?".into(),
-                        };
-                        format!("{} (pid {}, {user})", escape(&p.name), p.pid)
+                        let (name, user) = super::table::owner_text(&o.process, numeric);
+                        format!("{name} (pid {}, {user})", o.process.pid)
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -73,31 +66,23 @@ pub fn describe(report: &Report, numeric: bool) -> Vec<Described> {
         .collect()
 }
 
-/// A socket that closed before its owner could be read.
-pub fn brief(s: &Socket) -> Described {
-    let address = match s.address {
-        std::net::IpAddr::V6(a) => format!("[{a}]"),
-        a => a.to_string(),
-    };
+/// A socket that closed before its owner could be read: the same
+/// Listener object as any other, with no processes.
+pub fn brief(l: &Listener) -> Described {
     Described {
         text: format!(
             "{} {}:{}  (closed before its owner could be read)",
-            s.protocol.as_str(),
-            address,
-            s.port
+            l.protocol.as_str(),
+            super::address_shown(l, true),
+            l.port
         ),
-        json: serde_json::json!({
-            "listener": {
-                "protocol": s.protocol.as_str(),
-                "family": if s.address.is_ipv4() { "ipv4" } else { "ipv6" },
-                "address": s.address.to_string(),
-                "port": s.port,
-                "inode": s.inode,
-                "processes": [],
-            },
-            "origin": "",
-            "warnings": [],
-        }),
+        json: {
+            let mut listener =
+                serde_json::to_value(listener_json(l, &Default::default())).unwrap_or_default();
+            // Not the kernel's: gone before anyone could be asked.
+            listener["owner_status"] = "closed".into();
+            serde_json::json!({ "listener": listener, "origin": "", "warnings": [] })
+        },
     }
 }
 
@@ -135,4 +120,39 @@ pub fn event(
         )?;
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Protocol, Socket};
+
+    #[test]
+    fn a_socket_gone_before_its_owner_is_a_whole_listener_marked_closed() {
+        let s = Socket {
+            protocol: Protocol::Udp,
+            address: "::1"
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+            port: 5353,
+            v6only: Some(true),
+            interface: None,
+            inode: 42,
+            uid: 0,
+            netns: 0,
+        };
+        let d = brief(&crate::explain::unowned(&s, true));
+        assert_eq!(
+            d.text,
+            "udp [::1]:5353  (closed before its owner could be read)"
+        );
+        let l = &d.json["listener"];
+        assert_eq!(l["owner_status"], "closed");
+        assert_eq!(
+            l["service"]["name"], "mdns",
+            "the same Listener object: {l}"
+        );
+        assert_eq!(l["inode"], 42);
+        assert_eq!(l["processes"], serde_json::json!([]));
+    }
 }
