@@ -74,6 +74,7 @@ pub(super) fn scan(
     clock: Clock,
     details: Details,
     netns: bool,
+    walk: bool,
 ) -> io::Result<FdScan> {
     let proc_dir = openat(
         rustix::fs::CWD,
@@ -86,10 +87,10 @@ pub(super) fn scan(
     // the processes it did not see are scanned through /proc below.
     let walk_started = std::time::Instant::now();
     let mut walked = Walked::default();
-    let tried = (live && super::bpf_allowed())
-        .then(|| super::bpf_iter::socket_fds(|r| walked.add(r, wanted, netns)));
+    let tried =
+        (live && walk).then(|| super::bpf_iter::socket_fds(|r| walked.add(r, wanted, netns)));
     let fast = matches!(tried, Some(Ok(())));
-    let walk = tried.map(|r| {
+    let walked_in = tried.map(|r| {
         r.map(|()| walk_started.elapsed())
             .map_err(|e| e.to_string())
     });
@@ -112,7 +113,7 @@ pub(super) fn scan(
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let mut result = found;
-    result.walk = walk;
+    result.walk = walked_in;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| scope.spawn(|| worker(&shared)))
@@ -180,20 +181,18 @@ fn from_walk(walked: Walked, proc_dir: &OwnedFd, clock: Clock, details: Details)
                 scope.spawn(move || {
                     part.iter()
                         .filter_map(|&(pid, start_ns)| {
-                            let p = process::read(
+                            // The walk's start time in the ticks of
+                            // /proc/<pid>/stat (nsec_to_clock_t).
+                            let tick_ns = 1_000_000_000 / clock.ticks_per_second.max(1);
+                            let born = (details != Details::Pid).then_some(start_ns / tick_ns);
+                            process::read(
                                 proc_dir.as_fd(),
                                 &pid.to_string(),
                                 pid,
                                 clock,
                                 details,
-                            )?;
-                            let walked =
-                                clock.boot_time.map(|boot| boot + start_ns / 1_000_000_000);
-                            let same = details == Details::Pid
-                                || walked.is_none()
-                                || p.started_at.is_none()
-                                || p.started_at == walked;
-                            same.then_some(p)
+                                born,
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
@@ -318,6 +317,7 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
             pid,
             shared.clock,
             shared.details,
+            None,
         ));
         return;
     }
@@ -341,6 +341,7 @@ fn read_details_if_owner(
             pid,
             shared.clock,
             shared.details,
+            None,
         ));
     }
 }

@@ -261,15 +261,11 @@ pub(super) fn namespaces(
     (spaces, sockets, own)
 }
 
-/// Whether the BPF walk (bpf_iter.rs) may be tried: root, in the initial
-/// PID namespace (it reports global PIDs), and not disabled with
-/// `WHYPORT_NO_BPF=1` (for comparing the two paths).
-pub(super) fn bpf_allowed() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    root && std::env::var_os("WHYPORT_NO_BPF").is_none_or(|v| v.is_empty() || v == "0")
-        && std::fs::read_link("/proc/self/ns/pid")
-            .is_ok_and(|l| l.as_os_str() == "pid:[4026531836]")
+/// Whether the BPF walk (bpf_iter.rs) is allowed: not turned off with
+/// `WHYPORT_NO_BPF=1` (for comparing the two paths). It also needs root and
+/// the initial PID namespace (it reports global PIDs): see `owners`.
+fn bpf_enabled() -> bool {
+    std::env::var_os("WHYPORT_NO_BPF").is_none_or(|v| v.is_empty() || v == "0")
 }
 
 /// Docker's container names (id, name), for naming namespaces.
@@ -310,16 +306,25 @@ pub(super) fn owners(
 ) -> anyhow::Result<Owners> {
     let proc_root = proc_root(source);
     let clock = process::Clock::read(&proc_root);
+    let live = matches!(source, Source::Live);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    // The initial PID namespace always has this inode number
+    // (PROC_PID_INIT_INO); any other means a container's view.
+    let pid_namespace = live
+        && std::fs::read_link("/proc/self/ns/pid")
+            .is_ok_and(|l| l.as_os_str() != "pid:[4026531836]");
     let scan = if wanted.is_empty() {
         Default::default()
     } else {
         fds::scan(
             &proc_root,
-            matches!(source, Source::Live),
+            live,
             wanted,
             clock,
             details,
             netns,
+            root && !pid_namespace && bpf_enabled(),
         )
         .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
@@ -345,14 +350,10 @@ pub(super) fn owners(
     let visibility = match source {
         Source::Live => Visibility {
             unreadable_pids: scan.unreadable,
-            // SAFETY: geteuid has no preconditions.
-            root: unsafe { libc::geteuid() } == 0,
+            root,
             hidepid: std::fs::read_to_string("/proc/self/mountinfo")
                 .is_ok_and(|text| mountinfo::hidepid(&text, &proc_root)),
-            // The initial PID namespace always has this inode number
-            // (PROC_PID_INIT_INO); any other means a container's view.
-            pid_namespace: std::fs::read_link("/proc/self/ns/pid")
-                .is_ok_and(|l| l.as_os_str() != "pid:[4026531836]"),
+            pid_namespace,
         },
         Source::Recorded(_) => Visibility {
             unreadable_pids: scan.unreadable,
@@ -399,6 +400,7 @@ fn add_ancestors(
             pid,
             clock,
             details,
+            None,
         ) {
             todo.extend(p.ppid);
             processes.insert(pid, p);

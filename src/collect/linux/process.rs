@@ -41,12 +41,16 @@ impl Clock {
 /// `base`/`path` names the process's /proc directory: `/proc` and the pid,
 /// or an open `/proc/<pid>/fd` and `..`, which can only reach the process
 /// whose descriptors were just read, even if its pid has been reused since.
+/// `born`, when the caller knows the process's start time (in clock ticks
+/// since boot, as /proc/<pid>/stat has it), rejects a process that started
+/// at another time: the PID was reused.
 pub(super) fn read(
     base: BorrowedFd<'_>,
     path: &str,
     pid: u32,
     clock: Clock,
     details: Details,
+    born: Option<u64>,
 ) -> Option<Process> {
     if details == Details::Pid {
         return Some(Process {
@@ -65,6 +69,11 @@ pub(super) fn read(
     read_small(&dir, "stat", &mut buf).ok()?;
     let name = stat_comm(&buf).to_vec();
     let (ppid, starttime) = stat_fields(&buf)?;
+    // Known by its start (clock ticks since boot): another start means the
+    // PID now belongs to another process.
+    if born.is_some_and(|b| b != starttime) {
+        return None;
+    }
     let uid = read_small(&dir, "status", &mut buf)
         .ok()
         .and_then(|()| status_ruid(&buf));
@@ -130,5 +139,41 @@ fn read_small(dir: &OwnedFd, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
         if n < room {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process is known by its start: the same PID with another start
+    /// time (a reused PID) is not read as it.
+    #[test]
+    fn a_process_with_another_start_is_not_read() {
+        let proc_dir = openat(
+            rustix::fs::CWD,
+            "/proc",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap_or_else(|e| panic!("/proc: {e}"));
+        let pid = std::process::id();
+        let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let (_, start) = super::super::proc_text::stat_fields(&stat)
+            .unwrap_or_else(|| panic!("no start time in our own stat"));
+        let clock = Clock::read(Path::new("/proc"));
+        let read = |born| {
+            read(
+                std::os::fd::AsFd::as_fd(&proc_dir),
+                &pid.to_string(),
+                pid,
+                clock,
+                Details::Identity,
+                born,
+            )
+        };
+        assert!(read(None).is_some());
+        assert!(read(Some(start)).is_some_and(|p| p.pid == pid));
+        assert!(read(Some(start + 1)).is_none());
     }
 }
