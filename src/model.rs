@@ -112,7 +112,9 @@ pub enum NatAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SocketFd {
     pub pid: u32,
-    pub fd: u32,
+    /// The descriptor number; `None` where the backend cannot see it (the
+    /// portable one: netstat2 reports owning PIDs only).
+    pub fd: Option<u32>,
     pub inode: u64,
 }
 

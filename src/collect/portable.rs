@@ -17,10 +17,6 @@ use std::collections::BTreeMap;
 use super::Request;
 use crate::model::{Process, Protocol, Snapshot, Socket, SocketFd, Visibility};
 
-/// The descriptor number of an owner the backend cannot see (explain
-/// leaves it out of the owner's descriptor list).
-pub const UNKNOWN_FD: u32 = u32::MAX;
-
 pub fn collect(request: Request<'_>, keep: impl Fn(&Socket) -> bool) -> anyhow::Result<Snapshot> {
     use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
     let start = std::time::Instant::now();
@@ -74,7 +70,7 @@ pub fn collect(request: Request<'_>, keep: impl Fn(&Socket) -> bool) -> anyhow::
         for pid in &info.associated_pids {
             socket_fds.push(SocketFd {
                 pid: *pid,
-                fd: UNKNOWN_FD,
+                fd: None,
                 inode,
             });
         }

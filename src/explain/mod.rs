@@ -115,19 +115,14 @@ fn owners(fds: &[SocketFd], inode: u64, processes: &BTreeMap<u32, Arc<Process>>)
     let mut owners: Vec<Owner> = Vec::new();
     for f in &fds[start..end] {
         match owners.last_mut() {
-            Some(o) if o.process.pid == f.pid => {
-                if f.fd != crate::collect::portable::UNKNOWN_FD {
-                    o.fds.push(f.fd);
-                }
-            }
+            Some(o) if o.process.pid == f.pid => o.fds.extend(f.fd),
             _ => {
                 // A process that exited between the scan and the details
                 // read no longer holds the socket.
                 if let Some(p) = processes.get(&f.pid) {
-                    let known = f.fd != crate::collect::portable::UNKNOWN_FD;
                     owners.push(Owner {
                         process: Arc::clone(p),
-                        fds: if known { vec![f.fd] } else { Vec::new() },
+                        fds: f.fd.into_iter().collect(),
                     });
                 }
             }

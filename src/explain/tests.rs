@@ -45,37 +45,37 @@ fn snapshot() -> Snapshot {
         socket_fds: vec![
             SocketFd {
                 pid: 101,
-                fd: 6,
+                fd: Some(6),
                 inode: 10,
             },
             SocketFd {
                 pid: 100,
-                fd: 6,
+                fd: Some(6),
                 inode: 10,
             },
             SocketFd {
                 pid: 100,
-                fd: 7,
+                fd: Some(7),
                 inode: 10,
             },
             SocketFd {
                 pid: 100,
-                fd: 8,
+                fd: Some(8),
                 inode: 20,
             },
             SocketFd {
                 pid: 101,
-                fd: 8,
+                fd: Some(8),
                 inode: 20,
             },
             SocketFd {
                 pid: 7,
-                fd: 3,
+                fd: Some(3),
                 inode: 40,
             },
             SocketFd {
                 pid: 999,
-                fd: 3,
+                fd: Some(3),
                 inode: 30,
             }, // exited before its details were read
         ],

@@ -72,27 +72,27 @@ fn report(visibility: Visibility) -> Report {
         socket_fds: vec![
             SocketFd {
                 pid: 812,
-                fd: 6,
+                fd: Some(6),
                 inode: 1,
             },
             SocketFd {
                 pid: 813,
-                fd: 6,
+                fd: Some(6),
                 inode: 1,
             },
             SocketFd {
                 pid: 812,
-                fd: 7,
+                fd: Some(7),
                 inode: 2,
             },
             SocketFd {
                 pid: 813,
-                fd: 7,
+                fd: Some(7),
                 inode: 2,
             },
             SocketFd {
                 pid: 950,
-                fd: 3,
+                fd: Some(3),
                 inode: 3,
             },
         ],
@@ -212,12 +212,12 @@ fn explanation_text() {
         socket_fds: vec![
             SocketFd {
                 pid: 950,
-                fd: 3,
+                fd: Some(3),
                 inode: 7,
             },
             SocketFd {
                 pid: 951,
-                fd: 3,
+                fd: Some(3),
                 inode: 7,
             },
         ],

@@ -154,7 +154,7 @@ impl Walked {
         if r.inode != 0 && wanted.contains(&r.inode) {
             self.fds.push(SocketFd {
                 pid: r.tgid,
-                fd: r.fd,
+                fd: Some(r.fd),
                 inode: r.inode,
             });
             self.starts.insert(r.tgid, r.start_ns);
@@ -374,9 +374,11 @@ fn probe(shared: &Shared<'_>, pid: u32, fd_dir: &OwnedFd, out: &mut FdScan) -> R
             Ok(n) => {
                 found += 1;
                 match socket_inode(&link[..n.min(link.len())]) {
-                    Some(inode) if shared.wanted.contains(&inode) => {
-                        out.fds.push(SocketFd { pid, fd, inode })
-                    }
+                    Some(inode) if shared.wanted.contains(&inode) => out.fds.push(SocketFd {
+                        pid,
+                        fd: Some(fd),
+                        inode,
+                    }),
                     _ => {}
                 }
             }
@@ -418,9 +420,11 @@ fn read_links(
     for &fd in fds {
         match readlinkat_raw(&dir, fd_name(&mut name, fd), &mut link[..]) {
             Ok(n) => match socket_inode(&link[..n.min(link.len())]) {
-                Some(inode) if shared.wanted.contains(&inode) => {
-                    out.fds.push(SocketFd { pid, fd, inode })
-                }
+                Some(inode) if shared.wanted.contains(&inode) => out.fds.push(SocketFd {
+                    pid,
+                    fd: Some(fd),
+                    inode,
+                }),
                 _ => {}
             },
             Err(Errno::ACCESS | Errno::PERM) => return Err(()),
