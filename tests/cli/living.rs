@@ -237,8 +237,10 @@ fn tables_fit_the_terminal_unless_wide_or_piped() {
     assert!(prose.contains('…'), "{prose}");
 }
 
+/// Terminal cells, as whyport measures them (a counted `char` would
+/// under-count wide characters).
 fn unicode_width(s: &str) -> usize {
-    s.chars().count()
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
 #[test]
