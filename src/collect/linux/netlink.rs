@@ -91,8 +91,26 @@ fn records(
     bytecode: &[u8],
 ) -> io::Result<Vec<Record>> {
     let fd = open_socket()?;
-    send_request(&fd, &request(family, protocol, states, bytecode))?;
     let mut sockets = Vec::new();
+    exchange(
+        &fd,
+        &request(family, protocol, states, bytecode),
+        &mut |kind, payload| {
+            if kind == SOCK_DIAG_BY_FAMILY
+                && let Some(s) = parse_record(payload, family)
+            {
+                sockets.push(s);
+            }
+        },
+    )?;
+    Ok(sockets)
+}
+
+/// Send `msg` and hand every reply message (type, payload) to `on` until
+/// the kernel says the dump is done. Shared by sock_diag and nf_tables
+/// (nft.rs).
+pub(super) fn exchange(fd: &OwnedFd, msg: &[u8], on: &mut dyn FnMut(u16, &[u8])) -> io::Result<()> {
+    send_request(fd, msg)?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         // SAFETY: buf is a valid writable buffer of buf.len() bytes.
@@ -104,9 +122,8 @@ fn records(
             }
             return Err(err);
         }
-        match parse_messages(&buf[..n as usize], family, &mut sockets)? {
-            Flow::More => continue,
-            Flow::Done => return Ok(sockets),
+        if walk(&buf[..n as usize], on)? == Flow::Done {
+            return Ok(());
         }
     }
 }
@@ -190,8 +207,8 @@ fn port_filter(ranges: &[(u16, u16)]) -> Vec<u8> {
     bc
 }
 
-/// Send one netlink message to the kernel (also for nft.rs).
-pub(super) fn send_request(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
+/// Send one netlink message to the kernel.
+fn send_request(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
     // SAFETY: zeroed sockaddr_nl addresses the kernel (pid 0).
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as u16;
@@ -220,11 +237,11 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Decode one datagram of netlink messages, appending the sockets found.
+/// Walk one datagram of netlink messages, handing each to `on`.
 /// An error code inside NLMSG_DONE or NLMSG_ERROR becomes an `Err`: the
 /// kernel reports a missing diag module that way, and treating it as an
 /// empty table would silently drop sockets.
-fn parse_messages(mut buf: &[u8], family: u8, out: &mut Vec<Record>) -> io::Result<Flow> {
+fn walk(mut buf: &[u8], on: &mut dyn FnMut(u16, &[u8])) -> io::Result<Flow> {
     while buf.len() >= NLMSG_HDR {
         let len = u32_at(buf, 0) as usize;
         if len < NLMSG_HDR || len > buf.len() {
@@ -236,6 +253,7 @@ fn parse_messages(mut buf: &[u8], family: u8, out: &mut Vec<Record>) -> io::Resu
         let kind = u16_at(buf, 4);
         let payload = &buf[NLMSG_HDR..len];
         match kind as i32 {
+            // NLMSG_ERROR with code 0 is an acknowledgement: the end too.
             libc::NLMSG_DONE | libc::NLMSG_ERROR => {
                 let code = if payload.len() >= 4 {
                     u32_at(payload, 0) as i32
@@ -245,16 +263,9 @@ fn parse_messages(mut buf: &[u8], family: u8, out: &mut Vec<Record>) -> io::Resu
                 if code != 0 {
                     return Err(io::Error::from_raw_os_error(-code));
                 }
-                if kind as i32 == libc::NLMSG_DONE {
-                    return Ok(Flow::Done);
-                }
+                return Ok(Flow::Done);
             }
-            _ if kind == SOCK_DIAG_BY_FAMILY => {
-                if let Some(s) = parse_record(payload, family) {
-                    out.push(s);
-                }
-            }
-            _ => {}
+            _ => on(kind, payload),
         }
         let aligned = (len + 3) & !3;
         buf = &buf[aligned.min(buf.len())..];
@@ -337,7 +348,11 @@ mod tests {
         buf.extend(header(NLMSG_HDR + 4, libc::NLMSG_DONE as u16));
         buf.extend_from_slice(&0i32.to_ne_bytes());
         let mut out = Vec::new();
-        let flow = parse_messages(&buf, libc::AF_INET6 as u8, &mut out);
+        let flow = walk(&buf, &mut |kind, p| {
+            if kind == SOCK_DIAG_BY_FAMILY {
+                out.extend(parse_record(p, libc::AF_INET6 as u8));
+            }
+        });
         assert_eq!(flow.ok(), Some(Flow::Done));
         assert_eq!(out.len(), 2);
         assert_eq!(
@@ -355,8 +370,7 @@ mod tests {
     fn error_inside_done_is_an_error_not_an_empty_table() {
         let mut buf = header(NLMSG_HDR + 4, libc::NLMSG_DONE as u16);
         buf.extend_from_slice(&(-libc::ENOENT).to_ne_bytes());
-        let mut out = Vec::new();
-        let err = parse_messages(&buf, libc::AF_INET as u8, &mut out);
+        let err = walk(&buf, &mut |_, _| {});
         assert_eq!(err.err().and_then(|e| e.raw_os_error()), Some(libc::ENOENT));
     }
 
@@ -395,7 +409,6 @@ mod tests {
     #[test]
     fn truncated_message_is_rejected() {
         let buf = header(500, SOCK_DIAG_BY_FAMILY);
-        let mut out = Vec::new();
-        assert!(parse_messages(&buf, libc::AF_INET as u8, &mut out).is_err());
+        assert!(walk(&buf, &mut |_, _| {}).is_err());
     }
 }

@@ -8,7 +8,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use crate::model::{NatAction, NatRule, Protocol};
 
@@ -19,8 +19,6 @@ const NFT_MSG_GETRULE: u16 = 7;
 const NFT_MSG_NEWSETELEM: u16 = 12;
 const NFT_MSG_GETSETELEM: u16 = 13;
 const NLMSG_HDR: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 
 /// One rule as the kernel sends it, before decoding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,49 +79,13 @@ fn request(kind: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
 /// Send `msg` and collect the payloads (after nfgenmsg) of every reply of
 /// type `want`, with the family of each.
 fn exchange(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, Vec<u8>)>> {
-    super::netlink::send_request(fd, msg)?;
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        // SAFETY: buf is valid for writes of its length.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+    super::netlink::exchange(fd, msg, &mut |kind, body| {
+        if kind == (NFNL_SUBSYS_NFTABLES << 8) | want && body.len() >= 4 {
+            out.push((body[0], body[4..].to_vec()));
         }
-        let mut rest = &buf[..n as usize];
-        while rest.len() >= NLMSG_HDR {
-            let len = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            if len < NLMSG_HDR || len > rest.len() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "truncated nf_tables netlink message",
-                ));
-            }
-            let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-            let body = &rest[NLMSG_HDR..len];
-            match kind {
-                NLMSG_DONE => return Ok(out),
-                NLMSG_ERROR => {
-                    let code = body
-                        .get(..4)
-                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-                    if code == 0 {
-                        return Ok(out);
-                    }
-                    return Err(io::Error::from_raw_os_error(-code));
-                }
-                k if k == (NFNL_SUBSYS_NFTABLES << 8) | want && body.len() >= 4 => {
-                    out.push((body[0], body[4..].to_vec()));
-                }
-                _ => {}
-            }
-            rest = &rest[align(len).min(rest.len())..];
-        }
-    }
+    })?;
+    Ok(out)
 }
 
 fn dump_rules(fd: &OwnedFd) -> io::Result<Vec<RawRule>> {
