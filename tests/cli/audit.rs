@@ -4,12 +4,26 @@
 //! child with a known name.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::netns::Netns;
 use crate::nslab::*;
 use crate::procs::find_program;
 use crate::support::*;
+
+/// `whyport audit --policy POLICY --format FORMAT`, inside `ns`.
+fn audit_in(ns: &Netns, policy: &Path, format: &str) -> Output {
+    whyport_in(
+        ns,
+        &[
+            "audit",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--format",
+            format,
+        ],
+    )
+}
 
 /// A host with a server, a dual-stack datastore, a UDP service, a
 /// SO_REUSEPORT pair and a v6-only socket.
@@ -91,10 +105,7 @@ fn policy_init_then_audit_passes_and_a_new_port_fails_it() {
     assert!(row.contains("default deny"), "{row}");
     assert!(t.lines().last().unwrap().starts_with("FAIL: "), "{t}");
 
-    let j = json(&whyport_in(
-        &ns,
-        &["audit", "--policy", p, "--format", "json"],
-    ));
+    let j = json(&audit_in(&ns, &policy, "json"));
     assert_eq!(j["compliant"], false);
     assert_eq!(j["listeners_checked"], 7);
     let findings = j["findings"].as_array().unwrap();
@@ -128,16 +139,7 @@ fn dual_stack_sockets_meet_ipv4_rules_on_a_live_host() {
          reason = \"no IPv4 exposure\"\n",
     )
     .unwrap();
-    let o = whyport_in(
-        &ns,
-        &[
-            "audit",
-            "--policy",
-            policy.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let o = audit_in(&ns, &policy, "json");
     assert_eq!(code(&o), 1);
     let j = json(&o);
     let denied: Vec<u64> = j["listeners"]
@@ -189,16 +191,7 @@ fn junit_output_validates_against_the_junit_schema() {
         "[[allow]]\nport = 22\nprocess = \"wp-sshd\"\n[[deny]]\nport = 6379\nreason = \"no <redis> & co\"\n[[allow]]\nport = 1\n",
     )
     .unwrap();
-    let audit = whyport_in(
-        &ns,
-        &[
-            "audit",
-            "--policy",
-            policy.to_str().unwrap(),
-            "--format",
-            "junit",
-        ],
-    );
+    let audit = audit_in(&ns, &policy, "junit");
     assert_eq!(code(&audit), 1);
     let base = dir.path().join("base.json");
     assert_eq!(
@@ -292,16 +285,7 @@ fn prometheus_output_parses_with_no_duplicate_series() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("p\"ol.toml");
     std::fs::write(&policy, "[[allow]]\nport = 22\n").unwrap();
-    let o = whyport_in(
-        &ns,
-        &[
-            "audit",
-            "--policy",
-            policy.to_str().unwrap(),
-            "--format",
-            "prometheus",
-        ],
-    );
+    let o = audit_in(&ns, &policy, "prometheus");
     assert_eq!(code(&o), 1);
     let parsed = prometheus_parse(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", text(&o)));
     let line = |prefix: &str| {

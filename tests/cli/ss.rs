@@ -64,3 +64,17 @@ pub fn ss_keys(text: &str) -> Vec<Key> {
     keys.sort();
     keys
 }
+
+/// The (protocol, address, port) of `want` that `keys` (from ss) lack.
+pub fn missing<'a>(
+    keys: &[Key],
+    want: &'a [(&str, &str, u16)],
+) -> Vec<&'a (&'a str, &'a str, u16)> {
+    want.iter()
+        .filter(|(proto, addr, port)| {
+            !keys
+                .iter()
+                .any(|k| k.0 == *proto && k.1 == *addr && k.2 == *port)
+        })
+        .collect()
+}

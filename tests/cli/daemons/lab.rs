@@ -142,14 +142,7 @@ impl Lab {
     pub(super) fn wait_for(&self, what: &str, want: &[(&str, &str, u16)], logs: &[&str]) {
         self.poll(what, logs, || {
             let (text, keys) = self.ss("-tulnH");
-            let missing: Vec<_> = want
-                .iter()
-                .filter(|(proto, addr, port)| {
-                    !keys
-                        .iter()
-                        .any(|k| k.0 == *proto && k.1 == *addr && k.2 == *port)
-                })
-                .collect();
+            let missing = crate::ss::missing(&keys, want);
             if missing.is_empty() {
                 Ok(())
             } else {

@@ -400,14 +400,7 @@ impl Lab {
         let deadline = Instant::now() + LISTENING;
         loop {
             let (text, keys) = self.ss("-tulnH");
-            let missing: Vec<_> = want
-                .iter()
-                .filter(|(proto, addr, port)| {
-                    !keys
-                        .iter()
-                        .any(|k| k.0 == *proto && k.1 == *addr && k.2 == *port)
-                })
-                .collect();
+            let missing = crate::ss::missing(&keys, want);
             if missing.is_empty() {
                 return;
             }
