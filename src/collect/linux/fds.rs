@@ -373,14 +373,7 @@ fn probe(shared: &Shared<'_>, pid: u32, fd_dir: &OwnedFd, out: &mut FdScan) -> R
         match readlinkat_raw(fd_dir, fd_name(&mut name, fd), &mut link[..]) {
             Ok(n) => {
                 found += 1;
-                match socket_inode(&link[..n.min(link.len())]) {
-                    Some(inode) if shared.wanted.contains(&inode) => out.fds.push(SocketFd {
-                        pid,
-                        fd: Some(fd),
-                        inode,
-                    }),
-                    _ => {}
-                }
+                keep_if_wanted(shared, pid, fd, &link[..n.min(link.len())], out);
             }
             Err(Errno::ACCESS | Errno::PERM) => return Err(()),
             Err(Errno::NOENT) => misses += 1,
@@ -419,19 +412,23 @@ fn read_links(
     let mut name = itoa_buf();
     for &fd in fds {
         match readlinkat_raw(&dir, fd_name(&mut name, fd), &mut link[..]) {
-            Ok(n) => match socket_inode(&link[..n.min(link.len())]) {
-                Some(inode) if shared.wanted.contains(&inode) => out.fds.push(SocketFd {
-                    pid,
-                    fd: Some(fd),
-                    inode,
-                }),
-                _ => {}
-            },
+            Ok(n) => keep_if_wanted(shared, pid, fd, &link[..n.min(link.len())], out),
             Err(Errno::ACCESS | Errno::PERM) => return Err(()),
             Err(_) => {} // closed since the listing
         }
     }
     Ok(())
+}
+
+/// Note descriptor `fd` of `pid` if its link names a wanted socket.
+fn keep_if_wanted(shared: &Shared<'_>, pid: u32, fd: u32, link: &[u8], out: &mut FdScan) {
+    if let Some(inode) = socket_inode(link).filter(|i| shared.wanted.contains(i)) {
+        out.fds.push(SocketFd {
+            pid,
+            fd: Some(fd),
+            inode,
+        });
+    }
 }
 
 fn itoa_buf() -> [u8; 12] {
