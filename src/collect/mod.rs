@@ -182,6 +182,22 @@ pub fn collect(
             ns_sockets.extend(found);
             namespaces_read += start.elapsed().saturating_sub(scanned);
         }
+        // A namespace that could not be entered or read leaves a hole in
+        // -A and in the footer's count: say so.
+        for n in namespaces.iter().filter(|n| n.error.is_some()) {
+            let place = n
+                .mounts
+                .first()
+                .cloned()
+                .or_else(|| n.pids.first().map(|p| format!("process {p}")))
+                .unwrap_or_default();
+            notes.push(format!(
+                "network namespace {} ({}) could not be read: {}",
+                n.inode,
+                crate::sanitize::escape_str(&place),
+                n.error.as_deref().unwrap_or_default()
+            ));
+        }
         let mut other_listeners = None;
         if !request.all_namespaces && looking && !namespaces.is_empty() {
             let shown: Vec<&Socket> = ns_sockets

@@ -20,10 +20,8 @@ pub struct NsView {
     pub summary: String,
     /// Container runtime, id and name, when it is a container's.
     pub container: Option<(Runtime, String, Option<String>)>,
-    pub pids: Vec<u32>,
-    pub mounts: Vec<String>,
+    /// whyport's own namespace.
     pub own: bool,
-    pub error: Option<String>,
     /// (interface, address) configured in it.
     pub addresses: Vec<(String, std::net::IpAddr)>,
 }
@@ -36,10 +34,7 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
         label: format!("net:[{}]", ns.inode),
         summary: String::new(),
         container: None,
-        pids: ns.pids.clone(),
-        mounts: ns.mounts.clone(),
         own: ns.own,
-        error: ns.error.clone(),
         addresses: ns.addresses.clone(),
     };
     let named = ns
@@ -57,8 +52,8 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
         .as_deref()
         .map(from_cgroup)
         .and_then(|c| c.container);
-    let member = |v: &NsView| {
-        v.pids.first().map_or_else(
+    let member = || {
+        ns.pids.first().map_or_else(
             || "with no process in it".to_string(),
             |pid| {
                 let name = ns.member_name.as_deref().map(escape).unwrap_or_default();
@@ -100,7 +95,7 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
         v.summary = format!(
             "named network namespace {} (ip netns), {}",
             escape_str(&n),
-            member(&v)
+            member()
         );
     } else if let Some(id) = sandbox {
         v.kind = "docker-sandbox";
@@ -108,10 +103,10 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
         v.summary = format!(
             "a Docker network sandbox ({}), {}",
             escape_str(&id),
-            member(&v)
+            member()
         );
     } else {
-        v.summary = format!("network namespace {} {}", ns.inode, member(&v));
+        v.summary = format!("network namespace {} {}", ns.inode, member());
     }
     if ns.own && !ns.init && v.kind != "host" {
         v.summary.push_str(" (whyport's own)");
