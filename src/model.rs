@@ -137,6 +137,16 @@ pub struct Process {
     pub cgroup: Option<String>,
 }
 
+impl Process {
+    /// The executable's path as text, without the ` (deleted)` the kernel
+    /// adds once it was deleted or replaced (policies match it by path; the
+    /// deletion is a warning of its own).
+    pub fn exe_path(&self) -> Option<String> {
+        let exe = self.exe.as_ref()?.to_string_lossy();
+        Some(exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_string())
+    }
+}
+
 /// A socket that is not listening: a TCP connection in any state but
 /// LISTEN, or a connected UDP socket. Read only to explain a port that is
 /// busy without being open.

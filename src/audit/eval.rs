@@ -294,8 +294,11 @@ fn mismatches(rule: &Rule, facts: &Facts<'_>) -> Vec<Unmet> {
     owner_field(
         "exe",
         &rule.exe,
-        &|p, want| exe_of(p).is_some_and(|e| e == want),
-        &|p| exe_of(p).map_or("an unreadable executable".into(), |e| escape_str(&e)),
+        &|p, want| p.exe_path().is_some_and(|e| e == want),
+        &|p| {
+            p.exe_path()
+                .map_or("an unreadable executable".into(), |e| escape_str(&e))
+        },
     );
     owner_field(
         "user",
@@ -391,17 +394,8 @@ fn process_matches(p: &Process, want: &str) -> bool {
     let want_bytes = want.as_bytes();
     comm == want_bytes
         || (comm.len() == 15 && want_bytes.len() > 15 && want_bytes.starts_with(comm))
-        || exe_of(p).is_some_and(|e| e.rsplit('/').next() == Some(want))
-}
-
-/// The executable path as text, without the kernel's ` (deleted)` suffix
-/// (a deleted executable is its own warning).
-fn exe_of(p: &Process) -> Option<String> {
-    let exe = p.exe.as_ref()?.to_string_lossy().into_owned();
-    Some(
-        exe.strip_suffix(" (deleted)")
-            .map_or(exe.clone(), str::to_string),
-    )
+        || p.exe_path()
+            .is_some_and(|e| e.rsplit('/').next() == Some(want))
 }
 
 /// `ssh` matches `ssh.service`; a full unit name matches only itself.

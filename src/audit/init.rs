@@ -140,13 +140,8 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
             .then_some(first)
     };
     let process = common(&|p| String::from_utf8(p.name.clone()).ok());
-    let exe = common(&|p| {
-        p.exe
-            .as_ref()
-            .and_then(|e| e.to_str())
-            .filter(|e| !e.ends_with(" (deleted)"))
-            .map(str::to_string)
-    });
+    // The path as audits match it (a deleted executable by its path).
+    let exe = common(&crate::model::Process::exe_path);
     let user = common(&|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())));
     let unit = e
         .origin
@@ -158,7 +153,7 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
         e.origin
             .container
             .as_ref()
-            .map(|c| c.id.chars().take(12).collect())
+            .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
     });
     let bind = match &e.exposure {
         Exposure::Loopback => "loopback".to_string(),
@@ -237,4 +232,49 @@ fn holders(e: &Explanation<'_>) -> String {
 /// so no process text can end the string or start a new key.
 fn quoted(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{eval, policy};
+    use crate::explain::why::explain_all;
+    use crate::explain::why::tests::{listener, process, report};
+    use crate::model::Protocol;
+
+    /// What `policy init` writes, an audit of the same host passes; and
+    /// containers are named so that the rule matches them (an LXC name is
+    /// not cut to 12 characters like a Docker id).
+    #[test]
+    fn the_policy_written_passes_its_own_audit() {
+        let lxc = process(
+            10,
+            1,
+            "nginx",
+            33,
+            "0::/lxc.payload.customer-web-frontend/system.slice/nginx.service\n",
+        );
+        let mut stale =
+            (*process(20, 1, "redis-server", 0, "0::/system.slice/redis.service\n")).clone();
+        stale.exe = Some("/usr/bin/redis-server (deleted)".into());
+        let stale = std::sync::Arc::new(stale);
+        let r = report(
+            vec![
+                listener(Protocol::Tcp, "0.0.0.0", 80, &[&lxc]),
+                listener(Protocol::Tcp, "127.0.0.1", 6379, &[&stale]),
+            ],
+            &[],
+        );
+        let ex = explain_all(&r);
+        let text = policy_for(&ex, Some((32768, 60999)), "host", "2026-11-25");
+        assert!(
+            text.contains("container = \"customer-web-frontend\""),
+            "{text}"
+        );
+        assert!(text.contains("exe = \"/usr/bin/redis-server\""), "{text}");
+        let p = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let audit = eval::audit(&p, &ex);
+        let findings: Vec<_> = audit.findings().map(|(_, f)| f.id.clone()).collect();
+        assert!(audit.compliant(), "{findings:?}\n{text}");
+    }
 }

@@ -127,9 +127,9 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
         "{verdict}: {} on {}: {total} listener{} checked, {} allowed, {with} with findings ({count} finding{})",
         escape_str(&cx.source),
         escape_str(&cx.hostname),
-        plural(total),
+        super::plural(total),
         audit.results.iter().filter(|j| j.allowed).count(),
-        plural(count)
+        super::plural(count)
     )
 }
 
@@ -143,10 +143,6 @@ fn counts(audit: &Audit<'_>) -> (usize, usize) {
             .count(),
         audit.findings().count(),
     )
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 #[derive(Serialize)]
@@ -365,7 +361,7 @@ fn prometheus(
                     .or_else(|| {
                         o.container
                             .as_ref()
-                            .map(|c| c.id.chars().take(12).collect())
+                            .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
                     })
                     .unwrap_or_default(),
             )

@@ -215,7 +215,7 @@ fn forward(
     if let Destination::Namespace(inode) = f.destination
         && let Some((runtime, id, name)) = report.namespace(inode).and_then(|n| n.container.clone())
     {
-        let shown = name.unwrap_or_else(|| id.chars().take(12).collect());
+        let shown = name.unwrap_or_else(|| crate::explain::why::origin_of::short(&id).to_string());
         stop.push(format!(
             "or stop the {} container {} (its runtime then removes the rule)",
             crate::explain::why::origin_of::runtime_name(runtime),
