@@ -24,6 +24,10 @@ pub enum Outcome {
     NothingMatched,
     /// The audit found something, or the diff a change: exit status 1.
     Findings,
+    /// What was asked cannot be answered from what whyport could read (a
+    /// `--pid` whose open files are unreadable), and the output says why:
+    /// exit status 2, with no further message.
+    Undetermined,
 }
 
 /// An error the user can fix, with what to do: printed as
@@ -139,23 +143,54 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     if matches!(config.output, Output::Table { .. }) {
         report.origins = why::compact_all(&report);
     }
+    let pid_states: std::collections::BTreeMap<u32, crate::model::PidState> = unanswered
+        .iter()
+        .filter_map(|(t, _)| match t {
+            crate::config::Target::Pid(pid) => Some((
+                *pid,
+                collect::pid_state(&config.source, config.backend, *pid),
+            )),
+            _ => None,
+        })
+        .collect();
     let answer = asking.then(|| Answer {
         explanations: why::explain_all(&report),
         unanswered: unanswered.clone(),
         now: unix_now(),
+        pid_states: pid_states.clone(),
     });
     timings.push(("explain", explained.elapsed()));
     notes(&report, err)?;
+    if config.output == Output::Pids
+        && let Some((message, fix)) = render::unseen_owners(&report)
+    {
+        // No PID would read as "nothing to kill": the answer is unknown.
+        return Err(user_error(message, fix));
+    }
+    // Something asked about found nothing: 1, so scripts can tell.
+    let nothing = report.listeners.is_empty() && report.forwards.is_empty();
+    let unknowable = pid_states
+        .values()
+        .any(|s| matches!(s, crate::model::PidState::Unreadable(_)));
+    let outcome = if unknowable {
+        Outcome::Undetermined
+    } else if (nothing && (filter.narrowing || asking)) || !unanswered.is_empty() {
+        Outcome::NothingMatched
+    } else {
+        Outcome::Listed
+    };
     let rendered = Instant::now();
-    render::render(
-        &report,
-        answer.as_ref(),
-        config.output,
-        config.numeric,
-        &config.look,
-        out,
+    verdict_stands(
+        render::render(
+            &report,
+            answer.as_ref(),
+            config.output,
+            config.numeric,
+            &config.look,
+            out,
+        )
+        .and_then(|()| out.flush()),
     )?;
-    out.flush()?;
     timings.push(("render", rendered.elapsed()));
     if config.timings {
         let phases: Vec<String> = timings
@@ -175,12 +210,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     if let Some(notice) = render::elsewhere_notice(&report) {
         writeln!(err, "{notice}")?;
     }
-    // Something asked about found nothing: 1, so scripts can tell.
-    let nothing = report.listeners.is_empty() && report.forwards.is_empty();
-    if (nothing && (filter.narrowing || asking)) || !unanswered.is_empty() {
-        return Ok(Outcome::NothingMatched);
-    }
-    Ok(Outcome::Listed)
+    Ok(outcome)
 }
 
 /// `whyport audit --policy FILE`.
@@ -210,8 +240,9 @@ fn audit(
     explanations.extend(why::explain_these(&report, &forwarded));
     let result = eval::audit(&policy, &explanations);
     let cx = context(config, path);
-    render::audit::render(&result, &report, format, &cx, out)?;
-    out.flush()?;
+    verdict_stands(
+        render::audit::render(&result, &report, format, &cx, out).and_then(|()| out.flush()),
+    )?;
     hidden(&report, err)?;
     Ok(if result.compliant() {
         Outcome::Listed
@@ -305,8 +336,7 @@ fn diff(
         .map_err(|e| anyhow::anyhow!("reading back the listing failed: {}", e.message))?;
     let result = baseline::diff(&before, &now, strict);
     let cx = context(config, path);
-    render::diff::render(&result, format, &cx, out)?;
-    out.flush()?;
+    verdict_stands(render::diff::render(&result, format, &cx, out).and_then(|()| out.flush()))?;
     hidden(&report, err)?;
     Ok(if result.changes.is_empty() {
         Outcome::Listed
@@ -423,6 +453,24 @@ fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow:
     let report = explain::explain(snapshot, !config.numeric, config.all_namespaces);
     notes(&report, err)?;
     Ok(report)
+}
+
+/// The status of a run is its verdict (a listing, a port's answer, an
+/// audit, a diff), whether or not the reader took all of the output: a
+/// pipe closed early (`| head -c1`) ends the writing and changes nothing
+/// else. Other write errors stay errors.
+fn verdict_stands(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Whether `e` is, or was caused by, a closed pipe.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn notes(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {

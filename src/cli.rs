@@ -22,11 +22,13 @@ Examples:
   whyport audit --policy whyport.toml   does this host comply? (exit 1 if not)
   whyport snapshot -o base.json; whyport diff base.json   what changed since?
 
-Exit codes:
-  0  success (also when the output pipe is closed early)
+Exit codes (the verdict, also when the output pipe is closed early):
+  0  success: listed, the host complies, nothing changed
   1  nothing is listening on what was asked (a target or a filter);
      audit: the host does not comply; diff: something changed
-  2  usage or runtime error (also a malformed policy or baseline)
+  2  usage or runtime error (also a malformed policy or baseline; -q
+     without a target, or when an owner cannot be seen; a --pid whose
+     open files cannot be read)
 
 ADDRESS '*' means every IPv4 and IPv6 address: an IPv6 socket with
 IPV6_V6ONLY off, which also accepts IPv4. '::' is IPv6 only.
@@ -255,8 +257,23 @@ enum PolicySub {
 }
 
 impl Args {
-    /// Resolve the arguments into a `Config`.
-    pub fn into_config(self) -> Config {
+    /// Resolve the arguments into a `Config`, or say which combination
+    /// makes no sense.
+    pub fn into_config(self) -> Result<Config, clap::Error> {
+        // `kill $(whyport -q $EMPTY)` must not kill every server on the host.
+        if self.quiet
+            && self.command.is_none()
+            && self.targets.is_empty()
+            && self.pids.is_empty()
+            && self.processes.is_empty()
+            && self.ports.is_empty()
+        {
+            use clap::CommandFactory;
+            return Err(Args::command().error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "-q needs a target (a port, a service, -p PORTS, --pid or --process): without one it would print the owner of every listener on the host",
+            ));
+        }
         let protocols = match (self.tcp, self.udp) {
             (true, false) => vec![Protocol::Tcp],
             (false, true) => vec![Protocol::Udp],
@@ -352,7 +369,7 @@ impl Args {
                 crate::collect::terminal_width()
             },
         };
-        Config {
+        Ok(Config {
             command,
             look,
             backend: match self.backend {
@@ -372,7 +389,7 @@ impl Args {
             numeric,
             timings: self.timings,
             targets,
-        }
+        })
     }
 }
 
@@ -414,8 +431,30 @@ mod tests {
         let mut argv = vec!["whyport"];
         argv.extend_from_slice(args);
         match Args::try_parse_from(argv) {
-            Ok(a) => a.into_config(),
+            Ok(a) => a.into_config().unwrap_or_else(|e| panic!("{e}")),
             Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn quiet_needs_a_target() {
+        for args in [&["-q"][..], &["-q", "-t"], &["-qu", "-4"]] {
+            let mut argv = vec!["whyport"];
+            argv.extend_from_slice(args);
+            let parsed = Args::try_parse_from(argv).map(Args::into_config);
+            assert!(
+                matches!(&parsed, Ok(Err(e)) if e.to_string().contains("-q needs a target")),
+                "{args:?}: {parsed:?}"
+            );
+        }
+        for args in [
+            &["-q", "8080"][..],
+            &["-q", "-p", "80"],
+            &["-q", "--pid", "1"],
+            &["-q", "--process", "sshd"],
+            &["-q", "ssh"],
+        ] {
+            assert_eq!(config(args).output, Output::Pids, "{args:?}");
         }
     }
 
@@ -434,7 +473,6 @@ mod tests {
         assert!(c.filter.ipv4 && !c.filter.ipv6 && c.filter.narrowing);
         assert_eq!(c.filter.ports.len(), 3);
         assert!(matches!(c.output, Output::Json { .. }));
-        assert_eq!(config(&["-q"]).output, Output::Pids);
         assert_eq!(
             config(&["--no-header"]).output,
             Output::Table { header: false }

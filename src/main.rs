@@ -26,14 +26,20 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
     };
-    let config = args.into_config();
+    let config = match args.into_config() {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut err = io::stderr();
     match app::run(&config, &mut out, &mut err) {
         Ok(app::Outcome::Listed) => ExitCode::SUCCESS,
         Ok(app::Outcome::NothingMatched | app::Outcome::Findings) => ExitCode::from(1),
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Ok(app::Outcome::Undetermined) => ExitCode::from(2),
+        // Only where no verdict was reached (watch, completions, man):
+        // commands with a verdict return it despite a closed pipe.
+        Err(e) if app::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<app::UserError>().is_some() => {
             if let Some(u) = e.downcast_ref::<app::UserError>() {
                 let _ = writeln!(
@@ -76,12 +82,6 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         .trim_start_matches("error: ");
     eprintln!("whyport: {first}: run 'whyport --help' for usage");
     ExitCode::from(2)
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// What the user can do about a runtime error.

@@ -255,3 +255,33 @@ pub struct Snapshot {
     /// `--timings`; the /proc scan then found the owners).
     pub walk_error: Option<String>,
 }
+
+/// What a process asked about with `--pid` turned out to be, when it
+/// holds no listener that could be seen: the four answers differ for the
+/// person and for the exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidState {
+    /// No such process (it exited, or never was).
+    Missing,
+    /// It exited and its parent has not collected it: it holds nothing.
+    Zombie,
+    /// Alive, but its descriptors could not be read: why.
+    Unreadable(String),
+    /// Alive, its descriptors read: it holds no listening socket.
+    NoListener,
+    /// The backend cannot tell (the portable one).
+    Unknown,
+}
+
+impl PidState {
+    /// Stable id, for JSON.
+    pub fn id(&self) -> &'static str {
+        match self {
+            PidState::Missing => "missing",
+            PidState::Zombie => "zombie",
+            PidState::Unreadable(_) => "unreadable",
+            PidState::NoListener => "no-listener",
+            PidState::Unknown => "unknown",
+        }
+    }
+}

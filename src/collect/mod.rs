@@ -261,6 +261,20 @@ pub fn collect(
     }
 }
 
+/// What process `pid` is (gone, a zombie, unreadable, or alive without a
+/// listener), for a `--pid` target that found no listener.
+/// The portable backend cannot tell these apart.
+pub fn pid_state(source: &Source, backend: Backend, pid: u32) -> crate::model::PidState {
+    #[cfg(target_os = "linux")]
+    {
+        if backend == Backend::Native {
+            return linux::pid_state(source, pid);
+        }
+    }
+    let _ = (source, backend, pid);
+    crate::model::PidState::Unknown
+}
+
 /// The host's name, for reports (`audit`, `diff`); "unknown" when it cannot
 /// be read.
 pub fn hostname(source: &Source) -> String {

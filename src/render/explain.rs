@@ -5,28 +5,27 @@
 use std::io::{self, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::Answer;
 use super::look::{BOLD, Look, RED, paint};
 use crate::config::Target;
 use crate::explain::exposure::Exposure;
 use crate::explain::why::{Explanation, Group};
-use crate::model::Process;
+use crate::model::{PidState, Process};
 use crate::report::{ConnectionUse, Report};
 use crate::sanitize::{escape, escape_str};
 
 /// Write the explanations, then the targets that found nothing.
 pub fn render(
     report: &Report,
-    explanations: &[Explanation<'_>],
-    unanswered: &[(&Target, Vec<usize>)],
-    now: u64,
+    answer: &Answer<'_>,
     look: &Look,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if *look == Look::default() {
-        return prose(report, explanations, unanswered, now, out);
+        return prose(report, answer, out);
     }
     let mut text = Vec::new();
-    prose(report, explanations, unanswered, now, &mut text)?;
+    prose(report, answer, &mut text)?;
     out.write_all(styled(&String::from_utf8_lossy(&text), look).as_bytes())
 }
 
@@ -67,13 +66,8 @@ pub fn styled(text: &str, look: &Look) -> String {
     out
 }
 
-fn prose(
-    report: &Report,
-    explanations: &[Explanation<'_>],
-    unanswered: &[(&Target, Vec<usize>)],
-    now: u64,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn prose(report: &Report, answer: &Answer<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let (explanations, now) = (&answer.explanations, answer.now);
     for (i, e) in explanations.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
@@ -86,7 +80,7 @@ fn prose(
         }
         forward(report, f, now, out)?;
     }
-    for (target, conns) in unanswered {
+    for (target, conns) in &answer.unanswered {
         if !explanations.is_empty() {
             writeln!(out)?;
         }
@@ -94,7 +88,11 @@ fn prose(
             .iter()
             .filter_map(|i| report.connections.get(*i))
             .collect();
-        nothing(target, &conns, out)?;
+        let state = match target {
+            Target::Pid(pid) => answer.pid_states.get(pid),
+            _ => None,
+        };
+        nothing(target, &conns, state, out)?;
     }
     Ok(())
 }
@@ -402,6 +400,22 @@ fn target_text(t: &Target) -> String {
     }
 }
 
+/// What a `--pid` that found no listener is, for people.
+fn pid_state_text(state: &PidState) -> String {
+    match state {
+        PidState::Missing => "no such process".into(),
+        PidState::Zombie => {
+            "a zombie: it has exited (its parent has not collected it) and holds nothing".into()
+        }
+        PidState::Unreadable(why) => format!(
+            "its open files could not be read, so whether it listens is unknown: {}",
+            escape_str(why)
+        ),
+        PidState::NoListener => "holds no listening socket".into(),
+        PidState::Unknown => "holds no listening socket (or does not exist)".into(),
+    }
+}
+
 const STATES: [&str; 13] = [
     "?",
     "ESTABLISHED",
@@ -418,10 +432,18 @@ const STATES: [&str; 13] = [
     "NEW-SYN-RECV",
 ];
 
-fn nothing(t: &Target, conns: &[&ConnectionUse], out: &mut dyn Write) -> io::Result<()> {
+fn nothing(
+    t: &Target,
+    conns: &[&ConnectionUse],
+    state: Option<&PidState>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let what = target_text(t);
-    match t {
-        Target::Pid(_) | Target::Process(_) => {
+    match (t, state) {
+        (Target::Pid(_), Some(state)) => {
+            return writeln!(out, "{what}: {}", pid_state_text(state));
+        }
+        (Target::Pid(_) | Target::Process(_), _) => {
             return writeln!(out, "{what}: holds no listening socket (or does not exist)");
         }
         _ => {}

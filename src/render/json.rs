@@ -236,7 +236,7 @@ pub(super) fn render<'a>(
         unanswered: answer.map(|a| {
             a.unanswered
                 .iter()
-                .map(|(t, c)| super::json_why::unanswered(report, t, c))
+                .map(|(t, c)| super::json_why::unanswered(report, t, c, &a.pid_states))
                 .collect()
         }),
         forwarded: forwards_json(report, &texts),

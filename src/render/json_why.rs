@@ -90,6 +90,18 @@ pub struct WarningJson {
 pub struct UnansweredJson {
     pub target: String,
     pub connections: Vec<ConnectionJson>,
+    /// For `--pid`: what the process is (absent for other targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessStateJson>,
+}
+
+/// What a `--pid` that holds no listener is.
+#[derive(Debug, Serialize)]
+pub struct ProcessStateJson {
+    /// `missing`, `zombie`, `unreadable`, `no-listener` or `unknown`.
+    pub state: &'static str,
+    /// Why its open files could not be read (`unreadable` only).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -192,7 +204,23 @@ pub fn why(e: &Explanation<'_>) -> WhyJson {
     }
 }
 
-pub fn unanswered(report: &Report, target: &Target, conns: &[usize]) -> UnansweredJson {
+pub fn unanswered(
+    report: &Report,
+    target: &Target,
+    conns: &[usize],
+    pid_states: &std::collections::BTreeMap<u32, crate::model::PidState>,
+) -> UnansweredJson {
+    let state = match target {
+        Target::Pid(pid) => pid_states.get(pid),
+        _ => None,
+    };
+    let process = state.map(|s| ProcessStateJson {
+        state: s.id(),
+        reason: match s {
+            crate::model::PidState::Unreadable(why) => Some(why.clone()),
+            _ => None,
+        },
+    });
     let target = target.spec();
     let connections = conns
         .iter()
@@ -208,5 +236,6 @@ pub fn unanswered(report: &Report, target: &Target, conns: &[usize]) -> Unanswer
     UnansweredJson {
         target,
         connections,
+        process,
     }
 }

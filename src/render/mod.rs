@@ -20,7 +20,7 @@ use std::io::{self, Write};
 use crate::config::{Output, Target};
 use crate::explain::why::Explanation;
 use crate::model::HiddenReason;
-use crate::report::Report;
+use crate::report::{HiddenSummary, OwnerStatus, Report};
 
 /// The answer to `whyport TARGET...`: an explanation per listener, and the
 /// targets nothing listens on (with indices into `report.connections`).
@@ -29,6 +29,8 @@ pub struct Answer<'a> {
     pub unanswered: Vec<(&'a Target, Vec<usize>)>,
     /// Seconds since the epoch, for "started 3h ago".
     pub now: u64,
+    /// What each `--pid` that found no listener is.
+    pub pid_states: std::collections::BTreeMap<u32, crate::model::PidState>,
 }
 
 /// Write `report` (and, for targets, the answer) in the chosen format.
@@ -46,9 +48,7 @@ pub fn render(
         (Output::Pids, _) => pids(report, out),
         (Output::Csv { header }, _) => csv::render(report, header, out),
         (Output::Ndjson, _) => json::render_ndjson(report, out),
-        (Output::Explain, Some(a)) => {
-            explain::render(report, &a.explanations, &a.unanswered, a.now, look, out)
-        }
+        (Output::Explain, Some(a)) => explain::render(report, a, look, out),
         (Output::Explain, None) => Ok(()),
     }
 }
@@ -87,6 +87,12 @@ pub fn hidden_notice(report: &Report) -> Option<String> {
             if n == 1 { "s" } else { "" }
         ),
     };
+    let (why, fix) = why_hidden(h, reason);
+    Some(format!("whyport: {counts}: {why}; {fix}"))
+}
+
+/// Why owners could not be seen, and what to do about it.
+fn why_hidden(h: &HiddenSummary, reason: HiddenReason) -> (String, &'static str) {
     let (why, fix) = match reason {
         HiddenReason::NotRoot => (
             "not running as root, other users' processes cannot be inspected",
@@ -121,7 +127,36 @@ pub fn hidden_notice(report: &Report) -> Option<String> {
     } else {
         why.to_string()
     };
-    Some(format!("whyport: {counts}: {why}; {fix}"))
+    (why, fix)
+}
+
+/// For `-q`: the listeners asked about whose owners could not be seen at
+/// all, said in one line, or `None` when every one shows its owners (or is
+/// the kernel's), with what to do. Printing no PID for them would read as
+/// "nothing to kill".
+pub fn unseen_owners(report: &Report) -> Option<(String, &'static str)> {
+    let unseen: Vec<&crate::report::Listener> = report
+        .listeners
+        .iter()
+        .filter(|l| matches!(l.owner_status, OwnerStatus::Hidden(_)))
+        .collect();
+    let first = unseen.first()?;
+    let reason = match first.owner_status {
+        OwnerStatus::Hidden(r) => r,
+        _ => return None,
+    };
+    let more = match unseen.len() {
+        1 => String::new(),
+        n => format!(" and {} other listener{}", n - 1, plural(n - 1)),
+    };
+    let (why, fix) = why_hidden(&report.hidden, reason);
+    let message = format!(
+        "cannot name the owner of {} {}:{}{more}: {why}",
+        first.protocol.as_str(),
+        address_shown(first, true),
+        first.port
+    );
+    Some((message, fix))
 }
 
 fn plural(n: usize) -> &'static str {

@@ -251,6 +251,7 @@ fn explanation_text() {
         explanations: crate::explain::why::explain_all(&report),
         unanswered,
         now: 1_764_081_842 + 3 * 3600 + 12 * 60,
+        pid_states: [(4242, crate::model::PidState::Missing)].into(),
     };
     let mut buf = Vec::new();
     assert!(

@@ -49,7 +49,7 @@ fn help_documents_exit_codes_and_credits_iana() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("Exit codes:") && text.contains("2  usage or runtime error"),
+        text.contains("Exit codes (the verdict") && text.contains("2  usage or runtime error"),
         "{text}"
     );
     assert!(
@@ -87,4 +87,124 @@ fn a_bad_proc_root_is_a_clear_error() {
         err.starts_with("whyport: ") && err.contains("--proc-root must name"),
         "{err}"
     );
+}
+
+/// Runs whyport with its standard output a pipe nobody reads (closed
+/// before whyport writes), as `| head -c1` does to a long output.
+fn with_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    run(whyport().args(args).stdout(Stdio::from(writer)))
+}
+
+#[test]
+fn a_closed_pipe_does_not_change_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = ["--proc-root", "fixtures/nginx-netns"];
+    // The audit fails (every listener is denied) with or without a reader.
+    let policy = dir.path().join("deny.toml");
+    std::fs::write(&policy, "default = \"deny\"\n").unwrap();
+    let policy = policy.to_str().unwrap();
+    for format in ["table", "json", "junit", "prometheus"] {
+        let args = [
+            &["audit", "--policy", policy, "--format", format][..],
+            &fixture,
+        ]
+        .concat();
+        assert_eq!(
+            run(whyport().args(&args)).status.code(),
+            Some(1),
+            "{format}"
+        );
+        let out = with_closed_pipe(&args);
+        assert_eq!(out.status.code(), Some(1), "{format}: {out:?}");
+    }
+    // The diff finds a change (the baseline lists one listener more).
+    let snap = run(whyport().arg("snapshot").args(fixture));
+    assert_eq!(snap.status.code(), Some(0));
+    let mut doc: serde_json::Value = serde_json::from_slice(&snap.stdout).unwrap();
+    let listeners = doc["listeners"].as_array_mut().unwrap();
+    let mut extra = listeners[0].clone();
+    extra["port"] = serde_json::json!(1);
+    listeners.push(extra);
+    let baseline = dir.path().join("base.json");
+    std::fs::write(&baseline, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let baseline = baseline.to_str().unwrap();
+    for format in ["table", "json"] {
+        let args = [&["diff", baseline, "--format", format][..], &fixture].concat();
+        assert_eq!(
+            run(whyport().args(&args)).status.code(),
+            Some(1),
+            "{format}"
+        );
+        let out = with_closed_pipe(&args);
+        assert_eq!(out.status.code(), Some(1), "{format}: {out:?}");
+    }
+    // A port nothing listens on is 1; one something listens on is 0.
+    for (args, code) in [
+        (&["1"][..], 1),
+        (&["1", "--json"], 1),
+        (&["-t", "-p", "1"], 1),
+        (&["80"], 0),
+    ] {
+        let out = with_closed_pipe(&[&fixture[..], args].concat());
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+    }
+}
+
+#[test]
+fn quiet_without_a_target_is_refused() {
+    for args in [&["-q"][..], &["-q", "-t"], &["-qu"]] {
+        let (code, err) = stderr_of(args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("-q needs a target"), "{err}");
+    }
+    // With a target it prints PIDs as before.
+    let out = run(whyport().args(["--proc-root", "fixtures/nginx-netns", "-q", "80"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "6054\n6055\n6056\n");
+}
+
+#[test]
+fn a_pid_that_holds_no_listener_says_what_it_is() {
+    let explain = |pid: u32| {
+        let out = run(whyport().args(["--pid", &pid.to_string()]));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // PIDs never exceed 2^22 on Linux.
+    let (code, text) = explain(4_999_999);
+    assert_eq!(code, Some(1));
+    assert_eq!(text, "process 4999999: no such process\n");
+
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, text) = explain(sleeper.id());
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        text,
+        format!("process {}: holds no listening socket\n", sleeper.id())
+    );
+
+    // Exited and not collected: a zombie until waited for.
+    let mut zombie = std::process::Command::new("true").spawn().unwrap();
+    let pid = zombie.id();
+    let dead = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.starts_with(" Z")))
+    });
+    let (code, text) = explain(pid);
+    let _ = zombie.wait();
+    assert!(dead, "the child never became a zombie");
+    assert_eq!(code, Some(1));
+    assert!(text.contains(&format!("process {pid}: a zombie")), "{text}");
 }

@@ -166,3 +166,45 @@ fn a_pid_namespace_is_named_as_the_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn quiet_says_when_it_cannot_name_an_owner() {
+    let _g = sockets_guard();
+    let root_owned = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = root_owned.local_addr().unwrap().port().to_string();
+    let Some(out) = as_nobody(&["-q", "-t", &port]) else {
+        return;
+    };
+    // No PID at all would read as "nothing holds it" to `kill $(...)`.
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot name the owner of tcp 127.0.0.1:{port}"))
+            && stderr.contains("not running as root")
+            && stderr.contains("sudo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_pid_whose_files_cannot_be_read_is_not_called_empty() {
+    // PID 1 belongs to root; nobody cannot list its descriptors.
+    let Some(out) = as_nobody(&["--pid", "1"]) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("process 1: its open files could not be read")
+            && text.contains("not running as root"),
+        "{text}"
+    );
+    let Some(out) = as_nobody(&["--pid", "1", "--json"]) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["unanswered"][0]["process"]["state"], "unreadable");
+}

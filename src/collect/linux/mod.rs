@@ -11,6 +11,7 @@ mod mountinfo;
 mod netlink;
 mod netns;
 mod nft;
+mod pid_state;
 mod proc_net;
 mod proc_text;
 mod process;
@@ -406,6 +407,11 @@ fn add_ancestors(
             processes.insert(pid, p);
         }
     }
+}
+
+/// What process `pid` is, for a `--pid` that found no listener.
+pub(super) fn pid_state(source: &Source, pid: u32) -> crate::model::PidState {
+    pid_state::pid_state(&proc_root(source), pid)
 }
 
 fn proc_root(source: &Source) -> PathBuf {
