@@ -11,6 +11,7 @@ use crate::audit::{baseline, eval, init, policy};
 use crate::collect::{self, Details, Request};
 use crate::config::{Command, Config, Output, ReportFormat};
 use crate::explain::{self, why};
+use crate::query::Query;
 use crate::render::{self, Answer};
 use crate::report::Report;
 
@@ -77,9 +78,8 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
 }
 
 fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let filter = &config.filter;
-    let targets = &config.targets;
-    let asking = !targets.is_empty();
+    let query = &config.query;
+    let asking = query.asking();
     // Read only what the output shows.
     let details = match config.output {
         Output::Pids => Details::Pid,
@@ -88,10 +88,12 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         Output::Json { .. } | Output::Csv { .. } | Output::Ndjson => Details::Full,
         Output::Explain => Details::Explain,
     };
-    let ports = kernel_ports(config);
+    let ports = query.kernel_ports();
+    let pids = query.pids();
     let request = Request {
-        protocols: &filter.protocols,
+        protocols: &query.filter.protocols,
         ports: &ports,
+        pids: &pids,
         details,
         user_names: !config.numeric && details != Details::Pid,
         owner_files: details == Details::Explain,
@@ -99,65 +101,19 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         elsewhere: details != Details::Pid,
         backend: config.backend,
     };
-    let keep = |s: &crate::model::Socket| {
-        filter.matches(s)
-            && (!asking
-                || targets
-                    .iter()
-                    .any(|t| t.matches_port(s.port, s.protocol) != Some(false)))
-    };
-    let snapshot = collect::collect(&config.source, request, keep)?;
+    let snapshot = collect::collect(&config.source, request, |s| query.keeps(s))?;
     let mut timings = snapshot.timings.clone();
     let walk_error = snapshot.walk_error.clone();
     let explained = Instant::now();
-    let mut report = explain::explain(snapshot, !config.numeric, config.all_namespaces);
-    let mut unanswered = if asking {
-        why::select(&mut report, targets)
-    } else {
-        Vec::new()
+    let options = explain::Options {
+        services: !config.numeric,
+        all_namespaces: config.all_namespaces,
+        compact: matches!(config.output, Output::Table { .. }),
     };
-    if asking {
-        // Only the forwards a target asks about; a target a forward
-        // answers is answered.
-        let caught = |f: &explain::forward::Forward, t: &crate::config::Target| {
-            t.ports().is_some_and(|ranges| {
-                ranges.iter().any(|r| {
-                    f.ports.is_empty()
-                        || f.ports
-                            .iter()
-                            .any(|(lo, hi)| r.start <= *hi && *lo <= r.end)
-                }) && match t {
-                    crate::config::Target::Ports { protocol, .. } => {
-                        protocol.is_none_or(|p| f.rule.protocol.is_none_or(|q| p == q))
-                    }
-                    _ => true,
-                }
-            })
-        };
-        report
-            .forwards
-            .retain(|f| targets.iter().any(|t| caught(f, t)));
-        unanswered.retain(|(t, _)| !report.forwards.iter().any(|f| caught(f, t)));
-    }
-    // After `select`: `origins` follows `listeners` index for index.
-    if matches!(config.output, Output::Table { .. }) {
-        report.origins = why::compact_all(&report);
-    }
-    let pid_states: std::collections::BTreeMap<u32, crate::model::PidState> = unanswered
-        .iter()
-        .filter_map(|(t, _)| match t {
-            crate::config::Target::Pid(pid) => Some((
-                *pid,
-                collect::pid_state(&config.source, config.backend, *pid),
-            )),
-            _ => None,
-        })
-        .collect();
+    let report = explain::explain(snapshot, query, options);
     let answer = asking.then(|| Answer {
         explanations: why::explain_all(&report),
-        unanswered: unanswered.clone(),
         now: unix_now(),
-        pid_states: pid_states.clone(),
     });
     timings.push(("explain", explained.elapsed()));
     notes(&report, err)?;
@@ -169,12 +125,13 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     }
     // Something asked about found nothing: 1, so scripts can tell.
     let nothing = report.listeners.is_empty() && report.forwards.is_empty();
-    let unknowable = pid_states
-        .values()
-        .any(|s| matches!(s, crate::model::PidState::Unreadable(_)));
+    let unknowable = report
+        .unanswered
+        .iter()
+        .any(|u| matches!(u.process, Some(crate::model::PidState::Unreadable(_))));
     let outcome = if unknowable {
         Outcome::Undetermined
-    } else if (nothing && (filter.narrowing || asking)) || !unanswered.is_empty() {
+    } else if (nothing && query.narrowed()) || !report.unanswered.is_empty() {
         Outcome::NothingMatched
     } else {
         Outcome::Listed
@@ -381,6 +338,7 @@ fn watch(
             let request = Request {
                 protocols: &protocols,
                 ports: &[],
+                pids: &[],
                 details: Details::Identity,
                 user_names: !config.numeric,
                 owner_files: false,
@@ -389,8 +347,12 @@ fn watch(
                 backend: config.backend,
             };
             let snapshot = collect::collect(&config.source, request, |s| new.contains(&s.inode))?;
-            let mut report = explain::explain(snapshot, !config.numeric, false);
-            report.origins = why::compact_all(&report);
+            let options = explain::Options {
+                services: !config.numeric,
+                all_namespaces: false,
+                compact: true,
+            };
+            let report = explain::explain(snapshot, &Query::whole_host(), options);
             let described = render::watch::describe(&report, config.numeric);
             let mut seen = HashSet::new();
             for (l, d) in report.listeners.iter().zip(described) {
@@ -442,6 +404,7 @@ fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow:
     let request = Request {
         protocols: &protocols,
         ports: &[],
+        pids: &[],
         details,
         user_names: !config.numeric,
         owner_files: details >= Details::Identity,
@@ -450,7 +413,12 @@ fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow:
         backend: config.backend,
     };
     let snapshot = collect::collect(&config.source, request, |_| true)?;
-    let report = explain::explain(snapshot, !config.numeric, config.all_namespaces);
+    let options = explain::Options {
+        services: !config.numeric,
+        all_namespaces: config.all_namespaces,
+        compact: false,
+    };
+    let report = explain::explain(snapshot, &Query::whole_host(), options);
     notes(&report, err)?;
     Ok(report)
 }
@@ -557,25 +525,4 @@ fn emit(output: Option<&Path>, bytes: &[u8], out: &mut dyn Write) -> anyhow::Res
     std::fs::write(&tmp, bytes).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)?;
     Ok(())
-}
-
-/// The port ranges the kernel may filter on: those of `-p`, intersected
-/// with the targets' when every target names ports; none means all.
-fn kernel_ports(config: &Config) -> Vec<(u16, u16)> {
-    let from_filter: Vec<(u16, u16)> = config
-        .filter
-        .ports
-        .iter()
-        .map(|r| (r.start, r.end))
-        .collect();
-    let from_targets: Option<Vec<(u16, u16)>> = config
-        .targets
-        .iter()
-        .map(|t| t.ports())
-        .collect::<Option<Vec<_>>>()
-        .map(|v| v.into_iter().flatten().map(|r| (r.start, r.end)).collect());
-    match from_targets {
-        Some(t) if !t.is_empty() && from_filter.is_empty() => t,
-        _ => from_filter,
-    }
 }

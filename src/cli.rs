@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::collect::Source;
-use crate::config::{self, Command, Config, Filter, Look, Output, PortRange, ReportFormat, Target};
+use crate::config::{Command, Config, Look, Output, ReportFormat};
 use crate::model::Protocol;
+use crate::query::{self, Filter, PortRange, Query, Target};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -54,7 +55,7 @@ pub struct Args {
 
     /// Explain these: a port (8080, :8080, 53/udp), a range (8000-8100) or an
     /// IANA service name (ssh). Without targets, list every listening socket.
-    #[arg(value_name = "TARGET", value_parser = config::parse_target)]
+    #[arg(value_name = "TARGET", value_parser = query::parse_target)]
     targets: Vec<Target>,
 
     /// Explain every socket this process holds (repeatable)
@@ -82,7 +83,7 @@ pub struct Args {
     ipv6: bool,
 
     /// Only these ports: 22, 8000-8100, or a comma-separated list (repeatable)
-    #[arg(short = 'p', long = "port", value_name = "PORTS", value_parser = config::parse_ports)]
+    #[arg(short = 'p', long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
     ports: Vec<Vec<PortRange>>,
 
     /// Numbers only: no service names, uids instead of user names
@@ -378,17 +379,19 @@ impl Args {
             },
             all_namespaces: self.all_namespaces,
             source: self.proc_root.map_or(Source::Live, Source::Recorded),
-            filter: Filter {
-                protocols,
-                ipv4,
-                ipv6,
-                ports,
-                narrowing,
+            query: Query {
+                targets,
+                filter: Filter {
+                    protocols,
+                    ipv4,
+                    ipv6,
+                    ports,
+                    narrowing,
+                },
             },
             output,
             numeric,
             timings: self.timings,
-            targets,
         })
     }
 }
@@ -461,26 +464,26 @@ mod tests {
     #[test]
     fn defaults_list_everything() {
         let c = config(&[]);
-        assert_eq!(c.filter.protocols, vec![Protocol::Tcp, Protocol::Udp]);
-        assert!(c.filter.ipv4 && c.filter.ipv6 && !c.filter.narrowing);
+        assert_eq!(c.query.filter.protocols, vec![Protocol::Tcp, Protocol::Udp]);
+        assert!(c.query.filter.ipv4 && c.query.filter.ipv6 && !c.query.filter.narrowing);
         assert_eq!(c.output, Output::Table { header: true });
     }
 
     #[test]
     fn filters_and_outputs() {
         let c = config(&["-t", "-4", "-p", "22,80", "-p", "8000-8100", "--json"]);
-        assert_eq!(c.filter.protocols, vec![Protocol::Tcp]);
-        assert!(c.filter.ipv4 && !c.filter.ipv6 && c.filter.narrowing);
-        assert_eq!(c.filter.ports.len(), 3);
+        assert_eq!(c.query.filter.protocols, vec![Protocol::Tcp]);
+        assert!(c.query.filter.ipv4 && !c.query.filter.ipv6 && c.query.filter.narrowing);
+        assert_eq!(c.query.filter.ports.len(), 3);
         assert!(matches!(c.output, Output::Json { .. }));
         assert_eq!(
             config(&["--no-header"]).output,
             Output::Table { header: false }
         );
-        assert_eq!(config(&["-tu", "-46"]).filter.protocols.len(), 2);
+        assert_eq!(config(&["-tu", "-46"]).query.filter.protocols.len(), 2);
         let c = config(&["8080", "ssh", "--pid", "1", "--process", "nginx"]);
         assert_eq!(c.output, Output::Explain);
-        assert_eq!(c.targets.len(), 4);
+        assert_eq!(c.query.targets.len(), 4);
         assert_eq!(config(&["-q", "8080"]).output, Output::Pids);
     }
 
@@ -527,7 +530,7 @@ mod tests {
         // A target is still a target; the IANA service "audit" is 182, and
         // is a target wherever it is not the first word.
         assert_eq!(config(&["audit/tcp"]).command, Command::List);
-        assert_eq!(config(&["8080", "audit"]).targets.len(), 2);
+        assert_eq!(config(&["8080", "audit"]).query.targets.len(), 2);
         assert_eq!(config(&["8080"]).command, Command::List);
     }
 

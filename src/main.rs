@@ -9,6 +9,7 @@ mod config;
 mod explain;
 mod model;
 mod ports;
+mod query;
 mod render;
 mod report;
 mod sanitize;

@@ -41,6 +41,14 @@ pub struct Socket {
     pub netns: u64,
 }
 
+impl Socket {
+    /// An IPv6 socket accepts IPv4 only when bound to the wildcard with
+    /// IPV6_V6ONLY off; a specific IPv6 address never matches IPv4 traffic.
+    pub fn is_dual_stack(&self) -> bool {
+        matches!(self.address, IpAddr::V6(a) if a.is_unspecified()) && self.v6only == Some(false)
+    }
+}
+
 /// A network namespace of the host: where it is visible (member processes,
 /// bind mounts such as /run/netns/NAME) and its addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -254,6 +262,8 @@ pub struct Snapshot {
     /// Why the BPF walk could not be used, when it was tried (for
     /// `--timings`; the /proc scan then found the owners).
     pub walk_error: Option<String>,
+    /// For each PID `--pid` names: what the process is.
+    pub pid_states: Vec<(u32, PidState)>,
 }
 
 /// What a process asked about with `--pid` turned out to be, when it

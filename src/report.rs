@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::explain::forward::{Forward, Target};
 use crate::explain::namespaces::NsView;
-use crate::model::{Connection, HiddenReason, Host, Process, Protocol};
+use crate::model::{Connection, HiddenReason, Host, NatRule, PidState, Process, Protocol};
+use crate::query::Target;
 use crate::services::ServiceRecord;
 
 /// Everything a renderer needs.
@@ -19,17 +19,17 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Every process read, owners and (for explanations) their ancestors.
     pub processes: BTreeMap<u32, Arc<Process>>,
-    /// Non-listening sockets on the asked ports, with their owners.
-    pub connections: Vec<ConnectionUse>,
+    /// The targets asked about that no listener or forward answers.
+    pub unanswered: Vec<Unanswered>,
     /// Host facts for explanations.
     pub host: Host,
-    /// For the table: each listener's compact origin and warning ids, in
-    /// the order of `listeners` (empty when not worked out).
-    pub origins: Vec<(String, Vec<&'static str>)>,
+    /// For the table and watch: each listed socket's compact origin and
+    /// warning ids, by inode (empty when not worked out).
+    pub origins: BTreeMap<u64, Compact>,
     /// The network namespaces read (with `-A`, or to follow DNAT rules).
     pub namespaces: Vec<NsView>,
-    /// Listeners of other namespaces that are not listed, but may receive
-    /// forwarded traffic.
+    /// Sockets that are not listed but receive forwarded traffic: of other
+    /// namespaces, or of this one outside what was asked.
     pub ns_listeners: Vec<Listener>,
     /// Ports forwarded by DNAT or redirect rules.
     pub forwards: Vec<Forward>,
@@ -42,18 +42,37 @@ pub struct Report {
 }
 
 impl Report {
-    /// The listener a forward target names.
-    pub fn target(&self, t: Target) -> Option<&Listener> {
-        match t {
-            Target::Listed(i) => self.listeners.get(i),
-            Target::Elsewhere(i) => self.ns_listeners.get(i),
-        }
+    /// The socket with this inode, listed or not (a forward's receiver).
+    pub fn listener(&self, inode: u64) -> Option<&Listener> {
+        self.listeners
+            .iter()
+            .chain(&self.ns_listeners)
+            .find(|l| l.inode == inode)
     }
 
     /// The namespace with this inode.
     pub fn namespace(&self, inode: u64) -> Option<&NsView> {
         self.namespaces.iter().find(|n| n.inode == inode)
     }
+}
+
+/// The compact form of a listener's origin and its warning ids, for one
+/// line of a table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compact {
+    pub origin: String,
+    pub warnings: Vec<&'static str>,
+}
+
+/// A target nothing listens on or forwards.
+#[derive(Debug, Clone)]
+pub struct Unanswered {
+    pub target: Target,
+    /// Non-listening sockets on its ports (outgoing or established), with
+    /// their owners.
+    pub connections: Vec<ConnectionUse>,
+    /// For `--pid`: what the process is.
+    pub process: Option<PidState>,
 }
 
 /// A non-listening socket and who holds it.
@@ -118,4 +137,33 @@ pub struct HiddenSummary {
     pub partial: usize,
     /// Processes whose descriptors could not be read.
     pub unreadable_pids: Vec<u32>,
+}
+
+/// One forwarded port range of one rule.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub rule: NatRule,
+    /// The host ports it catches (empty: every port).
+    pub ports: Vec<(u16, u16)>,
+    pub destination: Destination,
+    /// The address and port range traffic goes to (`None`: unchanged).
+    pub to_address: Option<IpAddr>,
+    pub to_ports: Option<(u16, u16)>,
+    /// The sockets that receive it, by inode: listed ones, or others
+    /// (`Report::listener` finds either).
+    pub receivers: Vec<u64>,
+}
+
+/// Where a forward leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// This host's own namespace (a redirect, or DNAT to one of its own
+    /// addresses).
+    ThisHost,
+    /// Another network namespace of this host, by inode.
+    Namespace(u64),
+    /// An address no namespace of this host has: another machine.
+    OtherHost,
+    /// The rule could not be decoded far enough to tell.
+    Unknown,
 }

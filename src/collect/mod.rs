@@ -45,6 +45,8 @@ pub struct Request<'a> {
     /// Inclusive port ranges a backend may filter on early (all when empty);
     /// `keep` still has the last word.
     pub ports: &'a [(u16, u16)],
+    /// PIDs asked about (`--pid`): what each is, when it holds nothing.
+    pub pids: &'a [u32],
     pub details: Details,
     /// Resolve uids to user names.
     pub user_names: bool,
@@ -257,6 +259,11 @@ pub fn collect(
             nat_rules,
             ns_sockets,
             walk_error: walk.and_then(Result::err),
+            pid_states: request
+                .pids
+                .iter()
+                .map(|&pid| (pid, pid_state(source, request.backend, pid)))
+                .collect(),
         })
     }
 }

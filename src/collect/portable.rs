@@ -95,6 +95,11 @@ pub fn collect(request: Request<'_>, keep: impl Fn(&Socket) -> bool) -> anyhow::
         },
         timings: vec![("sockets", dumped), ("owners", start.elapsed() - dumped)],
         notes,
+        pid_states: request
+            .pids
+            .iter()
+            .map(|&pid| (pid, crate::model::PidState::Unknown))
+            .collect(),
         ..Snapshot::default()
     })
 }

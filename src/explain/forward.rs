@@ -7,45 +7,9 @@ use std::net::IpAddr;
 
 use super::warnings::Warning;
 use crate::model::{NatAction, NatRule, Protocol};
+pub use crate::report::{Destination, Forward};
 use crate::report::{Listener, Report};
 use crate::sanitize::escape_str;
-
-/// One forwarded port range of one rule.
-#[derive(Debug, Clone)]
-pub struct Forward {
-    pub rule: NatRule,
-    /// The host ports it catches (empty: every port).
-    pub ports: Vec<(u16, u16)>,
-    pub destination: Destination,
-    /// The address and port range traffic goes to (`None`: unchanged).
-    pub to_address: Option<IpAddr>,
-    pub to_ports: Option<(u16, u16)>,
-    /// Indices into `Report::listeners` (`in_listing`) or
-    /// `Report::ns_listeners` of the sockets that receive it.
-    pub targets: Vec<Target>,
-    /// Their socket inodes.
-    pub target_inodes: Vec<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Listed(usize),
-    Elsewhere(usize),
-}
-
-/// Where a forward leads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Destination {
-    /// This host's own namespace (a redirect, or DNAT to one of its own
-    /// addresses).
-    ThisHost,
-    /// Another network namespace of this host, by inode.
-    Namespace(u64),
-    /// An address no namespace of this host has: another machine.
-    OtherHost,
-    /// The rule could not be decoded far enough to tell.
-    Unknown,
-}
 
 /// Follow every rule. `own` is the inode of whyport's namespace (0 when
 /// namespaces were not read), `addresses` each namespace's addresses.
@@ -71,16 +35,9 @@ pub fn follow(report: &Report, rules: &[NatRule], own: u64) -> Vec<Forward> {
                 destination,
                 to_address,
                 to_ports,
-                targets: Vec::new(),
-                target_inodes: Vec::new(),
+                receivers: Vec::new(),
             };
-            f.targets = targets(report, &f, own);
-            f.target_inodes = f
-                .targets
-                .iter()
-                .filter_map(|t| report.target(*t))
-                .map(|l| l.inode)
-                .collect();
+            f.receivers = receivers(report, &f, own);
             f
         })
         .collect()
@@ -112,7 +69,7 @@ fn unmap(a: IpAddr) -> IpAddr {
 /// The listeners a forward delivers to: in its destination namespace, of
 /// its protocol, on the translated port (or the caught port when it is
 /// kept), bound to the destination address or a wildcard.
-fn targets(report: &Report, f: &Forward, own: u64) -> Vec<Target> {
+fn receivers(report: &Report, f: &Forward, own: u64) -> Vec<u64> {
     let ns = match f.destination {
         Destination::ThisHost => None,
         Destination::Namespace(inode) => Some(inode),
@@ -136,22 +93,13 @@ fn targets(report: &Report, f: &Forward, own: u64) -> Vec<Target> {
     let ok = |l: &Listener| {
         in_ns(l) && f.rule.protocol.is_none_or(|p| p == l.protocol) && port_ok(l.port) && accepts(l)
     };
-    let mut out: Vec<Target> = report
+    report
         .listeners
         .iter()
-        .enumerate()
-        .filter(|(_, l)| ok(l))
-        .map(|(i, _)| Target::Listed(i))
-        .collect();
-    out.extend(
-        report
-            .ns_listeners
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| ok(l))
-            .map(|(i, _)| Target::Elsewhere(i)),
-    );
-    out
+        .chain(&report.ns_listeners)
+        .filter(|l| ok(l))
+        .map(|l| l.inode)
+        .collect()
 }
 
 /// Stand-ins for forwarded ports, so that audits and policies judge them
@@ -177,7 +125,7 @@ pub fn stand_ins(report: &Report) -> Vec<Listener> {
             IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
         });
         let mut owners: Vec<crate::report::Owner> = Vec::new();
-        for l in f.targets.iter().filter_map(|t| report.target(*t)) {
+        for l in f.receivers.iter().filter_map(|i| report.listener(*i)) {
             for o in &l.owners {
                 if !owners.iter().any(|x| x.process.pid == o.process.pid) {
                     owners.push(crate::report::Owner {
@@ -189,9 +137,9 @@ pub fn stand_ins(report: &Report) -> Vec<Listener> {
         }
         owners.sort_by_key(|o| o.process.pid);
         let netns = f
-            .targets
+            .receivers
             .first()
-            .and_then(|t| report.target(*t))
+            .and_then(|i| report.listener(*i))
             .map_or(0, |l| l.netns);
         for protocol in protocols {
             out.push(Listener {
@@ -240,7 +188,7 @@ pub fn shadowed(l: &Listener, forwards: &[Forward], own: u64) -> Option<Warning>
             && f.rule
                 .daddr
                 .is_none_or(|d| l.address.is_unspecified() || unmap(d) == unmap(l.address))
-            && !f.target_inodes.contains(&l.inode)
+            && !f.receivers.contains(&l.inode)
     })?;
     Some(Warning {
         id: "shadowed-by-dnat",
@@ -320,6 +268,12 @@ pub fn caught_text(f: &Forward) -> String {
     } else {
         ports_text(&f.ports)
     }
+}
+
+/// The ports `f` catches as the query asks about them: `None` for every
+/// port (or ports that could not be decoded).
+pub fn caught_ports(f: &Forward) -> Option<&[(u16, u16)]> {
+    (!f.ports.is_empty()).then_some(f.ports.as_slice())
 }
 
 /// Whether forward `f` catches `port`/`protocol`.

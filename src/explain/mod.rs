@@ -13,13 +13,31 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::model::{Process, Snapshot, Socket, SocketFd};
-use crate::report::{ConnectionUse, HiddenSummary, Listener, Owner, OwnerStatus, Report};
+use crate::model::{PidState, Process, Snapshot, Socket, SocketFd};
+use crate::query::{Query, Target};
+use crate::report::{
+    ConnectionUse, HiddenSummary, Listener, Owner, OwnerStatus, Report, Unanswered,
+};
 use crate::services;
+use forward::Forward;
+use namespaces::NsView;
 
-/// Build the report for a snapshot. `services` false skips service names
-/// (`--numeric`).
-pub fn explain(snapshot: Snapshot, with_services: bool, all_namespaces: bool) -> Report {
+/// How to build the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Name the registered services (not with `--numeric`).
+    pub services: bool,
+    /// Every namespace is listed (`-A`).
+    pub all_namespaces: bool,
+    /// Work out each listed socket's compact origin and warnings (the
+    /// table, watch).
+    pub compact: bool,
+}
+
+/// Build the report for a snapshot: the sockets and forwards `query` asks
+/// about, joined to their owners, and the targets nothing answers. The
+/// report is complete when returned; nobody edits it afterwards.
+pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
     let mut fds = snapshot.socket_fds;
     fds.sort_unstable_by_key(|f| (f.inode, f.pid, f.fd));
     fds.dedup();
@@ -29,11 +47,7 @@ pub fn explain(snapshot: Snapshot, with_services: bool, all_namespaces: bool) ->
         .map(|(pid, p)| (pid, Arc::new(p)))
         .collect();
     let reason = snapshot.visibility.hidden_reason();
-    let mut hidden = HiddenSummary {
-        reason,
-        unreadable_pids: snapshot.visibility.unreadable_pids.clone(),
-        ..HiddenSummary::default()
-    };
+    let with_services = options.services;
     let mut listeners: Vec<Listener> = snapshot
         .sockets
         .iter()
@@ -45,16 +59,11 @@ pub fn explain(snapshot: Snapshot, with_services: bool, all_namespaces: bool) ->
                 (true, None) => OwnerStatus::Kernel,
                 (true, Some(r)) => OwnerStatus::Hidden(r),
             };
-            match owner_status {
-                OwnerStatus::Partial(_) => hidden.partial += 1,
-                OwnerStatus::Hidden(_) => hidden.hidden += 1,
-                _ => {}
-            }
             listener(socket, owners, owner_status, with_services)
         })
         .collect();
     listeners.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
-    let ns_listeners: Vec<Listener> = snapshot
+    let mut ns_listeners: Vec<Listener> = snapshot
         .ns_sockets
         .iter()
         .map(|socket| {
@@ -73,38 +82,124 @@ pub fn explain(snapshot: Snapshot, with_services: bool, all_namespaces: bool) ->
         .find(|n| n.own)
         .map_or(0, |n| n.inode);
     let no_namespaces = snapshot.namespaces.is_empty();
-    let namespaces = snapshot
+    let namespaces: Vec<NsView> = snapshot
         .namespaces
         .iter()
         .map(|n| namespaces::view(n, &snapshot.host.container_names))
         .collect();
-    let connections = snapshot
-        .connections
-        .into_iter()
-        .map(|connection| ConnectionUse {
-            owners: owners(&fds, connection.inode, &processes),
-            connection,
-        })
-        .collect();
+    // Forwards are followed over every socket read, before the query
+    // narrows the listing: a forward's receivers need not be asked about.
+    let mut forwards = {
+        let all = Report {
+            namespaces: namespaces.clone(),
+            listeners: std::mem::take(&mut listeners),
+            ns_listeners: std::mem::take(&mut ns_listeners),
+            ..Report::default()
+        };
+        let forwards = forward::follow(&all, &snapshot.nat_rules, own_netns);
+        listeners = all.listeners;
+        ns_listeners = all.ns_listeners;
+        forwards
+    };
+    let mut unanswered = Vec::new();
+    if query.asking() {
+        let asks = |t: &Target, l: &Listener| {
+            t.asks_about(
+                l.port,
+                l.protocol,
+                l.owners
+                    .iter()
+                    .map(|o| (o.process.pid, o.process.name.as_slice())),
+            )
+        };
+        let catches =
+            |t: &Target, f: &Forward| t.caught_by(forward::caught_ports(f), f.rule.protocol);
+        forwards.retain(|f| query.targets.iter().any(|t| catches(t, f)));
+        let (asked, not_asked): (Vec<Listener>, Vec<Listener>) = listeners
+            .into_iter()
+            .partition(|l| query.targets.iter().any(|t| asks(t, l)));
+        listeners = asked;
+        // A socket not asked about that receives a forward that is.
+        let receiving: Vec<Listener> = not_asked
+            .into_iter()
+            .filter(|l| forwards.iter().any(|f| f.receivers.contains(&l.inode)))
+            .filter(|l| !ns_listeners.iter().any(|n| n.inode == l.inode))
+            .collect();
+        ns_listeners.extend(receiving);
+        let pid_states: BTreeMap<u32, PidState> = snapshot.pid_states.into_iter().collect();
+        let connections: Vec<ConnectionUse> = snapshot
+            .connections
+            .into_iter()
+            .map(|connection| ConnectionUse {
+                owners: owners(&fds, connection.inode, &processes),
+                connection,
+            })
+            .collect();
+        unanswered = query
+            .targets
+            .iter()
+            .filter(|t| {
+                !listeners.iter().any(|l| asks(t, l)) && !forwards.iter().any(|f| catches(t, f))
+            })
+            .map(|t| unanswered_target(t, &connections, &pid_states))
+            .collect();
+    }
+    let mut hidden = HiddenSummary {
+        reason,
+        unreadable_pids: snapshot.visibility.unreadable_pids.clone(),
+        ..HiddenSummary::default()
+    };
+    for l in &listeners {
+        match l.owner_status {
+            OwnerStatus::Partial(_) => hidden.partial += 1,
+            OwnerStatus::Hidden(_) => hidden.hidden += 1,
+            _ => {}
+        }
+    }
     let mut report = Report {
         listeners,
         hidden,
         notes: snapshot.notes,
         processes,
-        connections,
+        unanswered,
         host: snapshot.host,
-        origins: Vec::new(),
+        origins: BTreeMap::new(),
         namespaces,
         ns_listeners,
-        forwards: Vec::new(),
+        forwards,
         other_listeners: snapshot.other_listeners,
         own_netns,
         // Without namespace information (not root, another platform) the
         // listing is the plain one.
-        all_namespaces: all_namespaces && !no_namespaces,
+        all_namespaces: options.all_namespaces && !no_namespaces,
     };
-    report.forwards = forward::follow(&report, &snapshot.nat_rules, own_netns);
+    if options.compact {
+        report.origins = why::compact_all(&report);
+    }
     report
+}
+
+/// What is known of a target nothing answers: the connections on its
+/// ports, and for `--pid` what the process is.
+fn unanswered_target(
+    target: &Target,
+    connections: &[ConnectionUse],
+    pid_states: &BTreeMap<u32, PidState>,
+) -> Unanswered {
+    let ports = target.ports().unwrap_or_default();
+    let on = |p: u16| ports.iter().any(|r| r.contains(p));
+    Unanswered {
+        target: target.clone(),
+        connections: connections
+            .iter()
+            .filter(|c| on(c.connection.local.port()) || on(c.connection.remote.port()))
+            .cloned()
+            .collect(),
+        process: match target {
+            Target::Pid(pid) => pid_states.get(pid).cloned(),
+            _ => None,
+        },
+    }
 }
 
 /// The owners of `inode`, by pid, each with its descriptors, from `fds`
@@ -148,7 +243,7 @@ fn listener(
         address: socket.address,
         port: socket.port,
         interface: socket.interface.clone(),
-        dual_stack: is_dual_stack(socket),
+        dual_stack: socket.is_dual_stack(),
         inode: socket.inode,
         socket_uid: socket.uid,
         netns: socket.netns,
@@ -161,12 +256,6 @@ fn listener(
         owner_status,
         forwarded_to: None,
     }
-}
-
-/// An IPv6 socket accepts IPv4 only when bound to the wildcard with
-/// IPV6_V6ONLY off; a specific IPv6 address never matches IPv4 traffic.
-pub fn is_dual_stack(socket: &Socket) -> bool {
-    matches!(socket.address, IpAddr::V6(a) if a.is_unspecified()) && socket.v6only == Some(false)
 }
 
 fn sort_key(l: &Listener) -> (u16, crate::model::Protocol, bool, IpAddr, Option<&str>, u64) {

@@ -1,7 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::model::{HiddenReason, Process, Protocol, Visibility};
+use crate::model::{HiddenReason, NatAction, NatRule, Process, Protocol, Visibility};
 
 fn socket(
     protocol: Protocol,
@@ -28,6 +28,30 @@ fn process(pid: u32, name: &str) -> Process {
         ppid: Some(1),
         name: name.as_bytes().to_vec(),
         ..Process::default()
+    }
+}
+
+fn with_services() -> Options {
+    Options {
+        services: true,
+        ..Options::default()
+    }
+}
+
+fn asking(targets: Vec<Target>) -> Query {
+    Query {
+        targets,
+        ..Query::whole_host()
+    }
+}
+
+fn port(port: u16) -> Target {
+    Target::Ports {
+        range: crate::query::PortRange {
+            start: port,
+            end: port,
+        },
+        protocol: None,
     }
 }
 
@@ -97,7 +121,7 @@ fn snapshot() -> Snapshot {
 
 #[test]
 fn joins_every_owner_and_sorts_by_port_protocol_address() {
-    let r = explain(snapshot(), true, false);
+    let r = explain(snapshot(), &Query::whole_host(), with_services());
     let rows: Vec<(u16, &str, String, Vec<u32>)> = r
         .listeners
         .iter()
@@ -127,7 +151,7 @@ fn joins_every_owner_and_sorts_by_port_protocol_address() {
 
 #[test]
 fn dual_stack_only_for_wildcard_without_v6only() {
-    let r = explain(snapshot(), true, false);
+    let r = explain(snapshot(), &Query::whole_host(), with_services());
     let dual: Vec<(u16, bool)> = r.listeners.iter().map(|l| (l.port, l.dual_stack)).collect();
     assert_eq!(
         dual,
@@ -146,14 +170,14 @@ fn dual_stack_only_for_wildcard_without_v6only() {
         1,
         Some(false),
     );
-    assert!(!is_dual_stack(&specific));
+    assert!(!specific.is_dual_stack());
     let unknown = socket(Protocol::Tcp, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 1, 1, None);
-    assert!(!is_dual_stack(&unknown));
+    assert!(!unknown.is_dual_stack());
 }
 
 #[test]
 fn full_visibility_means_ownerless_sockets_belong_to_the_kernel() {
-    let r = explain(snapshot(), true, false);
+    let r = explain(snapshot(), &Query::whole_host(), with_services());
     let status: Vec<OwnerStatus> = r.listeners.iter().map(|l| l.owner_status).collect();
     use OwnerStatus::*;
     assert_eq!(status, vec![Visible, Kernel, Visible, Visible, Kernel]);
@@ -172,7 +196,7 @@ fn partial_visibility_marks_hidden_and_partial_with_the_reason() {
         root: false,
         pid_namespace: false,
     };
-    let r = explain(s, true, false);
+    let r = explain(s, &Query::whole_host(), with_services());
     use OwnerStatus::*;
     let r_ = HiddenReason::NotRoot;
     let status: Vec<OwnerStatus> = r.listeners.iter().map(|l| l.owner_status).collect();
@@ -225,6 +249,69 @@ fn hidden_reason_priorities() {
 
 #[test]
 fn numeric_skips_service_names() {
-    let r = explain(snapshot(), false, false);
+    let r = explain(snapshot(), &Query::whole_host(), Options::default());
     assert!(r.listeners.iter().all(|l| l.service.is_none()));
+}
+
+#[test]
+fn the_query_selects_listeners_and_says_which_targets_found_nothing() {
+    let mut s = snapshot();
+    s.pid_states = vec![(42, PidState::Missing)];
+    let targets = vec![Target::Process("sshd".into()), port(9000), Target::Pid(42)];
+    let r = explain(s, &asking(targets.clone()), with_services());
+    let ports: Vec<u16> = r.listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, vec![22]);
+    let missing: Vec<Target> = r.unanswered.iter().map(|u| u.target.clone()).collect();
+    assert_eq!(missing, targets[1..].to_vec());
+    assert_eq!(r.unanswered[1].process, Some(PidState::Missing));
+    assert_eq!(r.unanswered[0].process, None);
+    // Only what was asked counts as hidden or partial.
+    assert_eq!((r.hidden.hidden, r.hidden.partial), (0, 0));
+}
+
+/// A forward's receiver is known by its socket, not by its place in a
+/// list the query narrows: `--pid 100 8080` with 8080 redirected to 22
+/// names sshd's socket as the receiver, not whatever took its index.
+#[test]
+fn a_forward_names_its_receiver_whatever_the_query_keeps() {
+    let mut s = snapshot();
+    s.nat_rules = vec![NatRule {
+        family: "ip".into(),
+        table: "nat".into(),
+        chain: "PREROUTING".into(),
+        handle: 7,
+        protocol: Some(Protocol::Tcp),
+        ports: vec![(8080, 8080)],
+        action: NatAction::Redirect {
+            ports: Some((22, 22)),
+        },
+        ..NatRule::default()
+    }];
+    let r = explain(
+        s,
+        &asking(vec![Target::Pid(100), port(8080)]),
+        with_services(),
+    );
+    let ports: Vec<u16> = r.listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, vec![80, 80], "nginx's two sockets");
+    assert_eq!(r.forwards.len(), 1);
+    let receivers: Vec<(u16, u32)> = r.forwards[0]
+        .receivers
+        .iter()
+        .filter_map(|i| r.listener(*i))
+        .map(|l| (l.port, l.owners[0].process.pid))
+        .collect();
+    assert_eq!(receivers, vec![(22, 7)]);
+    assert!(r.unanswered.is_empty(), "the forward answers 8080");
+}
+
+#[test]
+fn compact_origins_are_found_by_socket() {
+    let options = Options {
+        compact: true,
+        ..with_services()
+    };
+    let r = explain(snapshot(), &asking(vec![port(22)]), options);
+    assert_eq!(r.listeners.len(), 1);
+    assert_eq!(r.origins.keys().copied().collect::<Vec<_>>(), vec![40]);
 }

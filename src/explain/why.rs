@@ -3,14 +3,14 @@
 //! against the program, warnings, and how to stop it. Pure functions over
 //! the report.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::exposure::{Exposure, exposure};
 use super::origin::{Container, Launcher, Unit};
 use super::warnings::{self, Warning};
-use crate::config::Target;
 use crate::model::Process;
-use crate::report::{Listener, Report};
+use crate::report::{Compact, Listener, Report};
 use crate::sanitize::escape;
 
 mod advice;
@@ -62,43 +62,7 @@ pub struct Origin {
     pub container_name: Option<String>,
 }
 
-/// Whether `l` is one of the sockets `target` asks about.
-pub fn matches(target: &Target, l: &Listener) -> bool {
-    match (target.matches_port(l.port, l.protocol), target) {
-        (Some(by_port), _) => by_port,
-        (None, Target::Pid(pid)) => l.owners.iter().any(|o| o.process.pid == *pid),
-        (None, Target::Process(name)) => l.owners.iter().any(|o| o.process.name == name.as_bytes()),
-        (None, _) => false,
-    }
-}
-
-/// Keep only the listeners some target asks about; the targets that found
-/// none, with the connections on their ports.
-pub fn select<'a>(report: &mut Report, targets: &'a [Target]) -> Vec<(&'a Target, Vec<usize>)> {
-    report
-        .listeners
-        .retain(|l| targets.iter().any(|t| matches(t, l)));
-    targets
-        .iter()
-        .filter(|t| !report.listeners.iter().any(|l| matches(t, l)))
-        .map(|t| {
-            let ports = t.ports().unwrap_or_default();
-            let conns = report
-                .connections
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| {
-                    let on = |p: u16| ports.iter().any(|r| r.contains(p));
-                    on(c.connection.local.port()) || on(c.connection.remote.port())
-                })
-                .map(|(i, _)| i)
-                .collect();
-            (t, conns)
-        })
-        .collect()
-}
-
-/// Explain every listener of the report (already narrowed by `select`).
+/// Explain every listener of the report.
 pub fn explain_all(report: &Report) -> Vec<Explanation<'_>> {
     let mut cache = OriginCache::new();
     report
@@ -119,8 +83,8 @@ pub fn explain_these<'a>(report: &'a Report, listeners: &'a [Listener]) -> Vec<E
 }
 
 /// For the listing: a compact origin (a unit, a container, a launcher or
-/// the parent program) and the warning ids of every listener, in order.
-pub fn compact_all(report: &Report) -> Vec<(String, Vec<&'static str>)> {
+/// the parent program) and the warning ids of every listener, by inode.
+pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
     let mut cache = OriginCache::new();
     report
         .listeners
@@ -133,11 +97,15 @@ pub fn compact_all(report: &Report) -> Vec<(String, Vec<&'static str>)> {
                 .unwrap_or_default();
             let origin = origin_of(report, l, &groups, &ancestry, &mut cache);
             let exposure = exposure(l, &report.host.addresses);
-            let ids = all_warnings(report, l, &exposure, &origin)
+            let warnings = all_warnings(report, l, &exposure, &origin)
                 .into_iter()
                 .map(|w| w.id)
                 .collect();
-            (compact(&origin, &ancestry), ids)
+            let compact = Compact {
+                origin: compact(&origin, &ancestry),
+                warnings,
+            };
+            (l.inode, compact)
         })
         .collect()
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::Answer;
 use super::look::{BOLD, Look, RED, paint};
-use crate::config::Target;
 use crate::explain::exposure::Exposure;
 use crate::explain::why::{Explanation, Group};
 use crate::model::{PidState, Process};
+use crate::query::Target;
 use crate::report::{ConnectionUse, Report};
 use crate::sanitize::{escape, escape_str};
 
@@ -80,19 +80,11 @@ fn prose(report: &Report, answer: &Answer<'_>, out: &mut dyn Write) -> io::Resul
         }
         forward(report, f, now, out)?;
     }
-    for (target, conns) in &answer.unanswered {
+    for u in &report.unanswered {
         if !explanations.is_empty() {
             writeln!(out)?;
         }
-        let conns: Vec<&ConnectionUse> = conns
-            .iter()
-            .filter_map(|i| report.connections.get(*i))
-            .collect();
-        let state = match target {
-            Target::Pid(pid) => answer.pid_states.get(pid),
-            _ => None,
-        };
-        nothing(target, &conns, state, out)?;
+        nothing(&u.target, &u.connections, u.process.as_ref(), out)?;
     }
     Ok(())
 }
@@ -161,8 +153,11 @@ fn forward(
         format!("{} in {place}", to_text(f))
     };
     field(out, "to", &[to])?;
-    let targets: Vec<&crate::report::Listener> =
-        f.targets.iter().filter_map(|t| report.target(*t)).collect();
+    let targets: Vec<&crate::report::Listener> = f
+        .receivers
+        .iter()
+        .filter_map(|i| report.listener(*i))
+        .collect();
     let mut owners = Vec::new();
     let mut path_end = Vec::new();
     for l in &targets {
@@ -434,7 +429,7 @@ const STATES: [&str; 13] = [
 
 fn nothing(
     t: &Target,
-    conns: &[&ConnectionUse],
+    conns: &[ConnectionUse],
     state: Option<&PidState>,
     out: &mut dyn Write,
 ) -> io::Result<()> {

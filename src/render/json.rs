@@ -233,10 +233,11 @@ pub(super) fn render<'a>(
             sockets_with_partial_owners: report.hidden.partial,
         },
         notes: &report.notes,
-        unanswered: answer.map(|a| {
-            a.unanswered
+        unanswered: answer.map(|_| {
+            report
+                .unanswered
                 .iter()
-                .map(|(t, c)| super::json_why::unanswered(report, t, c, &a.pid_states))
+                .map(super::json_why::unanswered)
                 .collect()
         }),
         forwarded: forwards_json(report, &texts),
@@ -344,9 +345,9 @@ fn forwards_json(report: &Report, texts: &HashMap<u32, ProcessText>) -> Vec<Forw
                     undecoded: r.undecoded.clone(),
                 },
                 listeners: f
-                    .targets
+                    .receivers
                     .iter()
-                    .filter_map(|t| report.target(*t))
+                    .filter_map(|i| report.listener(*i))
                     .filter_map(|l| serde_json::to_value(listener_json(l, texts)).ok())
                     .collect(),
             }

@@ -4,11 +4,10 @@
 
 use serde::Serialize;
 
-use crate::config::Target;
 use crate::explain::exposure::Exposure;
 use crate::explain::origin::Runtime;
 use crate::explain::why::Explanation;
-use crate::report::{ConnectionUse, Report};
+use crate::report::ConnectionUse;
 
 #[derive(Debug, Serialize)]
 pub struct WhyJson {
@@ -204,27 +203,18 @@ pub fn why(e: &Explanation<'_>) -> WhyJson {
     }
 }
 
-pub fn unanswered(
-    report: &Report,
-    target: &Target,
-    conns: &[usize],
-    pid_states: &std::collections::BTreeMap<u32, crate::model::PidState>,
-) -> UnansweredJson {
-    let state = match target {
-        Target::Pid(pid) => pid_states.get(pid),
-        _ => None,
-    };
-    let process = state.map(|s| ProcessStateJson {
+pub fn unanswered(u: &crate::report::Unanswered) -> UnansweredJson {
+    let process = u.process.as_ref().map(|s| ProcessStateJson {
         state: s.id(),
         reason: match s {
             crate::model::PidState::Unreadable(why) => Some(why.clone()),
             _ => None,
         },
     });
-    let target = target.spec();
-    let connections = conns
+    let target = u.target.spec();
+    let connections = u
+        .connections
         .iter()
-        .filter_map(|i| report.connections.get(*i))
         .map(|c: &ConnectionUse| ConnectionJson {
             protocol: c.connection.protocol.as_str(),
             local: c.connection.local.to_string(),

@@ -17,20 +17,17 @@ pub use json::JSON_VERSION;
 
 use std::io::{self, Write};
 
-use crate::config::{Output, Target};
+use crate::config::Output;
 use crate::explain::why::Explanation;
 use crate::model::HiddenReason;
 use crate::report::{HiddenSummary, OwnerStatus, Report};
 
-/// The answer to `whyport TARGET...`: an explanation per listener, and the
-/// targets nothing listens on (with indices into `report.connections`).
+/// The answer to `whyport TARGET...`: an explanation per listener (the
+/// targets nothing answers are the report's `unanswered`).
 pub struct Answer<'a> {
     pub explanations: Vec<Explanation<'a>>,
-    pub unanswered: Vec<(&'a Target, Vec<usize>)>,
     /// Seconds since the epoch, for "started 3h ago".
     pub now: u64,
-    /// What each `--pid` that found no listener is.
-    pub pid_states: std::collections::BTreeMap<u32, crate::model::PidState>,
 }
 
 /// Write `report` (and, for targets, the answer) in the chosen format.

@@ -131,9 +131,9 @@ pub fn forwarded_family(report: &Report) -> Family {
     );
     for fw in &report.forwards {
         let mut names: Vec<String> = fw
-            .targets
+            .receivers
             .iter()
-            .filter_map(|t| report.target(*t))
+            .filter_map(|i| report.listener(*i))
             .flat_map(|l| l.owners.iter().map(|o| text(&o.process.name)))
             .collect();
         names.sort();

@@ -40,23 +40,23 @@ pub(super) fn render(
         rows.measure(&head);
     }
     let mut names: HashMap<u32, (String, String)> = HashMap::new();
-    let mut cells_of = |i: usize, l: &Listener| {
+    let mut cells_of = |l: &Listener| {
         let mut cells = row(l, numeric, &mut names);
         if netns {
             cells.insert(0, ns_label(report, l.netns));
         }
         let (origin, warnings) = report
             .origins
-            .get(i)
-            .map_or((String::new(), String::new()), |(o, w)| {
-                (escape_str(o), w.join(","))
+            .get(&l.inode)
+            .map_or((String::new(), String::new()), |c| {
+                (escape_str(&c.origin), c.warnings.join(","))
             });
         cells.push(origin);
         cells.push(warnings);
         cells
     };
-    for (i, l) in report.listeners.iter().enumerate() {
-        rows.measure(&cells_of(i, l));
+    for l in &report.listeners {
+        rows.measure(&cells_of(l));
     }
     // Columns after NETNS: PROTO ADDRESS PORT SERVICE PID(S) PROCESS USER
     // ORIGIN WARN; PID(S), PROCESS, USER and ORIGIN give way on a narrow
@@ -86,8 +86,8 @@ pub(super) fn render(
             out,
         )?;
     }
-    for (i, l) in report.listeners.iter().enumerate() {
-        write_line(&mut line, &cells_of(i, l), &widths, look, &paint, out)?;
+    for l in &report.listeners {
+        write_line(&mut line, &cells_of(l), &widths, look, &paint, out)?;
     }
     if !report.forwards.is_empty() {
         writeln!(out)?;
@@ -143,7 +143,11 @@ fn forwards(
             Destination::OtherHost => "another host".into(),
             Destination::Unknown => "?".into(),
         };
-        let targets: Vec<&Listener> = f.targets.iter().filter_map(|t| report.target(*t)).collect();
+        let targets: Vec<&Listener> = f
+            .receivers
+            .iter()
+            .filter_map(|i| report.listener(*i))
+            .collect();
         let mut pids = Vec::new();
         let mut procs = Vec::new();
         let mut users = Vec::new();

@@ -106,9 +106,12 @@ fn report(visibility: Visibility) -> Report {
         host: Default::default(),
         ..Snapshot::default()
     };
-    let mut r = crate::explain::explain(snapshot, true, false);
-    r.origins = crate::explain::why::compact_all(&r);
-    r
+    let options = crate::explain::Options {
+        services: true,
+        all_namespaces: false,
+        compact: true,
+    };
+    crate::explain::explain(snapshot, &crate::query::Query::whole_host(), options)
 }
 
 fn text(report: &Report, output: Output, numeric: bool) -> String {
@@ -173,7 +176,7 @@ fn hidden_notices() {
 
 #[test]
 fn explanation_text() {
-    use crate::config::{PortRange, Target};
+    use crate::query::{PortRange, Query, Target};
     let proc = |pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str, cmd: &[&str]| Process {
         pid,
         ppid: Some(ppid),
@@ -236,22 +239,27 @@ fn explanation_text() {
             ephemeral_ports: Some((32768, 60999)),
             ..Default::default()
         },
+        pid_states: vec![(4242, crate::model::PidState::Missing)],
         ..Snapshot::default()
     };
-    let mut report = crate::explain::explain(snapshot, true, false);
-    let targets = vec![
-        Target::Ports {
-            range: PortRange { start: 22, end: 22 },
-            protocol: None,
-        },
-        Target::Pid(4242),
-    ];
-    let unanswered = crate::explain::why::select(&mut report, &targets);
+    let query = Query {
+        targets: vec![
+            Target::Ports {
+                range: PortRange { start: 22, end: 22 },
+                protocol: None,
+            },
+            Target::Pid(4242),
+        ],
+        ..Query::whole_host()
+    };
+    let options = crate::explain::Options {
+        services: true,
+        ..Default::default()
+    };
+    let report = crate::explain::explain(snapshot, &query, options);
     let answer = Answer {
         explanations: crate::explain::why::explain_all(&report),
-        unanswered,
         now: 1_764_081_842 + 3 * 3600 + 12 * 60,
-        pid_states: [(4242, crate::model::PidState::Missing)].into(),
     };
     let mut buf = Vec::new();
     assert!(

@@ -21,9 +21,9 @@ pub fn describe(report: &Report, numeric: bool) -> Vec<Described> {
     report
         .listeners
         .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let (origin, warnings) = report.origins.get(i).cloned().unwrap_or_default();
+        .map(|l| {
+            let crate::report::Compact { origin, warnings } =
+                report.origins.get(&l.inode).cloned().unwrap_or_default();
             let owners = match l.owner_status {
                 OwnerStatus::Kernel => "(kernel)".to_string(),
                 OwnerStatus::Hidden(_) => "(owner hidden)".to_string(),

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::*;
-use crate::config::{PortRange, Target};
 use crate::model::{Host, Process, Protocol};
 use crate::report::{Listener, Owner, OwnerStatus, Report};
 use crate::services;
@@ -290,41 +289,6 @@ fn docker_container_and_kernel_sockets() {
     assert_eq!(all[0].origin.summary, "Docker container 4f1c2b3a4d5e (web)");
     assert_eq!(all[0].stop, vec!["docker stop web".to_string()]);
     assert_eq!(all[1].origin.kind, "kernel");
-}
-
-#[test]
-fn select_keeps_what_targets_ask_and_reports_the_rest() {
-    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
-    let a = process(10, 1, "nginx", 0, UNIT);
-    let b = process(11, 1, "redis-server", 100, UNIT);
-    let mut r = report(
-        vec![
-            listener(Protocol::Tcp, "0.0.0.0", 80, &[&a]),
-            listener(Protocol::Tcp, "127.0.0.1", 6379, &[&b]),
-        ],
-        &[&init],
-    );
-    let targets = vec![
-        Target::Process("redis-server".into()),
-        Target::Ports {
-            range: PortRange {
-                start: 9000,
-                end: 9000,
-            },
-            protocol: None,
-        },
-        Target::Pid(42),
-    ];
-    let missing = select(&mut r, &targets);
-    assert_eq!(r.listeners.len(), 1);
-    assert_eq!(r.listeners[0].port, 6379);
-    assert_eq!(
-        missing
-            .iter()
-            .map(|(t, _)| (*t).clone())
-            .collect::<Vec<_>>(),
-        targets[1..].to_vec()
-    );
 }
 
 #[test]
