@@ -173,8 +173,10 @@ pub struct Connection {
 /// and the range the kernel picks ephemeral ports from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Host {
-    /// (interface, address) for every configured address.
-    pub addresses: Vec<(String, IpAddr)>,
+    /// (interface, address) for every configured address of whyport's
+    /// network namespace; `None` when not read (a recorded tree, the
+    /// portable backend): unknown, not "none".
+    pub addresses: Option<Vec<(String, IpAddr)>>,
     /// The configuration of the inetd (its file, else /etc/inetd.conf) or
     /// xinetd (/etc/xinetd.conf and /etc/xinetd.d) that owns a socket.
     pub inetd_conf: Option<String>,

@@ -50,6 +50,15 @@ impl Report {
             .find(|l| l.inode == inode)
     }
 
+    /// The addresses of the network namespace with this inode (0:
+    /// whyport's own), or `None` when they were not read.
+    pub fn addresses_of(&self, netns: u64) -> Option<&[(String, IpAddr)]> {
+        if netns == 0 || netns == self.own_netns {
+            return self.host.addresses.as_deref();
+        }
+        self.namespace(netns).map(|n| n.addresses.as_slice())
+    }
+
     /// The namespace with this inode.
     pub fn namespace(&self, inode: u64) -> Option<&NsView> {
         self.namespaces.iter().find(|n| n.inode == inode)

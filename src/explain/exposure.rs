@@ -11,12 +11,15 @@ use crate::report::Listener;
 pub enum Exposure {
     /// 127.0.0.0/8 or ::1: only this host.
     Loopback,
-    /// A wildcard bind: every address of the host of the families it
-    /// accepts, listed (interface, address), loopback excluded.
+    /// A wildcard bind: every address of its network namespace of the
+    /// families it accepts, listed (interface, address), loopback
+    /// excluded. `known` is false when the namespace's addresses could not
+    /// be read: then it is taken as reachable from beyond.
     All {
         ipv4: bool,
         ipv6: bool,
         addresses: Vec<(String, IpAddr)>,
+        known: bool,
     },
     /// Bound to one non-loopback address (and the interface holding it).
     Address { interface: Option<String> },
@@ -27,14 +30,25 @@ pub enum Exposure {
 }
 
 impl Exposure {
-    /// Whether other hosts can reach the socket at all.
+    /// Whether anything beyond its namespace's loopback can reach the
+    /// socket: a wildcard bind in a namespace with no other address (a
+    /// container with only `lo`) cannot, while that stays so.
     pub fn beyond_loopback(&self) -> bool {
-        !matches!(self, Exposure::Loopback)
+        match self {
+            Exposure::Loopback => false,
+            Exposure::All {
+                addresses, known, ..
+            } => !known || !addresses.is_empty(),
+            _ => true,
+        }
     }
 }
 
-/// The exposure of `l` on a host with these addresses.
-pub fn exposure(l: &Listener, host_addresses: &[(String, IpAddr)]) -> Exposure {
+/// The exposure of `l` in a network namespace with these addresses
+/// (`None`: they could not be read).
+pub fn exposure(l: &Listener, ns_addresses: Option<&[(String, IpAddr)]>) -> Exposure {
+    let known = ns_addresses.is_some();
+    let host_addresses = ns_addresses.unwrap_or_default();
     let address = l.address;
     if is_loopback(address) {
         return Exposure::Loopback;
@@ -66,6 +80,7 @@ pub fn exposure(l: &Listener, host_addresses: &[(String, IpAddr)]) -> Exposure {
             ipv4,
             ipv6,
             addresses,
+            known,
         };
     }
     let interface = l.interface.clone().or_else(|| {
@@ -131,13 +146,13 @@ mod tests {
     fn loopback_addresses() {
         for a in ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"] {
             assert_eq!(
-                exposure(&listener(a, false, None), &host()),
+                exposure(&listener(a, false, None), Some(&host())),
                 Exposure::Loopback,
                 "{a}"
             );
         }
         assert_eq!(
-            exposure(&listener("0.0.0.0", false, Some("lo")), &host()),
+            exposure(&listener("0.0.0.0", false, Some("lo")), Some(&host())),
             Exposure::Loopback
         );
     }
@@ -149,6 +164,7 @@ mod tests {
                 addresses,
                 ipv4,
                 ipv6,
+                ..
             } => (
                 ipv4,
                 ipv6,
@@ -160,11 +176,11 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            names(exposure(&listener("0.0.0.0", false, None), &host())),
+            names(exposure(&listener("0.0.0.0", false, None), Some(&host()))),
             (true, false, vec!["10.0.0.5".into()])
         );
         assert_eq!(
-            names(exposure(&listener("::", true, None), &host())),
+            names(exposure(&listener("::", true, None), Some(&host()))),
             (
                 true,
                 true,
@@ -172,7 +188,7 @@ mod tests {
             )
         );
         assert_eq!(
-            names(exposure(&listener("::", false, None), &host())),
+            names(exposure(&listener("::", false, None), Some(&host()))),
             (false, true, vec!["2001:db8::5".into(), "fe80::1".into()])
         );
     }
@@ -180,23 +196,38 @@ mod tests {
     #[test]
     fn specific_addresses_interfaces_and_link_local() {
         assert_eq!(
-            exposure(&listener("10.0.0.5", false, None), &host()),
+            exposure(&listener("10.0.0.5", false, None), Some(&host())),
             Exposure::Address {
                 interface: Some("eth0".into())
             }
         );
         assert_eq!(
-            exposure(&listener("0.0.0.0", false, Some("eth0")), &host()),
+            exposure(&listener("0.0.0.0", false, Some("eth0")), Some(&host())),
             Exposure::Interface {
                 name: "eth0".into()
             }
         );
         assert_eq!(
-            exposure(&listener("fe80::1", false, Some("eth0")), &host()),
+            exposure(&listener("fe80::1", false, Some("eth0")), Some(&host())),
             Exposure::LinkLocal {
                 interface: Some("eth0".into())
             }
         );
-        assert!(exposure(&listener("10.0.0.5", false, None), &host()).beyond_loopback());
+        assert!(exposure(&listener("10.0.0.5", false, None), Some(&host())).beyond_loopback());
+    }
+
+    #[test]
+    fn a_wildcard_reaches_what_its_own_namespace_has() {
+        let only_lo = [("lo".to_string(), IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))];
+        let l = listener("0.0.0.0", false, None);
+        let e = exposure(&l, Some(&only_lo));
+        assert!(!e.beyond_loopback(), "{e:?}");
+        let bridge = [(
+            "eth0".to_string(),
+            IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 2)),
+        )];
+        assert!(exposure(&l, Some(&bridge)).beyond_loopback());
+        // Unknown addresses are not taken as none.
+        assert!(exposure(&l, None).beyond_loopback());
     }
 }

@@ -96,7 +96,7 @@ pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
                 .map(|g| ancestry(report, &g.leader))
                 .unwrap_or_default();
             let origin = origin_of(report, l, &groups, &ancestry, &mut cache);
-            let exposure = exposure(l, &report.host.addresses);
+            let exposure = exposure(l, report.addresses_of(l.netns));
             let warnings = all_warnings(report, l, &exposure, &origin)
                 .into_iter()
                 .map(|w| w.id)
@@ -115,7 +115,7 @@ fn explain_one<'a>(
     l: &'a Listener,
     cache: &mut OriginCache,
 ) -> Explanation<'a> {
-    let exposure = exposure(l, &report.host.addresses);
+    let exposure = exposure(l, report.addresses_of(l.netns));
     let groups = groups(l);
     let leader = groups.first().map(|g| Arc::clone(&g.leader));
     let ancestry = leader

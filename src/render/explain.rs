@@ -280,6 +280,7 @@ fn reach(e: &Exposure) -> String {
             ipv4,
             ipv6,
             addresses,
+            known,
         } => {
             let families = match (ipv4, ipv6) {
                 (true, true) => "IPv4 and IPv6",
@@ -290,8 +291,14 @@ fn reach(e: &Exposure) -> String {
                 .iter()
                 .map(|(i, a)| format!("{a} ({})", escape_str(i)))
                 .collect();
-            if list.is_empty() {
-                format!("all {families} interfaces (no address besides loopback is configured now)")
+            if !known {
+                format!(
+                    "all {families} interfaces of its network namespace (whose addresses could not be read)"
+                )
+            } else if list.is_empty() {
+                format!(
+                    "all {families} interfaces of its network namespace, which has no address besides loopback now: reachable from that namespace alone"
+                )
             } else {
                 format!("all {families} interfaces: {}", list.join(", "))
             }

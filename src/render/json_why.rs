@@ -123,6 +123,7 @@ pub fn why(e: &Explanation<'_>) -> WhyJson {
             ipv4,
             ipv6,
             addresses,
+            ..
         } => (
             "all",
             *ipv4,

@@ -226,7 +226,7 @@ fn explanation_text() {
         ],
         processes: processes.into_iter().map(|p| (p.pid, p)).collect(),
         host: crate::model::Host {
-            addresses: vec![
+            addresses: Some(vec![
                 ("lo".into(), IpAddr::V4(Ipv4Addr::LOCALHOST)),
                 ("eth0".into(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5))),
                 (
@@ -235,7 +235,7 @@ fn explanation_text() {
                         .parse()
                         .unwrap_or(IpAddr::V6(Ipv6Addr::LOCALHOST)),
                 ),
-            ],
+            ]),
             ephemeral_ports: Some((32768, 60999)),
             ..Default::default()
         },

@@ -535,3 +535,75 @@ fn iptables_legacy_rules() {
         "{prose}"
     );
 }
+
+/// The exposure of a wildcard socket in another namespace is that
+/// namespace's, seen from the host (`-A`) as from inside: a namespace with
+/// only `lo` reaches nothing beyond it; one joined by a veth reaches its
+/// own address (checked by connecting from the peer), never the host's.
+#[test]
+fn reach_is_read_from_the_sockets_own_namespace() {
+    let Some(peer) = lab("reach_is_read_from_the_sockets_own_namespace", "wp-rp") else {
+        return;
+    };
+    let Some(ip) = find_program("ip") else {
+        return;
+    };
+    let Ok(lonely) = Netns::create(&ip, "wp-rl") else {
+        panic!("a second namespace could not be made");
+    };
+    let Ok(joined) = Netns::create(&ip, "wp-rj") else {
+        panic!("a third namespace could not be made");
+    };
+    let net = subnet(7);
+    pair(&peer, &joined, &net);
+    let _g = sockets_guard();
+    let _c = [
+        hold(&lonely, "wp-lonely", &[tcp("0.0.0.0", 7361)]),
+        hold(&joined, "wp-joined", &[tcp("0.0.0.0", 7362)]),
+    ];
+    let exposure_of = |doc: &serde_json::Value, port: u64| {
+        let l = doc["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["port"] == port)
+            .unwrap_or_else(|| panic!("no listener on {port}: {doc}"))
+            .clone();
+        l["why"]["exposure"].clone()
+    };
+    let host = json(&run(whyport().args(["-A", "--json", "7361", "7362"])));
+    let lonely_seen = exposure_of(&host, 7361);
+    assert_eq!(lonely_seen["beyond_loopback"], false, "{lonely_seen}");
+    assert_eq!(lonely_seen["addresses"], serde_json::json!([]));
+    let joined_seen = exposure_of(&host, 7362);
+    assert_eq!(joined_seen["beyond_loopback"], true, "{joined_seen}");
+    assert_eq!(
+        joined_seen["addresses"],
+        serde_json::json!([format!("{net}.2")]),
+        "the namespace's own address, not the host's"
+    );
+    // The same answers from inside each namespace.
+    let inside = json(&whyport_in(&lonely, &["--json", "7361"]));
+    assert_eq!(exposure_of(&inside, 7361), lonely_seen);
+    let inside = json(&whyport_in(&joined, &["--json", "7362"]));
+    assert_eq!(exposure_of(&inside, 7362), joined_seen);
+    // No exposure warning for what nothing outside can reach.
+    let text = text(&run(whyport().args(["-A", "7361"])));
+    assert!(
+        text.contains("has no address besides loopback")
+            && !text.contains("all IPv4 interfaces:")
+            && !text.contains("warnings"),
+        "{text}"
+    );
+    // The claim for the joined one holds for a real connection.
+    let out = run(peer.exec("bash").args([
+        "-c",
+        &format!("exec 3<>/dev/tcp/{net}.2/7362 && echo connected"),
+    ]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "connected",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -78,7 +78,24 @@ pub fn lab(test: &str, prefix: &str) -> Option<Netns> {
         return None;
     };
     match Netns::create(&ip, prefix) {
-        Ok(ns) => Some(ns),
+        Ok(ns) => {
+            // An address besides loopback, as a host has: a wildcard bind
+            // reaches only what its namespace has (a veth pair with both
+            // ends inside, so no packet leaves the namespace).
+            for args in [
+                &["link", "add", "d0", "type", "veth", "peer", "name", "d1"][..],
+                &["addr", "add", "198.51.100.2/24", "dev", "d0"],
+                &["link", "set", "d0", "up"],
+            ] {
+                let out = run(ns.exec(&ip).args(args));
+                assert!(
+                    out.status.success(),
+                    "ip {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Some(ns)
+        }
         Err(e) => {
             eprintln!("SKIP {test}: {e}");
             None

@@ -37,7 +37,7 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
                 Some((it.next()??, it.next()??))
             });
     Host {
-        addresses: if live { addresses() } else { Vec::new() },
+        addresses: live.then(addresses),
         inetd_conf,
         socket_units,
         ephemeral_ports,

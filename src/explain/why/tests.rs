@@ -72,10 +72,10 @@ pub(crate) fn report(listeners: Vec<Listener>, extra: &[&Arc<Process>]) -> Repor
         listeners,
         processes,
         host: Host {
-            addresses: vec![(
+            addresses: Some(vec![(
                 "eth0".into(),
                 "10.0.0.5".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-            )],
+            )]),
             ephemeral_ports: Some((32768, 60999)),
             ..Host::default()
         },
