@@ -281,6 +281,9 @@ pub enum PidState {
     Unreadable(String),
     /// Alive, its descriptors read: it holds no listening socket.
     NoListener,
+    /// Alive in another network namespace (by inode) than whyport's: its
+    /// sockets there are listed with `-A`.
+    OtherNamespace(u64),
     /// The backend cannot tell (the portable one).
     Unknown,
 }
@@ -293,6 +296,7 @@ impl PidState {
             PidState::Zombie => "zombie",
             PidState::Unreadable(_) => "unreadable",
             PidState::NoListener => "no-listener",
+            PidState::OtherNamespace(_) => "other-namespace",
             PidState::Unknown => "unknown",
         }
     }

@@ -82,6 +82,9 @@ pub struct Unanswered {
     pub connections: Vec<ConnectionUse>,
     /// For `--pid`: what the process is.
     pub process: Option<PidState>,
+    /// Listeners on its ports in other network namespaces (a container's),
+    /// which `-A` would list.
+    pub elsewhere: Vec<Listener>,
 }
 
 /// A non-listening socket and who holds it.

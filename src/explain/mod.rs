@@ -141,7 +141,16 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
             .filter(|t| {
                 !listeners.iter().any(|l| asks(t, l)) && !forwards.iter().any(|f| catches(t, f))
             })
-            .map(|t| unanswered_target(t, &connections, &pid_states))
+            .map(|t| {
+                let mut u = unanswered_target(t, &connections, &pid_states);
+                u.elsewhere = ns_listeners
+                    .iter()
+                    .filter(|l| l.netns != 0 && l.netns != own_netns)
+                    .filter(|l| t.matches_port(l.port, l.protocol) == Some(true))
+                    .cloned()
+                    .collect();
+                u
+            })
             .collect();
     }
     let mut hidden = HiddenSummary {
@@ -199,6 +208,7 @@ fn unanswered_target(
             Target::Pid(pid) => pid_states.get(pid).cloned(),
             _ => None,
         },
+        elsewhere: Vec::new(),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::explain::exposure::Exposure;
 use crate::explain::why::{Explanation, Group};
 use crate::model::{PidState, Process};
 use crate::query::Target;
-use crate::report::{ConnectionUse, Report};
+use crate::report::{Report, Unanswered};
 use crate::sanitize::{escape, escape_str};
 
 /// Write the explanations, then the targets that found nothing.
@@ -84,7 +84,7 @@ fn prose(report: &Report, answer: &Answer<'_>, out: &mut dyn Write) -> io::Resul
         if !explanations.is_empty() {
             writeln!(out)?;
         }
-        nothing(&u.target, &u.connections, u.process.as_ref(), out)?;
+        nothing(report, u, out)?;
     }
     Ok(())
 }
@@ -403,8 +403,12 @@ fn target_text(t: &Target) -> String {
 }
 
 /// What a `--pid` that found no listener is, for people.
-fn pid_state_text(state: &PidState) -> String {
+fn pid_state_text(report: &Report, pid: u32, state: &PidState) -> String {
     match state {
+        PidState::OtherNamespace(inode) => format!(
+            "holds no listening socket in this network namespace; it lives in {} (see `whyport -A --pid {pid}`)",
+            ns_words(report, *inode)
+        ),
         PidState::Missing => "no such process".into(),
         PidState::Zombie => {
             "a zombie: it has exited (its parent has not collected it) and holds nothing".into()
@@ -434,28 +438,62 @@ const STATES: [&str; 13] = [
     "NEW-SYN-RECV",
 ];
 
-fn nothing(
-    t: &Target,
-    conns: &[ConnectionUse],
-    state: Option<&PidState>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+/// A namespace in a few words: `container docker:web`, `network
+/// namespace net:[4026532310]`.
+fn ns_words(report: &Report, inode: u64) -> String {
+    match report.namespace(inode) {
+        Some(n) if n.kind == "container" || n.kind == "pod" => format!("container {}", n.label),
+        Some(n) => format!("network namespace {}", n.label),
+        None => format!("network namespace net:[{inode}]"),
+    }
+}
+
+fn nothing(report: &Report, u: &Unanswered, out: &mut dyn Write) -> io::Result<()> {
+    let (t, conns) = (&u.target, &u.connections);
     let what = target_text(t);
-    match (t, state) {
-        (Target::Pid(_), Some(state)) => {
-            return writeln!(out, "{what}: {}", pid_state_text(state));
+    match (t, &u.process) {
+        (Target::Pid(pid), Some(state)) => {
+            return writeln!(out, "{what}: {}", pid_state_text(report, *pid, state));
         }
         (Target::Pid(_) | Target::Process(_), _) => {
             return writeln!(out, "{what}: holds no listening socket (or does not exist)");
         }
         _ => {}
     }
-    if conns.is_empty() {
+    if !u.elsewhere.is_empty() {
+        let places: Vec<String> = u
+            .elsewhere
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {}:{} in {}",
+                    l.protocol.as_str(),
+                    super::address_shown(l, true),
+                    l.port,
+                    ns_words(report, l.netns)
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "{what}: nothing is listening in this network namespace; listening in another: {} (see `whyport -A {}`)",
+            places.join(", "),
+            escape_str(&t.spec())
+        )?;
+        if conns.is_empty() {
+            return Ok(());
+        }
+    } else if conns.is_empty() {
         return writeln!(out, "{what}: nothing is listening");
     }
+    let lead = if u.elsewhere.is_empty() {
+        "nothing is listening; "
+    } else {
+        "here "
+    };
     writeln!(
         out,
-        "{what}: nothing is listening; {} connection{} use{} it (outgoing or established, not a listener):",
+        "{what}: {lead}{} connection{} use{} it (outgoing or established, not a listener):",
         conns.len(),
         if conns.len() == 1 { "" } else { "s" },
         if conns.len() == 1 { "s" } else { "" }

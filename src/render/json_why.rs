@@ -92,15 +92,29 @@ pub struct UnansweredJson {
     /// For `--pid`: what the process is (absent for other targets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessStateJson>,
+    /// Listeners on its ports in other network namespaces (listed by
+    /// `-A`): protocol, address, port and the namespace's label.
+    pub elsewhere: Vec<ElsewhereJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ElsewhereJson {
+    pub protocol: &'static str,
+    pub address: String,
+    pub port: u16,
+    pub netns: u64,
 }
 
 /// What a `--pid` that holds no listener is.
 #[derive(Debug, Serialize)]
 pub struct ProcessStateJson {
-    /// `missing`, `zombie`, `unreadable`, `no-listener` or `unknown`.
+    /// `missing`, `zombie`, `unreadable`, `no-listener`,
+    /// `other-namespace` or `unknown`.
     pub state: &'static str,
     /// Why its open files could not be read (`unreadable` only).
     pub reason: Option<String>,
+    /// The inode of its network namespace (`other-namespace` only).
+    pub netns: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -211,6 +225,10 @@ pub fn unanswered(u: &crate::report::Unanswered) -> UnansweredJson {
             crate::model::PidState::Unreadable(why) => Some(why.clone()),
             _ => None,
         },
+        netns: match s {
+            crate::model::PidState::OtherNamespace(inode) => Some(*inode),
+            _ => None,
+        },
     });
     let target = u.target.spec();
     let connections = u
@@ -228,5 +246,15 @@ pub fn unanswered(u: &crate::report::Unanswered) -> UnansweredJson {
         target,
         connections,
         process,
+        elsewhere: u
+            .elsewhere
+            .iter()
+            .map(|l| ElsewhereJson {
+                protocol: l.protocol.as_str(),
+                address: super::address_text(l),
+                port: l.port,
+                netns: l.netns,
+            })
+            .collect(),
     }
 }

@@ -607,3 +607,40 @@ fn reach_is_read_from_the_sockets_own_namespace() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A port open only in another namespace, and a process that lives in
+/// one, are said to be there, with the command that shows them.
+#[test]
+fn answers_name_the_namespace_where_the_socket_is() {
+    let Some(ns) = lab("answers_name_the_namespace_where_the_socket_is", "wp-ae") else {
+        return;
+    };
+    let _g = sockets_guard();
+    let _c = hold(&ns, "wp-away", &[tcp("0.0.0.0", 7371)]);
+    let out = run(whyport().arg("7371"));
+    let t = text(&out);
+    assert_eq!(code(&out), 1, "{t}");
+    assert!(
+        t.contains(&format!(
+            "port 7371: nothing is listening in this network namespace; listening in another: tcp 0.0.0.0:7371 in network namespace netns:{}",
+            ns.name()
+        )) && t.contains("`whyport -A 7371`"),
+        "{t}"
+    );
+    let j = json(&run(whyport().args(["7371", "--json"])));
+    assert_eq!(j["unanswered"][0]["elsewhere"][0]["port"], 7371, "{j}");
+
+    let mut sleeper = ns.exec("sleep").arg("30").spawn().unwrap();
+    // `ip netns exec` execs sleep in place: the pid is sleep's.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = run(whyport().args(["--pid", &sleeper.id().to_string()]));
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let t = text(&out);
+    assert_eq!(code(&out), 1, "{t}");
+    assert!(
+        t.contains("holds no listening socket in this network namespace; it lives in network namespace netns:")
+            && t.contains(&format!("`whyport -A --pid {}`", sleeper.id())),
+        "{t}"
+    );
+}

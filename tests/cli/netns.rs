@@ -51,6 +51,11 @@ impl Netns {
     }
 
     /// The namespace's bind mount, for setns(2).
+    /// Its name, as `ip netns` lists it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn path(&self) -> PathBuf {
         Path::new("/run/netns").join(&self.name)
     }

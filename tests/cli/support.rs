@@ -119,6 +119,31 @@ pub struct OtherNamespaces {
 pub struct Unanswered {
     pub target: String,
     pub connections: Vec<ConnectionJson>,
+    /// For `--pid` targets only.
+    #[serde(default)]
+    pub process: Option<ProcessStateJson>,
+    pub elsewhere: Vec<ElsewhereJson>,
+}
+
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessStateJson {
+    pub state: String,
+    pub reason: Option<String>,
+    pub netns: Option<u64>,
+}
+
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElsewhereJson {
+    pub protocol: String,
+    pub address: String,
+    pub port: u16,
+    pub netns: u64,
 }
 
 // Every field is part of the contract even where no test reads it.

@@ -41,6 +41,24 @@ pub(super) fn pid_state(proc_root: &Path, pid: u32) -> PidState {
         Some(b'X' | b'x') => return PidState::Missing,
         Some(_) => {}
     }
+    // A process of another network namespace (a container's) holds its
+    // sockets there: say where, rather than "holds nothing".
+    let netns = |d: &dyn rustix::fd::AsFd| {
+        rustix::fs::statat(d, "ns/net", rustix::fs::AtFlags::empty())
+            .ok()
+            .map(|st| st.st_ino)
+    };
+    if let (Some(theirs), Ok(self_dir)) = (
+        netns(&dir),
+        rustix::fs::open(
+            proc_root.join("self"),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ),
+    ) && netns(&self_dir).is_some_and(|ours| ours != theirs)
+    {
+        return PidState::OtherNamespace(theirs);
+    }
     match openat(
         &dir,
         "fd",
