@@ -7,6 +7,7 @@ mod cli;
 mod collect;
 mod config;
 mod explain;
+mod files;
 mod model;
 mod ports;
 mod render;
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
     };
     let config = args.into_config();
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::new(files::Output(stdout.lock()));
     let mut err = io::stderr();
     match app::run(&config, &mut out, &mut err) {
         Ok(app::Outcome::Listed) => ExitCode::SUCCESS,
@@ -86,6 +87,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// What the user can do about a runtime error.
 fn hint(source: &Source, e: &anyhow::Error) -> &'static str {
+    if files::is_unwritten(e) {
+        return "free space where standard output goes, or send it somewhere writable";
+    }
     let denied = e
         .chain()
         .filter_map(|c| c.downcast_ref::<io::Error>())
