@@ -11,6 +11,7 @@ use crate::audit::{baseline, eval, init, policy};
 use crate::collect::{self, Details, Request};
 use crate::config::{Command, Config, Output, ReportFormat};
 use crate::explain::{self, why};
+use crate::files;
 use crate::query::Query;
 use crate::render::{self, Answer};
 use crate::report::Report;
@@ -183,6 +184,7 @@ fn audit(
         path,
         "policy",
         "give the path of a policy file; `whyport policy init > whyport.toml` writes one",
+        err,
     )?;
     let policy = policy::parse(&text).map_err(|e| {
         user_error(
@@ -266,6 +268,7 @@ fn diff(
         path,
         "baseline",
         "give a file written by `whyport snapshot -o FILE`",
+        err,
     )?;
     let before = baseline::parse(&text).map_err(|e| {
         let at = e
@@ -472,19 +475,33 @@ fn context(config: &Config, source: &Path) -> render::audit::Context {
     }
 }
 
-/// The text of a file the user named (`what`: policy, baseline).
-fn read_text(path: &Path, what: &str, hint: &'static str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        user_error(
-            format!("cannot read {what} {}: {}", path.display(), io_text(&e)),
-            hint,
-        )
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
+/// The text of a file the user named (`what`: policy, baseline), or of
+/// standard input for `-`; a file other users can change is said on `err`.
+fn read_text(
+    path: &Path,
+    what: &str,
+    hint: &'static str,
+    err: &mut dyn Write,
+) -> anyhow::Result<String> {
+    let name = if files::is_standard(path) {
+        format!("{what} from standard input")
+    } else {
+        format!("{what} {}", path.display())
+    };
+    let text =
+        files::read(path).map_err(|e| user_error(format!("cannot read {name}: {e}"), hint))?;
+    if let Some(why) = text.untrusted {
+        let line = format!("{name} can be changed by users other than root: {why}");
+        writeln!(
+            err,
+            "whyport: warning: {}",
+            crate::sanitize::one_line(&line)
+        )?;
+    }
+    String::from_utf8(text.bytes).map_err(|e| {
         user_error(
             format!(
-                "{what} {} is not UTF-8 text (invalid byte at offset {})",
-                path.display(),
+                "{name} is not UTF-8 text (invalid byte at offset {})",
                 e.utf8_error().valid_up_to()
             ),
             hint,
@@ -492,37 +509,21 @@ fn read_text(path: &Path, what: &str, hint: &'static str) -> anyhow::Result<Stri
     })
 }
 
-/// The OS message without Rust's " (os error N)".
-fn io_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    text.split(" (os error")
-        .next()
-        .unwrap_or(&text)
-        .to_lowercase()
-}
-
-/// Write `bytes` to `output` (whole or not at all: a temporary file in the
-/// same directory, renamed over it), or to `out` when no file was named.
+/// Write `bytes` to `output` (src/files/write.rs says how), or to `out` when no
+/// file was named.
 fn emit(output: Option<&Path>, bytes: &[u8], out: &mut dyn Write) -> anyhow::Result<()> {
-    let Some(path) = output.filter(|p| p.as_os_str() != "-") else {
+    let Some(path) = output.filter(|p| !files::is_standard(p)) else {
         out.write_all(bytes)?;
         out.flush()?;
         return Ok(());
     };
-    let hint = "choose a writable path, or leave -o out to print to standard output";
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.whyport-{}", std::process::id()));
-    let fail = |e: std::io::Error| {
-        let _ = std::fs::remove_file(&tmp);
-        user_error(
-            format!("cannot write {}: {}", path.display(), io_text(&e)),
-            hint,
-        )
-    };
-    std::fs::write(&tmp, bytes).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)?;
-    Ok(())
+    match files::write(path, bytes) {
+        Ok(()) => Ok(()),
+        // A reader that went away (`-o /dev/stdout | head`) is a closed pipe.
+        Err(files::Refusal::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        Err(e) => Err(user_error(
+            format!("cannot write {}: {e}", path.display()),
+            "choose a writable path, or leave -o out to print to standard output",
+        )),
+    }
 }

@@ -189,7 +189,8 @@ enum Sub {
     /// Check every listener against a port policy (docs/policy.md); exit 0
     /// when the host complies, 1 when it does not
     Audit {
-        /// The policy file (TOML); start from `whyport policy init`
+        /// The policy file (TOML), at most 64 MiB; `-` reads standard input.
+        /// Start from `whyport policy init`
         #[arg(long = "policy", value_name = "FILE")]
         policy: PathBuf,
         /// table, json, junit (JUnit XML for CI) or prometheus (for
@@ -235,7 +236,8 @@ enum Sub {
     /// What opened, closed or changed owner, executable, user or bind since
     /// a snapshot; exit 1 if anything did
     Diff {
-        /// A file written by `whyport snapshot` (or `whyport --json`)
+        /// A file written by `whyport snapshot` (or `whyport --json`), at
+        /// most 64 MiB; `-` reads standard input
         #[arg(value_name = "BASELINE")]
         baseline: PathBuf,
         /// table, json, junit or prometheus

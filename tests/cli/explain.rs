@@ -174,7 +174,7 @@ fn a_port_used_only_by_connections_says_so() {
     let (server, _) = listener.accept().unwrap();
     drop(listener);
     let (code, list) = explained(&[&format!("{port}/tcp")]);
-    assert_eq!(code, Some(1), "nothing listens");
+    assert_eq!(code, Some(1), "nothing listens: {list:#?}");
     assert!(list.listeners.is_empty());
     let missing = list.unanswered.as_ref().unwrap();
     assert_eq!(missing[0].target, format!("{port}/tcp"));

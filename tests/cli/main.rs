@@ -10,6 +10,7 @@ mod daemons;
 mod docker;
 mod exit_codes;
 mod explain;
+mod files;
 mod fixtures;
 mod interfaces;
 mod live;
