@@ -8,10 +8,10 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audit::{baseline, eval, init, policy};
+use crate::collect::files;
 use crate::collect::{self, Details, Request};
 use crate::config::{Command, Config, Output, ReportFormat};
 use crate::explain::{self, why};
-use crate::files;
 use crate::query::Query;
 use crate::render::{self, Answer};
 use crate::report::Report;

@@ -7,7 +7,6 @@ mod cli;
 mod collect;
 mod config;
 mod explain;
-mod files;
 mod model;
 mod ports;
 mod query;
@@ -33,7 +32,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(files::Output(stdout.lock()));
+    let mut out = io::BufWriter::new(collect::files::Output(stdout.lock()));
     let mut err = io::stderr();
     match app::run(&config, &mut out, &mut err) {
         Ok(app::Outcome::Listed) => ExitCode::SUCCESS,
@@ -88,7 +87,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 
 /// What the user can do about a runtime error.
 fn hint(source: &Source, e: &anyhow::Error) -> &'static str {
-    if files::is_unwritten(e) {
+    if collect::files::is_unwritten(e) {
         return "free space where standard output goes, or send it somewhere writable";
     }
     let denied = e

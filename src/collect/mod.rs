@@ -1,6 +1,9 @@
 //! Reading the system: one backend per platform, each returning the
-//! project's own model types. All `cfg(target_os)` code lives below here.
+//! project's own model types, and the files a user names (`files`: read
+//! and written with the same care for what the platform is). All
+//! `cfg(target_os)` code lives below here.
 
+pub mod files;
 #[cfg(target_os = "linux")]
 mod linux;
 pub mod portable;
