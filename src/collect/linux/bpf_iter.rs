@@ -30,6 +30,9 @@ const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
 const BPF_FUNC_SEQ_WRITE: i32 = 127;
 const RECORD: usize = 32;
+/// The most read of the BTF when it cannot be mapped (the kernel's is
+/// about 6 MB).
+const BTF_MAX: u64 = 64 << 20;
 
 /// One record of the walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +120,20 @@ enum Mapped {
 
 impl Mapped {
     fn open(path: &str) -> io::Result<Mapped> {
-        let file = std::fs::File::open(path)?;
+        // As collect/linux/proc_file.rs opens (this file is compiled by
+        // the fuzz crate too, so it does not use it): without blocking,
+        // and a regular file only.
+        let file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().read(true),
+            libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW,
+        )
+        .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{path} is not a regular file"),
+            ));
+        }
         let len = file.metadata()?.len() as usize;
         // SAFETY: a private, read-only mapping of a file we opened; it is
         // unmapped in Drop and only read through `bytes`.
@@ -132,8 +148,8 @@ impl Mapped {
             )
         };
         if ptr == libc::MAP_FAILED || len == 0 {
-            let mut data = Vec::with_capacity(len);
-            io::Read::read_to_end(&mut &file, &mut data)?;
+            let mut data = Vec::new();
+            io::Read::read_to_end(&mut io::Read::take(&file, BTF_MAX), &mut data)?;
             return Ok(Mapped::Read(data));
         }
         Ok(Mapped::Map(ptr, len))
