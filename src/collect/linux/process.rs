@@ -8,7 +8,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags, openat, readlinkat};
+use rustix::fs::{AtFlags, Mode, OFlags, openat, readlinkat, statat};
 
 use super::proc_file::{self, Ends, Fill, Links};
 use super::proc_text::{boot_time, split_cmdline, stat_comm, stat_fields, status_ruid};
@@ -164,6 +164,7 @@ pub(super) fn read(
     let exe = readlinkat(&dir, "exe", Vec::new())
         .ok()
         .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
+    let exe_deleted = exe.as_ref().and_then(|e| exe_deleted(&dir, e, how.tree));
     let cgroup = if details == Details::Full {
         None
     } else {
@@ -190,6 +191,7 @@ pub(super) fn read(
         ppid: Some(ppid),
         name,
         exe,
+        exe_deleted,
         cmdline,
         uid,
         user: None,
@@ -205,6 +207,29 @@ fn unreadable(pid: u32) -> Process {
         pid,
         ..Process::default()
     }
+}
+
+/// Whether the executable `exe` (its link's text) was deleted, as the
+/// kernel says: the file the link leads to has no name left (a link count
+/// of 0: deleted, or replaced by an upgrade that renamed a new file over
+/// it). The ` (deleted)` the kernel appends to the text is not proof: a
+/// program may be named so. The kernel appends it to every deleted
+/// executable, so without it no stat is made. A deleted name of a file
+/// that has another hard link still has a count: not deleted (the program
+/// is still on disk). In a recorded tree only the text is known: `None`,
+/// and the suffix decides (`Process::exe_is_deleted`).
+fn exe_deleted(dir: &OwnedFd, exe: &Path, tree: Tree) -> Option<bool> {
+    if tree == Tree::Recorded {
+        return None;
+    }
+    if !exe.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") {
+        return Some(false);
+    }
+    // Through the link, to the executable itself; `None` when it cannot
+    // be asked (the process exited meanwhile).
+    statat(dir, "exe", AtFlags::empty())
+        .ok()
+        .map(|st| st.st_nlink == 0)
 }
 
 /// Replace `buf` with at most `cap` bytes of `dir/name`.
