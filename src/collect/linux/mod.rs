@@ -43,6 +43,13 @@ pub(super) fn sockets(
     }
     let mut sockets = Vec::new();
     let mut notes = Vec::new();
+    if matches!(source, Source::Live) && !netlink::filter_fits(ports) {
+        notes.push(format!(
+            "{} port ranges are more than whyport hands the kernel's socket filter ({}): every socket was read and filtered here",
+            ports.len(),
+            netlink::MAX_RANGES
+        ));
+    }
     let mut inferred = false;
     for &protocol in protocols {
         for v6 in [false, true] {
