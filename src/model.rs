@@ -133,7 +133,15 @@ pub struct Process {
     pub pid: u32,
     pub ppid: Option<u32>,
     pub name: Vec<u8>,
+    /// The executable's path, as the kernel's link text has it: a
+    /// deleted one ends in ` (deleted)`.
     pub exe: Option<PathBuf>,
+    /// Whether the executable was deleted or replaced since the process
+    /// started, as the kernel says (the Linux backend asks it: the file's
+    /// link count is 0); `None` where only the link's text is known (a
+    /// recorded tree, the portable backend), and `exe_is_deleted` then
+    /// goes by the text.
+    pub exe_deleted: Option<bool>,
     pub cmdline: Vec<Vec<u8>>,
     pub uid: Option<u32>,
     pub user: Option<String>,
@@ -146,14 +154,35 @@ pub struct Process {
 }
 
 impl Process {
+    /// Whether the executable was deleted or replaced since the process
+    /// started: the kernel's answer where there is one; else whether the
+    /// link's text ends in the ` (deleted)` the kernel appends then (which
+    /// a program can also be named).
+    pub fn exe_is_deleted(&self) -> bool {
+        self.exe_deleted.unwrap_or_else(|| {
+            self.exe
+                .as_ref()
+                .is_some_and(|e| e.as_os_str().as_encoded_bytes().ends_with(DELETED))
+        })
+    }
+
     /// The executable's path as text, without the ` (deleted)` the kernel
     /// adds once it was deleted or replaced (policies match it by path; the
-    /// deletion is a warning of its own).
+    /// deletion is a warning of its own). A live program named `x (deleted)`
+    /// keeps its name.
     pub fn exe_path(&self) -> Option<String> {
         let exe = self.exe.as_ref()?.to_string_lossy();
-        Some(exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_string())
+        let exe = if self.exe_is_deleted() {
+            exe.strip_suffix(" (deleted)").unwrap_or(&exe)
+        } else {
+            &exe
+        };
+        Some(exe.to_string())
     }
 }
+
+/// What the kernel appends to the path of a deleted executable.
+const DELETED: &[u8] = b" (deleted)";
 
 /// A socket that is not listening: a TCP connection in any state but
 /// LISTEN, or a connected UDP socket. Read only to explain a port that is
@@ -299,5 +328,33 @@ impl PidState {
             PidState::OtherNamespace(_) => "other-namespace",
             PidState::Unknown => "unknown",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Process;
+
+    #[test]
+    fn a_deleted_executable_is_the_kernels_word() {
+        let p = |exe: &str, deleted| Process {
+            exe: Some(exe.into()),
+            exe_deleted: deleted,
+            ..Process::default()
+        };
+        // A live program named `x (deleted)`: the kernel says it is not.
+        let named = p("/tmp/x (deleted)", Some(false));
+        assert!(!named.exe_is_deleted());
+        assert_eq!(named.exe_path().as_deref(), Some("/tmp/x (deleted)"));
+        // The same program deleted: one suffix more, one stripped.
+        let gone = p("/tmp/x (deleted) (deleted)", Some(true));
+        assert!(gone.exe_is_deleted());
+        assert_eq!(gone.exe_path().as_deref(), Some("/tmp/x (deleted)"));
+        // Only the text known (a recorded tree): the text decides.
+        let recorded = p("/usr/sbin/nginx (deleted)", None);
+        assert!(recorded.exe_is_deleted());
+        assert_eq!(recorded.exe_path().as_deref(), Some("/usr/sbin/nginx"));
+        assert!(!p("/usr/sbin/nginx", None).exe_is_deleted());
+        assert!(!Process::default().exe_is_deleted());
     }
 }

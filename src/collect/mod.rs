@@ -171,6 +171,7 @@ pub fn collect(
             visibility,
             netns: members,
             walk,
+            notes: owner_notes,
         } = linux::owners(
             source,
             &wanted,
@@ -179,6 +180,7 @@ pub fn collect(
             count_later,
         )?;
         let scanned = start.elapsed();
+        notes.extend(owner_notes);
         if count_later {
             let known = (!members.is_empty()).then_some(members.as_slice());
             let (spaces, found, own) = linux::namespaces(source, request.protocols, known);
@@ -292,9 +294,11 @@ pub fn hostname(source: &Source) -> String {
         Source::Live => PathBuf::from("/proc/sys/kernel/hostname"),
         Source::Recorded(dir) => dir.join("proc/sys/kernel/hostname"),
     };
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|h| h.trim().to_string())
+    #[cfg(target_os = "linux")]
+    let text = linux::read_small_text(&path);
+    #[cfg(not(target_os = "linux"))]
+    let text = std::fs::read_to_string(path).ok();
+    text.map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".into())
 }

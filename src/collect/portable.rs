@@ -173,6 +173,9 @@ fn processes(pids: &[u32], user_names: bool) -> BTreeMap<u32, Process> {
                 ppid: p.parent().map(Pid::as_u32),
                 name: p.name().as_encoded_bytes().to_vec(),
                 exe: p.exe().map(std::path::Path::to_path_buf),
+                // sysinfo strips the kernel's ` (deleted)` and says nothing
+                // of it: unknown.
+                exe_deleted: None,
                 cmdline: p
                     .cmd()
                     .iter()

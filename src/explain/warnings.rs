@@ -138,12 +138,7 @@ pub fn warnings(
         }
     }
     for o in &l.owners {
-        let deleted = o
-            .process
-            .exe
-            .as_ref()
-            .is_some_and(|e| e.as_os_str().as_encoded_bytes().ends_with(b" (deleted)"));
-        if deleted {
+        if o.process.exe_is_deleted() {
             let exe = o
                 .process
                 .exe

@@ -30,6 +30,7 @@ fn report(visibility: Visibility) -> Report {
         ppid: Some(1),
         name: b"nginx".to_vec(),
         exe: Some(PathBuf::from("/usr/sbin/nginx")),
+        exe_deleted: None,
         cmdline: vec![b"nginx: master process /usr/sbin/nginx".to_vec()],
         uid: Some(0),
         user: Some("root".into()),
@@ -50,6 +51,7 @@ fn report(visibility: Visibility) -> Report {
         ppid: Some(901),
         name: b"ev\xff\x1b[2J\n22 tcp".to_vec(),
         exe: Some(PathBuf::from("/usr/bin/python3.11")),
+        exe_deleted: None,
         cmdline: vec![
             b"python3".to_vec(),
             b"\xff\xfe".to_vec(),
@@ -182,6 +184,7 @@ fn explanation_text() {
         ppid: Some(ppid),
         name: name.as_bytes().to_vec(),
         exe: Some(PathBuf::from(format!("/usr/bin/{name}"))),
+        exe_deleted: None,
         cmdline: cmd.iter().map(|a| a.as_bytes().to_vec()).collect(),
         uid: Some(uid),
         user: Some(if uid == 0 {

@@ -165,6 +165,65 @@ fn a_deleted_executable_is_flagged() {
     );
 }
 
+/// Deletion is the kernel's word, not the link text's: a running program
+/// literally named `wp-x (deleted)` is not deleted, however its path
+/// reads; the same program deleted is (its path then ends in the suffix
+/// twice, and loses only the kernel's).
+#[test]
+fn a_program_named_deleted_is_not_a_deleted_executable() {
+    let loadgen = loadgen_path();
+    if !loadgen.exists() {
+        eprintln!(
+            "SKIP a_program_named_deleted_is_not_a_deleted_executable: examples/loadgen is not built"
+        );
+        return;
+    }
+    let _g = sockets_guard();
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str| {
+        let copy = dir.path().join(name);
+        std::fs::copy(&loadgen, &copy).unwrap();
+        let (load, line) = start_ready(
+            &copy,
+            &[
+                "--procs",
+                "1",
+                "--sockets",
+                "1",
+                "--fds",
+                "0",
+                "--prefork",
+                "0",
+                "--reuseport",
+                "0",
+                "--seconds",
+                "60",
+            ],
+        );
+        assert!(line.starts_with("ready"), "{line}");
+        (load, copy)
+    };
+    let (named, named_path) = start("wp-x (deleted)");
+    let (deleted, deleted_path) = start("wp-y (deleted)");
+    std::fs::remove_file(&deleted_path).unwrap();
+    let (_, list) = explained(&["--process", "wp-x (deleted)", "--process", "wp-y (deleted)"]);
+    let of = |parent: u32| {
+        let l = list
+            .listeners
+            .iter()
+            .find(|l| l.processes.iter().any(|p| p.ppid == Some(parent)))
+            .unwrap_or_else(|| panic!("{:#?}", list.listeners));
+        let ids: Vec<String> = why(l).warnings.iter().map(|w| w.id.clone()).collect();
+        (l.processes[0].exe.clone().unwrap_or_default(), ids)
+    };
+    let (exe, ids) = of(named.0.id());
+    assert_eq!(exe, named_path.to_str().unwrap());
+    assert!(!ids.iter().any(|i| i == "deleted-executable"), "{ids:?}");
+    let (exe, ids) = of(deleted.0.id());
+    assert_eq!(exe, format!("{} (deleted)", deleted_path.display()));
+    assert!(ids.iter().any(|i| i == "deleted-executable"), "{ids:?}");
+}
+
 #[test]
 fn a_port_used_only_by_connections_says_so() {
     let _g = sockets_guard();

@@ -81,6 +81,54 @@ fn tcp_and_udp_on_ipv4_and_ipv6_with_their_owner() {
     }
 }
 
+/// More port ranges than fit the kernel's socket filter (its u16 lengths
+/// wrapped at about 3,270: the kernel refused the request, read as
+/// "sock_diag is unavailable"): every socket is read and the ranges
+/// applied by whyport, which still leaves out a port not asked for.
+#[test]
+fn thousands_of_port_ranges_are_filtered_here() {
+    let _g = sockets_guard();
+    let asked = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let other = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let (p, q) = (
+        asked.local_addr().unwrap().port(),
+        other.local_addr().unwrap().port(),
+    );
+    // `p` and 3,400 single ports of the other parity than `q`.
+    let mut ports = vec![p];
+    ports.extend(
+        (1..=u16::MAX)
+            .filter(|n| n % 2 != q % 2 && *n != p)
+            .take(3400),
+    );
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let out = run(whyport().args(["--json", "-t", "-4", "-p", &list.join(",")]));
+    let listing = parse(&out);
+    let found: Vec<u16> = listing.listeners.iter().map(|l| l.port).collect();
+    assert!(found.contains(&p), "{found:?}");
+    assert!(!found.contains(&q), "{q} was not asked for: {found:?}");
+    assert_owned_by_me(
+        listing
+            .listeners
+            .iter()
+            .find(|l| l.port == p)
+            .unwrap_or_else(|| panic!("{p}")),
+    );
+    assert!(
+        !listing.notes.iter().any(|n| n.contains("sock_diag")),
+        "{:?}",
+        listing.notes
+    );
+    assert!(
+        listing
+            .notes
+            .iter()
+            .any(|n| n.contains("every socket was read")),
+        "{:?}",
+        listing.notes
+    );
+}
+
 #[test]
 fn dual_stack_and_v6only_wildcards_are_told_apart() {
     let _g = sockets_guard();

@@ -21,6 +21,7 @@ mod netns;
 mod nslab;
 mod portable;
 mod privileges;
+mod procio;
 mod procs;
 mod ss;
 mod ss_compare;

@@ -30,6 +30,13 @@ const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
 const BPF_FUNC_SEQ_WRITE: i32 = 127;
 const RECORD: usize = 32;
+/// The verifier's log when a rejected program is loaded again to say why:
+/// libbpf's size for its retry (a log that overflows fails the load with
+/// ENOSPC; since Linux 6.4 the log keeps its last lines).
+const LOG_SIZE: usize = 64 * 1024;
+/// The most read of the BTF when it cannot be mapped (the kernel's is
+/// about 6 MB).
+const BTF_MAX: u64 = 64 << 20;
 
 /// One record of the walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +124,20 @@ enum Mapped {
 
 impl Mapped {
     fn open(path: &str) -> io::Result<Mapped> {
-        let file = std::fs::File::open(path)?;
+        // As collect/linux/proc_file.rs opens (this file is compiled by
+        // the fuzz crate too, so it does not use it): without blocking,
+        // and a regular file only.
+        let file = std::os::unix::fs::OpenOptionsExt::custom_flags(
+            std::fs::OpenOptions::new().read(true),
+            libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW,
+        )
+        .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{path} is not a regular file"),
+            ));
+        }
         let len = file.metadata()?.len() as usize;
         // SAFETY: a private, read-only mapping of a file we opened; it is
         // unmapped in Drop and only read through `bytes`.
@@ -132,8 +152,8 @@ impl Mapped {
             )
         };
         if ptr == libc::MAP_FAILED || len == 0 {
-            let mut data = Vec::with_capacity(len);
-            io::Read::read_to_end(&mut &file, &mut data)?;
+            let mut data = Vec::new();
+            io::Read::read_to_end(&mut io::Read::take(&file, BTF_MAX), &mut data)?;
             return Ok(Mapped::Read(data));
         }
         Ok(Mapped::Map(ptr, len))
@@ -182,8 +202,39 @@ fn bpf(cmd: i64, attr: &mut [u8]) -> io::Result<OwnedFd> {
 }
 
 fn load(insns: &[u8], attach_id: u32) -> io::Result<OwnedFd> {
+    load_logged(|log| load_once(insns, attach_id, log))
+}
+
+/// Load with the verifier's log off, then, only if the program was
+/// rejected, once more with a log (level 1, `LOG_SIZE` bytes) to say why,
+/// as libbpf does: a log that overflows its buffer fails even a valid
+/// program (ENOSPC), and the verifier works faster without one. The
+/// error is the first load's, with the log's last line.
+fn load_logged<T>(mut attempt: impl FnMut(Option<&mut [u8]>) -> io::Result<T>) -> io::Result<T> {
+    let first = match attempt(None) {
+        Ok(loaded) => return Ok(loaded),
+        Err(e) => e,
+    };
+    let mut log = vec![0u8; LOG_SIZE];
+    match attempt(Some(&mut log)) {
+        // Accepted the second time (a transient failure): use it.
+        Ok(loaded) => Ok(loaded),
+        Err(_) => {
+            let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
+            let text = String::from_utf8_lossy(&log[..end]);
+            let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+            Err(io::Error::new(
+                first.kind(),
+                format!("{first}; verifier: {last}"),
+            ))
+        }
+    }
+}
+
+/// One BPF_PROG_LOAD, with the verifier's log at level 1 into `log` when
+/// given, else none.
+fn load_once(insns: &[u8], attach_id: u32, log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
     let license = b"GPL\0";
-    let mut log = vec![0u8; 4096];
     let mut attr = [0u8; 128];
     let put32 =
         |a: &mut [u8; 128], at: usize, v: u32| a[at..at + 4].copy_from_slice(&v.to_ne_bytes());
@@ -193,18 +244,15 @@ fn load(insns: &[u8], attach_id: u32) -> io::Result<OwnedFd> {
     put32(&mut attr, 4, (insns.len() / 8) as u32);
     put64(&mut attr, 8, insns.as_ptr() as u64);
     put64(&mut attr, 16, license.as_ptr() as u64);
-    put32(&mut attr, 24, 1);
-    put32(&mut attr, 28, log.len() as u32);
-    put64(&mut attr, 32, log.as_mut_ptr() as u64);
+    if let Some(log) = log {
+        put32(&mut attr, 24, 1);
+        put32(&mut attr, 28, log.len() as u32);
+        put64(&mut attr, 32, log.as_mut_ptr() as u64);
+    }
     attr[48..56].copy_from_slice(b"whyport\0");
     put32(&mut attr, 68, BPF_TRACE_ITER);
     put32(&mut attr, 108, attach_id);
-    bpf(BPF_PROG_LOAD, &mut attr).map_err(|e| {
-        let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
-        let last = String::from_utf8_lossy(&log[..end]);
-        let last = last.lines().last().unwrap_or("").to_string();
-        io::Error::new(e.kind(), format!("{e}; verifier: {last}"))
-    })
+    bpf(BPF_PROG_LOAD, &mut attr)
 }
 
 /// One instruction: opcode, dst and src registers, offset, immediate.
@@ -515,6 +563,46 @@ mod tests {
                 assert!(target(i) < n, "jump {i} leaves the program");
             }
         }
+    }
+
+    /// The log is off for the load that counts; a rejection is loaded
+    /// again with a large log, only to say why.
+    #[test]
+    fn the_verifier_log_is_asked_for_only_after_a_rejection() {
+        let mut sizes = Vec::new();
+        let ok = load_logged(|log| {
+            sizes.push(log.map(|l| l.len()));
+            Ok(7)
+        });
+        assert_eq!(ok.ok(), Some(7));
+        assert_eq!(sizes, [None], "one load, no log");
+
+        let mut sizes = Vec::new();
+        let rejected: io::Result<u8> = load_logged(|log| {
+            sizes.push(log.as_ref().map(|l| l.len()));
+            match log {
+                None => Err(io::Error::from_raw_os_error(libc::EACCES)),
+                Some(log) => {
+                    let text = b"0: (bf) r6 = r1\nR2 invalid mem access 'scalar'\n\n";
+                    log[..text.len()].copy_from_slice(text);
+                    Err(io::Error::from_raw_os_error(libc::EACCES))
+                }
+            }
+        });
+        assert_eq!(sizes, [None, Some(LOG_SIZE)]);
+        let e = rejected
+            .err()
+            .unwrap_or_else(|| panic!("a rejection is an error"));
+        assert_eq!(
+            e.kind(),
+            io::ErrorKind::PermissionDenied,
+            "the first load's error"
+        );
+        assert!(
+            e.to_string()
+                .ends_with("; verifier: R2 invalid mem access 'scalar'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-use super::process::{self, Clock};
+use super::process::{self, Reading, Refused};
 use crate::collect::Details;
 use crate::model::{Process, SocketFd};
 
@@ -44,6 +44,9 @@ pub(super) struct FdScan {
     /// How long the BPF walk took, when it was used; why not, when it was
     /// tried and failed.
     pub walk: Option<Result<std::time::Duration, String>>,
+    /// Owners' files that were there and not read (a recorded tree's
+    /// links to devices, FIFOs, oversized files).
+    pub refused: Vec<Refused>,
 }
 
 enum Work {
@@ -58,8 +61,7 @@ struct Shared<'a> {
     /// /proc/<pid>/fd (Linux 6.2+); a recorded tree on disk does not.
     sizes_count_fds: bool,
     wanted: &'a HashSet<u64>,
-    clock: Clock,
-    details: Details,
+    how: Reading,
     netns: bool,
     queue: Mutex<VecDeque<Work>>,
     /// Work items queued or in progress; workers stop when it reaches 0.
@@ -69,13 +71,12 @@ struct Shared<'a> {
 /// Scan every process under `proc_root` for descriptors of `wanted` inodes.
 pub(super) fn scan(
     proc_root: &Path,
-    live: bool,
     wanted: &HashSet<u64>,
-    clock: Clock,
-    details: Details,
+    how: Reading,
     netns: bool,
     walk: bool,
 ) -> io::Result<FdScan> {
+    let live = how.tree == process::Tree::Live;
     let proc_dir = openat(
         rustix::fs::CWD,
         proc_root,
@@ -97,14 +98,13 @@ pub(super) fn scan(
     let mut found = FdScan::default();
     if fast {
         pids.retain(|p| !walked.seen.contains(p));
-        found = from_walk(walked, &proc_dir, clock, details);
+        found = from_walk(walked, &proc_dir, how);
     }
     let shared = Shared {
         proc_dir,
         sizes_count_fds: live,
         wanted,
-        clock,
-        details,
+        how,
         netns,
         open_items: AtomicUsize::new(pids.len()),
         queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
@@ -124,6 +124,7 @@ pub(super) fn scan(
                 result.owners.extend(part.owners);
                 result.unreadable.extend(part.unreadable);
                 result.netns.extend(part.netns);
+                result.refused.extend(part.refused);
             }
         }
     });
@@ -165,7 +166,7 @@ impl Walked {
 /// The owners the walk found, with their details (read in parallel); a
 /// process whose start time is not the walk's has exited and its PID was
 /// reused: left out.
-fn from_walk(walked: Walked, proc_dir: &OwnedFd, clock: Clock, details: Details) -> FdScan {
+fn from_walk(walked: Walked, proc_dir: &OwnedFd, how: Reading) -> FdScan {
     let Walked {
         fds, starts, netns, ..
     } = walked;
@@ -174,36 +175,41 @@ fn from_walk(walked: Walked, proc_dir: &OwnedFd, clock: Clock, details: Details)
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = pids.len().div_ceil(workers).max(1);
-    let owners: Vec<Process> = std::thread::scope(|scope| {
+    let parts: Vec<(Vec<Process>, Vec<Refused>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = pids
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
-                    part.iter()
+                    let mut refused = Vec::new();
+                    let owners = part
+                        .iter()
                         .filter_map(|&(pid, start_ns)| {
                             // The walk's start time in the ticks of
                             // /proc/<pid>/stat (nsec_to_clock_t).
-                            let tick_ns = 1_000_000_000 / clock.ticks_per_second.max(1);
-                            let born = (details != Details::Pid).then_some(start_ns / tick_ns);
+                            let tick_ns = 1_000_000_000 / how.clock.ticks_per_second.max(1);
+                            let born = (how.details != Details::Pid).then_some(start_ns / tick_ns);
                             process::read(
                                 proc_dir.as_fd(),
                                 &pid.to_string(),
                                 pid,
-                                clock,
-                                details,
+                                how,
                                 born,
+                                &mut refused,
                             )
                         })
-                        .collect::<Vec<_>>()
+                        .collect::<Vec<_>>();
+                    (owners, refused)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok())
-            .flatten()
-            .collect()
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
+    let mut owners = Vec::new();
+    let mut refused = Vec::new();
+    for (o, r) in parts {
+        owners.extend(o);
+        refused.extend(r);
+    }
     let alive: HashSet<u32> = owners.iter().map(|p| p.pid).collect();
     let mut fds = fds;
     fds.retain(|f| alive.contains(&f.pid));
@@ -211,6 +217,7 @@ fn from_walk(walked: Walked, proc_dir: &OwnedFd, clock: Clock, details: Details)
         fds,
         owners,
         netns,
+        refused,
         ..FdScan::default()
     }
 }
@@ -315,9 +322,9 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
             dir.as_fd(),
             "..",
             pid,
-            shared.clock,
-            shared.details,
+            shared.how,
             None,
+            &mut out.refused,
         ));
         return;
     }
@@ -339,9 +346,9 @@ fn read_details_if_owner(
             fd_dir.as_fd(),
             "..",
             pid,
-            shared.clock,
-            shared.details,
+            shared.how,
             None,
+            &mut out.refused,
         ));
     }
 }

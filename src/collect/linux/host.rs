@@ -7,6 +7,7 @@ use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
+use super::proc_file::{self, Links};
 use crate::model::{Host, Process};
 
 /// Where systemd looks for unit files, most specific first.
@@ -17,25 +18,53 @@ const UNIT_DIRS: [&str; 4] = [
     "lib/systemd/system",
 ];
 
+/// Which links a file under `root` may be: the live host's own files may be
+/// links (see `Links::Follow`); a recorded tree's never.
+pub(super) fn links(live: bool) -> Links {
+    if live { Links::Follow } else { Links::Refuse }
+}
+
+/// A configuration file, as proc_file.rs reads: a regular file of at most
+/// `proc_file::CONFIG` bytes.
+fn config(path: &Path, links: Links) -> Result<String, proc_file::Error> {
+    let mut buf = Vec::new();
+    match proc_file::read_capped(
+        rustix::fs::CWD,
+        path,
+        links,
+        proc_file::CONFIG,
+        proc_file::Ends::AtEof,
+        &mut buf,
+    )? {
+        proc_file::Fill::Whole => Ok(String::from_utf8_lossy(&buf).into_owned()),
+        proc_file::Fill::Truncated => Err(proc_file::Error::TooLarge(proc_file::CONFIG)),
+    }
+}
+
 /// Read the host facts; `root` is `/` live or the recorded tree's root.
 pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
+    let links = links(live);
     let inetd_conf = owners.iter().find_map(|p| match p.name.as_slice() {
-        b"inetd" | b"inetutils-inetd" => std::fs::read_to_string(root.join(inetd_config(p))).ok(),
-        b"xinetd" => Some(xinetd_config(root)),
+        b"inetd" | b"inetutils-inetd" => config(&root.join(inetd_config(p)), links).ok(),
+        b"xinetd" => Some(xinetd_config(root, links)),
         _ => None,
     });
     let socket_units = if owners.iter().any(|p| p.pid == 1) {
-        socket_units(root)
+        socket_units(root, links)
     } else {
         Vec::new()
     };
-    let ephemeral_ports =
-        std::fs::read_to_string(root.join("proc/sys/net/ipv4/ip_local_port_range"))
-            .ok()
-            .and_then(|t| {
-                let mut it = t.split_whitespace().map(|v| v.parse::<u16>().ok());
-                Some((it.next()??, it.next()??))
-            });
+    let ephemeral_ports = proc_file::read_text(
+        rustix::fs::CWD,
+        root.join("proc/sys/net/ipv4/ip_local_port_range"),
+        Links::Refuse,
+        proc_file::SMALL,
+    )
+    .ok()
+    .and_then(|t| {
+        let mut it = t.split_whitespace().map(|v| v.parse::<u16>().ok());
+        Some((it.next()??, it.next()??))
+    });
     Host {
         addresses: live.then(addresses),
         inetd_conf,
@@ -45,7 +74,7 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
             .iter()
             .any(|p| p.cgroup.as_deref().is_some_and(|c| c.contains("docker")))
         {
-            docker_names(root)
+            docker_names(root, links)
         } else {
             Vec::new()
         },
@@ -54,14 +83,14 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
 
 /// (id, name) of every Docker container, from
 /// /var/lib/docker/containers/<id>/config.v2.json (readable by root).
-pub(super) fn docker_names(root: &Path) -> Vec<(String, String)> {
+pub(super) fn docker_names(root: &Path, links: Links) -> Vec<(String, String)> {
     let Ok(entries) = std::fs::read_dir(root.join("var/lib/docker/containers")) else {
         return Vec::new();
     };
     let mut names = Vec::new();
     for entry in entries.flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
-        let Ok(text) = std::fs::read_to_string(entry.path().join("config.v2.json")) else {
+        let Ok(text) = config(&entry.path().join("config.v2.json"), links) else {
             continue;
         };
         if let Some(name) = serde_json::from_str::<serde_json::Value>(&text)
@@ -91,8 +120,10 @@ fn inetd_config(p: &Process) -> String {
 }
 
 /// /etc/xinetd.conf and every file of /etc/xinetd.d, one after another.
-fn xinetd_config(root: &Path) -> String {
-    let mut text = std::fs::read_to_string(root.join("etc/xinetd.conf")).unwrap_or_default();
+/// At most `proc_file::CONFIG` bytes in all: the files after that are left
+/// out.
+fn xinetd_config(root: &Path, links: Links) -> String {
+    let mut text = config(&root.join("etc/xinetd.conf"), links).unwrap_or_default();
     let mut files: Vec<_> = std::fs::read_dir(root.join("etc/xinetd.d"))
         .into_iter()
         .flatten()
@@ -101,14 +132,18 @@ fn xinetd_config(root: &Path) -> String {
         .collect();
     files.sort();
     for f in files {
+        let more = config(&f, links).unwrap_or_default();
+        if text.len() + more.len() > proc_file::CONFIG {
+            break;
+        }
         text.push('\n');
-        text.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+        text.push_str(&more);
     }
     text
 }
 
 /// Every `*.socket` unit file, the first found of each name.
-fn socket_units(root: &Path) -> Vec<(String, String)> {
+fn socket_units(root: &Path, links: Links) -> Vec<(String, String)> {
     let mut units: Vec<(String, String)> = Vec::new();
     for dir in UNIT_DIRS {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
@@ -119,8 +154,12 @@ fn socket_units(root: &Path) -> Vec<(String, String)> {
             if !name.ends_with(".socket") || units.iter().any(|(n, _)| *n == name) {
                 continue;
             }
-            if let Ok(text) = std::fs::read_to_string(entry.path()) {
-                units.push((name, text));
+            match config(&entry.path(), links) {
+                Ok(text) => units.push((name, text)),
+                // Masked (a link to /dev/null): empty, and it hides the
+                // unit of the same name in the directories after it.
+                Err(proc_file::Error::NotRegular(_)) => units.push((name, String::new())),
+                Err(_) => {}
             }
         }
     }

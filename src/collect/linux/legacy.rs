@@ -29,7 +29,13 @@ const HOOKS: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTI
 /// The legacy nat table's DNAT and redirect rules; empty when the table
 /// is not loaded.
 pub(super) fn nat_rules() -> io::Result<Vec<NatRule>> {
-    let names = std::fs::read_to_string("/proc/net/ip_tables_names").unwrap_or_default();
+    let names = super::proc_file::read_text(
+        rustix::fs::CWD,
+        "/proc/net/ip_tables_names",
+        super::proc_file::Links::Refuse,
+        super::proc_file::SMALL,
+    )
+    .unwrap_or_default();
     if !names.lines().any(|l| l.trim() == "nat") {
         return Ok(Vec::new());
     }

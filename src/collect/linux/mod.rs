@@ -12,6 +12,7 @@ mod netlink;
 mod netns;
 mod nft;
 mod pid_state;
+mod proc_file;
 mod proc_net;
 mod proc_text;
 mod process;
@@ -21,11 +22,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use rustix::fs::CWD;
 
 use super::{Details, Source};
 use crate::model::{
     Connection, Host, NatRule, NetNamespace, Process, Protocol, Socket, SocketFd, Visibility,
 };
+use proc_file::Links;
+use process::Tree;
 
 /// Listening sockets of the requested protocols, and notes on any fallback.
 pub(super) fn sockets(
@@ -40,6 +44,13 @@ pub(super) fn sockets(
     }
     let mut sockets = Vec::new();
     let mut notes = Vec::new();
+    if matches!(source, Source::Live) && !netlink::filter_fits(ports) {
+        notes.push(format!(
+            "{} port ranges are more than whyport hands the kernel's socket filter ({}): every socket was read and filtered here",
+            ports.len(),
+            netlink::MAX_RANGES
+        ));
+    }
     let mut inferred = false;
     for &protocol in protocols {
         for v6 in [false, true] {
@@ -59,14 +70,23 @@ pub(super) fn sockets(
                             if v6 { "6" } else { "" }
                         ));
                     }
-                    let (found, bad) =
-                        proc_net::read(&proc_root, protocol, v6).with_context(|| {
-                            format!(
-                                "reading the {} socket table under {}",
-                                protocol.as_str(),
-                                proc_root.display()
-                            )
-                        })?;
+                    let table = proc_root
+                        .join("net")
+                        .join(proc_net::table_name(protocol, v6));
+                    let (found, bad, cut) = read_table(&table, protocol).with_context(|| {
+                        format!(
+                            "reading the {} socket table under {}",
+                            protocol.as_str(),
+                            proc_root.display()
+                        )
+                    })?;
+                    if cut {
+                        notes.push(format!(
+                            "{} is longer than {} bytes; the rest was not read",
+                            table.display(),
+                            proc_file::NET_TABLE.total
+                        ));
+                    }
                     if bad > 0 {
                         notes.push(format!(
                             "{bad} malformed line{} in {}/net/{}{} skipped",
@@ -84,10 +104,27 @@ pub(super) fn sockets(
     }
     if inferred {
         let sysctl = proc_root.join("sys/net/ipv6/bindv6only");
-        let default = std::fs::read_to_string(sysctl).is_ok_and(|s| s.trim() == "1");
+        let default = proc_file::read_text(CWD, sysctl, Links::Refuse, proc_file::SMALL)
+            .is_ok_and(|s| s.trim() == "1");
         proc_net::infer_v6only(&mut sockets, default);
     }
     Ok((sockets, notes))
+}
+
+/// The listening rows of the /proc/net table `path` (streamed: see
+/// proc_file.rs), the rows that did not parse (or were too long), and
+/// whether the file went on past its limit. A missing file is an empty
+/// table (a kernel without IPv6 has no tcp6).
+fn read_table(path: &Path, protocol: Protocol) -> std::io::Result<(Vec<Socket>, usize, bool)> {
+    let mut rows = proc_net::Rows::new(protocol);
+    let read = proc_file::for_each_line(CWD, path, Links::Refuse, proc_file::NET_TABLE, |line| {
+        rows.line(&String::from_utf8_lossy(line));
+    });
+    match read {
+        Ok(seen) => Ok((rows.sockets, rows.bad + seen.too_long, seen.truncated)),
+        Err(e) if e.is_missing() => Ok((Vec::new(), 0, false)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Non-listening sockets of `protocols` with a local or remote port in
@@ -214,12 +251,24 @@ pub(super) fn namespaces(
         let mut ns = found.info;
         if let Some(first) = ns.pids.iter().find(|p| **p != std::process::id()) {
             let dir = proc_root.join(first.to_string());
-            ns.member_cgroup = std::fs::read_to_string(dir.join("cgroup")).ok();
-            ns.member_name = std::fs::read(dir.join("comm")).ok().map(|mut n| {
-                if n.last() == Some(&b'\n') {
-                    n.pop();
+            ns.member_cgroup =
+                proc_file::read_text(CWD, dir.join("cgroup"), Links::Refuse, proc_file::CGROUP)
+                    .ok();
+            let mut name = Vec::new();
+            ns.member_name = proc_file::read_capped(
+                CWD,
+                dir.join("comm"),
+                Links::Refuse,
+                proc_file::COMM,
+                proc_file::Ends::AtEof,
+                &mut name,
+            )
+            .ok()
+            .map(|_| {
+                if name.last() == Some(&b'\n') {
+                    name.pop();
                 }
-                n
+                name
             });
         }
         if ns.own {
@@ -272,8 +321,8 @@ fn bpf_enabled() -> bool {
 /// Docker's container names (id, name), for naming namespaces.
 pub(super) fn container_names(source: &Source) -> Vec<(String, String)> {
     match source {
-        Source::Live => host::docker_names(Path::new("/")),
-        Source::Recorded(root) => host::docker_names(root),
+        Source::Live => host::docker_names(Path::new("/"), host::links(true)),
+        Source::Recorded(root) => host::docker_names(root, host::links(false)),
     }
 }
 
@@ -294,6 +343,8 @@ pub(super) struct Owners {
     pub netns: Vec<(u32, u64)>,
     /// How long the BPF walk took, or why it failed, when it was tried.
     pub walk: Option<Result<std::time::Duration, String>>,
+    /// What could not be read of the owners, for a note.
+    pub notes: Vec<String>,
 }
 
 /// Who holds the sockets with these inodes, with the details of each owner
@@ -306,8 +357,12 @@ pub(super) fn owners(
     netns: bool,
 ) -> anyhow::Result<Owners> {
     let proc_root = proc_root(source);
-    let clock = process::Clock::read(&proc_root);
     let live = matches!(source, Source::Live);
+    let how = process::Reading {
+        clock: process::Clock::read(&proc_root),
+        details,
+        tree: if live { Tree::Live } else { Tree::Recorded },
+    };
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     // The initial PID namespace always has this inode number
@@ -320,10 +375,8 @@ pub(super) fn owners(
     } else {
         fds::scan(
             &proc_root,
-            live,
             wanted,
-            clock,
-            details,
+            how,
             netns,
             root && !pid_namespace && bpf_enabled(),
         )
@@ -335,13 +388,13 @@ pub(super) fn owners(
     };
     let mut processes: BTreeMap<u32, Process> =
         scan.owners.into_iter().map(|p| (p.pid, p)).collect();
+    let mut refused = scan.refused;
     if matches!(details, Details::Identity | Details::Explain) {
-        add_ancestors(
-            &proc_root,
-            &mut processes,
-            clock,
-            details.max(Details::Full),
-        );
+        let how = process::Reading {
+            details: details.max(Details::Full),
+            ..how
+        };
+        add_ancestors(&proc_root, &mut processes, how, &mut refused);
     }
     if user_names {
         for p in processes.values_mut() {
@@ -352,8 +405,7 @@ pub(super) fn owners(
         Source::Live => Visibility {
             unreadable_pids: scan.unreadable,
             root,
-            hidepid: std::fs::read_to_string("/proc/self/mountinfo")
-                .is_ok_and(|text| mountinfo::hidepid(&text, &proc_root)),
+            hidepid: hidepid(&proc_root),
             pid_namespace,
         },
         Source::Recorded(_) => Visibility {
@@ -369,15 +421,54 @@ pub(super) fn owners(
         visibility,
         netns: scan.netns,
         walk: scan.walk,
+        notes: refused_note(&proc_root, &refused).into_iter().collect(),
     })
+}
+
+/// One note for the owners' files that were there and not read: which
+/// (the first few) and why. Only pids, fixed file names and whyport's own
+/// reasons: nothing of the tree's text.
+fn refused_note(proc_root: &Path, refused: &[process::Refused]) -> Option<String> {
+    const SHOWN: usize = 5;
+    let (first, rest) = refused.split_at(refused.len().min(SHOWN));
+    let mut list: Vec<String> = first
+        .iter()
+        .map(|r| format!("{}/{} ({})", r.pid, r.file, r.why))
+        .collect();
+    if !rest.is_empty() {
+        list.push(format!("{} more", rest.len()));
+    }
+    (!first.is_empty()).then(|| {
+        format!(
+            "{} file{} of owning processes under {} could not be read, so those details are missing: {}",
+            refused.len(),
+            if refused.len() == 1 { "" } else { "s" },
+            proc_root.display(),
+            list.join(", ")
+        )
+    })
+}
+
+/// Whether the live /proc hides other users' processes (hidepid), from
+/// our mountinfo, read line by line.
+fn hidepid(proc_root: &Path) -> bool {
+    let mut hidden = false;
+    let _ = proc_file::for_each_line(
+        CWD,
+        "/proc/self/mountinfo",
+        Links::Refuse,
+        proc_file::MOUNTINFO,
+        |line| hidden |= mountinfo::hidepid(&String::from_utf8_lossy(line), proc_root),
+    );
+    hidden
 }
 
 /// Read every ancestor of the processes in `processes` up to PID 1.
 fn add_ancestors(
     proc_root: &Path,
     processes: &mut BTreeMap<u32, Process>,
-    clock: process::Clock,
-    details: Details,
+    how: process::Reading,
+    refused: &mut Vec<process::Refused>,
 ) {
     let Ok(dir) = rustix::fs::openat(
         rustix::fs::CWD,
@@ -399,9 +490,9 @@ fn add_ancestors(
             std::os::fd::AsFd::as_fd(&dir),
             &pid.to_string(),
             pid,
-            clock,
-            details,
+            how,
             None,
+            refused,
         ) {
             todo.extend(p.ppid);
             processes.insert(pid, p);
@@ -412,6 +503,12 @@ fn add_ancestors(
 /// What process `pid` is, for a `--pid` that found no listener.
 pub(super) fn pid_state(source: &Source, pid: u32) -> crate::model::PidState {
     pid_state::pid_state(&proc_root(source), pid)
+}
+
+/// A one-value file under /proc or a recorded tree (the hostname), read
+/// as proc_file.rs reads (never a link, a FIFO or a device; 4 KiB at most).
+pub(super) fn read_small_text(path: &Path) -> Option<String> {
+    proc_file::read_text(CWD, path, Links::Refuse, proc_file::SMALL).ok()
 }
 
 fn proc_root(source: &Source) -> PathBuf {

@@ -10,6 +10,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::proc_file::{self, Links};
 use crate::model::NetNamespace;
 
 /// A namespace and a path that opens it (for setns).
@@ -90,10 +91,15 @@ pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<F
 /// also listed directly in case they are not mount points of ours.
 fn nsfs_mounts(proc_root: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(proc_root.join("self/mountinfo")) {
-        for line in text.lines() {
+    let _ = proc_file::for_each_line(
+        rustix::fs::CWD,
+        proc_root.join("self/mountinfo"),
+        Links::Refuse,
+        proc_file::MOUNTINFO,
+        |line| {
+            let line = String::from_utf8_lossy(line);
             let Some((left, right)) = line.split_once(" - ") else {
-                continue;
+                return;
             };
             let fields: Vec<&str> = left.split(' ').collect();
             let is_net = fields.get(3).is_some_and(|root| root.starts_with("net:["));
@@ -103,8 +109,8 @@ fn nsfs_mounts(proc_root: &Path) -> Vec<String> {
             {
                 out.push(unescape_mount(point));
             }
-        }
-    }
+        },
+    );
     for dir in ["/run/netns", "/run/docker/netns"] {
         if let Ok(entries) = std::fs::read_dir(dir) {
             out.extend(
@@ -145,7 +151,16 @@ pub(super) fn run_in<T: Send + 'static>(
     path: &Path,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> io::Result<T> {
-    let file = std::fs::File::open(path)?;
+    // Opened, not read (setns takes it): without blocking, as proc_file.rs
+    // opens, since /run/netns/* may hold anything root put there.
+    let file = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC
+            | rustix::fs::OFlags::NOCTTY,
+        rustix::fs::Mode::empty(),
+    )?;
     std::thread::spawn(move || {
         // SAFETY: setns on this thread only, with a descriptor we own.
         if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {

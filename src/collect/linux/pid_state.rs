@@ -6,6 +6,7 @@ use std::path::Path;
 use rustix::fs::{Mode, OFlags, openat};
 use rustix::io::Errno;
 
+use super::proc_file::{self, Ends, Links};
 use crate::model::PidState;
 
 /// The state of `pid` under `proc_root` (`/proc` or a recorded tree).
@@ -21,19 +22,19 @@ pub(super) fn pid_state(proc_root: &Path, pid: u32) -> PidState {
     };
     // The state is the field after the name in parentheses; the name may
     // hold any byte, ')' included, so the last ')' ends it.
-    let mut buf = [0u8; 1024];
-    let state = openat(
+    let mut buf = Vec::new();
+    let state = proc_file::read_capped(
         &dir,
         "stat",
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
+        Links::Refuse,
+        proc_file::STAT,
+        Ends::AtShortRead,
+        &mut buf,
     )
-    .and_then(|fd| rustix::io::read(&fd, &mut buf))
     .ok()
-    .and_then(|n| {
-        let text = buf.get(..n)?;
-        let close = text.iter().rposition(|b| *b == b')')?;
-        text.get(close + 2).copied()
+    .and_then(|_| {
+        let close = buf.iter().rposition(|b| *b == b')')?;
+        buf.get(close + 2).copied()
     });
     match state {
         None => return PidState::Missing,

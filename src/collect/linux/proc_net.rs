@@ -4,54 +4,68 @@
 //! trees (`--proc-root`). The text tables lack IPV6_V6ONLY and the bound
 //! interface, so dual-stack is inferred (see `infer_v6only`).
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 
 use crate::model::{Protocol, Socket};
 
 const TCP_LISTEN: u8 = 0x0A;
 const TCP_CLOSE: u8 = 0x07;
 
-/// The sockets of one table, e.g. `<proc>/net/tcp6`, and how many lines
-/// could not be read. A missing file is an empty table (a kernel without
-/// IPv6 has no tcp6).
-///
-/// Parsed here rather than by procfs: its table parser rejects a whole
-/// table for one malformed line, and whyport must list what it can.
-pub(super) fn read(
-    proc_root: &Path,
-    protocol: Protocol,
-    v6: bool,
-) -> io::Result<(Vec<Socket>, usize)> {
-    let name = match (protocol, v6) {
+/// The file name of a table under `<proc>/net`.
+pub(super) fn table_name(protocol: Protocol, v6: bool) -> &'static str {
+    match (protocol, v6) {
         (Protocol::Tcp, false) => "tcp",
         (Protocol::Tcp, true) => "tcp6",
         (Protocol::Udp, false) => "udp",
         (Protocol::Udp, true) => "udp6",
-    };
-    let path = proc_root.join("net").join(name);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-        Err(e) => return Err(e),
-    };
-    Ok(parse_table(&String::from_utf8_lossy(&bytes), protocol))
+    }
 }
 
-/// Listening rows of a /proc/net table (TCP in LISTEN, UDP unconnected),
-/// and the number of rows that did not parse. The header line is skipped.
-pub(crate) fn parse_table(text: &str, protocol: Protocol) -> (Vec<Socket>, usize) {
-    let mut sockets = Vec::new();
-    let mut bad = 0;
-    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-        match parse_row(line, protocol) {
-            Some(Some(s)) => sockets.push(s),
-            Some(None) => {}
-            None => bad += 1,
+/// The rows of one table, fed a line at a time (a table of 100,000
+/// sockets is streamed, never held whole): the listening ones (TCP in
+/// LISTEN, UDP unconnected), and the number of rows that did not parse.
+/// The first line, the header, is skipped.
+///
+/// Parsed here rather than by procfs: its table parser rejects a whole
+/// table for one malformed line, and whyport must list what it can.
+pub(crate) struct Rows {
+    protocol: Protocol,
+    header: bool,
+    pub sockets: Vec<Socket>,
+    pub bad: usize,
+}
+
+impl Rows {
+    pub(crate) fn new(protocol: Protocol) -> Rows {
+        Rows {
+            protocol,
+            header: true,
+            sockets: Vec::new(),
+            bad: 0,
         }
     }
-    (sockets, bad)
+
+    pub(crate) fn line(&mut self, line: &str) {
+        if std::mem::take(&mut self.header) || line.trim().is_empty() {
+            return;
+        }
+        match parse_row(line, self.protocol) {
+            Some(Some(s)) => self.sockets.push(s),
+            Some(None) => {}
+            None => self.bad += 1,
+        }
+    }
+}
+
+/// `Rows` of a whole table's text.
+// For the fuzz target (fuzz/src/lib.rs) and the tests; whyport streams.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn parse_table(text: &str, protocol: Protocol) -> (Vec<Socket>, usize) {
+    let mut rows = Rows::new(protocol);
+    for line in text.lines() {
+        rows.line(line);
+    }
+    (rows.sockets, rows.bad)
 }
 
 /// `None`: malformed; `Some(None)`: a socket that is not listening.

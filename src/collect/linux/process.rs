@@ -4,13 +4,13 @@
 //! bytes: names and command lines need not be UTF-8.
 
 use std::ffi::OsString;
-use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags, openat, readlinkat};
+use rustix::fs::{AtFlags, Mode, OFlags, openat, readlinkat, statat};
 
+use super::proc_file::{self, Ends, Fill, Links};
 use super::proc_text::{boot_time, split_cmdline, stat_comm, stat_fields, status_ruid};
 use crate::collect::Details;
 use crate::model::Process;
@@ -24,20 +24,59 @@ pub(super) struct Clock {
 
 impl Clock {
     pub fn read(proc_root: &Path) -> Clock {
-        let boot_time = std::fs::read(proc_root.join("stat"))
-            .ok()
-            .and_then(|text| boot_time(&text));
+        let mut boot = None;
+        // Line by line: only `btime` is wanted, after one line per CPU.
+        let _ = proc_file::for_each_line(
+            rustix::fs::CWD,
+            proc_root.join("stat"),
+            Links::Refuse,
+            proc_file::PROC_STAT,
+            |line| {
+                if boot.is_none() {
+                    boot = boot_time(line);
+                }
+            },
+        );
         Clock {
-            boot_time,
+            boot_time: boot,
             ticks_per_second: procfs::ticks_per_second().max(1),
         }
     }
 }
 
+/// Which tree the processes are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tree {
+    /// The running system's /proc: the kernel can be asked about a file.
+    Live,
+    /// A recorded tree (`--proc-root`): only what was written down.
+    Recorded,
+}
+
+/// How to read each process: the same for every one of a run.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reading {
+    pub clock: Clock,
+    pub details: Details,
+    pub tree: Tree,
+}
+
+/// A file of a process that was there and was not read (or not whole
+/// where that matters): a recorded tree's link to a device, a FIFO, a stat
+/// over its cap.
+#[derive(Debug)]
+pub(super) struct Refused {
+    pub pid: u32,
+    pub file: &'static str,
+    pub why: proc_file::Error,
+}
+
 /// Read one process relative to the open /proc directory; `None` when it
 /// exited or cannot be read at all. About a dozen system calls: the
 /// process's directory is opened once and each file read without the size
-/// probes `std::fs::read` makes.
+/// probes `std::fs::read` makes. A process whose stat is refused (see
+/// proc_file.rs) is kept by its pid alone, and every refused file is added
+/// to `refused`.
 /// `base`/`path` names the process's /proc directory: `/proc` and the pid,
 /// or an open `/proc/<pid>/fd` and `..`, which can only reach the process
 /// whose descriptors were just read, even if its pid has been reused since.
@@ -48,10 +87,11 @@ pub(super) fn read(
     base: BorrowedFd<'_>,
     path: &str,
     pid: u32,
-    clock: Clock,
-    details: Details,
+    how: Reading,
     born: Option<u64>,
+    refused: &mut Vec<Refused>,
 ) -> Option<Process> {
+    let details = how.details;
     if details == Details::Pid {
         return Some(Process {
             pid,
@@ -65,8 +105,21 @@ pub(super) fn read(
         Mode::empty(),
     )
     .ok()?;
+    let mut refuse = |file, why| refused.push(Refused { pid, file, why });
     let mut buf = Vec::with_capacity(4096);
-    read_small(&dir, "stat", &mut buf).ok()?;
+    match read_file(&dir, "stat", proc_file::STAT, &mut buf) {
+        Ok(Fill::Whole) => {}
+        Ok(Fill::Truncated) => {
+            refuse("stat", proc_file::Error::TooLarge(proc_file::STAT));
+            return Some(unreadable(pid));
+        }
+        Err(e) if e.is_missing() => return None,
+        Err(e @ proc_file::Error::NotRegular(_)) => {
+            refuse("stat", e);
+            return Some(unreadable(pid));
+        }
+        Err(_) => return None,
+    }
     let name = stat_comm(&buf).to_vec();
     let (ppid, starttime) = stat_fields(&buf)?;
     // Known by its start (clock ticks since boot): another start means the
@@ -74,12 +127,33 @@ pub(super) fn read(
     if born.is_some_and(|b| b != starttime) {
         return None;
     }
-    let uid = read_small(&dir, "status", &mut buf)
-        .ok()
-        .and_then(|()| status_ruid(&buf));
+    let mut text = |file: &'static str, cap, buf: &mut Vec<u8>| -> Option<Fill> {
+        match read_file(&dir, file, cap, buf) {
+            Ok(fill) => Some(fill),
+            Err(e @ proc_file::Error::NotRegular(_)) => {
+                refuse(file, e);
+                None
+            }
+            Err(_) => None,
+        }
+    };
+    let uid = text("status", proc_file::STATUS, &mut buf).and_then(|fill| {
+        if fill == Fill::Truncated {
+            proc_file::cut_to_line(&mut buf);
+        }
+        status_ruid(&buf)
+    });
     let cmdline = if details >= Details::Full {
-        read_small(&dir, "cmdline", &mut buf)
-            .map(|()| split_cmdline(&buf))
+        text("cmdline", proc_file::CMDLINE, &mut buf)
+            .map(|fill| {
+                let mut args = split_cmdline(&buf);
+                if fill == Fill::Truncated
+                    && let Some(last) = args.last_mut()
+                {
+                    last.extend_from_slice("…".as_bytes());
+                }
+                args
+            })
             .unwrap_or_default()
     } else {
         Vec::new()
@@ -90,12 +164,16 @@ pub(super) fn read(
     let exe = readlinkat(&dir, "exe", Vec::new())
         .ok()
         .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
+    let exe_deleted = exe.as_ref().and_then(|e| exe_deleted(&dir, e, how.tree));
     let cgroup = if details == Details::Full {
         None
     } else {
-        read_small(&dir, "cgroup", &mut buf)
-            .ok()
-            .map(|()| String::from_utf8_lossy(&buf).into_owned())
+        text("cgroup", proc_file::CGROUP, &mut buf).map(|fill| {
+            if fill == Fill::Truncated {
+                proc_file::cut_to_line(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
     };
     let cwd = if details == Details::Explain {
         readlinkat(&dir, "cwd", Vec::new())
@@ -104,14 +182,16 @@ pub(super) fn read(
     } else {
         None
     };
-    let started_at = clock
+    let started_at = how
+        .clock
         .boot_time
-        .map(|boot| boot + starttime / clock.ticks_per_second);
+        .map(|boot| boot + starttime / how.clock.ticks_per_second);
     Some(Process {
         pid,
         ppid: Some(ppid),
         name,
         exe,
+        exe_deleted,
         cmdline,
         uid,
         user: None,
@@ -121,25 +201,45 @@ pub(super) fn read(
     })
 }
 
-/// Replace `buf` with the contents of `dir/name`.
-fn read_small(dir: &OwnedFd, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    let fd = openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    loop {
-        if buf.spare_capacity_mut().len() < 1024 {
-            buf.reserve(4096);
-        }
-        let room = buf.spare_capacity_mut().len();
-        let (filled, _) = rustix::io::read(&fd, buf.spare_capacity_mut())?;
-        let n = filled.len();
-        // SAFETY: read initialised the first n bytes of the spare capacity.
-        unsafe { buf.set_len(buf.len() + n) };
-        // procfs hands over a whole file in one read when the buffer is
-        // large enough, so a short read is the end: saves a read per file.
-        if n < room {
-            return Ok(());
-        }
+/// A process that is there but whose stat was refused: known by its pid.
+fn unreadable(pid: u32) -> Process {
+    Process {
+        pid,
+        ..Process::default()
     }
+}
+
+/// Whether the executable `exe` (its link's text) was deleted, as the
+/// kernel says: the file the link leads to has no name left (a link count
+/// of 0: deleted, or replaced by an upgrade that renamed a new file over
+/// it). The ` (deleted)` the kernel appends to the text is not proof: a
+/// program may be named so. The kernel appends it to every deleted
+/// executable, so without it no stat is made. A deleted name of a file
+/// that has another hard link still has a count: not deleted (the program
+/// is still on disk). In a recorded tree only the text is known: `None`,
+/// and the suffix decides (`Process::exe_is_deleted`).
+fn exe_deleted(dir: &OwnedFd, exe: &Path, tree: Tree) -> Option<bool> {
+    if tree == Tree::Recorded {
+        return None;
+    }
+    if !exe.as_os_str().as_encoded_bytes().ends_with(b" (deleted)") {
+        return Some(false);
+    }
+    // Through the link, to the executable itself; `None` when it cannot
+    // be asked (the process exited meanwhile).
+    statat(dir, "exe", AtFlags::empty())
+        .ok()
+        .map(|st| st.st_nlink == 0)
+}
+
+/// Replace `buf` with at most `cap` bytes of `dir/name`.
+fn read_file(
+    dir: &OwnedFd,
+    name: &str,
+    cap: usize,
+    buf: &mut Vec<u8>,
+) -> Result<Fill, proc_file::Error> {
+    proc_file::read_capped(dir, name, Links::Refuse, cap, Ends::AtShortRead, buf)
 }
 
 #[cfg(test)]
@@ -161,19 +261,24 @@ mod tests {
         let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap_or_default();
         let (_, start) = super::super::proc_text::stat_fields(&stat)
             .unwrap_or_else(|| panic!("no start time in our own stat"));
-        let clock = Clock::read(Path::new("/proc"));
+        let how = Reading {
+            clock: Clock::read(Path::new("/proc")),
+            details: Details::Identity,
+            tree: Tree::Live,
+        };
         let read = |born| {
             read(
                 std::os::fd::AsFd::as_fd(&proc_dir),
                 &pid.to_string(),
                 pid,
-                clock,
-                Details::Identity,
+                how,
                 born,
+                &mut Vec::new(),
             )
         };
         assert!(read(None).is_some());
         assert!(read(Some(start)).is_some_and(|p| p.pid == pid));
         assert!(read(Some(start + 1)).is_none());
+        assert!(how.clock.boot_time.is_some(), "btime from /proc/stat");
     }
 }

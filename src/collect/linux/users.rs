@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 use std::path::Path;
 
+use super::proc_file;
+
 /// Resolves uids to names, caching each answer.
 pub(super) struct Users {
     recorded: Option<HashMap<u32, String>>,
@@ -20,9 +22,16 @@ impl Users {
         }
     }
 
-    /// The users of a recorded tree: `<root>/etc/passwd`, if it exists.
+    /// The users of a recorded tree: `<root>/etc/passwd`, if it exists and
+    /// is a regular file (its first `proc_file::PASSWD` bytes).
     pub fn recorded(passwd: &Path) -> Users {
-        let text = std::fs::read_to_string(passwd).unwrap_or_default();
+        let text = proc_file::read_text(
+            rustix::fs::CWD,
+            passwd,
+            proc_file::Links::Refuse,
+            proc_file::PASSWD,
+        )
+        .unwrap_or_default();
         Users {
             recorded: Some(parse_passwd(&text)),
             cache: HashMap::new(),

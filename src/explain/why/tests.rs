@@ -14,6 +14,7 @@ pub(crate) fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -
         ppid: Some(ppid),
         name: name.as_bytes().to_vec(),
         exe: Some(PathBuf::from(format!("/usr/sbin/{name}"))),
+        exe_deleted: None,
         cmdline: vec![name.as_bytes().to_vec()],
         uid: Some(uid),
         user: Some(if uid == 0 {
