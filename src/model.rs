@@ -89,8 +89,8 @@ pub struct NatRule {
     /// Conditions: transport protocol, destination ports, destination
     /// address, input interface (negated when `!`).
     pub protocol: Option<Protocol>,
-    /// Destination port ranges matched; empty: any port.
-    pub ports: Vec<(u16, u16)>,
+    /// The destination ports it catches.
+    pub ports: PortSet,
     pub daddr: Option<IpAddr>,
     pub iif: Option<(bool, String)>,
     /// The translation.
@@ -98,6 +98,96 @@ pub struct NatRule {
     /// Conditions whyport could not decode (the rule may match less than
     /// the fields above say), or why the rule could not be decoded at all.
     pub undecoded: Vec<String>,
+}
+
+/// The destination ports a NAT rule catches. "Every port" and "could not
+/// be decoded" are different answers: the first opens every port, the
+/// second says nothing of which.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PortSet {
+    /// Every port: the rule has no port condition.
+    #[default]
+    Every,
+    /// These inclusive ranges (a port, a range, a set), sorted and merged.
+    Only(Vec<(u16, u16)>),
+    /// Every port but these (`tcp dport != 22`), sorted and merged.
+    Except(Vec<(u16, u16)>),
+    /// A port condition whyport could not decode (a map, a set it could
+    /// not read): which ports it catches is unknown.
+    Undecoded,
+}
+
+impl PortSet {
+    /// `Only` these ranges, sorted and merged.
+    pub fn only(ranges: impl IntoIterator<Item = (u16, u16)>) -> PortSet {
+        PortSet::Only(merged(ranges))
+    }
+
+    /// `Except` these ranges, sorted and merged.
+    pub fn except(ranges: impl IntoIterator<Item = (u16, u16)>) -> PortSet {
+        PortSet::Except(merged(ranges))
+    }
+
+    /// The ranges it catches, ports 1 to 65535; `None` when unknown.
+    pub fn ranges(&self) -> Option<Vec<(u16, u16)>> {
+        match self {
+            PortSet::Every => Some(vec![(1, u16::MAX)]),
+            PortSet::Only(r) => Some(r.clone()),
+            PortSet::Except(r) => {
+                let mut out = Vec::new();
+                let mut next: u32 = 1;
+                for &(lo, hi) in r {
+                    if u32::from(lo) > next {
+                        out.push((next as u16, lo - 1));
+                    }
+                    next = next.max(u32::from(hi) + 1);
+                }
+                if next <= u32::from(u16::MAX) {
+                    out.push((next as u16, u16::MAX));
+                }
+                Some(out)
+            }
+            PortSet::Undecoded => None,
+        }
+    }
+
+    /// Whether it catches `port`; `None` when unknown.
+    pub fn contains(&self, port: u16) -> Option<bool> {
+        let inside = |r: &[(u16, u16)]| r.iter().any(|(lo, hi)| (*lo..=*hi).contains(&port));
+        match self {
+            PortSet::Every => Some(true),
+            PortSet::Only(r) => Some(inside(r)),
+            PortSet::Except(r) => Some(!inside(r)),
+            PortSet::Undecoded => None,
+        }
+    }
+
+    /// Whether it catches any port of `asked`; `None` when unknown.
+    pub fn overlaps(&self, asked: &[(u16, u16)]) -> Option<bool> {
+        let ranges = self.ranges()?;
+        Some(
+            asked
+                .iter()
+                .any(|(alo, ahi)| ranges.iter().any(|(lo, hi)| alo <= hi && lo <= ahi)),
+        )
+    }
+}
+
+/// Ranges sorted, overlapping and adjacent ones joined.
+fn merged(ranges: impl IntoIterator<Item = (u16, u16)>) -> Vec<(u16, u16)> {
+    let mut r: Vec<(u16, u16)> = ranges
+        .into_iter()
+        .map(|(a, b)| (a.min(b), a.max(b)))
+        .collect();
+    r.sort_unstable();
+    let mut out: Vec<(u16, u16)> = Vec::with_capacity(r.len());
+    for (lo, hi) in r {
+        match out.last_mut() {
+            Some(last) if u32::from(lo) <= u32::from(last.1) + 1 => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -333,7 +423,34 @@ impl PidState {
 
 #[cfg(test)]
 mod tests {
-    use super::Process;
+    use super::{PortSet, Process};
+
+    #[test]
+    fn port_sets_say_every_port_apart_from_unknown_ports() {
+        assert_eq!(
+            PortSet::only([(8086, 8086), (8085, 8085), (9000, 9100), (9050, 9200)]),
+            PortSet::Only(vec![(8085, 8086), (9000, 9200)])
+        );
+        assert_eq!(
+            PortSet::except([(22, 22)]).ranges(),
+            Some(vec![(1, 21), (23, u16::MAX)])
+        );
+        assert_eq!(
+            PortSet::except([(1, 10), (u16::MAX, u16::MAX)]).ranges(),
+            Some(vec![(11, u16::MAX - 1)])
+        );
+        assert_eq!(PortSet::Every.contains(1), Some(true));
+        assert_eq!(PortSet::Undecoded.contains(1), None);
+        assert_eq!(PortSet::Undecoded.overlaps(&[(1, u16::MAX)]), None);
+        assert_eq!(
+            PortSet::only([(8000, 8100)]).overlaps(&[(8100, 8200)]),
+            Some(true)
+        );
+        assert_eq!(
+            PortSet::except([(8000, 8100)]).overlaps(&[(8050, 8060)]),
+            Some(false)
+        );
+    }
 
     #[test]
     fn a_deleted_executable_is_the_kernels_word() {

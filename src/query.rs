@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use crate::model::{Protocol, Socket};
+use crate::model::{PortSet, Protocol, Socket};
 pub use crate::ports::{PortRange, parse_ports};
 
 /// Everything asked: the targets (none for the plain listing) and the
@@ -171,9 +171,9 @@ impl Target {
     }
 
     /// Whether a forward of `protocol` (`None`: both) that catches `ports`
-    /// (`None`: every port) answers this target: it asks about ports the
-    /// forward catches. Pid and process targets ask about sockets only.
-    pub fn caught_by(&self, ports: Option<&[(u16, u16)]>, protocol: Option<Protocol>) -> bool {
+    /// answers this target: it asks about ports the forward is known to
+    /// catch. Pid and process targets ask about sockets only.
+    pub fn caught_by(&self, ports: &PortSet, protocol: Option<Protocol>) -> bool {
         let Some(asked) = self.ports() else {
             return false;
         };
@@ -181,11 +181,8 @@ impl Target {
             Target::Ports { protocol: p, .. } => p.is_none_or(|p| protocol.is_none_or(|q| p == q)),
             _ => true,
         };
-        protocol_ok
-            && asked.iter().any(|r| match ports {
-                None => true,
-                Some(ports) => ports.iter().any(|(lo, hi)| r.start <= *hi && *lo <= r.end),
-            })
+        let asked: Vec<(u16, u16)> = asked.iter().map(|r| (r.start, r.end)).collect();
+        protocol_ok && ports.overlaps(&asked) == Some(true)
     }
 }
 
@@ -407,11 +404,19 @@ mod tests {
         assert!(Target::Process("sshd".into()).asks_about(1, Protocol::Udp, owners.into_iter()));
         let t = |s: &str| parse_target(s).unwrap_or(Target::Pid(0));
         // A forward of 8000-8100 answers 8085; of every port, any port.
-        assert!(t("8085").caught_by(Some(&[(8000, 8100)]), Some(Protocol::Tcp)));
-        assert!(!t("8085/udp").caught_by(Some(&[(8000, 8100)]), Some(Protocol::Tcp)));
-        assert!(t("8085/udp").caught_by(Some(&[(8000, 8100)]), None));
-        assert!(t("9").caught_by(None, None));
-        assert!(!t("9").caught_by(Some(&[(8000, 8100)]), None));
-        assert!(!pid.caught_by(None, None), "a pid asks about sockets only");
+        let range = PortSet::only([(8000, 8100)]);
+        assert!(t("8085").caught_by(&range, Some(Protocol::Tcp)));
+        assert!(!t("8085/udp").caught_by(&range, Some(Protocol::Tcp)));
+        assert!(t("8085/udp").caught_by(&range, None));
+        assert!(t("9").caught_by(&PortSet::Every, None));
+        assert!(!t("9").caught_by(&range, None));
+        assert!(t("9").caught_by(&PortSet::except([(22, 22)]), None));
+        assert!(!t("22").caught_by(&PortSet::except([(22, 22)]), None));
+        // Unknown ports answer nothing: not taken as every port.
+        assert!(!t("9").caught_by(&PortSet::Undecoded, None));
+        assert!(
+            !pid.caught_by(&PortSet::Every, None),
+            "a pid asks about sockets only"
+        );
     }
 }

@@ -155,8 +155,6 @@ pub struct HiddenSummary {
 #[derive(Debug, Clone)]
 pub struct Forward {
     pub rule: NatRule,
-    /// The host ports it catches (empty: every port).
-    pub ports: Vec<(u16, u16)>,
     pub destination: Destination,
     /// The address and port range traffic goes to (`None`: unchanged).
     pub to_address: Option<IpAddr>,

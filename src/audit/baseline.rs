@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use crate::model::PortSet;
 use crate::sanitize::escape_str;
 
 /// A listing as `--json` writes it (docs/json.md); fields whyport does not
@@ -19,22 +20,74 @@ pub struct Baseline {
     pub forwarded: Vec<Forwarded>,
 }
 
-/// A forwarded port as the JSON listing has it; compared as a listener of
-/// its own (`Entry::forwarded_to` set) so that a new or moved forward
-/// shows in a diff.
+/// A forwarded port as the JSON listing has it; compared as an entry of
+/// its own (`Entry::forwarded_to` set), one per forward and its whole port
+/// set, so that a new, moved or widened forward shows in a diff.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Forwarded {
     pub protocol: Option<String>,
     #[serde(default)]
-    pub ports: Vec<(u16, u16)>,
+    pub ports: PortsField,
     pub to_address: Option<String>,
     pub to_ports: Option<(u16, u16)>,
     #[serde(default)]
     pub listeners: Vec<Entry>,
+    #[serde(default)]
+    pub rule: Option<RuleFields>,
+}
+
+/// A forward's ports: version 1 wrote the caught ranges (empty: every port,
+/// or ports it could not decode, which `rule.undecoded` then says);
+/// version 2 writes the kind with them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum PortsField {
+    V1(Vec<(u16, u16)>),
+    V2 {
+        kind: String,
+        #[serde(default)]
+        ranges: Vec<(u16, u16)>,
+    },
+}
+
+impl Default for PortsField {
+    fn default() -> Self {
+        PortsField::V1(Vec::new())
+    }
+}
+
+/// What a diff needs of a forward's rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RuleFields {
+    #[serde(default)]
+    pub undecoded: Vec<String>,
+}
+
+impl Forwarded {
+    /// The ports it catches, read the same from either version.
+    pub fn port_set(&self) -> PortSet {
+        match &self.ports {
+            PortsField::V1(r) if r.is_empty() => {
+                let undecoded = self.rule.as_ref().is_some_and(|r| !r.undecoded.is_empty());
+                if undecoded {
+                    PortSet::Undecoded
+                } else {
+                    PortSet::Every
+                }
+            }
+            PortsField::V1(r) => PortSet::only(r.iter().copied()),
+            PortsField::V2 { kind, ranges } => match kind.as_str() {
+                "only" => PortSet::only(ranges.iter().copied()),
+                "except" => PortSet::except(ranges.iter().copied()),
+                "every" => PortSet::Every,
+                _ => PortSet::Undecoded,
+            },
+        }
+    }
 }
 
 impl Baseline {
-    /// The listeners, then one entry per forwarded port range.
+    /// The listeners, then one entry per forward.
     pub fn entries(&self) -> Vec<Entry> {
         let mut out = self.listeners.clone();
         for f in &self.forwarded {
@@ -45,25 +98,25 @@ impl Baseline {
                 (None, Some((lo, _))) => format!("port {lo} of this host"),
                 (None, None) => "?".into(),
             };
-            for &(lo, hi) in &f.ports {
-                out.push(Entry {
-                    protocol: f.protocol.clone().unwrap_or_else(|| "tcp/udp".into()),
-                    address: "0.0.0.0".into(),
-                    port: lo,
-                    dual_stack: false,
-                    processes: f
-                        .listeners
-                        .iter()
-                        .flat_map(|l| l.processes.clone())
-                        .collect(),
-                    owner_status: "visible".into(),
-                    forwarded_to: Some(if hi > lo {
-                        format!("{to} (ports {lo}-{hi})")
-                    } else {
-                        to.clone()
-                    }),
-                });
-            }
+            let set = f.port_set();
+            let first = set
+                .ranges()
+                .and_then(|r| r.first().map(|(lo, _)| *lo))
+                .unwrap_or(0);
+            out.push(Entry {
+                protocol: f.protocol.clone().unwrap_or_else(|| "tcp/udp".into()),
+                address: "0.0.0.0".into(),
+                port: first,
+                dual_stack: false,
+                processes: f
+                    .listeners
+                    .iter()
+                    .flat_map(|l| l.processes.clone())
+                    .collect(),
+                owner_status: "visible".into(),
+                forwarded_to: Some(to),
+                forwarded_ports: Some(crate::explain::forward::ports_text(&set)),
+            });
         }
         out
     }
@@ -83,6 +136,9 @@ pub struct Entry {
     /// Not a socket: a port a NAT rule forwards there.
     #[serde(default)]
     pub forwarded_to: Option<String>,
+    /// For a forward: the ports it catches, as `ports_text` writes them.
+    #[serde(skip)]
+    pub forwarded_ports: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -141,11 +197,13 @@ pub fn parse(text: &str) -> Result<Baseline, BaselineError> {
             strip_position(&e.to_string())
         ),
     })?;
-    if baseline.version != crate::render::JSON_VERSION {
+    // Version 1 differs only in how forwards' ports are written, which
+    // `Forwarded::port_set` reads either way.
+    if !(1..=crate::render::JSON_VERSION).contains(&baseline.version) {
         return Err(BaselineError {
             position: None,
             message: format!(
-                "baseline is JSON version {}, this whyport reads version {}; take a new snapshot",
+                "baseline is JSON version {}, this whyport reads versions 1 to {}; take a new snapshot",
                 baseline.version,
                 crate::render::JSON_VERSION
             ),
@@ -220,18 +278,30 @@ pub fn diff(before: &Baseline, now: &Baseline, strict: bool) -> Diff {
             a.port,
             a.dual_stack,
             &a.forwarded_to,
+            &a.forwarded_ports,
         ) == (
             &b.protocol,
             &b.address,
             b.port,
             b.dual_stack,
             &b.forwarded_to,
+            &b.forwarded_ports,
         )
     };
-    // A forward pairs only with a forward, a socket with a socket.
+    // A forward pairs only with a forward of the same ports, a socket with
+    // a socket.
     let same_port = |a: &Entry, b: &Entry| {
-        (&a.protocol, a.port, a.forwarded_to.is_some())
-            == (&b.protocol, b.port, b.forwarded_to.is_some())
+        (
+            &a.protocol,
+            a.port,
+            a.forwarded_to.is_some(),
+            &a.forwarded_ports,
+        ) == (
+            &b.protocol,
+            b.port,
+            b.forwarded_to.is_some(),
+            &b.forwarded_ports,
+        )
     };
     let same_family = |a: &Entry, b: &Entry| a.address.contains(':') == b.address.contains(':');
     let passes: [&Pairing<'_>; 4] = [

@@ -22,6 +22,7 @@ fn entry(address: &str, port: u16, owners: Vec<Owner>) -> Entry {
         processes: owners,
         owner_status: "visible".into(),
         forwarded_to: None,
+        forwarded_ports: None,
     }
 }
 
@@ -192,10 +193,11 @@ fn names_that_are_not_utf8_come_back_from_their_hex() {
 fn forwarded_ports_are_compared_too() {
     let fw = |to: &str, name: &str| Forwarded {
         protocol: Some("tcp".into()),
-        ports: vec![(8080, 8080)],
+        ports: PortsField::V1(vec![(8080, 8080)]),
         to_address: Some(to.into()),
         to_ports: Some((80, 80)),
         listeners: vec![entry("0.0.0.0", 80, vec![owner(7, name, "root")])],
+        rule: None,
     };
     let mut a = base(vec![entry("0.0.0.0", 22, vec![owner(1, "sshd", "root")])]);
     a.forwarded = vec![fw("172.17.0.2", "nginx")];
@@ -222,4 +224,44 @@ fn forwarded_ports_are_compared_too() {
         kinds(&d),
         vec![(ChangeKind::Opened, 8080), (ChangeKind::Closed, 8080)]
     );
+}
+
+/// A forward of a range is one forward, compared whole: a widened range is
+/// another forward, and version 1 and 2 of the same forward are equal.
+#[test]
+fn forwards_compare_by_their_whole_port_set() {
+    let fw = |ports: PortsField| Forwarded {
+        protocol: Some("tcp".into()),
+        ports,
+        to_address: Some("10.0.0.2".into()),
+        to_ports: None,
+        listeners: vec![],
+        rule: None,
+    };
+    let v1 = |r: Vec<(u16, u16)>| fw(PortsField::V1(r));
+    let v2 = |kind: &str, r: Vec<(u16, u16)>| {
+        fw(PortsField::V2 {
+            kind: kind.into(),
+            ranges: r,
+        })
+    };
+    let mut a = base(vec![]);
+    a.forwarded = vec![v1(vec![(8000, 8100)])];
+    let mut b = base(vec![]);
+    b.version = 2;
+    b.forwarded = vec![v2("only", vec![(8000, 8100)])];
+    assert!(diff(&a, &b, false).changes.is_empty(), "v1 equals v2");
+    assert_eq!(a.entries().len(), 1, "one entry for the whole range");
+    b.forwarded = vec![v2("only", vec![(8000, 8200)])];
+    let d = diff(&a, &b, false);
+    assert_eq!(
+        kinds(&d),
+        vec![(ChangeKind::Opened, 8000), (ChangeKind::Closed, 8000)]
+    );
+    // v1's empty list is every port; v2 says so.
+    a.forwarded = vec![v1(vec![])];
+    b.forwarded = vec![v2("every", vec![])];
+    assert!(diff(&a, &b, false).changes.is_empty());
+    b.forwarded = vec![v2("except", vec![(22, 22)])];
+    assert_eq!(diff(&a, &b, false).changes.len(), 2);
 }

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use super::warnings::Warning;
-use crate::model::{NatAction, NatRule, Protocol};
+use crate::model::{NatAction, NatRule, PortSet, Protocol};
 pub use crate::report::{Destination, Forward};
 use crate::report::{Listener, Report};
 use crate::sanitize::escape_str;
@@ -31,7 +31,6 @@ pub fn follow(report: &Report, rules: &[NatRule], own: u64) -> Vec<Forward> {
             };
             let mut f = Forward {
                 rule: rule.clone(),
-                ports: rule.ports.clone(),
                 destination,
                 to_address,
                 to_ports,
@@ -81,7 +80,8 @@ fn receivers(report: &Report, f: &Forward, own: u64) -> Vec<u64> {
     };
     let port_ok = |p: u16| match f.to_ports {
         Some((lo, hi)) => (lo..=hi).contains(&p),
-        None => f.ports.is_empty() || f.ports.iter().any(|(lo, hi)| (*lo..=*hi).contains(&p)),
+        // Unknown ports: any socket there may receive it.
+        None => f.rule.ports.contains(p) != Some(false),
     };
     let accepts = |l: &Listener| match f.to_address.map(unmap) {
         None => true,
@@ -111,7 +111,10 @@ fn receivers(report: &Report, f: &Forward, own: u64) -> Vec<u64> {
 pub fn stand_ins(report: &Report) -> Vec<Listener> {
     let mut out = Vec::new();
     for f in &report.forwards {
-        let Some(&(port, _)) = f.ports.first() else {
+        let Some(&(port, _)) = (match &f.rule.ports {
+            PortSet::Only(r) => r.first(),
+            _ => None,
+        }) else {
             continue;
         };
         let protocols = match f.rule.protocol {
@@ -161,7 +164,7 @@ pub fn stand_ins(report: &Report) -> Vec<Listener> {
                 forwarded_to: Some(format!(
                     "{} (ports {}) by NAT rule {}",
                     to_text(f),
-                    ports_text(&f.ports),
+                    ports_text(&f.rule.ports),
                     rule_name(&f.rule)
                 )),
             });
@@ -170,10 +173,11 @@ pub fn stand_ins(report: &Report) -> Vec<Listener> {
     out
 }
 
-/// A listener of this namespace whose port a DNAT rule takes away: new
-/// connections from outside go where the rule sends them. Not said of
-/// Docker's userland proxy, which holds the port on purpose next to the
-/// rule (it serves the connections the rule does not see).
+/// A listener of this namespace whose port a DNAT or redirect rule takes
+/// away: new connections from outside go where the rule sends them. Not
+/// said of Docker's userland proxy, which holds the port on purpose next to
+/// the rule (it serves the connections the rule does not see), nor of the
+/// socket the rule itself delivers to.
 pub fn shadowed(l: &Listener, forwards: &[Forward], own: u64) -> Option<Warning> {
     if !(l.netns == 0 || l.netns == own)
         || l.owners.iter().any(|o| o.process.name == b"docker-proxy")
@@ -181,10 +185,11 @@ pub fn shadowed(l: &Listener, forwards: &[Forward], own: u64) -> Option<Warning>
         return None;
     }
     let f = forwards.iter().find(|f| {
-        matches!(f.rule.action, NatAction::Dnat { .. })
-            && f.rule.protocol.is_none_or(|p| p == l.protocol)
-            && !f.ports.is_empty()
-            && f.ports.iter().any(|(lo, hi)| (*lo..=*hi).contains(&l.port))
+        matches!(
+            f.rule.action,
+            NatAction::Dnat { .. } | NatAction::Redirect { .. }
+        ) && f.rule.protocol.is_none_or(|p| p == l.protocol)
+            && f.rule.ports.contains(l.port) == Some(true)
             && f.rule
                 .daddr
                 .is_none_or(|d| l.address.is_unspecified() || unmap(d) == unmap(l.address))
@@ -242,42 +247,37 @@ pub fn to_text(f: &Forward) -> String {
     }
 }
 
-/// `8080`, `8092,8093`, `8000-8010`, `*`.
-pub fn ports_text(ports: &[(u16, u16)]) -> String {
-    if ports.is_empty() {
-        return "*".into();
+/// `8080`, `8092,8093`, `8000-8010`, `*` (every port), `all but 22`, `?`
+/// (its port condition could not be decoded).
+pub fn ports_text(ports: &PortSet) -> String {
+    let list = |r: &[(u16, u16)]| {
+        r.iter()
+            .map(|(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match ports {
+        PortSet::Every => "*".into(),
+        PortSet::Only(r) if r.is_empty() => "none".into(),
+        PortSet::Only(r) => list(r),
+        PortSet::Except(r) => format!("all but {}", list(r)),
+        PortSet::Undecoded => "?".into(),
     }
-    ports
-        .iter()
-        .map(|(lo, hi)| {
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}-{hi}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
-/// The ports a forward catches as shown: `8080`, `8092,8093`, `*` (every
-/// port), `?` (its port condition could not be decoded).
+/// The ports a forward catches as shown.
 pub fn caught_text(f: &Forward) -> String {
-    if f.ports.is_empty() && !f.rule.undecoded.is_empty() {
-        "?".into()
-    } else {
-        ports_text(&f.ports)
-    }
+    ports_text(&f.rule.ports)
 }
 
-/// The ports `f` catches as the query asks about them: `None` for every
-/// port (or ports that could not be decoded).
-pub fn caught_ports(f: &Forward) -> Option<&[(u16, u16)]> {
-    (!f.ports.is_empty()).then_some(f.ports.as_slice())
-}
-
-/// Whether forward `f` catches `port`/`protocol`.
+/// Whether forward `f` catches `port`/`protocol` (not when its ports are
+/// unknown).
 pub fn catches(f: &Forward, port: u16, protocol: Protocol) -> bool {
-    f.rule.protocol.is_none_or(|p| p == protocol)
-        && (f.ports.is_empty() || f.ports.iter().any(|(lo, hi)| (*lo..=*hi).contains(&port)))
+    f.rule.protocol.is_none_or(|p| p == protocol) && f.rule.ports.contains(port) == Some(true)
 }

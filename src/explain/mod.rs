@@ -112,8 +112,7 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
                     .map(|o| (o.process.pid, o.process.name.as_slice())),
             )
         };
-        let catches =
-            |t: &Target, f: &Forward| t.caught_by(forward::caught_ports(f), f.rule.protocol);
+        let catches = |t: &Target, f: &Forward| t.caught_by(&f.rule.ports, f.rule.protocol);
         forwards.retain(|f| query.targets.iter().any(|t| catches(t, f)));
         let (asked, not_asked): (Vec<Listener>, Vec<Listener>) = listeners
             .into_iter()

@@ -281,7 +281,7 @@ fn a_forward_names_its_receiver_whatever_the_query_keeps() {
         chain: "PREROUTING".into(),
         handle: 7,
         protocol: Some(Protocol::Tcp),
-        ports: vec![(8080, 8080)],
+        ports: crate::model::PortSet::only([(8080, 8080)]),
         action: NatAction::Redirect {
             ports: Some((22, 22)),
         },

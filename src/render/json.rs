@@ -14,7 +14,7 @@ use crate::report::{Listener, OwnerStatus, Report};
 use crate::services::IANA_SNAPSHOT;
 
 /// Version of the JSON document; bumped only for incompatible changes.
-pub const JSON_VERSION: u32 = 1;
+pub const JSON_VERSION: u32 = 2;
 
 /// The whole `--json` document.
 #[derive(Debug, Serialize)]
@@ -51,8 +51,8 @@ pub struct NetnsJson {
 #[derive(Debug, Serialize)]
 pub struct ForwardJson {
     pub protocol: Option<&'static str>,
-    /// Caught destination port ranges, `[low, high]`; empty: every port.
-    pub ports: Vec<(u16, u16)>,
+    /// The destination ports it catches.
+    pub ports: PortsJson,
     pub action: &'static str,
     pub to_address: Option<String>,
     pub to_ports: Option<(u16, u16)>,
@@ -62,6 +62,27 @@ pub struct ForwardJson {
     pub rule: RuleJson,
     /// The sockets that receive the traffic, as Listener objects.
     pub listeners: Vec<serde_json::Value>,
+}
+
+/// A port set: `only` these ranges, every port `except` them, `every`
+/// port, or `undecoded` (which ports is unknown; `ranges` is empty).
+#[derive(Debug, Serialize)]
+pub struct PortsJson {
+    pub kind: &'static str,
+    pub ranges: Vec<(u16, u16)>,
+}
+
+impl PortsJson {
+    fn of(p: &crate::model::PortSet) -> PortsJson {
+        use crate::model::PortSet;
+        let (kind, ranges) = match p {
+            PortSet::Only(r) => ("only", r.clone()),
+            PortSet::Except(r) => ("except", r.clone()),
+            PortSet::Every => ("every", Vec::new()),
+            PortSet::Undecoded => ("undecoded", Vec::new()),
+        };
+        PortsJson { kind, ranges }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -318,7 +339,7 @@ fn forwards_json(report: &Report, texts: &HashMap<u32, ProcessText>) -> Vec<Forw
             let r = &f.rule;
             ForwardJson {
                 protocol: r.protocol.map(|p| p.as_str()),
-                ports: f.ports.clone(),
+                ports: PortsJson::of(&r.ports),
                 action: match r.action {
                     crate::model::NatAction::Dnat { .. } => "dnat",
                     crate::model::NatAction::Redirect { .. } => "redirect",

@@ -185,7 +185,7 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
     assert_eq!(fw.len(), 5, "{j}");
     let by_port = |p: u64| {
         fw.iter()
-            .find(|f| f["ports"][0][0] == p)
+            .find(|f| f["ports"]["ranges"][0][0] == p)
             .unwrap_or_else(|| panic!("no forward of {p}: {j}"))
     };
     let f = by_port(8080);
@@ -208,8 +208,8 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
     assert_eq!(f["listeners"][0]["processes"][0]["name"], "wp-app");
     assert_eq!(
         by_port(8085)["ports"],
-        serde_json::json!([[8085, 8085], [8086, 8086]]),
-        "a port set is read from the kernel"
+        serde_json::json!({"kind": "only", "ranges": [[8085, 8086]]}),
+        "a port set is read from the kernel (adjacent ports joined)"
     );
     assert_eq!(by_port(5353)["protocol"], "udp");
     assert_eq!(by_port(5353)["listeners"].as_array().unwrap().len(), 0);
@@ -244,7 +244,7 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
     let prose = text(&whyport_in(&host, &["8086"]));
     assert!(
         prose.starts_with(
-            "tcp port 8085,8086  forwarded by a NAT rule (no socket listens on it here)"
+            "tcp port 8085-8086  forwarded by a NAT rule (no socket listens on it here)"
         ),
         "{prose}"
     );
@@ -411,7 +411,10 @@ fn iptables_nft_rules_and_undecodable_rules() {
         .unwrap_or_else(|| panic!("{j}"));
     assert_eq!(compat["rule"]["table"], "nat");
     assert_eq!(compat["rule"]["chain"], "PREROUTING");
-    assert_eq!(compat["ports"], serde_json::json!([[8081, 8081]]));
+    assert_eq!(
+        compat["ports"],
+        serde_json::json!({"kind": "only", "ranges": [[8081, 8081]]})
+    );
     assert_eq!(compat["to_address"], "192.0.2.9");
     assert_eq!(compat["to_ports"], serde_json::json!([81, 81]));
     assert_eq!(compat["rule"]["undecoded"], serde_json::json!([]));
@@ -517,7 +520,10 @@ fn iptables_legacy_rules() {
     assert_eq!(dnat["rule"]["family"], "iptables-legacy");
     assert_eq!(dnat["rule"]["chain"], "PREROUTING");
     assert_eq!(dnat["rule"]["comment"], "legacy");
-    assert_eq!(dnat["ports"], serde_json::json!([[8083, 8083]]));
+    assert_eq!(
+        dnat["ports"],
+        serde_json::json!({"kind": "only", "ranges": [[8083, 8083]]})
+    );
     assert_eq!(dnat["to_address"], "192.0.2.8");
     assert_eq!(dnat["destination"], "other_host");
     let redirect = &fw[1];

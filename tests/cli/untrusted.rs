@@ -43,7 +43,7 @@ fn hostile_names_and_command_lines() {
     let port = port.trim().to_string();
 
     let list = listing(&["-t", "-4", "-p", &port]);
-    assert_eq!(list.version, 1);
+    assert_eq!(list.version, 2);
     assert_eq!(list.iana_snapshot, "2026-04-09");
     let l = &list.listeners[0];
     assert_eq!(l.socket_uid, unsafe { libc::getuid() });

@@ -274,7 +274,10 @@ mod tests {
         assert_eq!((r.chain.as_str(), r.handle), ("PREROUTING", 1));
         assert_eq!(
             (r.protocol, r.ports.clone()),
-            (Some(Protocol::Tcp), vec![(8083, 8083)])
+            (
+                Some(Protocol::Tcp),
+                crate::model::PortSet::only([(8083, 8083)])
+            )
         );
         assert_eq!(r.comment.as_deref(), Some("legacy"));
         assert_eq!(

@@ -10,7 +10,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use crate::model::{NatAction, NatRule, Protocol};
+use crate::model::{NatAction, NatRule, PortSet, Protocol};
 
 const NETLINK_NETFILTER: i32 = 12;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
@@ -263,10 +263,20 @@ pub fn decode(raw: &RawRule) -> Option<NatRule> {
             "range" => {
                 let reg = get32(1).and_then(|r| regs.get(&r)).cloned();
                 match (reg, get32(2), value(3), value(4)) {
-                    (Some(Reg::Dport), Some(0), Some(lo), Some(hi)) => {
-                        rule.ports = port(&lo).zip(port(&hi)).into_iter().collect();
+                    (Some(Reg::Dport), Some(op @ (0 | 1)), Some(lo), Some(hi)) => {
+                        // NFT_RANGE_EQ 0, NFT_RANGE_NEQ 1.
+                        rule.ports = match port(&lo).zip(port(&hi)) {
+                            Some(r) if op == 0 => PortSet::only([r]),
+                            Some(r) => PortSet::except([r]),
+                            None => PortSet::Undecoded,
+                        };
                     }
-                    (reg, ..) => rule.undecoded.push(format!("a range on {}", describe(reg))),
+                    (reg, ..) => {
+                        if reg == Some(Reg::Dport) {
+                            rule.ports = PortSet::Undecoded;
+                        }
+                        rule.undecoded.push(format!("a range on {}", describe(reg)));
+                    }
                 }
             }
             "lookup" => {
@@ -274,14 +284,23 @@ pub fn decode(raw: &RawRule) -> Option<NatRule> {
                 let set = get(1).map(text).unwrap_or_default();
                 let inverted = get32(5).is_some_and(|f| f & 1 != 0);
                 match (reg, get32(3)) {
-                    (Some(Reg::Dport), None) if !inverted => {
+                    (Some(Reg::Dport), None) => {
+                        // Read by `resolve_sets`; until then unknown.
+                        rule.ports = PortSet::Undecoded;
+                        let not = if inverted { "not " } else { "" };
                         rule.undecoded
-                            .push(format!("destination port in set @{set}"));
+                            .push(format!("destination port {not}in set @{set}"));
                     }
-                    (reg, Some(_)) => rule.undecoded.push(format!(
-                        "a map @{set} on {} decides the translation",
-                        describe(reg)
-                    )),
+                    (reg, Some(_)) => {
+                        // The map's keys are the ports it catches.
+                        if reg == Some(Reg::Dport) {
+                            rule.ports = PortSet::Undecoded;
+                        }
+                        rule.undecoded.push(format!(
+                            "a map @{set} on {} decides the translation",
+                            describe(reg)
+                        ));
+                    }
                     (reg, None) => rule
                         .undecoded
                         .push(format!("{} in set @{set}", describe(reg))),
@@ -385,16 +404,29 @@ fn cmp(rule: &mut NatRule, reg: Option<Reg>, op: u32, data: &[u8]) {
             Some(p) => rule.undecoded.push(format!("protocol number {p}")),
             None => {}
         },
-        (Some(Reg::Dport), 0) => rule.ports = port(data).map(|p| (p, p)).into_iter().collect(),
+        (Some(Reg::Dport), 0 | 1) => {
+            rule.ports = match port(data) {
+                Some(p) if op == 0 => PortSet::only([(p, p)]),
+                Some(p) => PortSet::except([(p, p)]),
+                None => PortSet::Undecoded,
+            }
+        }
+        // `dport >= lo` and `dport <= hi`, one after the other.
         (Some(Reg::Dport), 5) => {
             let lo = port(data).unwrap_or(0);
-            let hi = rule.ports.first().map_or(u16::MAX, |r| r.1);
-            rule.ports = vec![(lo, hi)];
+            let hi = match &rule.ports {
+                PortSet::Only(r) => r.first().map_or(u16::MAX, |r| r.1),
+                _ => u16::MAX,
+            };
+            rule.ports = PortSet::only([(lo, hi)]);
         }
         (Some(Reg::Dport), 3) => {
             let hi = port(data).unwrap_or(u16::MAX);
-            let lo = rule.ports.first().map_or(1, |r| r.0);
-            rule.ports = vec![(lo, hi)];
+            let lo = match &rule.ports {
+                PortSet::Only(r) => r.first().map_or(1, |r| r.0),
+                _ => 1,
+            };
+            rule.ports = PortSet::only([(lo, hi)]);
         }
         (Some(Reg::Daddr), 0) => {
             rule.daddr = match data.len() {
@@ -411,9 +443,13 @@ fn cmp(rule: &mut NatRule, reg: Option<Reg>, op: u32, data: &[u8]) {
             }
             rule.iif = Some((op == 1, name));
         }
-        (reg, op) => rule
-            .undecoded
-            .push(format!("a comparison (op {op}) on {}", describe(reg))),
+        (reg, op) => {
+            if reg == Some(Reg::Dport) {
+                rule.ports = PortSet::Undecoded;
+            }
+            rule.undecoded
+                .push(format!("a comparison (op {op}) on {}", describe(reg)));
+        }
     }
 }
 
@@ -478,11 +514,15 @@ pub fn xt_ports(rule: &mut NatRule, name: &str, info: &[u8]) {
     let inv_at = if name == "tcp" { 11 } else { 8 };
     if let (Some(lo), Some(hi)) = (h16(4), h16(6)) {
         let inverted = info.get(inv_at).is_some_and(|f| f & 0x02 != 0);
-        if inverted {
-            rule.undecoded
-                .push(format!("{name} destination port not {lo}-{hi}"));
-        } else if (lo, hi) != (0, u16::MAX) {
-            rule.ports = vec![(lo, hi)];
+        if (lo, hi) != (0, u16::MAX) {
+            rule.ports = if inverted {
+                PortSet::except([(lo, hi)])
+            } else {
+                PortSet::only([(lo, hi)])
+            };
+        } else if inverted {
+            // `! --dport 0:65535` catches nothing.
+            rule.ports = PortSet::Only(Vec::new());
         }
     }
     if rule.protocol.is_none() {
@@ -512,11 +552,20 @@ fn comment(userdata: &[u8]) -> Option<String> {
 /// elements; a set of single ports or intervals becomes the port list of
 /// the rule (one forward per port, see `explain::forward`).
 fn resolve_sets(fd: &OwnedFd, raw: &RawRule, rule: &mut NatRule) {
-    let prefix = "destination port in set @";
-    let Some(i) = rule.undecoded.iter().position(|u| u.starts_with(prefix)) else {
+    let (prefix, not) = ("destination port in set @", "destination port not in set @");
+    let Some((i, inverted)) = rule.undecoded.iter().enumerate().find_map(|(i, u)| {
+        if u.starts_with(prefix) {
+            Some((i, false))
+        } else if u.starts_with(not) {
+            Some((i, true))
+        } else {
+            None
+        }
+    }) else {
         return;
     };
-    let set = rule.undecoded[i][prefix.len()..].to_string();
+    let skip = if inverted { not.len() } else { prefix.len() };
+    let set = rule.undecoded[i][skip..].to_string();
     let mut a = Vec::new();
     put_attr(&mut a, 1, raw.table.as_bytes());
     put_attr(&mut a, 2, set.as_bytes());
@@ -528,7 +577,11 @@ fn resolve_sets(fd: &OwnedFd, raw: &RawRule, rule: &mut NatRule) {
     let ports = set_ports(replies.iter().map(|(_, b)| b.as_slice()));
     if let Some(ports) = ports {
         rule.undecoded.remove(i);
-        rule.ports = ports;
+        rule.ports = if inverted {
+            PortSet::except(ports)
+        } else {
+            PortSet::only(ports)
+        };
     }
 }
 

@@ -75,7 +75,7 @@ fn native_dnat_with_address_port_and_comment() {
     let rule = decode(&r).unwrap_or_else(|| panic!("not decoded"));
     assert_eq!(rule.family, "ip");
     assert_eq!(rule.protocol, Some(Protocol::Tcp));
-    assert_eq!(rule.ports, vec![(8080, 8080)]);
+    assert_eq!(rule.ports, PortSet::only([(8080, 8080)]));
     assert_eq!(
         rule.action,
         NatAction::Dnat {
@@ -188,7 +188,7 @@ fn iptables_nft_compat_targets_and_matches() {
     ));
     let rule = decode(&raw(2, e)).unwrap_or_default();
     assert_eq!(rule.protocol, Some(Protocol::Udp));
-    assert_eq!(rule.ports, vec![(5000, 5000)]);
+    assert_eq!(rule.ports, PortSet::only([(5000, 5000)]));
     assert_eq!(rule.comment.as_deref(), Some("hello"));
     assert_eq!(
         rule.action,
@@ -219,7 +219,7 @@ fn iptables_nft_compat_targets_and_matches() {
     let rule = decode(&raw(2, e)).unwrap_or_default();
     assert_eq!(
         (rule.protocol, rule.ports.clone()),
-        (Some(Protocol::Tcp), vec![(2222, 2222)])
+        (Some(Protocol::Tcp), PortSet::only([(2222, 2222)]))
     );
     assert_eq!(
         rule.action,
@@ -389,4 +389,53 @@ fn inet_tables_hold_both_families() {
         }
     );
     assert!(rule.undecoded.is_empty(), "{:?}", rule.undecoded);
+}
+
+/// `tcp dport != 22 dnat ...` catches every port but 22, not every port;
+/// a range with NEQ likewise; a map on the port leaves them unknown.
+#[test]
+fn negated_ports_and_maps_are_their_own_port_sets() {
+    let redirect = || {
+        vec![
+            expr("immediate", &[u32a(1, 1), data(2, &8080u16.to_be_bytes())]),
+            expr("redir", &[u32a(1, 1), u32a(2, 1)]),
+        ]
+    };
+    let load = || expr("payload", &[u32a(1, 1), u32a(2, 2), u32a(3, 2), u32a(4, 2)]);
+    let mut e = l4(6);
+    e.push(load());
+    e.push(expr(
+        "cmp",
+        &[u32a(1, 1), u32a(2, 1), data(3, &22u16.to_be_bytes())],
+    ));
+    e.extend(redirect());
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(rule.ports, PortSet::except([(22, 22)]));
+    assert_eq!(rule.ports.contains(22), Some(false));
+    assert_eq!(rule.ports.contains(23), Some(true));
+
+    let mut e = l4(6);
+    e.push(load());
+    e.push(expr(
+        "range",
+        &[
+            u32a(1, 1),
+            u32a(2, 1),
+            data(3, &1000u16.to_be_bytes()),
+            data(4, &2000u16.to_be_bytes()),
+        ],
+    ));
+    e.extend(redirect());
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(rule.ports, PortSet::except([(1000, 2000)]));
+
+    let mut e = l4(6);
+    e.push(load());
+    e.push(expr(
+        "lookup",
+        &[attr(1, b"__map0\0"), u32a(2, 1), u32a(3, 1)],
+    ));
+    e.extend(redirect());
+    let rule = decode(&raw(2, e)).unwrap_or_default();
+    assert_eq!(rule.ports, PortSet::Undecoded, "a map is not every port");
 }

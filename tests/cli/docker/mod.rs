@@ -186,7 +186,7 @@ fn check_forwarded(list: &Listing, web: &Container) {
     let f = list
         .forwarded
         .iter()
-        .find(|f| f["ports"][0][0] == PUBLISHED)
+        .find(|f| f["ports"]["ranges"][0][0] == PUBLISHED)
         .unwrap_or_else(|| panic!("no forward of {PUBLISHED}: {:#?}", list.forwarded));
     assert_eq!(f["action"], "dnat", "{f:#}");
     assert_eq!(f["to_address"], web.ip.as_str(), "{f:#}");
