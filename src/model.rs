@@ -138,12 +138,12 @@ pub struct Process {
 }
 
 impl Process {
-    /// The executable's path as text, without the ` (deleted)` the kernel
+    /// The executable's path as raw bytes, without the ` (deleted)` the kernel
     /// adds once it was deleted or replaced (policies match it by path; the
     /// deletion is a warning of its own).
-    pub fn exe_path(&self) -> Option<String> {
-        let exe = self.exe.as_ref()?.to_string_lossy();
-        Some(exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_string())
+    pub fn exe_bytes(&self) -> Option<&[u8]> {
+        let exe = self.exe.as_ref()?.as_os_str().as_encoded_bytes();
+        Some(exe.strip_suffix(b" (deleted)").unwrap_or(exe))
     }
 }
 

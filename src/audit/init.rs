@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::explain::exposure::Exposure;
 use crate::explain::why::Explanation;
 use crate::model::Protocol;
-use crate::sanitize::{escape, escape_str};
+use crate::sanitize::{escape, escape_str, is_dangerous};
 
 /// One `[[allow]]` rule, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,9 @@ struct Draft {
     /// A port, or the ephemeral range for UDP client sockets.
     ports: (u16, u16),
     bind: String,
-    process: Option<String>,
-    exe: Option<String>,
+    /// Raw bytes: written as a string when they are UTF-8, else as hex.
+    process: Option<Vec<u8>>,
+    exe: Option<Vec<u8>>,
     user: Option<String>,
     unit: Option<String>,
     container: Option<String>,
@@ -99,7 +100,9 @@ pub fn policy_for(
     for d in &drafts {
         out.push('\n');
         for n in &d.notes {
-            let _ = writeln!(out, "# {n}");
+            // Notes hold process text: escaped, so no line of it can be
+            // anything but a comment, or look other than it reads.
+            let _ = writeln!(out, "# {}", escape_str(n));
         }
         out.push_str("[[allow]]\n");
         if d.ports.0 == d.ports.1 {
@@ -109,9 +112,12 @@ pub fn policy_for(
         }
         let _ = writeln!(out, "protocol = \"{}\"", d.protocol.as_str());
         let _ = writeln!(out, "bind = {}", quoted(&d.bind));
+        for (key, value) in [("process", &d.process), ("exe", &d.exe)] {
+            if let Some(v) = value {
+                out.push_str(&bytes_value(key, v));
+            }
+        }
         for (key, value) in [
-            ("process", &d.process),
-            ("exe", &d.exe),
             ("user", &d.user),
             ("unit", &d.unit),
             ("container", &d.container),
@@ -139,22 +145,42 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
             .all(|p| f(p).as_ref() == Some(&first))
             .then_some(first)
     };
-    let process = common(&|p| String::from_utf8(p.name.clone()).ok());
+    let common_bytes = |f: &dyn Fn(&crate::model::Process) -> Option<Vec<u8>>| {
+        let first = f(leaders.first()?)?;
+        leaders
+            .iter()
+            .all(|p| f(p).as_ref() == Some(&first))
+            .then_some(first)
+    };
+    let process = common_bytes(&|p| Some(p.name.clone()));
     // The path as audits match it (a deleted executable by its path).
-    let exe = common(&crate::model::Process::exe_path);
-    let user = common(&|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())));
+    let exe = common_bytes(&|p| p.exe_bytes().map(<[u8]>::to_vec));
+    // Names read lossily (holding U+FFFD) are left out: audits match no
+    // such name, since its bytes are unknown.
+    let user = common(&|p| {
+        p.user
+            .clone()
+            .filter(|u| !u.contains('\u{fffd}'))
+            .or_else(|| p.uid.map(|u| u.to_string()))
+    });
     let unit = e
         .origin
         .unit
         .as_ref()
         .filter(|u| u.user.is_none() && !u.name.ends_with(".scope"))
-        .map(|u| u.name.clone());
-    let container = e.origin.container_name.clone().or_else(|| {
-        e.origin
-            .container
-            .as_ref()
-            .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
-    });
+        .map(|u| u.name.clone())
+        .filter(|n| !n.contains('\u{fffd}'));
+    let container = e
+        .origin
+        .container_name
+        .clone()
+        .or_else(|| {
+            e.origin
+                .container
+                .as_ref()
+                .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
+        })
+        .filter(|n| !n.contains('\u{fffd}'));
     let bind = match &e.exposure {
         Exposure::Loopback => "loopback".to_string(),
         _ if l.address.is_unspecified() => "any".to_string(),
@@ -191,9 +217,7 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     if leaders.is_empty() {
         notes.push("its owner could not be seen, so the rule names none".into());
     } else if process.is_none() {
-        notes.push(
-            "its owners differ (or their names are not UTF-8), so the rule names no process".into(),
-        );
+        notes.push("its owners differ, so the rule names no process".into());
     }
     Draft {
         protocol: l.protocol,
@@ -228,10 +252,45 @@ fn holders(e: &Explanation<'_>) -> String {
     parts.join(", ")
 }
 
-/// A TOML basic string: quotes, backslashes and control characters escaped,
-/// so no process text can end the string or start a new key.
+/// A one-line TOML basic string: quotes and backslashes escaped, and every
+/// character `sanitize` would escape on a terminal (controls, bidi,
+/// zero-width, tags, blank look-alikes) written as `\uXXXX` or
+/// `\UXXXXXXXX`. So no text can end the string, continue on another line
+/// or read differently from what it matches.
 fn quoted(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if is_dangerous(c) && u32::from(c) <= 0xffff => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c if is_dangerous(c) => {
+                let _ = write!(out, "\\U{:08X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `process = "nginx"`, or for bytes that are not UTF-8 `process_hex`
+/// (which matches exactly those bytes) after a comment showing them
+/// escaped; lines end with a newline.
+fn bytes_value(key: &str, bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => format!("{key} = {}\n", quoted(text)),
+        Err(_) => {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!(
+                "# {key} is not UTF-8: {}\n{key}_hex = \"{hex}\"\n",
+                escape(bytes)
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +300,96 @@ mod tests {
     use crate::explain::why::explain_all;
     use crate::explain::why::tests::{listener, process, report};
     use crate::model::Protocol;
+
+    /// Text with every kind of character a reviewer must not be fooled by.
+    const HOSTILE: &str =
+        "a\n[[allow]]\nport = 1\n\u{202e}b\u{200b}c\u{85}d\u{e0041}\u{2800}\"\\\t";
+
+    fn hostile(pid: u32, name: &[u8], exe: &[u8]) -> std::sync::Arc<crate::model::Process> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut p = (*process(
+            pid,
+            1,
+            "x",
+            1000,
+            "0::/system.slice/a\\x0a[[allow]]\u{202e}.service\n",
+        ))
+        .clone();
+        p.name = name.to_vec();
+        p.exe = Some(std::ffi::OsStr::from_bytes(exe).into());
+        p.user = Some(format!("u{HOSTILE}"));
+        std::sync::Arc::new(p)
+    }
+
+    /// Hostile names, paths, users and units round-trip: the written TOML
+    /// parses back to exactly the original values, holds none of those
+    /// characters raw, has no line that looks like a rule header but the
+    /// real ones, and allows what it was written from.
+    #[test]
+    fn hostile_values_round_trip_on_single_lines() {
+        let exe = format!("/opt/{HOSTILE}");
+        let p = hostile(10, HOSTILE.as_bytes(), exe.as_bytes());
+        let r = report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[&p])], &[]);
+        let ex = explain_all(&r);
+        let text = policy_for(&ex, None, "host\u{202e}\n[[allow]]", "2026-11-25");
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|c| *c != '\n' && crate::sanitize::is_dangerous(*c))
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} written raw:\n{text}");
+        let headers: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("[["))
+            .collect();
+        assert_eq!(headers, ["[[allow]]"], "{text}");
+        let pol = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let rule = &pol.rules[0];
+        assert_eq!(rule.process.as_deref(), Some(HOSTILE.as_bytes()), "{text}");
+        assert_eq!(rule.exe.as_deref(), Some(exe.as_bytes()), "{text}");
+        assert_eq!(rule.user.as_deref(), Some(format!("u{HOSTILE}").as_str()));
+        assert_eq!(
+            rule.unit.as_deref(),
+            Some("a\\x0a[[allow]]\u{202e}.service"),
+            "{text}"
+        );
+        assert!(eval::audit(&pol, &ex).compliant(), "{text}");
+    }
+
+    /// Names and paths that are not UTF-8 are written as `_hex`, after a
+    /// comment showing them escaped; the rule allows the process it came
+    /// from and not one whose bytes differ only where they are not UTF-8.
+    #[test]
+    fn names_that_are_not_utf8_are_written_as_exact_bytes() {
+        let a = hostile(10, b"ev\xff\n[[allow]]", b"/p/ev\xff\xe2\x80\xae");
+        let b = hostile(20, b"ev\xfe\n[[allow]]", b"/p/ev\xfe\xe2\x80\xae");
+        let on_port = |p| report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[p])], &[]);
+        let (ra, rb) = (on_port(&a), on_port(&b));
+        let (ea, eb) = (explain_all(&ra), explain_all(&rb));
+        let text = policy_for(&ea, None, "host", "2026-11-25");
+        assert!(
+            text.contains("\nprocess_hex = \"6576ff0a5b5b616c6c6f775d5d\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nexe_hex = \"2f702f6576ffe280ae\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n# exe is not UTF-8: /p/ev\\xff\\u{202e}\n"),
+            "{text}"
+        );
+        let headers = text.lines().filter(|l| l.starts_with("[[")).count();
+        assert_eq!(headers, 1, "{text}");
+        let pol = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(
+            pol.rules[0].exe.as_deref(),
+            Some(&b"/p/ev\xff\xe2\x80\xae"[..])
+        );
+        assert!(eval::audit(&pol, &ea).compliant(), "{text}");
+        let other = eval::audit(&pol, &eb);
+        let ids: Vec<_> = other.findings().map(|(_, f)| f.id.as_str()).collect();
+        assert_eq!(ids, ["not-allowed"], "{text}");
+    }
 
     /// What `policy init` writes, an audit of the same host passes; and
     /// containers are named so that the rule matches them (an LXC name is
