@@ -2,8 +2,8 @@
 //! the findings (denied, not allowed, explanation warnings). Pure.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
+use super::owner::{self, Owners, process_matches, user_matches};
 use super::policy::{Bind, Decision, Family, Policy, Rule};
 use crate::explain::why::Explanation;
 use crate::model::Process;
@@ -166,11 +166,8 @@ fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
 /// What the rules look at, worked out once per listener.
 struct Facts<'a> {
     listener: &'a Listener,
-    /// The processes that started the others (one per group of owners).
-    leaders: Vec<&'a Arc<Process>>,
     exposed: bool,
-    units: Vec<&'a str>,
-    containers: Vec<&'a str>,
+    owners: Owners<'a>,
 }
 
 impl<'a> Facts<'a> {
@@ -184,10 +181,12 @@ impl<'a> Facts<'a> {
         containers.extend(o.container_name.as_deref());
         Facts {
             listener: e.listener,
-            leaders: e.groups.iter().map(|g| &g.leader).collect(),
             exposed: e.exposure.beyond_loopback(),
-            units,
-            containers,
+            owners: Owners {
+                leaders: e.groups.iter().map(|g| &*g.leader).collect(),
+                units,
+                containers,
+            },
         }
     }
 }
@@ -234,11 +233,8 @@ fn mismatches(rule: &Rule, facts: &Facts<'_>) -> Vec<Field> {
         .collect()
 }
 
-/// Whether the condition `field` of `rule` holds (or the rule sets none).
-/// Names and paths are compared as bytes: a rule's string matches only a
-/// name that is valid UTF-8 and equal to it, `process_hex`/`exe_hex` any
-/// bytes; a name read lossily (it holds U+FFFD, so its bytes are unknown)
-/// matches no user, unit or container rule.
+/// Whether the condition `field` of `rule` holds (or the rule sets none);
+/// owner conditions are `owner`'s, byte for byte.
 fn meets(rule: &Rule, facts: &Facts<'_>, field: Field) -> bool {
     let l = facts.listener;
     match field {
@@ -255,39 +251,12 @@ fn meets(rule: &Rule, facts: &Facts<'_>, field: Field) -> bool {
             }
         }),
         Field::Bind => bind_ok(rule.bind, facts),
-        Field::Process => every_leader(facts, rule.process.as_deref(), process_matches),
-        Field::Exe => every_leader(facts, rule.exe.as_deref(), |p, want| {
-            p.exe_bytes() == Some(want)
-        }),
-        Field::User => every_leader(facts, rule.user.as_deref(), user_matches),
-        Field::Unit => rule.unit.as_deref().is_none_or(|want| {
-            facts
-                .units
-                .iter()
-                .any(|h| known(h) && unit_matches(h, want))
-        }),
-        Field::Container => rule.container.as_deref().is_none_or(|want| {
-            facts
-                .containers
-                .iter()
-                .any(|h| known(h) && container_matches(h, want))
-        }),
+        Field::Process => owner::process_met(rule, &facts.owners),
+        Field::Exe => owner::exe_met(rule, &facts.owners),
+        Field::User => owner::user_met(rule, &facts.owners),
+        Field::Unit => owner::unit_met(rule, &facts.owners),
+        Field::Container => owner::container_met(rule, &facts.owners),
     }
-}
-
-/// An owner condition holds when every leader meets it; with no leader
-/// seen, it cannot hold.
-fn every_leader<W: ?Sized>(
-    facts: &Facts<'_>,
-    want: Option<&W>,
-    ok: impl Fn(&Process, &W) -> bool,
-) -> bool {
-    want.is_none_or(|w| !facts.leaders.is_empty() && facts.leaders.iter().all(|p| ok(p, w)))
-}
-
-/// A name whose bytes are known: one read lossily holds U+FFFD.
-fn known(name: &str) -> bool {
-    !name.contains('\u{fffd}')
 }
 
 /// Why the condition `field` of `rule` does not hold, escaped.
@@ -347,8 +316,8 @@ fn unmet_text(rule: &Rule, facts: &Facts<'_>, field: Field) -> String {
         }
         Field::Unit | Field::Container => {
             let (name, want, have) = match field {
-                Field::Unit => ("unit", &rule.unit, &facts.units),
-                _ => ("container", &rule.container, &facts.containers),
+                Field::Unit => ("unit", &rule.unit, &facts.owners.units),
+                _ => ("container", &rule.container, &facts.owners.containers),
             };
             let found = if have.is_empty() {
                 format!("the socket's owner is in no {name}")
@@ -372,12 +341,13 @@ fn owner_text(
     wrong: impl Fn(&Process) -> Option<String>,
 ) -> String {
     let want = escape(want.unwrap_or_default());
-    if facts.leaders.is_empty() {
+    if facts.owners.leaders.is_empty() {
         return format!(
             "the rule wants {key} = \"{want}\", and the socket's owner could not be seen"
         );
     }
     let held: Vec<String> = facts
+        .owners
         .leaders
         .iter()
         .filter_map(|p| Some(format!("{} (pid {})", wrong(p)?, p.pid)))
@@ -433,34 +403,6 @@ pub fn in_network(address: IpAddr, net: IpAddr, prefix: u8) -> bool {
         }
         _ => false,
     }
-}
-
-/// A process name matches its kernel name (at most 15 bytes, so a longer
-/// wanted name matches a truncated one) or its executable's file name,
-/// byte for byte.
-fn process_matches(p: &Process, want: &[u8]) -> bool {
-    let comm = p.name.as_slice();
-    comm == want
-        || (comm.len() == 15 && want.len() > 15 && want.starts_with(comm))
-        || p.exe_bytes()
-            .and_then(|e| e.rsplit(|b| *b == b'/').next())
-            .is_some_and(|file| file == want)
-}
-
-/// A user matches by a name read as valid UTF-8, or by uid.
-fn user_matches(p: &Process, want: &str) -> bool {
-    p.user.as_deref().is_some_and(|u| known(u) && u == want)
-        || p.uid.is_some_and(|u| u.to_string() == want)
-}
-
-/// `ssh` matches `ssh.service`; a full unit name matches only itself.
-fn unit_matches(have: &str, want: &str) -> bool {
-    have == want || (!want.contains('.') && have.strip_suffix(".service") == Some(want))
-}
-
-/// A container matches by name or by an id prefix of 12 or more digits.
-fn container_matches(have: &str, want: &str) -> bool {
-    have == want || (want.len() >= 12 && have.starts_with(want))
 }
 
 #[cfg(test)]

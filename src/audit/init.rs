@@ -3,10 +3,11 @@
 
 use std::fmt::Write as _;
 
+use super::owner::{Values, quoted};
 use crate::explain::exposure::Exposure;
 use crate::explain::why::Explanation;
 use crate::model::Protocol;
-use crate::sanitize::{escape, escape_str, is_dangerous};
+use crate::sanitize::{escape, escape_str};
 
 /// One `[[allow]]` rule, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,12 +16,7 @@ struct Draft {
     /// A port, or the ephemeral range for UDP client sockets.
     ports: (u16, u16),
     bind: String,
-    /// Raw bytes: written as a string when they are UTF-8, else as hex.
-    process: Option<Vec<u8>>,
-    exe: Option<Vec<u8>>,
-    user: Option<String>,
-    unit: Option<String>,
-    container: Option<String>,
+    owners: Values,
     ignore: Vec<&'static str>,
     /// Comment lines: what is open, and why each warning is ignored.
     notes: Vec<String>,
@@ -28,25 +24,8 @@ struct Draft {
 
 impl Draft {
     fn same_rule(&self, other: &Draft) -> bool {
-        (
-            self.protocol,
-            self.ports,
-            &self.bind,
-            &self.process,
-            &self.exe,
-            &self.user,
-            &self.unit,
-            &self.container,
-        ) == (
-            other.protocol,
-            other.ports,
-            &other.bind,
-            &other.process,
-            &other.exe,
-            &other.user,
-            &other.unit,
-            &other.container,
-        )
+        (self.protocol, self.ports, &self.bind, &self.owners)
+            == (other.protocol, other.ports, &other.bind, &other.owners)
     }
 }
 
@@ -112,20 +91,7 @@ pub fn policy_for(
         }
         let _ = writeln!(out, "protocol = \"{}\"", d.protocol.as_str());
         let _ = writeln!(out, "bind = {}", quoted(&d.bind));
-        for (key, value) in [("process", &d.process), ("exe", &d.exe)] {
-            if let Some(v) = value {
-                out.push_str(&bytes_value(key, v));
-            }
-        }
-        for (key, value) in [
-            ("user", &d.user),
-            ("unit", &d.unit),
-            ("container", &d.container),
-        ] {
-            if let Some(v) = value {
-                let _ = writeln!(out, "{key} = {}", quoted(v));
-            }
-        }
+        d.owners.write(&mut out);
         if !d.ignore.is_empty() {
             let ids: Vec<String> = d.ignore.iter().map(|i| quoted(i)).collect();
             let _ = writeln!(out, "ignore_warnings = [{}]", ids.join(", "));
@@ -223,11 +189,13 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
         protocol: l.protocol,
         ports,
         bind,
-        process,
-        exe,
-        user,
-        unit,
-        container,
+        owners: Values {
+            process,
+            exe,
+            user,
+            unit,
+            container,
+        },
         ignore,
         notes,
     }
@@ -252,178 +220,6 @@ fn holders(e: &Explanation<'_>) -> String {
     parts.join(", ")
 }
 
-/// A one-line TOML basic string: quotes and backslashes escaped, and every
-/// character `sanitize` would escape on a terminal (controls, bidi,
-/// zero-width, tags, blank look-alikes) written as `\uXXXX` or
-/// `\UXXXXXXXX`. So no text can end the string, continue on another line
-/// or read differently from what it matches.
-fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if is_dangerous(c) && u32::from(c) <= 0xffff => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c if is_dangerous(c) => {
-                let _ = write!(out, "\\U{:08X}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `process = "nginx"`, or for bytes that are not UTF-8 `process_hex`
-/// (which matches exactly those bytes) after a comment showing them
-/// escaped; lines end with a newline.
-fn bytes_value(key: &str, bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => format!("{key} = {}\n", quoted(text)),
-        Err(_) => {
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            format!(
-                "# {key} is not UTF-8: {}\n{key}_hex = \"{hex}\"\n",
-                escape(bytes)
-            )
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audit::{eval, policy};
-    use crate::explain::why::explain_all;
-    use crate::explain::why::tests::{listener, process, report};
-    use crate::model::Protocol;
-
-    /// Text with every kind of character a reviewer must not be fooled by.
-    const HOSTILE: &str =
-        "a\n[[allow]]\nport = 1\n\u{202e}b\u{200b}c\u{85}d\u{e0041}\u{2800}\"\\\t";
-
-    fn hostile(pid: u32, name: &[u8], exe: &[u8]) -> std::sync::Arc<crate::model::Process> {
-        use std::os::unix::ffi::OsStrExt;
-        let mut p = (*process(
-            pid,
-            1,
-            "x",
-            1000,
-            "0::/system.slice/a\\x0a[[allow]]\u{202e}.service\n",
-        ))
-        .clone();
-        p.name = name.to_vec();
-        p.exe = Some(std::ffi::OsStr::from_bytes(exe).into());
-        p.user = Some(format!("u{HOSTILE}"));
-        std::sync::Arc::new(p)
-    }
-
-    /// Hostile names, paths, users and units round-trip: the written TOML
-    /// parses back to exactly the original values, holds none of those
-    /// characters raw, has no line that looks like a rule header but the
-    /// real ones, and allows what it was written from.
-    #[test]
-    fn hostile_values_round_trip_on_single_lines() {
-        let exe = format!("/opt/{HOSTILE}");
-        let p = hostile(10, HOSTILE.as_bytes(), exe.as_bytes());
-        let r = report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[&p])], &[]);
-        let ex = explain_all(&r);
-        let text = policy_for(&ex, None, "host\u{202e}\n[[allow]]", "2026-11-25");
-        let raw: Vec<char> = text
-            .chars()
-            .filter(|c| *c != '\n' && crate::sanitize::is_dangerous(*c))
-            .collect();
-        assert!(raw.is_empty(), "{raw:?} written raw:\n{text}");
-        let headers: Vec<&str> = text
-            .lines()
-            .filter(|l| l.trim_start().starts_with("[["))
-            .collect();
-        assert_eq!(headers, ["[[allow]]"], "{text}");
-        let pol = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let rule = &pol.rules[0];
-        assert_eq!(rule.process.as_deref(), Some(HOSTILE.as_bytes()), "{text}");
-        assert_eq!(rule.exe.as_deref(), Some(exe.as_bytes()), "{text}");
-        assert_eq!(rule.user.as_deref(), Some(format!("u{HOSTILE}").as_str()));
-        assert_eq!(
-            rule.unit.as_deref(),
-            Some("a\\x0a[[allow]]\u{202e}.service"),
-            "{text}"
-        );
-        assert!(eval::audit(&pol, &ex).compliant(), "{text}");
-    }
-
-    /// Names and paths that are not UTF-8 are written as `_hex`, after a
-    /// comment showing them escaped; the rule allows the process it came
-    /// from and not one whose bytes differ only where they are not UTF-8.
-    #[test]
-    fn names_that_are_not_utf8_are_written_as_exact_bytes() {
-        let a = hostile(10, b"ev\xff\n[[allow]]", b"/p/ev\xff\xe2\x80\xae");
-        let b = hostile(20, b"ev\xfe\n[[allow]]", b"/p/ev\xfe\xe2\x80\xae");
-        let on_port = |p| report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[p])], &[]);
-        let (ra, rb) = (on_port(&a), on_port(&b));
-        let (ea, eb) = (explain_all(&ra), explain_all(&rb));
-        let text = policy_for(&ea, None, "host", "2026-11-25");
-        assert!(
-            text.contains("\nprocess_hex = \"6576ff0a5b5b616c6c6f775d5d\"\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\nexe_hex = \"2f702f6576ffe280ae\"\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n# exe is not UTF-8: /p/ev\\xff\\u{202e}\n"),
-            "{text}"
-        );
-        let headers = text.lines().filter(|l| l.starts_with("[[")).count();
-        assert_eq!(headers, 1, "{text}");
-        let pol = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(
-            pol.rules[0].exe.as_deref(),
-            Some(&b"/p/ev\xff\xe2\x80\xae"[..])
-        );
-        assert!(eval::audit(&pol, &ea).compliant(), "{text}");
-        let other = eval::audit(&pol, &eb);
-        let ids: Vec<_> = other.findings().map(|(_, f)| f.id.as_str()).collect();
-        assert_eq!(ids, ["not-allowed"], "{text}");
-    }
-
-    /// What `policy init` writes, an audit of the same host passes; and
-    /// containers are named so that the rule matches them (an LXC name is
-    /// not cut to 12 characters like a Docker id).
-    #[test]
-    fn the_policy_written_passes_its_own_audit() {
-        let lxc = process(
-            10,
-            1,
-            "nginx",
-            33,
-            "0::/lxc.payload.customer-web-frontend/system.slice/nginx.service\n",
-        );
-        let mut stale =
-            (*process(20, 1, "redis-server", 0, "0::/system.slice/redis.service\n")).clone();
-        stale.exe = Some("/usr/bin/redis-server (deleted)".into());
-        let stale = std::sync::Arc::new(stale);
-        let r = report(
-            vec![
-                listener(Protocol::Tcp, "0.0.0.0", 80, &[&lxc]),
-                listener(Protocol::Tcp, "127.0.0.1", 6379, &[&stale]),
-            ],
-            &[],
-        );
-        let ex = explain_all(&r);
-        let text = policy_for(&ex, Some((32768, 60999)), "host", "2026-11-25");
-        assert!(
-            text.contains("container = \"customer-web-frontend\""),
-            "{text}"
-        );
-        assert!(text.contains("exe = \"/usr/bin/redis-server\""), "{text}");
-        let p = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let audit = eval::audit(&p, &ex);
-        let findings: Vec<_> = audit.findings().map(|(_, f)| f.id.clone()).collect();
-        assert!(audit.compliant(), "{findings:?}\n{text}");
-    }
-}
+#[path = "init_tests.rs"]
+mod tests;
