@@ -102,51 +102,20 @@ pub fn policy_for(
 
 fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     let l = e.listener;
-    let leaders: Vec<_> = e.groups.iter().map(|g| &g.leader).collect();
-    // An owner field is written only when every leader agrees on it.
-    let common = |f: &dyn Fn(&crate::model::Process) -> Option<String>| -> Option<String> {
-        let first = f(leaders.first()?)?;
-        leaders
-            .iter()
-            .all(|p| f(p).as_ref() == Some(&first))
-            .then_some(first)
-    };
-    let common_bytes = |f: &dyn Fn(&crate::model::Process) -> Option<Vec<u8>>| {
-        let first = f(leaders.first()?)?;
-        leaders
-            .iter()
-            .all(|p| f(p).as_ref() == Some(&first))
-            .then_some(first)
-    };
-    let process = common_bytes(&|p| Some(p.name.clone()));
-    // The path as audits match it (a deleted executable by its path).
-    let exe = common_bytes(&|p| p.exe_bytes().map(<[u8]>::to_vec));
-    // Names read lossily (holding U+FFFD) are left out: audits match no
-    // such name, since its bytes are unknown.
-    let user = common(&|p| {
-        p.user
-            .clone()
-            .filter(|u| !u.contains('\u{fffd}'))
-            .or_else(|| p.uid.map(|u| u.to_string()))
-    });
+    let leaders: Vec<&crate::model::Process> = e.groups.iter().map(|g| &*g.leader).collect();
     let unit = e
         .origin
         .unit
         .as_ref()
         .filter(|u| u.user.is_none() && !u.name.ends_with(".scope"))
-        .map(|u| u.name.clone())
-        .filter(|n| !n.contains('\u{fffd}'));
-    let container = e
-        .origin
-        .container_name
-        .clone()
-        .or_else(|| {
-            e.origin
-                .container
-                .as_ref()
-                .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
-        })
-        .filter(|n| !n.contains('\u{fffd}'));
+        .map(|u| u.name.clone());
+    let container = e.origin.container_name.clone().or_else(|| {
+        e.origin
+            .container
+            .as_ref()
+            .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
+    });
+    let owners = Values::of(&leaders, unit, container);
     let bind = match &e.exposure {
         Exposure::Loopback => "loopback".to_string(),
         _ if l.address.is_unspecified() => "any".to_string(),
@@ -182,20 +151,14 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     }
     if leaders.is_empty() {
         notes.push("its owner could not be seen, so the rule names none".into());
-    } else if process.is_none() {
+    } else if owners.process.is_none() {
         notes.push("its owners differ, so the rule names no process".into());
     }
     Draft {
         protocol: l.protocol,
         ports,
         bind,
-        owners: Values {
-            process,
-            exe,
-            user,
-            unit,
-            container,
-        },
+        owners,
         ignore,
         notes,
     }

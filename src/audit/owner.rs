@@ -23,6 +23,37 @@ pub struct Values {
 }
 
 impl Values {
+    /// The values of a rule for a listener: a process name, executable or
+    /// user only when every leader agrees on it, and its unit and
+    /// container. Names read lossily (holding U+FFFD) are left out: audits
+    /// match no such name, since its bytes are unknown.
+    pub fn of(leaders: &[&Process], unit: Option<String>, container: Option<String>) -> Values {
+        fn common<T: PartialEq>(
+            leaders: &[&Process],
+            f: impl Fn(&Process) -> Option<T>,
+        ) -> Option<T> {
+            let first = f(leaders.first()?)?;
+            leaders
+                .iter()
+                .all(|p| f(p).as_ref() == Some(&first))
+                .then_some(first)
+        }
+        let known_text = |t: &String| known(t);
+        Values {
+            process: common(leaders, |p| Some(p.name.clone())),
+            // The path as audits match it (a deleted executable by its path).
+            exe: common(leaders, |p| p.exe_bytes().map(<[u8]>::to_vec)),
+            user: common(leaders, |p| {
+                p.user
+                    .clone()
+                    .filter(known_text)
+                    .or_else(|| p.uid.map(|u| u.to_string()))
+            }),
+            unit: unit.filter(known_text),
+            container: container.filter(known_text),
+        }
+    }
+
     /// Append the `key = value` lines of the values that are set.
     pub fn write(&self, out: &mut String) {
         for (key, value) in [("process", &self.process), ("exe", &self.exe)] {
