@@ -81,7 +81,12 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("invalid arguments")
         .trim_start_matches("error: ");
-    eprintln!("whyport: {first}: run 'whyport --help' for usage");
+    // clap quotes the offending argument as typed: escaped like any other
+    // text a user (or a script fed hostile input) put there.
+    eprintln!(
+        "whyport: {}: run 'whyport --help' for usage",
+        sanitize::one_line(first)
+    );
     ExitCode::from(2)
 }
 

@@ -256,18 +256,17 @@ impl Process {
         })
     }
 
-    /// The executable's path as text, without the ` (deleted)` the kernel
-    /// adds once it was deleted or replaced (policies match it by path; the
-    /// deletion is a warning of its own). A live program named `x (deleted)`
-    /// keeps its name.
-    pub fn exe_path(&self) -> Option<String> {
-        let exe = self.exe.as_ref()?.to_string_lossy();
-        let exe = if self.exe_is_deleted() {
-            exe.strip_suffix(" (deleted)").unwrap_or(&exe)
+    /// The executable's path as raw bytes, without the ` (deleted)` the
+    /// kernel adds once it was deleted or replaced (policies match it by
+    /// path; the deletion is a warning of its own). A live program named
+    /// `x (deleted)` keeps its name.
+    pub fn exe_bytes(&self) -> Option<&[u8]> {
+        let exe = self.exe.as_ref()?.as_os_str().as_encoded_bytes();
+        if self.exe_is_deleted() {
+            Some(exe.strip_suffix(b" (deleted)").unwrap_or(exe))
         } else {
-            &exe
-        };
-        Some(exe.to_string())
+            Some(exe)
+        }
     }
 }
 
@@ -462,15 +461,15 @@ mod tests {
         // A live program named `x (deleted)`: the kernel says it is not.
         let named = p("/tmp/x (deleted)", Some(false));
         assert!(!named.exe_is_deleted());
-        assert_eq!(named.exe_path().as_deref(), Some("/tmp/x (deleted)"));
+        assert_eq!(named.exe_bytes(), Some(&b"/tmp/x (deleted)"[..]));
         // The same program deleted: one suffix more, one stripped.
         let gone = p("/tmp/x (deleted) (deleted)", Some(true));
         assert!(gone.exe_is_deleted());
-        assert_eq!(gone.exe_path().as_deref(), Some("/tmp/x (deleted)"));
+        assert_eq!(gone.exe_bytes(), Some(&b"/tmp/x (deleted)"[..]));
         // Only the text known (a recorded tree): the text decides.
         let recorded = p("/usr/sbin/nginx (deleted)", None);
         assert!(recorded.exe_is_deleted());
-        assert_eq!(recorded.exe_path().as_deref(), Some("/usr/sbin/nginx"));
+        assert_eq!(recorded.exe_bytes(), Some(&b"/usr/sbin/nginx"[..]));
         assert!(!p("/usr/sbin/nginx", None).exe_is_deleted());
         assert!(!Process::default().exe_is_deleted());
     }

@@ -31,6 +31,7 @@ pub mod render {
 #[path = "../../src/audit"]
 pub mod audit {
     pub mod baseline;
+    pub mod owner;
     pub mod policy;
 }
 

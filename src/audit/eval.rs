@@ -2,8 +2,8 @@
 //! the findings (denied, not allowed, explanation warnings). Pure.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
+use super::owner::{self, Owners, process_matches, user_matches};
 use super::policy::{Bind, Decision, Family, Policy, Rule};
 use crate::explain::why::Explanation;
 use crate::model::Process;
@@ -82,12 +82,12 @@ fn judge<'a>(policy: &Policy, e: &'a Explanation<'a>) -> Judged<'a> {
     let deciding = policy
         .rules
         .iter()
-        .position(|r| r.decision == Decision::Deny && mismatches(r, &facts).is_empty())
+        .position(|r| r.decision == Decision::Deny && matches(r, &facts))
         .or_else(|| {
             policy
                 .rules
                 .iter()
-                .position(|r| r.decision == Decision::Allow && mismatches(r, &facts).is_empty())
+                .position(|r| r.decision == Decision::Allow && matches(r, &facts))
         });
     let allowed = match deciding {
         Some(i) => {
@@ -144,15 +144,16 @@ fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
         l.port,
         l.protocol.as_str()
     );
+    // Only the nearest rule's unmet conditions are put in words.
     let nearest = policy
         .rules
         .iter()
         .filter(|r| r.decision == Decision::Allow)
+        .filter(|r| meets(r, facts, Field::Port) && meets(r, facts, Field::Protocol))
         .map(|r| (r, mismatches(r, facts)))
-        .filter(|(_, m)| !m.iter().any(|m| m.field == "port" || m.field == "protocol"))
         .min_by_key(|(_, m)| m.len());
     if let Some((rule, unmet)) = nearest {
-        let unmet: Vec<String> = unmet.iter().map(|m| m.text.clone()).collect();
+        let unmet: Vec<String> = unmet.iter().map(|f| unmet_text(rule, facts, *f)).collect();
         text.push_str(&format!(
             "; nearest rule {}: {}",
             rule.label(),
@@ -165,11 +166,8 @@ fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
 /// What the rules look at, worked out once per listener.
 struct Facts<'a> {
     listener: &'a Listener,
-    /// The processes that started the others (one per group of owners).
-    leaders: Vec<&'a Arc<Process>>,
     exposed: bool,
-    units: Vec<&'a str>,
-    containers: Vec<&'a str>,
+    owners: Owners<'a>,
 }
 
 impl<'a> Facts<'a> {
@@ -183,161 +181,181 @@ impl<'a> Facts<'a> {
         containers.extend(o.container_name.as_deref());
         Facts {
             listener: e.listener,
-            leaders: e.groups.iter().map(|g| &g.leader).collect(),
             exposed: e.exposure.beyond_loopback(),
-            units,
-            containers,
+            owners: Owners {
+                leaders: e.groups.iter().map(|g| &*g.leader).collect(),
+                units,
+                containers,
+            },
         }
     }
 }
 
-/// A condition of a rule that a listener does not meet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Unmet {
-    field: &'static str,
-    text: String,
+/// The conditions a rule can set, in the order they are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Port,
+    Protocol,
+    Family,
+    Bind,
+    Process,
+    Exe,
+    User,
+    Unit,
+    Container,
+}
+
+const FIELDS: [Field; 9] = [
+    Field::Port,
+    Field::Protocol,
+    Field::Family,
+    Field::Bind,
+    Field::Process,
+    Field::Exe,
+    Field::User,
+    Field::Unit,
+    Field::Container,
+];
+
+/// Whether `rule` matches: every condition holds. Decides each listener
+/// against each rule, so it stops at the first condition that fails and
+/// builds no text.
+fn matches(rule: &Rule, facts: &Facts<'_>) -> bool {
+    FIELDS.iter().all(|f| meets(rule, facts, *f))
 }
 
 /// The conditions of `rule` that `facts` does not meet; empty when the rule
 /// matches.
-fn mismatches(rule: &Rule, facts: &Facts<'_>) -> Vec<Unmet> {
+fn mismatches(rule: &Rule, facts: &Facts<'_>) -> Vec<Field> {
+    FIELDS
+        .into_iter()
+        .filter(|f| !meets(rule, facts, *f))
+        .collect()
+}
+
+/// Whether the condition `field` of `rule` holds (or the rule sets none);
+/// owner conditions are `owner`'s, byte for byte.
+fn meets(rule: &Rule, facts: &Facts<'_>, field: Field) -> bool {
     let l = facts.listener;
-    let mut out = Vec::new();
-    if let Some(ports) = &rule.ports
-        && !ports.iter().any(|r| r.contains(l.port))
-    {
-        out.push(unmet(
-            "port",
-            format!("port {} is not one the rule names", l.port),
-        ));
+    match field {
+        Field::Port => rule
+            .ports
+            .as_ref()
+            .is_none_or(|ports| ports.iter().any(|r| r.contains(l.port))),
+        Field::Protocol => rule.protocol.is_none_or(|p| p == l.protocol),
+        Field::Family => rule.family.is_none_or(|f| {
+            let (v4, v6) = accepts(l);
+            match f {
+                Family::Ipv4 => v4,
+                Family::Ipv6 => v6,
+            }
+        }),
+        Field::Bind => bind_ok(rule.bind, facts),
+        Field::Process => owner::process_met(rule, &facts.owners),
+        Field::Exe => owner::exe_met(rule, &facts.owners),
+        Field::User => owner::user_met(rule, &facts.owners),
+        Field::Unit => owner::unit_met(rule, &facts.owners),
+        Field::Container => owner::container_met(rule, &facts.owners),
     }
-    if let Some(p) = rule.protocol
-        && p != l.protocol
-    {
-        out.push(unmet(
-            "protocol",
-            format!(
-                "the rule is for {}, this is {}",
-                p.as_str(),
-                l.protocol.as_str()
-            ),
-        ));
-    }
-    if let Some(f) = rule.family {
-        let (v4, v6) = accepts(l);
-        let ok = match f {
-            Family::Ipv4 => v4,
-            Family::Ipv6 => v6,
-        };
-        if !ok {
-            let (wants, has) = match f {
-                Family::Ipv4 => ("ipv4", "IPv6 only"),
-                Family::Ipv6 => ("ipv6", "IPv4 only"),
+}
+
+/// Why the condition `field` of `rule` does not hold, escaped.
+fn unmet_text(rule: &Rule, facts: &Facts<'_>, field: Field) -> String {
+    let l = facts.listener;
+    match field {
+        Field::Port => format!("port {} is not one the rule names", l.port),
+        Field::Protocol => format!(
+            "the rule is for {}, this is {}",
+            rule.protocol.map_or("?", |p| p.as_str()),
+            l.protocol.as_str()
+        ),
+        Field::Family => {
+            let (wants, has) = match rule.family {
+                Some(Family::Ipv6) => ("ipv6", "IPv4 only"),
+                _ => ("ipv4", "IPv6 only"),
             };
-            out.push(unmet(
-                "family",
-                format!("the rule is for {wants}, the socket accepts {has}"),
-            ));
+            format!("the rule is for {wants}, the socket accepts {has}")
         }
-    }
-    if !bind_ok(rule.bind, facts) {
-        let shown = crate::render::address_shown(l, false);
-        let reach = if facts.exposed {
-            "reachable from other hosts"
-        } else {
-            "loopback only"
-        };
-        out.push(unmet(
-            "bind",
+        Field::Bind => {
+            let shown = crate::render::address_shown(l, false);
+            let reach = if facts.exposed {
+                "reachable from other hosts"
+            } else {
+                "loopback only"
+            };
             format!(
                 "the rule wants bind = \"{}\", the socket is bound to {shown} ({reach})",
                 rule.bind
-            ),
-        ));
-    }
-    let owners_unknown = facts.leaders.is_empty();
-    let mut owner_field = |field: &'static str,
-                           wanted: &Option<String>,
-                           matches: &dyn Fn(&Process, &str) -> bool,
-                           shown: &dyn Fn(&Process) -> String| {
-        let Some(want) = wanted else { return };
-        if owners_unknown {
-            out.push(Unmet {
-                field,
-                text: format!(
-                    "the rule wants {field} = \"{}\", and the socket's owner could not be seen",
-                    escape_str(want)
-                ),
-            });
-            return;
+            )
         }
-        let wrong: Vec<String> = facts
-            .leaders
-            .iter()
-            .filter(|p| !matches(p, want))
-            .map(|p| format!("{} (pid {})", shown(p), p.pid))
-            .collect();
-        if !wrong.is_empty() {
-            out.push(Unmet {
-                field,
-                text: format!(
-                    "the rule wants {field} = \"{}\", the socket is held by {}",
-                    escape_str(want),
-                    wrong.join(", ")
-                ),
-            });
+        Field::Process => owner_text(facts, "process", rule.process.as_deref(), |p| {
+            (!process_matches(p, rule.process.as_deref().unwrap_or_default()))
+                .then(|| escape(&p.name))
+        }),
+        Field::Exe => owner_text(facts, "exe", rule.exe.as_deref(), |p| {
+            let exe = p.exe_bytes();
+            (exe != rule.exe.as_deref())
+                .then(|| exe.map_or("an unreadable executable".into(), escape))
+        }),
+        Field::User => {
+            let want = rule.user.as_deref().unwrap_or_default();
+            owner_text(
+                facts,
+                "user",
+                rule.user.as_ref().map(|u| u.as_bytes()),
+                |p| {
+                    (!user_matches(p, want)).then(|| {
+                        p.user
+                            .as_deref()
+                            .map(escape_str)
+                            .or_else(|| p.uid.map(|u| format!("uid {u}")))
+                            .unwrap_or_else(|| "an unknown user".into())
+                    })
+                },
+            )
         }
-    };
-    owner_field("process", &rule.process, &process_matches, &|p| {
-        escape(&p.name)
-    });
-    owner_field(
-        "exe",
-        &rule.exe,
-        &|p, want| p.exe_path().is_some_and(|e| e == want),
-        &|p| {
-            p.exe_path()
-                .map_or("an unreadable executable".into(), |e| escape_str(&e))
-        },
-    );
-    owner_field(
-        "user",
-        &rule.user,
-        &|p, want| p.user.as_deref() == Some(want) || p.uid.is_some_and(|u| u.to_string() == want),
-        &|p| {
-            p.user
-                .as_deref()
-                .map(escape_str)
-                .or_else(|| p.uid.map(|u| format!("uid {u}")))
-                .unwrap_or_else(|| "an unknown user".into())
-        },
-    );
-    for (field, want, have) in [
-        ("unit", &rule.unit, &facts.units),
-        ("container", &rule.container, &facts.containers),
-    ] {
-        let Some(want) = want else { continue };
-        let ok = have.iter().any(|h| match field {
-            "unit" => unit_matches(h, want),
-            _ => container_matches(h, want),
-        });
-        if !ok {
+        Field::Unit | Field::Container => {
+            let (name, want, have) = match field {
+                Field::Unit => ("unit", &rule.unit, &facts.owners.units),
+                _ => ("container", &rule.container, &facts.owners.containers),
+            };
             let found = if have.is_empty() {
-                format!("the socket's owner is in no {field}")
+                format!("the socket's owner is in no {name}")
             } else {
                 format!("the socket's owner is in {}", escape_str(&have.join(", ")))
             };
-            out.push(unmet(
-                field,
-                format!("the rule wants {field} = \"{}\", {found}", escape_str(want)),
-            ));
+            format!(
+                "the rule wants {name} = \"{}\", {found}",
+                escape_str(want.as_deref().unwrap_or_default())
+            )
         }
     }
-    out
 }
 
-fn unmet(field: &'static str, text: String) -> Unmet {
-    Unmet { field, text }
+/// `the rule wants process = "nginx", the socket is held by python3 (pid
+/// 20)`: `wrong` shows a leader that does not meet the condition.
+fn owner_text(
+    facts: &Facts<'_>,
+    key: &str,
+    want: Option<&[u8]>,
+    wrong: impl Fn(&Process) -> Option<String>,
+) -> String {
+    let want = escape(want.unwrap_or_default());
+    if facts.owners.leaders.is_empty() {
+        return format!(
+            "the rule wants {key} = \"{want}\", and the socket's owner could not be seen"
+        );
+    }
+    let held: Vec<String> = facts
+        .owners
+        .leaders
+        .iter()
+        .filter_map(|p| Some(format!("{} (pid {})", wrong(p)?, p.pid)))
+        .collect();
+    format!(
+        "the rule wants {key} = \"{want}\", the socket is held by {}",
+        held.join(", ")
+    )
 }
 
 /// Which families a socket accepts connections of: (IPv4, IPv6).
@@ -385,27 +403,6 @@ pub fn in_network(address: IpAddr, net: IpAddr, prefix: u8) -> bool {
         }
         _ => false,
     }
-}
-
-/// A process name matches its kernel name (at most 15 bytes, so a longer
-/// wanted name matches a truncated one) or its executable's file name.
-fn process_matches(p: &Process, want: &str) -> bool {
-    let comm = p.name.as_slice();
-    let want_bytes = want.as_bytes();
-    comm == want_bytes
-        || (comm.len() == 15 && want_bytes.len() > 15 && want_bytes.starts_with(comm))
-        || p.exe_path()
-            .is_some_and(|e| e.rsplit('/').next() == Some(want))
-}
-
-/// `ssh` matches `ssh.service`; a full unit name matches only itself.
-fn unit_matches(have: &str, want: &str) -> bool {
-    have == want || (!want.contains('.') && have.strip_suffix(".service") == Some(want))
-}
-
-/// A container matches by name or by an id prefix of 12 or more digits.
-fn container_matches(have: &str, want: &str) -> bool {
-    have == want || (want.len() >= 12 && have.starts_with(want))
 }
 
 #[cfg(test)]

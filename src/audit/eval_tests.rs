@@ -297,3 +297,75 @@ fn hostile_rule_text_is_escaped_in_messages() {
     assert!(!m.chars().any(|c| c.is_control()), "{m:?}");
     assert!(m.contains("\\x1b"), "{m}");
 }
+
+/// A process whose name and executable are raw bytes.
+fn raw(pid: u32, name: &[u8], exe: &[u8]) -> std::sync::Arc<Process> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut p = (*process(pid, 1, "x", 1000, "0::/user.slice\n")).clone();
+    p.name = name.to_vec();
+    p.exe = Some(std::ffi::OsStr::from_bytes(exe).into());
+    std::sync::Arc::new(p)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Two executables whose paths differ only in bytes that are not UTF-8:
+/// a rule for one never allows the other, and the lossy form (U+FFFD)
+/// allows neither.
+#[test]
+fn names_and_paths_are_matched_on_their_bytes_never_lossily() {
+    let a = raw(10, b"ev\xff", b"/p/ev\xff");
+    let b = raw(20, b"ev\xfe", b"/p/ev\xfe");
+    let two = || {
+        vec![
+            listener(Protocol::Tcp, "127.0.0.1", 8001, &[&a]),
+            listener(Protocol::Tcp, "127.0.0.1", 8002, &[&b]),
+        ]
+    };
+    let allowed = |rule: &str| -> Vec<bool> {
+        judge_all(&format!("[[allow]]\n{rule}\n"), two())
+            .into_iter()
+            .map(|(f, _)| f.is_empty())
+            .collect()
+    };
+    assert_eq!(allowed("exe = \"/p/ev\\uFFFD\""), [false, false]);
+    assert_eq!(allowed("process = \"ev\\uFFFD\""), [false, false]);
+    assert_eq!(
+        allowed(&format!("exe_hex = \"{}\"", hex(b"/p/ev\xff"))),
+        [true, false]
+    );
+    assert_eq!(
+        allowed(&format!("exe_hex = \"{}\"", hex(b"/p/ev\xfe"))),
+        [false, true]
+    );
+    assert_eq!(
+        allowed(&format!("process_hex = \"{}\"", hex(b"ev\xfe"))),
+        [false, true]
+    );
+    // A deleted executable is still matched by its exact path.
+    let mut gone = (*a).clone();
+    gone.exe = Some(std::ffi::OsStr::new("/p/ev (deleted)").into());
+    let gone = std::sync::Arc::new(gone);
+    let got = judge_all(
+        "[[allow]]\nexe = \"/p/ev\"\nignore_warnings = [\"deleted-executable\"]\n",
+        vec![listener(Protocol::Tcp, "127.0.0.1", 8003, &[&gone])],
+    );
+    assert_eq!(got[0].0, Vec::<String>::new());
+}
+
+/// User names come from the system as text; one read lossily (holding
+/// U+FFFD) has unknown bytes and matches no rule's name (its uid still
+/// does).
+#[test]
+fn a_user_name_read_lossily_matches_no_rule() {
+    let mut p = (*process(10, 1, "x", 1000, "0::/user.slice\n")).clone();
+    p.user = Some("u\u{fffd}".into());
+    let p = std::sync::Arc::new(p);
+    let one = || vec![listener(Protocol::Tcp, "127.0.0.1", 8001, &[&p])];
+    let got = judge_all("[[allow]]\nuser = \"u\\uFFFD\"\n", one());
+    assert_eq!(got[0].0, ids(&["not-allowed"]));
+    let got = judge_all("[[allow]]\nuser = \"1000\"\n", one());
+    assert_eq!(got[0].0, Vec::<String>::new());
+}

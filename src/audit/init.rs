@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::owner::{Values, quoted};
 use crate::explain::exposure::Exposure;
 use crate::explain::why::Explanation;
 use crate::model::Protocol;
@@ -15,11 +16,7 @@ struct Draft {
     /// A port, or the ephemeral range for UDP client sockets.
     ports: (u16, u16),
     bind: String,
-    process: Option<String>,
-    exe: Option<String>,
-    user: Option<String>,
-    unit: Option<String>,
-    container: Option<String>,
+    owners: Values,
     ignore: Vec<&'static str>,
     /// Comment lines: what is open, and why each warning is ignored.
     notes: Vec<String>,
@@ -27,25 +24,8 @@ struct Draft {
 
 impl Draft {
     fn same_rule(&self, other: &Draft) -> bool {
-        (
-            self.protocol,
-            self.ports,
-            &self.bind,
-            &self.process,
-            &self.exe,
-            &self.user,
-            &self.unit,
-            &self.container,
-        ) == (
-            other.protocol,
-            other.ports,
-            &other.bind,
-            &other.process,
-            &other.exe,
-            &other.user,
-            &other.unit,
-            &other.container,
-        )
+        (self.protocol, self.ports, &self.bind, &self.owners)
+            == (other.protocol, other.ports, &other.bind, &other.owners)
     }
 }
 
@@ -99,7 +79,9 @@ pub fn policy_for(
     for d in &drafts {
         out.push('\n');
         for n in &d.notes {
-            let _ = writeln!(out, "# {n}");
+            // Notes hold process text: escaped, so no line of it can be
+            // anything but a comment, or look other than it reads.
+            let _ = writeln!(out, "# {}", escape_str(n));
         }
         out.push_str("[[allow]]\n");
         if d.ports.0 == d.ports.1 {
@@ -109,17 +91,7 @@ pub fn policy_for(
         }
         let _ = writeln!(out, "protocol = \"{}\"", d.protocol.as_str());
         let _ = writeln!(out, "bind = {}", quoted(&d.bind));
-        for (key, value) in [
-            ("process", &d.process),
-            ("exe", &d.exe),
-            ("user", &d.user),
-            ("unit", &d.unit),
-            ("container", &d.container),
-        ] {
-            if let Some(v) = value {
-                let _ = writeln!(out, "{key} = {}", quoted(v));
-            }
-        }
+        d.owners.write(&mut out);
         if !d.ignore.is_empty() {
             let ids: Vec<String> = d.ignore.iter().map(|i| quoted(i)).collect();
             let _ = writeln!(out, "ignore_warnings = [{}]", ids.join(", "));
@@ -130,19 +102,7 @@ pub fn policy_for(
 
 fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     let l = e.listener;
-    let leaders: Vec<_> = e.groups.iter().map(|g| &g.leader).collect();
-    // An owner field is written only when every leader agrees on it.
-    let common = |f: &dyn Fn(&crate::model::Process) -> Option<String>| -> Option<String> {
-        let first = f(leaders.first()?)?;
-        leaders
-            .iter()
-            .all(|p| f(p).as_ref() == Some(&first))
-            .then_some(first)
-    };
-    let process = common(&|p| String::from_utf8(p.name.clone()).ok());
-    // The path as audits match it (a deleted executable by its path).
-    let exe = common(&crate::model::Process::exe_path);
-    let user = common(&|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())));
+    let leaders: Vec<&crate::model::Process> = e.groups.iter().map(|g| &*g.leader).collect();
     let unit = e
         .origin
         .unit
@@ -155,6 +115,7 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
             .as_ref()
             .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
     });
+    let owners = Values::of(&leaders, unit, container);
     let bind = match &e.exposure {
         Exposure::Loopback => "loopback".to_string(),
         _ if l.address.is_unspecified() => "any".to_string(),
@@ -190,20 +151,14 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     }
     if leaders.is_empty() {
         notes.push("its owner could not be seen, so the rule names none".into());
-    } else if process.is_none() {
-        notes.push(
-            "its owners differ (or their names are not UTF-8), so the rule names no process".into(),
-        );
+    } else if owners.process.is_none() {
+        notes.push("its owners differ, so the rule names no process".into());
     }
     Draft {
         protocol: l.protocol,
         ports,
         bind,
-        process,
-        exe,
-        user,
-        unit,
-        container,
+        owners,
         ignore,
         notes,
     }
@@ -228,53 +183,6 @@ fn holders(e: &Explanation<'_>) -> String {
     parts.join(", ")
 }
 
-/// A TOML basic string: quotes, backslashes and control characters escaped,
-/// so no process text can end the string or start a new key.
-fn quoted(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audit::{eval, policy};
-    use crate::explain::why::explain_all;
-    use crate::explain::why::tests::{listener, process, report};
-    use crate::model::Protocol;
-
-    /// What `policy init` writes, an audit of the same host passes; and
-    /// containers are named so that the rule matches them (an LXC name is
-    /// not cut to 12 characters like a Docker id).
-    #[test]
-    fn the_policy_written_passes_its_own_audit() {
-        let lxc = process(
-            10,
-            1,
-            "nginx",
-            33,
-            "0::/lxc.payload.customer-web-frontend/system.slice/nginx.service\n",
-        );
-        let mut stale =
-            (*process(20, 1, "redis-server", 0, "0::/system.slice/redis.service\n")).clone();
-        stale.exe = Some("/usr/bin/redis-server (deleted)".into());
-        let stale = std::sync::Arc::new(stale);
-        let r = report(
-            vec![
-                listener(Protocol::Tcp, "0.0.0.0", 80, &[&lxc]),
-                listener(Protocol::Tcp, "127.0.0.1", 6379, &[&stale]),
-            ],
-            &[],
-        );
-        let ex = explain_all(&r);
-        let text = policy_for(&ex, Some((32768, 60999)), "host", "2026-11-25");
-        assert!(
-            text.contains("container = \"customer-web-frontend\""),
-            "{text}"
-        );
-        assert!(text.contains("exe = \"/usr/bin/redis-server\""), "{text}");
-        let p = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let audit = eval::audit(&p, &ex);
-        let findings: Vec<_> = audit.findings().map(|(_, f)| f.id.clone()).collect();
-        assert!(audit.compliant(), "{findings:?}\n{text}");
-    }
-}
+#[path = "init_tests.rs"]
+mod tests;

@@ -6,4 +6,5 @@
 pub mod baseline;
 pub mod eval;
 pub mod init;
+pub mod owner;
 pub mod policy;

@@ -55,8 +55,8 @@ reason = "X11 must not be reachable"
     assert_eq!(d.reason.as_deref(), Some("X11 must not be reachable"));
     let a = &p.rules[1];
     assert_eq!((a.decision, a.index, a.line), (Decision::Allow, 1, 5));
-    assert_eq!(a.process.as_deref(), Some("sshd"));
-    assert_eq!(a.exe.as_deref(), Some("/usr/sbin/sshd"));
+    assert_eq!(a.process.as_deref(), Some(&b"sshd"[..]));
+    assert_eq!(a.exe.as_deref(), Some(&b"/usr/sbin/sshd"[..]));
     assert_eq!(a.user.as_deref(), Some("root"));
     assert_eq!(a.unit.as_deref(), Some("ssh.service"));
     assert_eq!(a.bind, Bind::Any);
@@ -142,6 +142,56 @@ fn rule_level_mistakes_point_at_the_rule() {
 
 #[test]
 fn positions_count_characters_not_bytes() {
-    assert_eq!(line_column("é = 1\nab", 8), (2, 2));
-    assert_eq!(line_column("x", 99), (1, 2));
+    assert_eq!(LineIndex::new("é = 1\nab").line_column(8), (2, 2));
+    assert_eq!(LineIndex::new("x").line_column(99), (1, 2));
+}
+
+#[test]
+fn names_that_are_not_utf8_are_given_as_hex_bytes() {
+    let p = parse(
+        "[[allow]]\nport = 1\nprocess_hex = \"6576FF\"\nexe_hex = \"2f70ff\"\n\n[[allow]]\nport = 2\nprocess = \"ev\\uFFFD\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rules[0].process.as_deref(), Some(&b"ev\xff"[..]));
+    assert_eq!(p.rules[0].exe.as_deref(), Some(&b"/p\xff"[..]));
+    // A string is its UTF-8, never a stand-in for other bytes.
+    assert_eq!(p.rules[1].process.as_deref(), Some("ev\u{fffd}".as_bytes()));
+    for bad in ["\"6\"", "\"zz\"", "\"\"", "\"6576 ff\""] {
+        let e = err(&format!("[[allow]]\nport = 1\nexe_hex = {bad}\n"));
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("hex"), "{e}");
+    }
+    let e = err("[[allow]]\nprocess = \"a\"\nprocess_hex = \"61\"\n");
+    assert!(
+        e.message.contains("only one of process and process_hex"),
+        "{e}"
+    );
+}
+
+/// A policy is indexed once however many rules it has: finding each
+/// rule's header by scanning the text again made 20,000 rules take two
+/// minutes. The positions found through the index are checked too.
+#[test]
+fn the_text_is_indexed_once_for_every_rule() {
+    let mut text = String::from("default = \"deny\"\n");
+    for port in 0..20_000u32 {
+        text.push_str(&format!(
+            "\n# rule {port}\n[[allow]]\nport = {}\nprocess = \"p{port}\"\n",
+            port % 65_536
+        ));
+    }
+    let before = INDEXES_BUILT.with(std::cell::Cell::get);
+    let p = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(INDEXES_BUILT.with(std::cell::Cell::get) - before, 1);
+    assert_eq!(p.rules.len(), 20_000);
+    for (i, r) in p.rules.iter().enumerate() {
+        assert_eq!(r.line, 4 + 5 * i, "{}", r.label());
+    }
+    let mut text = text.clone();
+    text.push_str("\n[[allow]]\nport = 1\nports = [2]\n");
+    let before = INDEXES_BUILT.with(std::cell::Cell::get);
+    let e = err(&text);
+    assert_eq!(INDEXES_BUILT.with(std::cell::Cell::get) - before, 1);
+    // 1 + 5 * 20,000 lines, a blank one, then the bad rule's header.
+    assert_eq!((e.line, e.column), (1 + 5 * 20_000 + 2, 1), "{e}");
 }

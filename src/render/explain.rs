@@ -265,10 +265,14 @@ fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// `  label     first line` then continuation lines aligned under it.
+/// Every line is escaped here, whoever built it: the origin and the stop
+/// advice name units and containers, whose names come from cgroup paths
+/// a user can make up. Escaping is idempotent, so text escaped already
+/// (process names) is unchanged.
 fn field(out: &mut dyn Write, label: &str, lines: &[String]) -> io::Result<()> {
     for (i, line) in lines.iter().enumerate() {
         let label = if i == 0 { label } else { "" };
-        writeln!(out, "  {label:<9} {line}")?;
+        writeln!(out, "  {label:<9} {}", escape_str(line))?;
     }
     Ok(())
 }

@@ -278,3 +278,85 @@ fn explanation_text() {
     );
     insta::assert_snapshot!(String::from_utf8_lossy(&buf));
 }
+
+/// Unit names come from cgroup paths, which a user can make up in the
+/// cgroup tree delegated to them: the explanation (why, stop) and the table
+/// escape them like process names.
+#[test]
+fn unit_names_from_cgroups_are_escaped() {
+    use crate::query::{PortRange, Query, Target};
+    let unit = "ev\u{202e}\u{e0041}\u{2800}x.service";
+    let p = Process {
+        pid: 950,
+        ppid: Some(1),
+        name: b"python3".to_vec(),
+        exe: Some(PathBuf::from("/usr/bin/python3")),
+        cmdline: vec![b"python3".to_vec()],
+        uid: Some(1000),
+        user: Some("alice".into()),
+        started_at: Some(1_764_081_842),
+        cwd: None,
+        cgroup: Some(format!(
+            "0::/user.slice/user-1000.slice/user@1000.service/app.slice/{unit}\n"
+        )),
+        exe_deleted: None,
+    };
+    let snapshot = Snapshot {
+        sockets: vec![socket(
+            Protocol::Tcp,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            8080,
+            7,
+        )],
+        socket_fds: vec![SocketFd {
+            pid: 950,
+            fd: Some(3),
+            inode: 7,
+        }],
+        processes: [(950, p)].into_iter().collect(),
+        ..Snapshot::default()
+    };
+    let query = Query {
+        targets: vec![Target::Ports {
+            range: PortRange {
+                start: 8080,
+                end: 8080,
+            },
+            protocol: None,
+        }],
+        ..Query::whole_host()
+    };
+    let options = crate::explain::Options {
+        services: true,
+        all_namespaces: false,
+        compact: true,
+    };
+    let report = crate::explain::explain(snapshot, &query, options);
+    let table = text(&report, Output::Table { header: true }, false);
+    let answer = Answer {
+        explanations: crate::explain::why::explain_all(&report),
+        now: 1_764_081_842,
+    };
+    let mut buf = Vec::new();
+    let rendered = render(
+        &report,
+        Some(&answer),
+        Output::Explain,
+        false,
+        &Default::default(),
+        &mut buf,
+    );
+    assert!(rendered.is_ok());
+    let prose = String::from_utf8_lossy(&buf);
+    for out in [&table, &*prose] {
+        let raw: Vec<char> = out
+            .chars()
+            .filter(|c| *c != '\n' && crate::sanitize::is_dangerous(*c))
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} raw in:\n{out}");
+        assert!(
+            out.contains(r"ev\u{202e}\u{e0041}\u{2800}x.service"),
+            "{out}"
+        );
+    }
+}

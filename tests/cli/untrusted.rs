@@ -113,3 +113,114 @@ fn hostile_names_and_command_lines() {
         let _: serde_json::Value = serde_json::from_str(line).unwrap();
     }
 }
+
+/// A python3 process named `name` (at most 15 bytes: the kernel's limit)
+/// holding a listening TCP socket on 127.0.0.1; with its port.
+fn named_listener(name: &[u8]) -> (Spawned, String) {
+    const NAMED: &str = r#"
+import ctypes, os, socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+ctypes.CDLL(None).prctl(15, os.fsencode(sys.argv[1]), 0, 0, 0)
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()
+"#;
+    let mut child = Spawned::start(
+        Command::new("python3")
+            .args(["-c", NAMED])
+            .arg(OsStr::from_bytes(name))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let mut port = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    (child, port.trim().to_string())
+}
+
+/// Characters that must never reach a terminal raw (a newline ends lines).
+fn invisible(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200b}'..='\u{200f}'
+            | '\u{e0000}'..='\u{e0fff}' | '\u{2800}' | '\u{3164}' | '\u{115f}' | '\u{1160}' | '\u{ffa0}')
+}
+
+/// Tag characters, the Braille blank and the Hangul filler in a process
+/// name are escaped in the table, the explanation, audit reports and the
+/// comments of `policy init`; a U+202E typed in an argument is escaped in
+/// the error that echoes it.
+#[test]
+fn invisible_characters_in_names_and_arguments_are_escaped() {
+    if !have("python3") {
+        eprintln!(
+            "SKIP invisible_characters_in_names_and_arguments_are_escaped: python3 is not installed"
+        );
+        return;
+    }
+    let _g = sockets_guard();
+    let name = "t\u{e0041}\u{2800}\u{3164}";
+    let shown = r"t\u{e0041}\u{2800}\u{3164}";
+    let (_child, port) = named_listener(name.as_bytes());
+
+    let row = table(&["--no-header", "-t", "-4", "-p", &port]);
+    assert!(!row.chars().any(invisible), "{row:?}");
+    assert!(row.contains(shown), "{row}");
+    let prose = table(&["-t", "-4", &port]);
+    assert!(!prose.chars().any(invisible), "{prose:?}");
+    assert!(prose.contains(shown), "{prose}");
+    let init = table(&["policy", "init"]);
+    assert!(!init.chars().any(invisible), "{init:?}");
+    assert!(
+        init.contains(r#"process = "t\U000E0041\u2800\u3164""#),
+        "{init}"
+    );
+
+    for args in [
+        vec!["\u{202e}8080"],
+        vec!["--pid", "1\u{202e}"],
+        vec!["80/\u{202e}tcp"],
+    ] {
+        let out = run(whyport().args(&args));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.chars().any(invisible), "{args:?}: {err:?}");
+        assert!(err.contains(r"\u{202e}"), "{args:?}: {err}");
+    }
+    let out = run(whyport().args(["--process", "x\u{202e}\u{e0041}"]));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.chars().any(invisible), "{text:?}");
+    assert!(text.contains(r"x\u{202e}\u{e0041}"), "{text}");
+}
+
+/// A process named like a spreadsheet formula is written to CSV so that no
+/// spreadsheet runs it; the columns whyport writes itself are untouched.
+#[test]
+fn csv_cells_never_start_a_formula() {
+    if !have("python3") {
+        eprintln!("SKIP csv_cells_never_start_a_formula: python3 is not installed");
+        return;
+    }
+    let _g = sockets_guard();
+    // The kernel keeps 15 bytes: `=cmd|'/c calc'!`.
+    let (_child, port) = named_listener(b"=cmd|'/c calc'!A1");
+    let out = run(whyport().args(["--format", "csv", "-t", "-4", "-p", &port]));
+    assert_eq!(out.status.code(), Some(0));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    let col = |name: &str| &rows[0][header.iter().position(|h| h == name).unwrap()];
+    assert_eq!(col("processes"), "'=cmd|'/c calc'!");
+    assert_eq!(col("port"), port);
+    assert_eq!(col("address"), "127.0.0.1");
+    for cell in rows[0].iter() {
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "{cell:?} would run as a formula"
+        );
+    }
+}
