@@ -173,6 +173,34 @@ impl PortSet {
     }
 }
 
+/// `8080`, `8092,8093`, `8000-8010`, `*` (every port), `all but 22`, `?`
+/// (its port condition could not be decoded), `none`.
+impl std::fmt::Display for PortSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |f: &mut std::fmt::Formatter<'_>, r: &[(u16, u16)]| {
+            for (i, (lo, hi)) in r.iter().enumerate() {
+                let sep = if i == 0 { "" } else { "," };
+                if lo == hi {
+                    write!(f, "{sep}{lo}")?;
+                } else {
+                    write!(f, "{sep}{lo}-{hi}")?;
+                }
+            }
+            Ok(())
+        };
+        match self {
+            PortSet::Every => f.write_str("*"),
+            PortSet::Only(r) if r.is_empty() => f.write_str("none"),
+            PortSet::Only(r) => list(f, r),
+            PortSet::Except(r) => {
+                f.write_str("all but ")?;
+                list(f, r)
+            }
+            PortSet::Undecoded => f.write_str("?"),
+        }
+    }
+}
+
 /// Ranges sorted, overlapping and adjacent ones joined.
 fn merged(ranges: impl IntoIterator<Item = (u16, u16)>) -> Vec<(u16, u16)> {
     let mut r: Vec<(u16, u16)> = ranges

@@ -25,7 +25,7 @@ pub mod sanitize;
 
 /// What baseline.rs needs of the renderers: the JSON version it reads.
 pub mod render {
-    pub const JSON_VERSION: u32 = 1;
+    pub const JSON_VERSION: u32 = 2;
 }
 
 #[path = "../../src/audit"]

@@ -115,7 +115,7 @@ impl Baseline {
                     .collect(),
                 owner_status: "visible".into(),
                 forwarded_to: Some(to),
-                forwarded_ports: Some(crate::explain::forward::ports_text(&set)),
+                forwarded_ports: Some(set.to_string()),
             });
         }
         out
@@ -136,7 +136,7 @@ pub struct Entry {
     /// Not a socket: a port a NAT rule forwards there.
     #[serde(default)]
     pub forwarded_to: Option<String>,
-    /// For a forward: the ports it catches, as `ports_text` writes them.
+    /// For a forward: the ports it catches, as `PortSet` displays them.
     #[serde(skip)]
     pub forwarded_ports: Option<String>,
 }

@@ -164,7 +164,7 @@ pub fn stand_ins(report: &Report) -> Vec<Listener> {
                 forwarded_to: Some(format!(
                     "{} (ports {}) by NAT rule {}",
                     to_text(f),
-                    ports_text(&f.rule.ports),
+                    f.rule.ports,
                     rule_name(&f.rule)
                 )),
             });
@@ -247,33 +247,9 @@ pub fn to_text(f: &Forward) -> String {
     }
 }
 
-/// `8080`, `8092,8093`, `8000-8010`, `*` (every port), `all but 22`, `?`
-/// (its port condition could not be decoded).
-pub fn ports_text(ports: &PortSet) -> String {
-    let list = |r: &[(u16, u16)]| {
-        r.iter()
-            .map(|(lo, hi)| {
-                if lo == hi {
-                    lo.to_string()
-                } else {
-                    format!("{lo}-{hi}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    match ports {
-        PortSet::Every => "*".into(),
-        PortSet::Only(r) if r.is_empty() => "none".into(),
-        PortSet::Only(r) => list(r),
-        PortSet::Except(r) => format!("all but {}", list(r)),
-        PortSet::Undecoded => "?".into(),
-    }
-}
-
 /// The ports a forward catches as shown.
 pub fn caught_text(f: &Forward) -> String {
-    ports_text(&f.rule.ports)
+    f.rule.ports.to_string()
 }
 
 /// Whether forward `f` catches `port`/`protocol` (not when its ports are
