@@ -193,11 +193,9 @@ fn audit(
         )
     })?;
     let report = whole_host(config, Details::Identity, err)?;
-    // Ports a NAT rule forwards are open too: judged like listeners.
-    let forwarded = explain::forward::stand_ins(&report);
-    let mut explanations = why::explain_all(&report);
-    explanations.extend(why::explain_these(&report, &forwarded));
-    let result = eval::audit(&policy, &explanations);
+    // Ports a NAT rule forwards are open too: judged whole, as forwards.
+    let openings = eval::Opening::all(&report);
+    let result = eval::audit(&policy, &openings);
     let cx = context(config, path);
     verdict_stands(
         render::audit::render(&result, &report, format, &cx, out).and_then(|()| out.flush()),
@@ -218,12 +216,10 @@ fn policy_init(
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
     let report = whole_host(config, Details::Identity, err)?;
-    let forwarded = explain::forward::stand_ins(&report);
-    let mut explanations = why::explain_all(&report);
-    explanations.extend(why::explain_these(&report, &forwarded));
+    let openings = eval::Opening::all(&report);
     let cx = context(config, Path::new(""));
     let text = init::policy_for(
-        &explanations,
+        &openings,
         report.host.ephemeral_ports,
         &cx.hostname,
         &cx.timestamp,

@@ -112,9 +112,6 @@ pub struct Listener {
     /// Every process holding the socket, by pid.
     pub owners: Vec<Owner>,
     pub owner_status: OwnerStatus,
-    /// Set on the stand-in for a port a NAT rule forwards (audits judge
-    /// such ports like listeners): where the traffic goes, and the rule.
-    pub forwarded_to: Option<String>,
 }
 
 /// A process holding a listening socket, and the descriptors it holds it by.

@@ -1,14 +1,76 @@
-//! Judging listeners against a policy: which rule decides each one, and
-//! the findings (denied, not allowed, explanation warnings). Pure.
+//! Judging what is open against a policy: which rule decides each
+//! opening (a listening socket, or a port a NAT rule forwards), and the
+//! findings (denied, not allowed, explanation warnings). Pure.
 
 use std::net::IpAddr;
 
 use super::owner::{self, Owners, process_matches, user_matches};
 use super::policy::{Bind, Decision, Family, Policy, Rule};
-use crate::explain::why::Explanation;
-use crate::model::Process;
-use crate::report::Listener;
+use crate::explain::warnings::Warning;
+use crate::explain::why::{Explanation, Group, Origin};
+use crate::model::{PortSet, Process, Protocol};
+use crate::report::{Forward, Report};
 use crate::sanitize::{escape, escape_str};
+
+/// What makes a port reachable, as an audit judges it: a kernel socket, or
+/// a forward rule with the sockets that get its traffic. A forward is
+/// judged whole: a rule's ports must cover every port it catches.
+#[derive(Debug)]
+pub enum Opening<'a> {
+    Socket(Box<Explanation<'a>>),
+    Forward {
+        forward: &'a Forward,
+        /// The sockets that get its traffic, explained.
+        receivers: Vec<Explanation<'a>>,
+    },
+}
+
+impl<'a> Opening<'a> {
+    /// Every opening of the report: its listeners, then its forwards.
+    pub fn all(report: &'a Report) -> Vec<Opening<'a>> {
+        let mut out: Vec<Opening<'a>> = crate::explain::why::explain_all(report)
+            .into_iter()
+            .map(|e| Opening::Socket(Box::new(e)))
+            .collect();
+        out.extend(report.forwards.iter().map(|f| Opening::Forward {
+            forward: f,
+            receivers: crate::explain::why::explain_each(
+                report,
+                f.receivers.iter().filter_map(|i| report.listener(*i)),
+            ),
+        }));
+        out
+    }
+
+    /// The explanations behind it: the socket's, or the receivers'.
+    pub fn explanations(&self) -> &[Explanation<'a>] {
+        match self {
+            Opening::Socket(e) => std::slice::from_ref(&**e),
+            Opening::Forward { receivers, .. } => receivers,
+        }
+    }
+
+    /// Its warnings: the socket's, or the receivers' (each id once): a
+    /// forward to a datastore exposes the datastore.
+    pub fn warnings(&self) -> Vec<&Warning> {
+        let mut out: Vec<&Warning> = Vec::new();
+        for w in self.explanations().iter().flat_map(|e| &e.warnings) {
+            if !out.iter().any(|x| x.id == w.id) {
+                out.push(w);
+            }
+        }
+        out
+    }
+
+    /// The owners grouped: the socket's, or the receivers'.
+    pub fn groups(&self) -> Vec<&Group> {
+        self.explanations().iter().flat_map(|e| &e.groups).collect()
+    }
+
+    pub fn origins(&self) -> Vec<&Origin> {
+        self.explanations().iter().map(|e| &e.origin).collect()
+    }
+}
 
 /// The audit of one host against one policy.
 #[derive(Debug)]
@@ -39,21 +101,15 @@ impl Audit<'_> {
     }
 }
 
-/// One listener and what the policy says of it.
+/// One opening and what the policy says of it.
 #[derive(Debug)]
 pub struct Judged<'a> {
-    pub explanation: &'a Explanation<'a>,
+    pub opening: &'a Opening<'a>,
     /// Index into `policy.rules` of the rule that decided; `None` when the
     /// default did.
     pub rule: Option<usize>,
     pub allowed: bool,
     pub findings: Vec<Finding>,
-}
-
-impl Judged<'_> {
-    pub fn listener(&self) -> &Listener {
-        self.explanation.listener
-    }
 }
 
 /// Something wrong with a listener.
@@ -68,16 +124,16 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Judge every explained listener.
-pub fn audit<'a>(policy: &'a Policy, explanations: &'a [Explanation<'a>]) -> Audit<'a> {
+/// Judge every opening.
+pub fn audit<'a>(policy: &'a Policy, openings: &'a [Opening<'a>]) -> Audit<'a> {
     Audit {
         policy,
-        results: explanations.iter().map(|e| judge(policy, e)).collect(),
+        results: openings.iter().map(|o| judge(policy, o)).collect(),
     }
 }
 
-fn judge<'a>(policy: &Policy, e: &'a Explanation<'a>) -> Judged<'a> {
-    let facts = Facts::of(e);
+fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
+    let facts = Facts::of(opening);
     let mut findings = Vec::new();
     let deciding = policy
         .rules
@@ -116,7 +172,7 @@ fn judge<'a>(policy: &Policy, e: &'a Explanation<'a>) -> Judged<'a> {
         }
     };
     let ignored_by_rule: &[String] = deciding.map_or(&[], |i| &policy.rules[i].ignore_warnings);
-    for w in &e.warnings {
+    for w in opening.warnings() {
         let ignored = policy.ignore_warnings.iter().any(|id| id == w.id)
             || ignored_by_rule.iter().any(|id| id == w.id);
         if !ignored {
@@ -128,7 +184,7 @@ fn judge<'a>(policy: &Policy, e: &'a Explanation<'a>) -> Judged<'a> {
         }
     }
     Judged {
-        explanation: e,
+        opening,
         rule: deciding,
         allowed,
         findings,
@@ -138,11 +194,10 @@ fn judge<'a>(policy: &Policy, e: &'a Explanation<'a>) -> Judged<'a> {
 /// Why no allow rule matched, naming the nearest one (same port and
 /// protocol, fewest unmet conditions) and what it wants.
 fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
-    let l = facts.listener;
     let mut text = format!(
         "no allow rule matches {}/{} and the default is deny",
-        l.port,
-        l.protocol.as_str()
+        facts.shown_ports(),
+        facts.shown_protocol()
     );
     // Only the nearest rule's unmet conditions are put in words.
     let nearest = policy
@@ -163,31 +218,90 @@ fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
     text
 }
 
-/// What the rules look at, worked out once per listener.
+/// What the rules look at, worked out once per opening.
 struct Facts<'a> {
-    listener: &'a Listener,
+    /// The ports it opens; `None`: unknown (a forward whose port condition
+    /// could not be decoded).
+    ports: Option<Vec<(u16, u16)>>,
+    /// One protocol, or both (a forward of any protocol).
+    protocol: Option<Protocol>,
+    /// The families it accepts connections of: (IPv4, IPv6).
+    families: (bool, bool),
+    /// The one address it is bound to or forwards from; `None`: every
+    /// address of its families.
+    address: Option<IpAddr>,
+    /// The address as people read it (`*`, `0.0.0.0`, `[::1]`).
+    shown_address: String,
     exposed: bool,
+    /// A forward rule, not a socket.
+    forwarded: bool,
     owners: Owners<'a>,
 }
 
 impl<'a> Facts<'a> {
-    fn of(e: &'a Explanation<'a>) -> Facts<'a> {
-        let o = &e.origin;
-        let mut units: Vec<&str> = o.unit.iter().map(|u| u.name.as_str()).collect();
-        if let Some((socket, service)) = &o.activation {
-            units.extend(socket.iter().chain(service).map(String::as_str));
+    fn of(opening: &'a Opening<'a>) -> Facts<'a> {
+        let mut units: Vec<&str> = Vec::new();
+        let mut containers: Vec<&str> = Vec::new();
+        for o in opening.origins() {
+            units.extend(o.unit.iter().map(|u| u.name.as_str()));
+            if let Some((socket, service)) = &o.activation {
+                units.extend(socket.iter().chain(service).map(String::as_str));
+            }
+            containers.extend(o.container.iter().map(|c| c.id.as_str()));
+            containers.extend(o.container_name.as_deref());
         }
-        let mut containers: Vec<&str> = o.container.iter().map(|c| c.id.as_str()).collect();
-        containers.extend(o.container_name.as_deref());
-        Facts {
-            listener: e.listener,
-            exposed: e.exposure.beyond_loopback(),
-            owners: Owners {
-                leaders: e.groups.iter().map(|g| &*g.leader).collect(),
-                units,
-                containers,
-            },
+        let owners = Owners {
+            leaders: opening.groups().iter().map(|g| &*g.leader).collect(),
+            units,
+            containers,
+        };
+        match opening {
+            Opening::Socket(e) => {
+                let l = e.listener;
+                Facts {
+                    ports: Some(vec![(l.port, l.port)]),
+                    protocol: Some(l.protocol),
+                    families: accepts(l.address, l.dual_stack),
+                    address: (!l.address.is_unspecified()).then_some(l.address),
+                    shown_address: crate::render::address_shown(l, false),
+                    exposed: e.exposure.beyond_loopback(),
+                    forwarded: false,
+                    owners,
+                }
+            }
+            Opening::Forward { forward, .. } => {
+                let r = &forward.rule;
+                let families = match r.family.as_str() {
+                    "ip6" => (false, true),
+                    "inet" => (true, true),
+                    // ip, and iptables-legacy (IPv4 only).
+                    _ => (true, false),
+                };
+                Facts {
+                    ports: r.ports.ranges(),
+                    protocol: r.protocol,
+                    families,
+                    address: r.daddr,
+                    shown_address: r
+                        .daddr
+                        .map_or_else(|| "every address".into(), |a| a.to_string()),
+                    exposed: r.daddr.is_none_or(|a| !a.is_loopback()),
+                    forwarded: true,
+                    owners,
+                }
+            }
         }
+    }
+
+    fn shown_ports(&self) -> String {
+        match &self.ports {
+            Some(r) => PortSet::Only(r.clone()).to_string(),
+            None => "?".into(),
+        }
+    }
+
+    fn shown_protocol(&self) -> &'static str {
+        self.protocol.map_or("tcp+udp", |p| p.as_str())
     }
 }
 
@@ -195,6 +309,7 @@ impl<'a> Facts<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Port,
+    Forwarded,
     Protocol,
     Family,
     Bind,
@@ -205,8 +320,9 @@ enum Field {
     Container,
 }
 
-const FIELDS: [Field; 9] = [
+const FIELDS: [Field; 10] = [
     Field::Port,
+    Field::Forwarded,
     Field::Protocol,
     Field::Family,
     Field::Bind,
@@ -236,15 +352,20 @@ fn mismatches(rule: &Rule, facts: &Facts<'_>) -> Vec<Field> {
 /// Whether the condition `field` of `rule` holds (or the rule sets none);
 /// owner conditions are `owner`'s, byte for byte.
 fn meets(rule: &Rule, facts: &Facts<'_>, field: Field) -> bool {
-    let l = facts.listener;
     match field {
-        Field::Port => rule
-            .ports
-            .as_ref()
-            .is_none_or(|ports| ports.iter().any(|r| r.contains(l.port))),
-        Field::Protocol => rule.protocol.is_none_or(|p| p == l.protocol),
+        // Every port it opens must be one the rule names.
+        Field::Port => rule.ports.as_ref().is_none_or(|allowed| {
+            facts.ports.as_ref().is_some_and(|opened| {
+                opened
+                    .iter()
+                    .all(|&(lo, hi)| covered(lo, hi, allowed.iter().map(|r| (r.start, r.end))))
+            })
+        }),
+        Field::Forwarded => rule.forwarded.is_none_or(|f| f == facts.forwarded),
+        // A forward of both protocols needs a rule for both.
+        Field::Protocol => rule.protocol.is_none_or(|p| facts.protocol == Some(p)),
         Field::Family => rule.family.is_none_or(|f| {
-            let (v4, v6) = accepts(l);
+            let (v4, v6) = facts.families;
             match f {
                 Family::Ipv4 => v4,
                 Family::Ipv6 => v6,
@@ -261,13 +382,29 @@ fn meets(rule: &Rule, facts: &Facts<'_>, field: Field) -> bool {
 
 /// Why the condition `field` of `rule` does not hold, escaped.
 fn unmet_text(rule: &Rule, facts: &Facts<'_>, field: Field) -> String {
-    let l = facts.listener;
     match field {
-        Field::Port => format!("port {} is not one the rule names", l.port),
+        Field::Port => match &facts.ports {
+            Some(r) if r.len() == 1 && r[0].0 == r[0].1 => {
+                format!("port {} is not one the rule names", r[0].0)
+            }
+            Some(_) => format!(
+                "ports {} are not all ones the rule names",
+                facts.shown_ports()
+            ),
+            None => {
+                "the ports it forwards could not be decoded, so no port list covers them".into()
+            }
+        },
+        Field::Forwarded if facts.forwarded => {
+            "the rule is for listening sockets, this is a port a NAT rule forwards".into()
+        }
+        Field::Forwarded => {
+            "the rule is for ports a NAT rule forwards, this is a listening socket".into()
+        }
         Field::Protocol => format!(
             "the rule is for {}, this is {}",
             rule.protocol.map_or("?", |p| p.as_str()),
-            l.protocol.as_str()
+            facts.shown_protocol()
         ),
         Field::Family => {
             let (wants, has) = match rule.family {
@@ -277,7 +414,7 @@ fn unmet_text(rule: &Rule, facts: &Facts<'_>, field: Field) -> String {
             format!("the rule is for {wants}, the socket accepts {has}")
         }
         Field::Bind => {
-            let shown = crate::render::address_shown(l, false);
+            let shown = &facts.shown_address;
             let reach = if facts.exposed {
                 "reachable from other hosts"
             } else {
@@ -358,35 +495,53 @@ fn owner_text(
     )
 }
 
+/// Whether `lo..=hi` lies inside the union of `ranges`.
+fn covered(lo: u16, hi: u16, ranges: impl Iterator<Item = (u16, u16)>) -> bool {
+    let mut r: Vec<(u16, u16)> = ranges.collect();
+    r.sort_unstable();
+    let mut next = u32::from(lo);
+    for (a, b) in r {
+        if u32::from(a) > next {
+            break;
+        }
+        next = next.max(u32::from(b) + 1);
+        if next > u32::from(hi) {
+            return true;
+        }
+    }
+    next > u32::from(hi)
+}
+
 /// Which families a socket accepts connections of: (IPv4, IPv6).
-fn accepts(l: &Listener) -> (bool, bool) {
-    match l.address {
+fn accepts(address: IpAddr, dual_stack: bool) -> (bool, bool) {
+    match address {
         IpAddr::V4(_) => (true, false),
         IpAddr::V6(a) if a.to_ipv4_mapped().is_some() => (true, false),
-        IpAddr::V6(_) => (l.dual_stack, true),
+        IpAddr::V6(_) => (dual_stack, true),
     }
 }
 
 fn bind_ok(bind: Bind, facts: &Facts<'_>) -> bool {
-    let l = facts.listener;
     match bind {
         Bind::Any => true,
         Bind::Loopback => !facts.exposed,
         Bind::Exposed => facts.exposed,
-        Bind::Network(net, prefix) => {
-            if l.address.is_unspecified() {
-                // A wildcard accepts every address of its families: only a
-                // network covering all of them (0.0.0.0/0 or ::/0, and
-                // both for a dual-stack socket) contains it.
-                let (v4, v6) = accepts(l);
-                return prefix == 0 && (!v4 || net.is_ipv4()) && (!v6 || net.is_ipv6());
+        Bind::Network(net, prefix) => match facts.address {
+            // A wildcard accepts every address of its families: only a
+            // network covering all of them (0.0.0.0/0 or ::/0, and both for
+            // a dual-stack socket) contains it.
+            None => {
+                let (v4, v6) = facts.families;
+                prefix == 0 && (!v4 || net.is_ipv4()) && (!v6 || net.is_ipv6())
             }
-            let address = match l.address {
-                IpAddr::V6(a) => a.to_ipv4_mapped().map_or(l.address, IpAddr::V4),
-                a => a,
-            };
-            in_network(address, net, prefix)
-        }
+            Some(a) => {
+                let address = match a {
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+                    a => a,
+                };
+                in_network(address, net, prefix)
+            }
+        },
     }
 }
 

@@ -1,8 +1,8 @@
 use super::*;
 use crate::audit::policy::parse;
-use crate::explain::why::explain_all;
 use crate::explain::why::tests::{listener, process};
 use crate::model::{HiddenReason, Protocol};
+use crate::report::Listener;
 use crate::report::{OwnerStatus, Report};
 
 fn dual(mut l: Listener) -> Listener {
@@ -22,7 +22,7 @@ fn policy(text: &str) -> Policy {
 fn judge_all(text: &str, listeners: Vec<Listener>) -> Vec<(Vec<String>, Option<String>)> {
     let p = policy(text);
     let r = report(listeners);
-    let ex = explain_all(&r);
+    let ex = Opening::all(&r);
     let a = audit(&p, &ex);
     a.results
         .iter()
@@ -238,7 +238,7 @@ fn unseen_owners_never_satisfy_owner_conditions() {
     l.owner_status = OwnerStatus::Hidden(HiddenReason::NotRoot);
     let r = report(vec![l]);
     let p = policy("[[allow]]\nport = 22\nprocess = \"sshd\"\n");
-    let ex = explain_all(&r);
+    let ex = Opening::all(&r);
     let a = audit(&p, &ex);
     let f: Vec<&str> = a.results[0]
         .findings
@@ -258,7 +258,7 @@ fn the_message_names_the_nearest_rule_and_what_it_wants() {
     let p = policy(
         "[[allow]]\nport = 8080\nprocess = \"nginx\"\nbind = \"loopback\"\n\n[[allow]]\nport = 8080\nprocess = \"nginx\"\n[[allow]]\nport = 9090\n",
     );
-    let ex = explain_all(&r);
+    let ex = Opening::all(&r);
     let a = audit(&p, &ex);
     let m = &a.results[0].findings[0].message;
     assert!(m.starts_with("no allow rule matches 8080/tcp"), "{m}");
@@ -278,7 +278,7 @@ fn rule_use_is_counted() {
         listener(Protocol::Tcp, "::", 22, &[&sshd]),
     ]);
     let p = policy("[[allow]]\nport = 22\n[[allow]]\nport = 80\n[[deny]]\nport = 23\n");
-    let ex = explain_all(&r);
+    let ex = Opening::all(&r);
     let a = audit(&p, &ex);
     assert_eq!(a.decided(), vec![0, 2, 0]);
     assert!(a.compliant());
@@ -291,7 +291,7 @@ fn hostile_rule_text_is_escaped_in_messages() {
     let pol = policy(
         "[[allow]]\nport = 8080\nprocess = \"a\\u001b[2J\"\n[[deny]]\nport = 8080\nprocess = \"zz\"\n",
     );
-    let ex = explain_all(&r);
+    let ex = Opening::all(&r);
     let a = audit(&pol, &ex);
     let m = &a.results[0].findings[0].message;
     assert!(!m.chars().any(|c| c.is_control()), "{m:?}");
@@ -368,4 +368,104 @@ fn a_user_name_read_lossily_matches_no_rule() {
     assert_eq!(got[0].0, ids(&["not-allowed"]));
     let got = judge_all("[[allow]]\nuser = \"1000\"\n", one());
     assert_eq!(got[0].0, Vec::<String>::new());
+}
+
+fn forward(ports: crate::model::PortSet, protocol: Option<Protocol>) -> crate::report::Forward {
+    crate::report::Forward {
+        rule: crate::model::NatRule {
+            family: "ip".into(),
+            table: "nat".into(),
+            chain: "PREROUTING".into(),
+            handle: 9,
+            protocol,
+            ports,
+            action: crate::model::NatAction::Dnat {
+                address: "10.1.2.3".parse().ok(),
+                ports: None,
+            },
+            ..Default::default()
+        },
+        destination: crate::report::Destination::OtherHost,
+        to_address: "10.1.2.3".parse().ok(),
+        to_ports: None,
+        receivers: vec![],
+    }
+}
+
+/// A forward is judged whole: a rule must name every port it catches;
+/// every port and unknown ports are judged too, never skipped.
+#[test]
+fn forwards_are_judged_by_their_whole_port_set() {
+    use crate::model::PortSet;
+    let judge = |text: &str, f: crate::report::Forward| {
+        let mut r = report(vec![]);
+        r.forwards = vec![f];
+        let p = policy(text);
+        let o = Opening::all(&r);
+        let a = audit(&p, &o);
+        a.results[0]
+            .findings
+            .iter()
+            .map(|f| f.id.clone())
+            .collect::<Vec<_>>()
+    };
+    let range = || forward(PortSet::only([(8000, 8100)]), Some(Protocol::Tcp));
+    assert_eq!(
+        judge("[[allow]]\nport = 8000\n", range()),
+        ids(&["not-allowed"])
+    );
+    assert_eq!(
+        judge("[[allow]]\nrange = \"8000-8100\"\n", range()),
+        ids(&[])
+    );
+    assert_eq!(
+        judge(
+            "[[allow]]\nports = [\"8000-8050\", \"8051-8100\"]\n",
+            range()
+        ),
+        ids(&[])
+    );
+    assert_eq!(
+        judge("[[deny]]\nport = 8085\n", range()),
+        ids(&["not-allowed"]),
+        "a deny for one port of the range does not match the whole forward"
+    );
+    let set = || forward(PortSet::only([(8085, 8086)]), Some(Protocol::Tcp));
+    assert_eq!(
+        judge("[[allow]]\nport = 8085\n", set()),
+        ids(&["not-allowed"])
+    );
+    // Every port: only a rule that names them all, or no port.
+    let every = || forward(PortSet::Every, Some(Protocol::Tcp));
+    assert_eq!(
+        judge("[[allow]]\nport = 80\n", every()),
+        ids(&["not-allowed"])
+    );
+    assert_eq!(judge("[[allow]]\nrange = \"1-65535\"\n", every()), ids(&[]));
+    let all_but_22 = || forward(PortSet::except([(22, 22)]), Some(Protocol::Tcp));
+    assert_eq!(
+        judge(
+            "[[allow]]\nports = [\"1-21\", \"23-65535\"]\n",
+            all_but_22()
+        ),
+        ids(&[])
+    );
+    // Unknown ports: no port list covers them; `forwarded = true` does.
+    let unknown = || forward(PortSet::Undecoded, Some(Protocol::Tcp));
+    assert_eq!(
+        judge("[[allow]]\nrange = \"1-65535\"\n", unknown()),
+        ids(&["not-allowed"])
+    );
+    assert_eq!(judge("[[allow]]\nforwarded = true\n", unknown()), ids(&[]));
+    assert_eq!(
+        judge("[[allow]]\nforwarded = false\n", unknown()),
+        ids(&["not-allowed"])
+    );
+    // A forward of both protocols needs a rule for both.
+    let both = || forward(PortSet::only([(53, 53)]), None);
+    assert_eq!(
+        judge("[[allow]]\nport = 53\nprotocol = \"udp\"\n", both()),
+        ids(&["not-allowed"])
+    );
+    assert_eq!(judge("[[allow]]\nport = 53\n", both()), ids(&[]));
 }

@@ -1,20 +1,27 @@
 //! `whyport policy init`: a policy that allows exactly what is open now,
-//! commented, as a starting point. Pure: explanations in, TOML text out.
+//! commented, as a starting point. Pure: openings in, TOML text out.
 
 use std::fmt::Write as _;
 
+use super::eval::Opening;
 use super::owner::{Values, quoted};
 use crate::explain::exposure::Exposure;
 use crate::explain::why::Explanation;
-use crate::model::Protocol;
+use crate::model::{PortSet, Protocol};
+use crate::report::Forward;
 use crate::sanitize::{escape, escape_str};
 
 /// One `[[allow]]` rule, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Draft {
-    protocol: Protocol,
-    /// A port, or the ephemeral range for UDP client sockets.
-    ports: (u16, u16),
+    /// `None`: a forward of both protocols, allowed by one rule for both.
+    protocol: Option<Protocol>,
+    /// A port, the ephemeral range for UDP client sockets, or every range
+    /// a forward catches; `None`: a forward whose ports could not be
+    /// decoded (the rule then says `forwarded = true` instead).
+    ports: Option<Vec<(u16, u16)>>,
+    /// For a forward's rule: `forwarded = true`.
+    forwarded: bool,
     bind: String,
     owners: Values,
     ignore: Vec<&'static str>,
@@ -24,23 +31,40 @@ struct Draft {
 
 impl Draft {
     fn same_rule(&self, other: &Draft) -> bool {
-        (self.protocol, self.ports, &self.bind, &self.owners)
-            == (other.protocol, other.ports, &other.bind, &other.owners)
+        (
+            self.protocol,
+            &self.ports,
+            self.forwarded,
+            &self.bind,
+            &self.owners,
+        ) == (
+            other.protocol,
+            &other.ports,
+            other.forwarded,
+            &other.bind,
+            &other.owners,
+        )
     }
 }
 
-/// The policy text for these listeners. `ephemeral` is the host's
+/// The policy text for these openings. `ephemeral` is the host's
 /// ephemeral port range (UDP client sockets are allowed across it); `host`
 /// names the machine in the header; `date` is when it was written.
 pub fn policy_for(
-    explanations: &[Explanation<'_>],
+    openings: &[Opening<'_>],
     ephemeral: Option<(u16, u16)>,
     host: &str,
     date: &str,
 ) -> String {
     let mut drafts: Vec<Draft> = Vec::new();
-    for e in explanations {
-        let d = draft(e, ephemeral);
+    let all: Vec<Draft> = openings
+        .iter()
+        .flat_map(|o| match o {
+            Opening::Socket(e) => vec![draft(e, ephemeral)],
+            Opening::Forward { forward, .. } => forward_drafts(o, forward),
+        })
+        .collect();
+    for d in all {
         match drafts.iter_mut().find(|x| x.same_rule(&d)) {
             Some(x) => {
                 for n in d.notes {
@@ -65,8 +89,15 @@ pub fn policy_for(
     );
     let _ = writeln!(
         out,
-        "# Written by `whyport policy init` on {date} from the {} listening socket(s) open then.",
-        explanations.len()
+        "# Written by `whyport policy init` on {date} from the {} listening socket(s) and {} forwarded port rule(s) open then.",
+        openings
+            .iter()
+            .filter(|o| matches!(o, Opening::Socket(_)))
+            .count(),
+        openings
+            .iter()
+            .filter(|o| matches!(o, Opening::Forward { .. }))
+            .count()
     );
     out.push_str(
         "# Review every rule: it allows what was open, which is not always what should be.\n\
@@ -84,12 +115,34 @@ pub fn policy_for(
             let _ = writeln!(out, "# {}", escape_str(n));
         }
         out.push_str("[[allow]]\n");
-        if d.ports.0 == d.ports.1 {
-            let _ = writeln!(out, "port = {}", d.ports.0);
-        } else {
-            let _ = writeln!(out, "range = \"{}-{}\"", d.ports.0, d.ports.1);
+        match d.ports.as_deref() {
+            Some([(lo, hi)]) if lo == hi => {
+                let _ = writeln!(out, "port = {lo}");
+            }
+            Some([(lo, hi)]) => {
+                let _ = writeln!(out, "range = \"{lo}-{hi}\"");
+            }
+            Some(list) => {
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|(lo, hi)| {
+                        if lo == hi {
+                            lo.to_string()
+                        } else {
+                            format!("\"{lo}-{hi}\"")
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(out, "ports = [{}]", items.join(", "));
+            }
+            None => {}
         }
-        let _ = writeln!(out, "protocol = \"{}\"", d.protocol.as_str());
+        if d.forwarded {
+            out.push_str("forwarded = true\n");
+        }
+        if let Some(p) = d.protocol {
+            let _ = writeln!(out, "protocol = \"{}\"", p.as_str());
+        }
         let _ = writeln!(out, "bind = {}", quoted(&d.bind));
         d.owners.write(&mut out);
         if !d.ignore.is_empty() {
@@ -128,6 +181,7 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
         (true, None) => (32768, 60999),
         (false, _) => (l.port, l.port),
     };
+    let ports = Some(vec![ports]);
     let mut notes = vec![format!(
         "{} {}:{}{} held by {}",
         l.protocol.as_str(),
@@ -138,9 +192,6 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
             .unwrap_or_default(),
         holders(e)
     )];
-    if let Some(to) = &l.forwarded_to {
-        notes.push(format!("no socket: forwarded to {to}"));
-    }
     let mut ignore = Vec::new();
     for w in &e.warnings {
         if w.id == "udp-ephemeral-client" {
@@ -155,8 +206,9 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
         notes.push("its owners differ, so the rule names no process".into());
     }
     Draft {
-        protocol: l.protocol,
+        protocol: Some(l.protocol),
         ports,
+        forwarded: false,
         bind,
         owners,
         ignore,
@@ -164,13 +216,71 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     }
 }
 
+/// The rule for a forward: of its protocol (or both), covering its whole
+/// port set, from its destination address match, owned by the
+/// processes that get its traffic.
+fn forward_drafts(opening: &Opening<'_>, f: &Forward) -> Vec<Draft> {
+    let r = &f.rule;
+    let leaders: Vec<&crate::model::Process> =
+        opening.groups().iter().map(|g| &*g.leader).collect();
+    let origin = opening.origins().into_iter().next();
+    let unit = origin
+        .and_then(|o| o.unit.as_ref())
+        .filter(|u| u.user.is_none() && !u.name.ends_with(".scope"))
+        .map(|u| u.name.clone());
+    let container = origin.and_then(|o| {
+        o.container_name.clone().or_else(|| {
+            o.container
+                .as_ref()
+                .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
+        })
+    });
+    let owners = Values::of(&leaders, unit, container);
+    let bind = match r.daddr {
+        Some(a) if a.is_loopback() => "loopback".to_string(),
+        Some(a) => a.to_string(),
+        None => "any".to_string(),
+    };
+    let mut notes = vec![format!(
+        "{} ports {} forwarded by NAT rule {} to {} (no socket listens on them here); received by {}",
+        r.protocol.map_or("tcp+udp", |p| p.as_str()),
+        r.ports,
+        crate::explain::forward::rule_name(r),
+        crate::explain::forward::to_text(f),
+        holders_of(&opening.groups())
+    )];
+    if r.ports == PortSet::Undecoded {
+        notes.push(
+            "its ports could not be decoded, so the rule names none and allows it as a forward"
+                .into(),
+        );
+    }
+    let mut ignore = Vec::new();
+    for w in opening.warnings() {
+        notes.push(format!("warning {} ignored: {}", w.id, w.text));
+        ignore.push(w.id);
+    }
+    vec![Draft {
+        protocol: r.protocol,
+        ports: r.ports.ranges(),
+        forwarded: true,
+        bind,
+        owners,
+        ignore,
+        notes,
+    }]
+}
+
 /// `nginx (pid 812), 2 workers`, escaped for a comment line.
 fn holders(e: &Explanation<'_>) -> String {
-    if e.groups.is_empty() {
+    holders_of(&e.groups.iter().collect::<Vec<_>>())
+}
+
+fn holders_of(groups: &[&crate::explain::why::Group]) -> String {
+    if groups.is_empty() {
         return "no visible process".into();
     }
-    let parts: Vec<String> = e
-        .groups
+    let parts: Vec<String> = groups
         .iter()
         .map(|g| {
             let mut s = format!("{} (pid {})", escape(&g.leader.name), g.leader.pid);

@@ -1,6 +1,5 @@
 use super::*;
 use crate::audit::{eval, policy};
-use crate::explain::why::explain_all;
 use crate::explain::why::tests::{listener, process, report};
 use crate::model::Protocol;
 
@@ -32,7 +31,7 @@ fn hostile_values_round_trip_on_single_lines() {
     let exe = format!("/opt/{HOSTILE}");
     let p = hostile(10, HOSTILE.as_bytes(), exe.as_bytes());
     let r = report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[&p])], &[]);
-    let ex = explain_all(&r);
+    let ex = Opening::all(&r);
     let text = policy_for(&ex, None, "host\u{202e}\n[[allow]]", "2026-11-25");
     let raw: Vec<char> = text
         .chars()
@@ -66,7 +65,7 @@ fn names_that_are_not_utf8_are_written_as_exact_bytes() {
     let b = hostile(20, b"ev\xfe\n[[allow]]", b"/p/ev\xfe\xe2\x80\xae");
     let on_port = |p| report(vec![listener(Protocol::Tcp, "127.0.0.1", 8080, &[p])], &[]);
     let (ra, rb) = (on_port(&a), on_port(&b));
-    let (ea, eb) = (explain_all(&ra), explain_all(&rb));
+    let (ea, eb) = (Opening::all(&ra), Opening::all(&rb));
     let text = policy_for(&ea, None, "host", "2026-11-25");
     assert!(
         text.contains("\nprocess_hex = \"6576ff0a5b5b616c6c6f775d5d\"\n"),
@@ -116,7 +115,7 @@ fn the_policy_written_passes_its_own_audit() {
         ],
         &[],
     );
-    let ex = explain_all(&r);
+    let ex = Opening::all(&r);
     let text = policy_for(&ex, Some((32768, 60999)), "host", "2026-11-25");
     assert!(
         text.contains("container = \"customer-web-frontend\""),
@@ -229,7 +228,7 @@ fn hostile_values_round_trip_through_init_parse_and_audit() {
             .map(|(i, p)| listener(Protocol::Tcp, "127.0.0.1", 9000 + i as u16, &[p]))
             .collect();
         let r = report(listeners, &[]);
-        let ex = explain_all(&r);
+        let ex = Opening::all(&r);
         let text = policy_for(&ex, None, "host", "2026-11-25");
         let raw = text
             .chars()
@@ -263,7 +262,7 @@ fn hostile_values_round_trip_through_init_parse_and_audit() {
                 units += 1;
                 assert_eq!(
                     Some(u),
-                    e.origin.unit.as_ref().map(|u| &u.name),
+                    e.origins()[0].unit.as_ref().map(|u| &u.name),
                     "case {case}"
                 );
             }
@@ -277,4 +276,52 @@ fn hostile_values_round_trip_through_init_parse_and_audit() {
     assert_eq!(values, 400 * 3 * 5);
     // The cases reach units and names that are not UTF-8.
     assert!(units > 100 && hex > 100, "{units} units, {hex} hex names");
+}
+
+/// Forwards of every shape round-trip: the rules init writes allow them,
+/// and only as forwards.
+#[test]
+fn forwards_round_trip_through_init_and_audit() {
+    use crate::model::{NatAction, NatRule, PortSet};
+    let fw = |ports: PortSet, protocol: Option<Protocol>, handle: u64| crate::report::Forward {
+        rule: NatRule {
+            family: "ip".into(),
+            table: "nat".into(),
+            chain: "PREROUTING".into(),
+            handle,
+            protocol,
+            ports,
+            action: NatAction::Redirect { ports: None },
+            ..Default::default()
+        },
+        destination: crate::report::Destination::ThisHost,
+        to_address: None,
+        to_ports: None,
+        receivers: vec![],
+    };
+    let mut r = report(vec![], &[]);
+    r.forwards = vec![
+        fw(
+            PortSet::only([(8000, 8100), (9000, 9000)]),
+            Some(Protocol::Tcp),
+            1,
+        ),
+        fw(PortSet::Every, Some(Protocol::Udp), 2),
+        fw(PortSet::except([(22, 22)]), Some(Protocol::Tcp), 3),
+        fw(PortSet::Undecoded, None, 4),
+    ];
+    let o = Opening::all(&r);
+    let text = policy_for(&o, None, "host", "2026-11-25");
+    let pol = policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let a = eval::audit(&pol, &o);
+    assert!(a.compliant(), "{text}");
+    assert!(text.contains("ports = [\"8000-8100\", 9000]"), "{text}");
+    assert!(text.contains("range = \"1-65535\""), "{text}");
+    assert!(text.contains("ports = [\"1-21\", \"23-65535\"]"), "{text}");
+    assert_eq!(text.matches("forwarded = true").count(), 4, "{text}");
+    // The rule for the undecoded forward allows no socket.
+    let mut s = report(vec![listener(Protocol::Tcp, "0.0.0.0", 4444, &[])], &[]);
+    s.forwards.clear();
+    let so = Opening::all(&s);
+    assert!(!eval::audit(&pol, &so).compliant(), "{text}");
 }

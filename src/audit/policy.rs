@@ -111,6 +111,9 @@ pub struct Rule {
     /// Line of its `[[allow]]`/`[[deny]]` header.
     pub line: usize,
     pub ports: Option<Vec<PortRange>>,
+    /// `forwarded = true`: only ports a NAT rule forwards (no socket);
+    /// `false`: only listening sockets.
+    pub forwarded: Option<bool>,
     pub protocol: Option<Protocol>,
     pub family: Option<Family>,
     pub bind: Bind,
@@ -171,8 +174,9 @@ struct RawPolicy {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     port: Option<u16>,
-    ports: Option<Vec<u16>>,
+    ports: Option<Vec<PortItem>>,
     range: Option<RangeSpec>,
+    forwarded: Option<bool>,
     protocol: Option<ProtocolSpec>,
     family: Option<Family>,
     bind: Option<Bind>,
@@ -234,6 +238,14 @@ fn bytes_of(
 enum ProtocolSpec {
     Tcp,
     Udp,
+}
+
+/// An element of `ports = [...]`: a port, or a range as text (`"8000-8100"`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+enum PortItem {
+    Port(u16),
+    Range(RangeSpec),
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -314,7 +326,10 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
         }
         (None, Some(list), None) => Some(
             list.into_iter()
-                .map(|p| PortRange { start: p, end: p })
+                .map(|p| match p {
+                    PortItem::Port(p) => PortRange { start: p, end: p },
+                    PortItem::Range(r) => r.0,
+                })
                 .collect(),
         ),
         (None, None, Some(r)) => Some(vec![r.0]),
@@ -334,6 +349,7 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
             ProtocolSpec::Udp => Protocol::Udp,
         }),
         family: raw.family,
+        forwarded: raw.forwarded,
         bind: raw.bind.unwrap_or(Bind::Any),
         process: bytes_of(&what, "process", raw.process, raw.process_hex)?,
         exe: bytes_of(&what, "exe", raw.exe, raw.exe_hex)?,
@@ -344,6 +360,7 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
         ignore_warnings: raw.ignore_warnings.into_iter().map(|w| w.0).collect(),
     };
     let conditions = rule.ports.is_some()
+        || rule.forwarded.is_some()
         || rule.protocol.is_some()
         || rule.family.is_some()
         || rule.bind != Bind::Any
@@ -358,7 +375,7 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
             Decision::Deny => "default = \"deny\"",
         };
         return Err(format!(
-            "{what} has no condition (port, ports, range, protocol, family, bind, process, process_hex, exe, exe_hex, user, unit or container) and would match every listener; use {instead} for that"
+            "{what} has no condition (port, ports, range, forwarded, protocol, family, bind, process, process_hex, exe, exe_hex, user, unit or container) and would match every listener; use {instead} for that"
         ));
     }
     Ok(rule)

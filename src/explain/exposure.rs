@@ -125,7 +125,6 @@ mod tests {
             service: None,
             owners: vec![],
             owner_status: OwnerStatus::Kernel,
-            forwarded_to: None,
         }
     }
 

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use super::warnings::Warning;
-use crate::model::{NatAction, NatRule, PortSet, Protocol};
+use crate::model::{NatAction, NatRule, Protocol};
 pub use crate::report::{Destination, Forward};
 use crate::report::{Listener, Report};
 use crate::sanitize::escape_str;
@@ -100,77 +100,6 @@ fn receivers(report: &Report, f: &Forward, own: u64) -> Vec<u64> {
         .filter(|l| ok(l))
         .map(|l| l.inode)
         .collect()
-}
-
-/// Stand-ins for forwarded ports, so that audits and policies judge them
-/// like listeners: one per forward and protocol, on the first port it
-/// catches, bound to the rule's destination address match (else every
-/// address, as the rule applies to any), held by the processes that get
-/// the traffic. Forwards of every port (or undecoded ports) are left out:
-/// they name no port to judge, and are listed as forwarded already.
-pub fn stand_ins(report: &Report) -> Vec<Listener> {
-    let mut out = Vec::new();
-    for f in &report.forwards {
-        let Some(&(port, _)) = (match &f.rule.ports {
-            PortSet::Only(r) => r.first(),
-            _ => None,
-        }) else {
-            continue;
-        };
-        let protocols = match f.rule.protocol {
-            Some(p) => vec![p],
-            None => vec![Protocol::Tcp, Protocol::Udp],
-        };
-        let v6 = f.rule.family == "ip6";
-        let address = f.rule.daddr.unwrap_or(if v6 {
-            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
-        } else {
-            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
-        });
-        let mut owners: Vec<crate::report::Owner> = Vec::new();
-        for l in f.receivers.iter().filter_map(|i| report.listener(*i)) {
-            for o in &l.owners {
-                if !owners.iter().any(|x| x.process.pid == o.process.pid) {
-                    owners.push(crate::report::Owner {
-                        process: std::sync::Arc::clone(&o.process),
-                        fds: Vec::new(),
-                    });
-                }
-            }
-        }
-        owners.sort_by_key(|o| o.process.pid);
-        let netns = f
-            .receivers
-            .first()
-            .and_then(|i| report.listener(*i))
-            .map_or(0, |l| l.netns);
-        for protocol in protocols {
-            out.push(Listener {
-                protocol,
-                address,
-                port,
-                interface: None,
-                dual_stack: false,
-                inode: 0,
-                socket_uid: 0,
-                netns,
-                service: crate::services::lookup(port, protocol),
-                owner_status: if owners.is_empty() {
-                    crate::report::OwnerStatus::Kernel
-                } else {
-                    crate::report::OwnerStatus::Visible
-                },
-                owners: owners.clone(),
-                forwarded_to: Some(format!(
-                    "{} (ports {}) by NAT rule {}",
-                    to_text(f),
-                    f.rule.ports,
-                    rule_name(&f.rule)
-                )),
-            });
-        }
-    }
-    out
 }
 
 /// A listener of this namespace whose port a DNAT or redirect rule takes

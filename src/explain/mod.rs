@@ -263,7 +263,6 @@ fn listener(
         },
         owners,
         owner_status,
-        forwarded_to: None,
     }
 }
 

@@ -72,12 +72,15 @@ pub fn explain_all(report: &Report) -> Vec<Explanation<'_>> {
         .collect()
 }
 
-/// Explain listeners that are not the report's own (forwarded ports'
-/// stand-ins), against the report's processes and host facts.
-pub fn explain_these<'a>(report: &'a Report, listeners: &'a [Listener]) -> Vec<Explanation<'a>> {
+/// Explain these sockets of the report (a forward's receivers, listed or
+/// not), against the report's processes and host facts.
+pub fn explain_each<'a>(
+    report: &'a Report,
+    listeners: impl IntoIterator<Item = &'a Listener>,
+) -> Vec<Explanation<'a>> {
     let mut cache = OriginCache::new();
     listeners
-        .iter()
+        .into_iter()
         .map(|l| explain_one(report, l, &mut cache))
         .collect()
 }

@@ -5,11 +5,11 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::json::{ListenerJson, listener_json, texts};
+use super::json::{ForwardJson, ListenerJson, forward_json, listener_json, texts};
 use super::junit::{self, Case, Suite};
 use super::prometheus::{Family, listener_family};
 use super::table::Rows;
-use crate::audit::eval::{Audit, Judged};
+use crate::audit::eval::{Audit, Judged, Opening};
 use crate::audit::policy::{Decision, Rule};
 use crate::config::ReportFormat;
 use crate::explain::warnings;
@@ -44,24 +44,31 @@ pub fn render(
     }
 }
 
-/// The listener as the table shows it: `tcp *:8080`.
+/// The opening as the table shows it: `tcp *:8080`, or `tcp ports
+/// 8000-8100 forwarded to 10.0.0.2:80`.
 fn socket(j: &Judged<'_>) -> String {
-    let l = j.listener();
-    let text = format!(
-        "{} {}:{}",
-        l.protocol.as_str(),
-        super::address_shown(l, true),
-        l.port
-    );
-    match &l.forwarded_to {
-        Some(to) => format!("{text} forwarded to {to}"),
-        None => text,
+    match j.opening {
+        Opening::Socket(e) => {
+            let l = e.listener;
+            format!(
+                "{} {}:{}",
+                l.protocol.as_str(),
+                super::address_shown(l, true),
+                l.port
+            )
+        }
+        Opening::Forward { forward: f, .. } => format!(
+            "{} ports {} forwarded to {}",
+            f.rule.protocol.map_or("tcp+udp", |p| p.as_str()),
+            crate::explain::forward::caught_text(f),
+            crate::explain::forward::to_text(f)
+        ),
     }
 }
 
 /// `python3 (pid 4242)`, every group leader, escaped.
 fn holders(j: &Judged<'_>) -> String {
-    let groups = &j.explanation.groups;
+    let groups = j.opening.groups();
     if groups.is_empty() {
         return "no visible process".into();
     }
@@ -184,10 +191,13 @@ struct RuleJson<'a> {
     listeners_decided: usize,
 }
 
+/// A socket (its Listener fields), or a forward (`forward`: a Forward).
 #[derive(Serialize)]
 struct JudgedJson<'a> {
     #[serde(flatten)]
-    listener: ListenerJson<'a>,
+    listener: Option<ListenerJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forward: Option<ForwardJson>,
     allowed: bool,
     decided_by: Option<RuleRef<'a>>,
     findings: Vec<&'a str>,
@@ -216,8 +226,13 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
                 rule: f.rule.map(|r| rule_ref(&rules[r])),
             });
         }
+        let (listener, forward) = match j.opening {
+            Opening::Socket(e) => (Some(listener_json(e.listener, &texts)), None),
+            Opening::Forward { forward, .. } => (None, Some(forward_json(report, forward, &texts))),
+        };
         listeners.push(JudgedJson {
-            listener: listener_json(j.listener(), &texts),
+            listener,
+            forward,
             allowed: j.allowed,
             decided_by: j.rule.map(|r| rule_ref(&rules[r])),
             findings: j.findings.iter().map(|f| f.id.as_str()).collect(),
@@ -352,8 +367,11 @@ fn prometheus(
     let origins: Vec<(String, String)> = audit
         .results
         .iter()
-        .map(|j| {
-            let o = &j.explanation.origin;
+        .filter_map(|j| match j.opening {
+            Opening::Socket(e) => Some(&e.origin),
+            Opening::Forward { .. } => None,
+        })
+        .map(|o| {
             (
                 o.unit.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
                 o.container_name
@@ -382,21 +400,37 @@ fn prometheus(
     );
     for (j, f) in audit.findings() {
         by_id.add(vec![("id", f.id.clone())], 1.0);
-        let l = j.listener();
         let mut names: Vec<String> = j
-            .explanation
-            .groups
+            .opening
+            .groups()
             .iter()
             .map(|g| super::prometheus::text(&g.leader.name))
             .collect();
         names.dedup();
+        let (protocol, address, dual_stack, port) = match j.opening {
+            Opening::Socket(e) => {
+                let l = e.listener;
+                (
+                    l.protocol.as_str(),
+                    super::address_text(l),
+                    l.dual_stack,
+                    l.port.to_string(),
+                )
+            }
+            Opening::Forward { forward: fw, .. } => (
+                fw.rule.protocol.map_or("tcp+udp", |p| p.as_str()),
+                fw.rule.daddr.map_or_else(|| "*".into(), |a| a.to_string()),
+                false,
+                crate::explain::forward::caught_text(fw),
+            ),
+        };
         per.add(
             vec![
                 ("id", f.id.clone()),
-                ("protocol", l.protocol.as_str().into()),
-                ("address", super::address_text(l)),
-                ("dual_stack", l.dual_stack.to_string()),
-                ("port", l.port.to_string()),
+                ("protocol", protocol.into()),
+                ("address", address),
+                ("dual_stack", dual_stack.to_string()),
+                ("port", port),
                 ("process", names.join(",")),
                 ("rule", rule_label(audit, j.rule)),
             ],

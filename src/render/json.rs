@@ -147,9 +147,6 @@ pub struct ListenerJson<'a> {
     /// Its network namespace, with `-A`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns: Option<NetnsJson>,
-    /// In audits: this is a port a NAT rule forwards, not a socket.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub forwarded_to: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -311,7 +308,6 @@ pub(super) fn listener_json<'a>(
         hidden_reason: reason,
         why: None,
         netns: None,
-        forwarded_to: l.forwarded_to.as_deref(),
     }
 }
 
@@ -325,55 +321,62 @@ fn netns_json(report: &Report, inode: u64) -> Option<NetnsJson> {
 }
 
 fn forwards_json(report: &Report, texts: &HashMap<u32, ProcessText>) -> Vec<ForwardJson> {
-    use crate::explain::forward::Destination;
     report
         .forwards
         .iter()
-        .map(|f| {
-            let (destination, netns) = match f.destination {
-                Destination::ThisHost => ("this_host", None),
-                Destination::Namespace(i) => ("namespace", netns_json(report, i)),
-                Destination::OtherHost => ("other_host", None),
-                Destination::Unknown => ("unknown", None),
-            };
-            let r = &f.rule;
-            ForwardJson {
-                protocol: r.protocol.map(|p| p.as_str()),
-                ports: PortsJson::of(&r.ports),
-                action: match r.action {
-                    crate::model::NatAction::Dnat { .. } => "dnat",
-                    crate::model::NatAction::Redirect { .. } => "redirect",
-                    crate::model::NatAction::Unknown => "unknown",
-                },
-                to_address: f.to_address.map(|a| a.to_string()),
-                to_ports: f.to_ports,
-                destination,
-                netns,
-                rule: RuleJson {
-                    family: r.family.clone(),
-                    table: r.table.clone(),
-                    chain: r.chain.clone(),
-                    handle: r.handle,
-                    comment: r.comment.clone(),
-                    daddr: r.daddr.map(|a| a.to_string()),
-                    iif: r.iif.as_ref().map(|(neg, name)| {
-                        if *neg {
-                            format!("!{name}")
-                        } else {
-                            name.clone()
-                        }
-                    }),
-                    undecoded: r.undecoded.clone(),
-                },
-                listeners: f
-                    .receivers
-                    .iter()
-                    .filter_map(|i| report.listener(*i))
-                    .filter_map(|l| serde_json::to_value(listener_json(l, texts)).ok())
-                    .collect(),
-            }
-        })
+        .map(|f| forward_json(report, f, texts))
         .collect()
+}
+
+/// One Forward object (docs/json.md).
+pub fn forward_json(
+    report: &Report,
+    f: &crate::report::Forward,
+    texts: &HashMap<u32, ProcessText>,
+) -> ForwardJson {
+    use crate::explain::forward::Destination;
+    let (destination, netns) = match f.destination {
+        Destination::ThisHost => ("this_host", None),
+        Destination::Namespace(i) => ("namespace", netns_json(report, i)),
+        Destination::OtherHost => ("other_host", None),
+        Destination::Unknown => ("unknown", None),
+    };
+    let r = &f.rule;
+    ForwardJson {
+        protocol: r.protocol.map(|p| p.as_str()),
+        ports: PortsJson::of(&r.ports),
+        action: match r.action {
+            crate::model::NatAction::Dnat { .. } => "dnat",
+            crate::model::NatAction::Redirect { .. } => "redirect",
+            crate::model::NatAction::Unknown => "unknown",
+        },
+        to_address: f.to_address.map(|a| a.to_string()),
+        to_ports: f.to_ports,
+        destination,
+        netns,
+        rule: RuleJson {
+            family: r.family.clone(),
+            table: r.table.clone(),
+            chain: r.chain.clone(),
+            handle: r.handle,
+            comment: r.comment.clone(),
+            daddr: r.daddr.map(|a| a.to_string()),
+            iif: r.iif.as_ref().map(|(neg, name)| {
+                if *neg {
+                    format!("!{name}")
+                } else {
+                    name.clone()
+                }
+            }),
+            undecoded: r.undecoded.clone(),
+        },
+        listeners: f
+            .receivers
+            .iter()
+            .filter_map(|i| report.listener(*i))
+            .filter_map(|l| serde_json::to_value(listener_json(l, texts)).ok())
+            .collect(),
+    }
 }
 
 fn process<'a>(p: &'a Process, t: &'a ProcessText, fds: &'a [u32]) -> ProcessJson<'a> {

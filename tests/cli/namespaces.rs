@@ -283,23 +283,25 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["forwarded_to"].is_string())
+        .filter(|l| l["forward"].is_object())
         .collect();
     let f8080 = forwarded
         .iter()
-        .find(|l| l["port"] == 8080)
+        .find(|l| l["forward"]["ports"]["ranges"][0][0] == 8080)
         .unwrap_or_else(|| panic!("{j}"));
     assert_eq!(
         f8080["allowed"], false,
         "held by wp-app, not docker-proxy: {f8080}"
     );
-    assert_eq!(f8080["processes"][0]["name"], "wp-app");
-    assert!(
-        f8080["forwarded_to"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("{net}.2:80"))
-    );
+    let fw = &f8080["forward"];
+    assert_eq!(fw["listeners"][0]["processes"][0]["name"], "wp-app");
+    assert_eq!(fw["to_address"], format!("{net}.2"));
+    // The set {8085, 8086} is judged whole: the rule names 8085 alone.
+    let f8085 = forwarded
+        .iter()
+        .find(|l| l["forward"]["ports"]["ranges"][0][0] == 8085)
+        .unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(f8085["allowed"], false, "{f8085}");
     let init = dir.path().join("init.toml");
     assert_eq!(
         code(&whyport_in(
@@ -309,7 +311,8 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
         0
     );
     let written = std::fs::read_to_string(&init).unwrap();
-    assert!(written.contains("# no socket: forwarded to "), "{written}");
+    assert!(written.contains("forwarded by NAT rule"), "{written}");
+    assert!(written.contains("forwarded = true"), "{written}");
     let o = whyport_in(&host, &["audit", "--policy", init.to_str().unwrap()]);
     assert_eq!(
         code(&o),

@@ -56,7 +56,6 @@ pub(crate) fn listener(
         } else {
             OwnerStatus::Visible
         },
-        forwarded_to: None,
     }
 }
 
