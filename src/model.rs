@@ -98,6 +98,62 @@ pub struct NatRule {
     /// Conditions whyport could not decode (the rule may match less than
     /// the fields above say), or why the rule could not be decoded at all.
     pub undecoded: Vec<String>,
+    /// The hook of the base chain the rule was reached from: `Prerouting`
+    /// rewrites traffic arriving from outside, `Output` only this host's
+    /// own connections.
+    pub hook: NatHook,
+    /// The chains walked from that base chain to the rule's own (base
+    /// chain first, `chain` last); the conditions above are those of every
+    /// rule on the way.
+    pub path: Vec<String>,
+    /// Only traffic to an address of this host (`-m addrtype --dst-type
+    /// LOCAL`, `fib daddr type local`).
+    pub local_only: bool,
+    /// One endpoint of a random split (`-m statistic --mode random`,
+    /// `numgen random`): the chain that splits. The rules reached through
+    /// the same split (same hook, path to it and conditions) are the
+    /// destinations of one forward.
+    pub split: Option<String>,
+    /// The Kubernetes service (`namespace/name:port`) the nearest rule
+    /// comment on the path names, as kube-proxy writes them.
+    pub service: Option<String>,
+}
+
+/// The netfilter hook a NAT base chain is attached to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+// Only the Linux backend reads NAT rules.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub enum NatHook {
+    /// Traffic arriving on an interface (NF_INET_PRE_ROUTING).
+    #[default]
+    Prerouting,
+    /// Connections made by this host itself (NF_INET_LOCAL_OUT).
+    Output,
+    /// Another hook, by number (input 1, forward 2, postrouting 4).
+    Other(u32),
+}
+
+impl NatHook {
+    /// The kernel's hook number (NF_INET_*).
+    pub fn from_number(n: u32) -> NatHook {
+        match n {
+            0 => NatHook::Prerouting,
+            3 => NatHook::Output,
+            n => NatHook::Other(n),
+        }
+    }
+
+    /// `prerouting`, `output`, `input`, `forward`, `postrouting`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatHook::Prerouting => "prerouting",
+            NatHook::Output => "output",
+            NatHook::Other(1) => "input",
+            NatHook::Other(2) => "forward",
+            NatHook::Other(4) => "postrouting",
+            NatHook::Other(_) => "unknown",
+        }
+    }
 }
 
 /// The destination ports a NAT rule catches. "Every port" and "could not
@@ -159,6 +215,32 @@ impl PortSet {
             PortSet::Only(r) => Some(inside(r)),
             PortSet::Except(r) => Some(!inside(r)),
             PortSet::Undecoded => None,
+        }
+    }
+
+    /// The ports both catch (a rule's port condition met after another's
+    /// on the way to it); undecoded when either is.
+    pub fn intersect(&self, other: &PortSet) -> PortSet {
+        match (self, other) {
+            (PortSet::Undecoded, _) | (_, PortSet::Undecoded) => PortSet::Undecoded,
+            (PortSet::Every, x) | (x, PortSet::Every) => x.clone(),
+            (PortSet::Except(a), PortSet::Except(b)) => PortSet::except(a.iter().chain(b).copied()),
+            (a, b) => {
+                let (a, b) = (
+                    a.ranges().unwrap_or_default(),
+                    b.ranges().unwrap_or_default(),
+                );
+                let mut out = Vec::new();
+                for (alo, ahi) in &a {
+                    for (blo, bhi) in &b {
+                        let (lo, hi) = (*alo.max(blo), *ahi.min(bhi));
+                        if lo <= hi {
+                            out.push((lo, hi));
+                        }
+                    }
+                }
+                PortSet::only(out)
+            }
         }
     }
 

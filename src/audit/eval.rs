@@ -32,7 +32,13 @@ impl<'a> Opening<'a> {
             .into_iter()
             .map(|e| Opening::Socket(Box::new(e)))
             .collect();
-        out.extend(report.forwards.iter().map(|f| Opening::Forward {
+        // A forward reached from the output hook rewrites only this host's
+        // own connections: it opens nothing to others.
+        let outside = report
+            .forwards
+            .iter()
+            .filter(|f| crate::explain::forward::from_outside(f));
+        out.extend(outside.map(|f| Opening::Forward {
             forward: f,
             receivers: crate::explain::why::explain_each(
                 report,

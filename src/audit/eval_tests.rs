@@ -469,3 +469,20 @@ fn forwards_are_judged_by_their_whole_port_set() {
     );
     assert_eq!(judge("[[allow]]\nport = 53\n", both()), ids(&[]));
 }
+
+/// A DNAT reached from the output hook rewrites this host's own
+/// connections only: it opens nothing to others and is not judged.
+#[test]
+fn output_hook_forwards_are_not_openings() {
+    let mut r = report(vec![]);
+    let mut f = forward(
+        crate::model::PortSet::only([(8443, 8443)]),
+        Some(Protocol::Tcp),
+    );
+    f.rule.hook = crate::model::NatHook::Output;
+    r.forwards = vec![f.clone()];
+    assert!(Opening::all(&r).is_empty());
+    f.rule.hook = crate::model::NatHook::Prerouting;
+    r.forwards = vec![f];
+    assert_eq!(Opening::all(&r).len(), 1);
+}

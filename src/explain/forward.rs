@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use super::warnings::Warning;
-use crate::model::{NatAction, NatRule, Protocol};
+use crate::model::{NatAction, NatHook, NatRule, Protocol};
 pub use crate::report::{Destination, Forward};
 use crate::report::{Listener, Report};
 use crate::sanitize::escape_str;
@@ -91,7 +91,11 @@ fn receivers(report: &Report, f: &Forward, own: u64) -> Vec<u64> {
         }
     };
     let ok = |l: &Listener| {
-        in_ns(l) && f.rule.protocol.is_none_or(|p| p == l.protocol) && port_ok(l.port) && accepts(l)
+        in_ns(l)
+            && f.rule.protocol.is_none_or(|p| p == l.protocol)
+            && port_ok(l.port)
+            && accepts(l)
+            && !beyond_redirect(f, l)
     };
     report
         .listeners
@@ -102,12 +106,85 @@ fn receivers(report: &Report, f: &Forward, own: u64) -> Vec<u64> {
         .collect()
 }
 
+/// A socket bound to a loopback address that a prerouting redirect
+/// cannot reach: REDIRECT sends to the primary address of the interface
+/// the packet came in on, never to 127.0.0.1 (unless the interface has
+/// `route_localnet`, which whyport does not read).
+fn beyond_redirect(f: &Forward, l: &Listener) -> bool {
+    matches!(f.rule.action, NatAction::Redirect { .. })
+        && f.rule.hook == NatHook::Prerouting
+        && unmap(l.address).is_loopback()
+}
+
+/// The loopback-bound sockets on a prerouting redirect's translated port
+/// that it does not reach (`beyond_redirect`), for the explanation.
+pub fn missed_by_redirect<'a>(report: &'a Report, f: &Forward, own: u64) -> Vec<&'a Listener> {
+    if !matches!(f.rule.action, NatAction::Redirect { .. }) || f.rule.hook != NatHook::Prerouting {
+        return Vec::new();
+    }
+    let port_ok = |p: u16| match f.to_ports {
+        Some((lo, hi)) => (lo..=hi).contains(&p),
+        None => f.rule.ports.contains(p) == Some(true),
+    };
+    report
+        .listeners
+        .iter()
+        .chain(&report.ns_listeners)
+        .filter(|l| {
+            (l.netns == 0 || l.netns == own)
+                && f.rule.protocol.is_none_or(|p| p == l.protocol)
+                && port_ok(l.port)
+                && beyond_redirect(f, l)
+        })
+        .collect()
+}
+
+/// Whether the forward opens a port to traffic from outside: a rule
+/// reached from the prerouting hook. One reached from `output` rewrites
+/// only this host's own connections.
+pub fn from_outside(f: &Forward) -> bool {
+    f.rule.hook == NatHook::Prerouting
+}
+
+/// The number of destinations of the random split `f` is one of (1 when
+/// it is not): the forwards reached through the same split chain from the
+/// same hook by the same path and conditions.
+pub fn split_size(report: &Report, f: &Forward) -> usize {
+    let Some(split) = &f.rule.split else {
+        return 1;
+    };
+    let upto = |r: &NatRule| -> Vec<String> {
+        let end = r.path.iter().position(|c| c == split).map_or(0, |i| i + 1);
+        r.path[..end].to_vec()
+    };
+    let key = |r: &NatRule| {
+        (
+            r.family.clone(),
+            r.table.clone(),
+            r.hook,
+            upto(r),
+            r.protocol,
+            r.ports.clone(),
+            r.daddr,
+        )
+    };
+    let mine = key(&f.rule);
+    report
+        .forwards
+        .iter()
+        .filter(|g| g.rule.split.as_ref() == Some(split) && key(&g.rule) == mine)
+        .count()
+        .max(1)
+}
+
 /// A listener of this namespace whose port a DNAT or redirect rule takes
 /// away: new connections from outside go where the rule sends them. Not
 /// said of Docker's userland proxy, which holds the port on purpose next to
 /// the rule (it serves the connections the rule does not see), nor of the
 /// socket the rule itself delivers to.
 pub fn shadowed(l: &Listener, forwards: &[Forward], own: u64) -> Option<Warning> {
+    // Only a prerouting rule takes connections from outside away; one in
+    // `output` rewrites this host's own connections.
     if !(l.netns == 0 || l.netns == own)
         || l.owners.iter().any(|o| o.process.name == b"docker-proxy")
     {
@@ -117,7 +194,8 @@ pub fn shadowed(l: &Listener, forwards: &[Forward], own: u64) -> Option<Warning>
         matches!(
             f.rule.action,
             NatAction::Dnat { .. } | NatAction::Redirect { .. }
-        ) && f.rule.protocol.is_none_or(|p| p == l.protocol)
+        ) && from_outside(f)
+            && f.rule.protocol.is_none_or(|p| p == l.protocol)
             && f.rule.ports.contains(l.port) == Some(true)
             && f.rule
                 .daddr

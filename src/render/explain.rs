@@ -103,9 +103,18 @@ fn forward(
         (l.netns == 0 || l.netns == report.own_netns)
             && crate::explain::forward::catches(f, l.port, l.protocol)
     });
+    let r = &f.rule;
+    let by = if crate::explain::forward::from_outside(f) {
+        "forwarded by a NAT rule".to_string()
+    } else {
+        format!(
+            "forwarded for this host's own connections by a NAT rule ({} hook: not reachable from outside)",
+            r.hook.as_str()
+        )
+    };
     writeln!(
         out,
-        "{protocol} port {}  forwarded by a NAT rule{}",
+        "{protocol} port {}  {by}{}",
         caught_text(f),
         if listened {
             ""
@@ -113,11 +122,31 @@ fn forward(
             " (no socket listens on it here)"
         }
     )?;
-    let r = &f.rule;
+    if let Some(service) = &r.service {
+        field(
+            out,
+            "service",
+            &[format!("Kubernetes service {}", escape_str(service))],
+        )?;
+    }
     let mut rule = vec![rule_name(r)];
+    if r.path.len() > 1 {
+        rule.push(format!(
+            "reached by {} -> {}",
+            r.hook.as_str(),
+            r.path
+                .iter()
+                .map(|c| escape_str(c))
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        ));
+    }
     let mut when = Vec::new();
     if let Some(d) = r.daddr {
         when.push(format!("to {d}"));
+    }
+    if r.local_only {
+        when.push("to an address of this host".into());
     }
     if let Some((neg, name)) = &r.iif {
         when.push(format!(
@@ -147,11 +176,18 @@ fn forward(
         }
         Destination::Unknown => String::new(),
     };
-    let to = if place.is_empty() {
+    let mut to = if place.is_empty() {
         to_text(f)
     } else {
         format!("{} in {place}", to_text(f))
     };
+    let peers = crate::explain::forward::split_size(report, f);
+    if let (Some(split), true) = (&r.split, peers > 1) {
+        to.push_str(&format!(
+            " (one of {peers} destinations chosen at random by chain {})",
+            escape_str(split)
+        ));
+    }
     field(out, "to", &[to])?;
     let targets: Vec<&crate::report::Listener> = f
         .receivers
@@ -185,6 +221,14 @@ fn forward(
         )
     {
         owners.push("nothing listens there now: connections are refused or time out".into());
+    }
+    for l in crate::explain::forward::missed_by_redirect(report, f, report.own_netns) {
+        owners.push(format!(
+            "not {} {}:{}: it is bound to loopback, and a redirect of incoming traffic goes to the address of the interface it came in on (unless that interface has route_localnet)",
+            l.protocol.as_str(),
+            super::address_shown(l, true),
+            l.port
+        ));
     }
     if !owners.is_empty() {
         field(out, "owners", &owners)?;

@@ -59,6 +59,9 @@ pub struct ForwardJson {
     /// `this_host`, `namespace`, `other_host`, `unknown`.
     pub destination: &'static str,
     pub netns: Option<NetnsJson>,
+    /// The hook of the base chain the rule is reached from: `prerouting`
+    /// (traffic from outside) or `output` (this host's own connections).
+    pub hook: &'static str,
     pub rule: RuleJson,
     /// The sockets that receive the traffic, as Listener objects.
     pub listeners: Vec<serde_json::Value>,
@@ -95,6 +98,15 @@ pub struct RuleJson {
     pub daddr: Option<String>,
     pub iif: Option<String>,
     pub undecoded: Vec<String>,
+    /// The chains walked from the base chain to `chain`.
+    pub path: Vec<String>,
+    /// Only traffic to an address of this host (`addrtype LOCAL`,
+    /// `fib daddr type local`).
+    pub local_only: bool,
+    /// The chain of a random split this rule is one destination of.
+    pub split: Option<String>,
+    /// The Kubernetes service a rule comment on the path names.
+    pub service: Option<String>,
 }
 
 /// The listeners, converted one at a time while they are written: the
@@ -354,6 +366,7 @@ pub fn forward_json(
         to_ports: f.to_ports,
         destination,
         netns,
+        hook: r.hook.as_str(),
         rule: RuleJson {
             family: r.family.clone(),
             table: r.table.clone(),
@@ -369,6 +382,10 @@ pub fn forward_json(
                 }
             }),
             undecoded: r.undecoded.clone(),
+            path: r.path.clone(),
+            local_only: r.local_only,
+            split: r.split.clone(),
+            service: r.service.clone(),
         },
         listeners: f
             .receivers

@@ -172,6 +172,16 @@ fn forwards(
             procs.push("(nothing listens there)".to_string());
         }
         let mut to = to_text(f);
+        let peers = crate::explain::forward::split_size(report, f);
+        if peers > 1 {
+            to.push_str(&format!(" (1 of {peers} at random)"));
+        }
+        if !crate::explain::forward::from_outside(f) {
+            to.push_str(&format!(
+                " (this host's own connections: {} hook)",
+                f.rule.hook.as_str()
+            ));
+        }
         if !f.rule.undecoded.is_empty() {
             to.push_str(&format!(
                 " (not decoded: {})",

@@ -159,13 +159,18 @@ fn planted_symlinks_do_not_lead_roots_write_elsewhere() {
     fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
     let out = shared.join("out.json");
     // Every name a temporary file beside out.json could have been given
-    // from the next 20,000 pids on, planted by nobody.
-    let last: u32 = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let (first, end) = (last + 1, last + 20_001);
+    // from the next 20,000 pids on, planted by nobody; where pids wrap
+    // around soon (a small pid_max), every pid there is.
+    let number = |path: &str| -> u32 { fs::read_to_string(path).unwrap().trim().parse().unwrap() };
+    let (last, max) = (
+        number("/proc/sys/kernel/ns_last_pid"),
+        number("/proc/sys/kernel/pid_max"),
+    );
+    let (first, end) = if last + 20_001 < max {
+        (last + 1, last + 20_001)
+    } else {
+        (1, max)
+    };
     let plant = format!(
         "for ({first}..{last_planted}) {{ symlink('{v}', \"{d}/.out.json.whyport-$_\") or die \"$!\" }}",
         last_planted = end - 1,

@@ -17,6 +17,7 @@ mod live;
 mod living;
 mod loadgen;
 mod namespaces;
+mod nat;
 mod netns;
 mod nslab;
 mod portable;

@@ -8,8 +8,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::nft::{text, xt_dnat, xt_ports, xt_redirect};
-use crate::model::{NatAction, NatRule, Protocol};
+use super::nat_walk::{Chains, Step, Verdict};
+use super::nft::{text, xt_dnat, xt_match, xt_redirect};
+use crate::model::{NatAction, NatHook, NatRule, Protocol};
 
 const IPT_SO_GET_INFO: i32 = 64;
 const IPT_SO_GET_ENTRIES: i32 = 65;
@@ -88,13 +89,33 @@ fn getsockopt(fd: &OwnedFd, opt: i32, buf: &mut [u8]) -> io::Result<()> {
 }
 
 /// Decode the entry table (`hooks`: byte offset of each built-in chain's
-/// first entry, with its name). A user chain starts after an `ERROR`
-/// target naming it. Malformed sizes end the walk; they never panic.
+/// first entry, with its name) and walk it from PREROUTING and OUTPUT
+/// (the nat table's hooks by definition) through jumps and gotos.
 pub fn decode_entries(table: &[u8], hooks: &[(usize, &str)]) -> Vec<NatRule> {
-    let mut out = Vec::new();
+    let chains = chains(table, hooks);
+    let bases: Vec<(String, NatHook)> = [
+        ("PREROUTING", NatHook::Prerouting),
+        ("OUTPUT", NatHook::Output),
+    ]
+    .into_iter()
+    .filter(|(name, _)| chains.contains_key(*name))
+    .map(|(name, hook)| (name.to_string(), hook))
+    .collect();
+    super::nat_walk::walk(&chains, &bases)
+}
+
+/// The entries as chains of steps. A user chain starts after an `ERROR`
+/// target naming it; a jump's verdict is the byte offset of the first
+/// entry of the chain it goes to. Malformed sizes end the reading; they
+/// never panic.
+pub fn chains(table: &[u8], hooks: &[(usize, &str)]) -> Chains {
+    // First the entries and where each chain starts, then the steps (a
+    // jump may point forward).
+    let mut entries: Vec<(usize, String, u64)> = Vec::new();
+    let mut starts: std::collections::HashMap<usize, String> = Default::default();
     let mut chain = String::new();
-    let mut at = 0;
     let mut position = 0u64;
+    let mut at = 0;
     while at + ENTRY <= table.len() {
         let e = &table[at..];
         let u16_at = |at: usize| usize::from(u16::from_ne_bytes([e[at], e[at + 1]]));
@@ -109,24 +130,38 @@ pub fn decode_entries(table: &[u8], hooks: &[(usize, &str)]) -> Vec<NatRule> {
         if let Some((_, name)) = hooks.iter().find(|(offset, _)| *offset == at) {
             chain = (*name).to_string();
             position = 0;
+            starts.insert(at, chain.clone());
         }
         let target = &e[target_offset..next];
-        let target_name = text(&target[2..31]);
-        if target_name == "ERROR" {
+        if text(&target[2..31]) == "ERROR" {
             chain = text(&target[XT_HEADER..]);
             position = 0;
+            starts.insert(at + next, chain.clone());
         } else {
             position += 1;
-            if let Some(rule) = decode_entry(&e[..next], target_offset, &chain, position) {
-                out.push(rule);
-            }
+            entries.push((at, chain.clone(), position));
         }
         at += next;
+    }
+    let mut out = Chains::new();
+    for (at, chain, position) in entries {
+        let e = &table[at..];
+        let next = usize::from(u16::from_ne_bytes([e[NEXT_OFFSET], e[NEXT_OFFSET + 1]]));
+        let target_offset =
+            usize::from(u16::from_ne_bytes([e[TARGET_OFFSET], e[TARGET_OFFSET + 1]]));
+        let step = decode_entry(&e[..next], target_offset, &chain, position, &starts);
+        out.entry(chain).or_default().push(step);
     }
     out
 }
 
-fn decode_entry(e: &[u8], target_offset: usize, chain: &str, position: u64) -> Option<NatRule> {
+fn decode_entry(
+    e: &[u8],
+    target_offset: usize,
+    chain: &str,
+    position: u64,
+    starts: &std::collections::HashMap<usize, String>,
+) -> Step {
     let target = &e[target_offset..];
     let target_name = text(&target[2..31]);
     let revision = u32::from(target[31]);
@@ -138,19 +173,43 @@ fn decode_entry(e: &[u8], target_offset: usize, chain: &str, position: u64) -> O
         handle: position,
         ..NatRule::default()
     };
-    rule.action = match target_name.as_str() {
-        "DNAT" => xt_dnat(data, revision, false).unwrap_or_else(|| {
-            rule.undecoded
-                .push(format!("DNAT target revision {revision}"));
-            NatAction::Dnat {
-                address: None,
-                ports: None,
-            }
-        }),
-        "REDIRECT" => NatAction::Redirect {
-            ports: xt_redirect(data, false),
+    // The standard target (empty name): a verdict, or the offset of the
+    // chain to jump to (a goto when the entry has IPT_F_GOTO, 0x02).
+    let verdict = match target_name.as_str() {
+        "" => match data
+            .get(..4)
+            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        {
+            // XT_RETURN is -NF_REPEAT - 1.
+            Some(-5) => Verdict::Return,
+            Some(v) if v < 0 => Verdict::Stop,
+            Some(v) => match starts.get(&(v as usize)) {
+                Some(to) if e[82] & 0x02 != 0 => Verdict::Goto(to.clone()),
+                Some(to) => Verdict::Jump(to.clone()),
+                None => Verdict::Undecoded(format!("a jump to offset {v}")),
+            },
+            None => Verdict::Continue,
         },
-        _ => return None,
+        "DNAT" => {
+            rule.action = xt_dnat(data, revision, false).unwrap_or_else(|| {
+                rule.undecoded
+                    .push(format!("DNAT target revision {revision}"));
+                NatAction::Dnat {
+                    address: None,
+                    ports: None,
+                }
+            });
+            Verdict::Nat
+        }
+        "REDIRECT" => {
+            rule.action = NatAction::Redirect {
+                ports: xt_redirect(data, false),
+            };
+            Verdict::Nat
+        }
+        "SNAT" | "MASQUERADE" => Verdict::Stop,
+        // MARK, LOG, ...: no destination change, the chain goes on.
+        _ => Verdict::Continue,
     };
     // struct ipt_ip: dst at 4, dmsk at 12, iniface at 16, proto at 80,
     // invflags at 83 (0x01 input interface, 0x08 destination, 0x40 proto).
@@ -183,6 +242,7 @@ fn decode_entry(e: &[u8], target_offset: usize, chain: &str, position: u64) -> O
         (p, false) => rule.undecoded.push(format!("protocol number {p}")),
     }
     // Matches, between the entry header and the target.
+    let mut random = false;
     let mut at = ENTRY;
     while at + XT_HEADER <= target_offset {
         let size = usize::from(u16::from_ne_bytes([e[at], e[at + 1]]));
@@ -191,15 +251,15 @@ fn decode_entry(e: &[u8], target_offset: usize, chain: &str, position: u64) -> O
             break;
         }
         let name = text(&e[at + 2..at + 31]);
-        let data = &e[at + XT_HEADER..at + size];
-        match name.as_str() {
-            "comment" => rule.comment = Some(text(data)),
-            "tcp" | "udp" => xt_ports(&mut rule, &name, data),
-            other => rule.undecoded.push(format!("iptables match {other}")),
-        }
+        let rev = u32::from(e[at + 31]);
+        random |= xt_match(&mut rule, &name, rev, &e[at + XT_HEADER..at + size]);
         at += size;
     }
-    Some(rule)
+    Step {
+        rule,
+        random,
+        verdict,
+    }
 }
 
 #[cfg(test)]
@@ -254,8 +314,20 @@ mod tests {
         let mut chain_name = vec![0u8; 32];
         chain_name[..6].copy_from_slice(b"DOCKER");
         let first = entry(6, &[("tcp", tcp), ("comment", comment)], "DNAT", 0, &dnat);
-        let policy = entry(0, &[], "", 0, &[0; 8]);
+        // NF_ACCEPT (1) as a verdict is -1 - 1.
+        let policy = entry(0, &[], "", 0, &[(-2i32).to_ne_bytes(), [0; 4]].concat());
         let user = entry(0, &[], "ERROR", 0, &chain_name);
+        // -j DOCKER: the standard target with the offset of DOCKER's first
+        // entry (after the jump, the policy and DOCKER's head).
+        let jump_len = entry(0, &[], "", 0, &[0; 8]).len();
+        let docker_at = first.len() + jump_len + policy.len() + user.len();
+        let jump = entry(
+            0,
+            &[],
+            "",
+            0,
+            &[(docker_at as i32).to_ne_bytes(), [0; 4]].concat(),
+        );
         let mut in_user = entry(17, &[], "REDIRECT", 0, &{
             let mut r = vec![0u8; 20];
             r[..4].copy_from_slice(&1u32.to_ne_bytes());
@@ -267,9 +339,14 @@ mod tests {
         in_user[16..21].copy_from_slice(b"eth0\0");
         in_user[48..53].copy_from_slice(&[0xff; 5]);
         in_user[83] = 0x01;
-        let table = [first.clone(), policy.clone(), user.clone(), in_user].concat();
+        let table = [first.clone(), jump, policy.clone(), user.clone(), in_user].concat();
         let rules = decode_entries(&table, &[(0, "PREROUTING")]);
         assert_eq!(rules.len(), 2, "{rules:?}");
+        assert_eq!(rules[1].path, ["PREROUTING", "DOCKER"]);
+        assert_eq!(rules[1].hook, crate::model::NatHook::Prerouting);
+        // Without the jump, the user chain's rule forwards nothing.
+        let unreached = [first.clone(), policy.clone(), user.clone()].concat();
+        assert_eq!(decode_entries(&unreached, &[(0, "PREROUTING")]).len(), 1);
         let r = &rules[0];
         assert_eq!((r.chain.as_str(), r.handle), ("PREROUTING", 1));
         assert_eq!(

@@ -8,6 +8,7 @@ mod fds;
 mod host;
 mod legacy;
 mod mountinfo;
+mod nat_walk;
 mod netlink;
 mod netns;
 mod nft;

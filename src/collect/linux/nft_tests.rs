@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// The rule as a NAT rule, when it is one (its conditions alone, as the
+/// walk finds them before adding those on the way).
+fn decode(raw: &RawRule) -> Option<NatRule> {
+    let (step, _) = decode_step(raw);
+    (step.verdict == Verdict::Nat).then_some(step.rule)
+}
+
 fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
@@ -281,10 +288,10 @@ fn what_cannot_be_decoded_is_said() {
     );
     // An unknown expression is named.
     let mut e = l4(6);
-    e.push(expr("numgen", &[]));
+    e.push(expr("hash", &[]));
     e.push(expr("redir", &[]));
     let rule = decode(&raw(2, e)).unwrap_or_default();
-    assert_eq!(rule.undecoded, vec!["expression numgen"]);
+    assert_eq!(rule.undecoded, vec!["expression hash"]);
 }
 
 #[test]
@@ -438,4 +445,169 @@ fn negated_ports_and_maps_are_their_own_port_sets() {
     e.extend(redirect());
     let rule = decode(&raw(2, e)).unwrap_or_default();
     assert_eq!(rule.ports, PortSet::Undecoded, "a map is not every port");
+}
+
+/// NFTA_DATA_VERDICT: code (and chain) nested in a data attribute.
+fn verdict(kind: u16, code: i32, chain: &str) -> Vec<u8> {
+    let mut v = u32a(1, code as u32);
+    if !chain.is_empty() {
+        v.extend(attr(2, format!("{chain}\0").as_bytes()));
+    }
+    attr(kind, &attr(2, &v))
+}
+
+#[test]
+fn jumps_gotos_and_returns_are_read() {
+    // tcp dport 30080 jump kube-ext
+    let mut e = l4(6);
+    e.extend(dport(30080));
+    e.push(expr("immediate", &[u32a(1, 0), verdict(2, -3, "kube-ext")]));
+    let (s, map) = decode_step(&raw(2, e));
+    assert_eq!(s.verdict, Verdict::Jump("kube-ext".into()));
+    assert_eq!(s.rule.ports, PortSet::only([(30080, 30080)]));
+    assert_eq!(map, None);
+    for (code, want) in [
+        (-4, Verdict::Goto("x".into())),
+        (-5, Verdict::Return),
+        (1, Verdict::Stop),
+        (0, Verdict::Stop),
+    ] {
+        let e = vec![expr("immediate", &[u32a(1, 0), verdict(2, code, "x")])];
+        assert_eq!(decode_step(&raw(2, e)).0.verdict, want, "{code}");
+    }
+    // fib daddr type local: only to this host's addresses.
+    let e = vec![
+        expr("fib", &[u32a(1, 1), u32a(2, 3), u32a(3, 2)]),
+        expr(
+            "cmp",
+            &[u32a(1, 1), u32a(2, 0), data(3, &2u32.to_ne_bytes())],
+        ),
+        expr("immediate", &[u32a(1, 0), verdict(2, -3, "nodeports")]),
+    ];
+    let (s, _) = decode_step(&raw(2, e));
+    assert!(s.rule.local_only);
+    assert!(s.rule.undecoded.is_empty(), "{:?}", s.rule.undecoded);
+    // iptables-nft: -m statistic (a split), -m addrtype --dst-type LOCAL.
+    let mut addrtype = vec![0u8; 8];
+    addrtype[2..4].copy_from_slice(&4u16.to_ne_bytes());
+    let e = vec![
+        expr(
+            "match",
+            &[attr(1, b"statistic\0"), u32a(2, 0), attr(3, &[0; 24])],
+        ),
+        expr(
+            "match",
+            &[attr(1, b"addrtype\0"), u32a(2, 1), attr(3, &addrtype)],
+        ),
+        expr("immediate", &[u32a(1, 0), verdict(2, -3, "KUBE-SEP-A")]),
+    ];
+    let (s, _) = decode_step(&raw(2, e));
+    assert!(s.random && s.rule.local_only);
+    assert!(s.rule.undecoded.is_empty(), "{:?}", s.rule.undecoded);
+}
+
+#[test]
+fn verdict_maps_become_branches() {
+    // meta l4proto . th dport vmap @service-nodeports: registers 1 and 9
+    // (the 4-byte register after register 1's first).
+    let e = vec![
+        expr("meta", &[u32a(1, 8), u32a(2, 16)]),
+        expr("payload", &[u32a(1, 9), u32a(2, 2), u32a(3, 2), u32a(4, 2)]),
+        expr(
+            "lookup",
+            &[attr(1, b"service-nodeports\0"), u32a(2, 8), u32a(3, 0)],
+        ),
+    ];
+    let (s, map) = decode_step(&raw(2, e));
+    let map = map.unwrap_or_else(|| panic!("a verdict map"));
+    assert_eq!(map.key, vec![Reg::L4proto, Reg::Dport]);
+    assert!(matches!(s.verdict, Verdict::Undecoded(_)), "until read");
+    let elem = |proto: u8, p: u16, code: i32, chain: &str| {
+        let mut key = vec![proto, 0, 0, 0];
+        key.extend(p.to_be_bytes());
+        key.extend([0, 0]);
+        attr(
+            1,
+            &[attr(1, &attr(1, &key)), verdict(2, code, chain)].concat(),
+        )
+    };
+    let body = attr(
+        3,
+        &[
+            elem(6, 30080, -4, "external-web"),
+            elem(17, 30053, -3, "external-dns"),
+            elem(6, 30090, 0, ""),
+        ]
+        .concat(),
+    );
+    let Some(Verdict::Branches(b)) = map_branches([body.as_slice()].into_iter(), &map) else {
+        panic!("branches")
+    };
+    assert_eq!(b.len(), 2, "a drop element leads nowhere: {b:?}");
+    assert_eq!(
+        (b[0].protocol, b[0].ports.clone(), b[0].verdict.clone()),
+        (
+            Some(Protocol::Tcp),
+            PortSet::only([(30080, 30080)]),
+            Verdict::Goto("external-web".into())
+        )
+    );
+    assert_eq!(b[1].protocol, Some(Protocol::Udp));
+    // numgen random mod 2 vmap { 0 : goto a, 1 : goto b }: a split.
+    let ng = MapKey {
+        set: "__map0".into(),
+        key: vec![Reg::Numgen],
+        inverted: false,
+    };
+    let elem = |n: u32, chain: &str| {
+        attr(
+            1,
+            &[attr(1, &attr(1, &n.to_ne_bytes())), verdict(2, -4, chain)].concat(),
+        )
+    };
+    let body = attr(3, &[elem(0, "a"), elem(1, "b")].concat());
+    let Some(Verdict::Branches(b)) = map_branches([body.as_slice()].into_iter(), &ng) else {
+        panic!("branches")
+    };
+    assert!(b.iter().all(|b| b.random && b.ports == PortSet::Every));
+    // An interval or a key part whyport does not model: not decoded.
+    let odd = MapKey {
+        key: vec![Reg::Other("ct mark".into())],
+        ..ng
+    };
+    assert_eq!(map_branches([body.as_slice()].into_iter(), &odd), None);
+}
+
+#[test]
+fn base_chains_are_read_with_their_hook() {
+    let chain = |name: &str, hook: Option<(u32, i32)>, kind: &str| {
+        let mut b = [
+            attr(1, b"kube-proxy\0"),
+            attr(3, format!("{name}\0").as_bytes()),
+        ]
+        .concat();
+        if let Some((n, p)) = hook {
+            b.extend(attr(4, &[u32a(1, n), u32a(2, p as u32)].concat()));
+        }
+        b.extend(attr(7, format!("{kind}\0").as_bytes()));
+        parse_chain(2, &b)
+    };
+    assert_eq!(chain("services", None, ""), None, "a regular chain");
+    let all: Vec<_> = [
+        chain("nat-output", Some((3, -100)), "nat"),
+        chain("nat-prerouting", Some((0, -100)), "nat"),
+        chain("filter-input", Some((1, 0)), "filter"),
+        chain("nat-postrouting", Some((4, 100)), "nat"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert_eq!(
+        base_chains(&all, 2, "kube-proxy"),
+        vec![
+            ("nat-prerouting".to_string(), NatHook::Prerouting),
+            ("nat-output".to_string(), NatHook::Output)
+        ]
+    );
+    assert!(base_chains(&all, 10, "kube-proxy").is_empty());
 }
