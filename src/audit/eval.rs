@@ -176,7 +176,7 @@ impl<'a> Facts<'a> {
     fn of(e: &'a Explanation<'a>) -> Facts<'a> {
         let o = &e.origin;
         let mut units: Vec<&str> = o.unit.iter().map(|u| u.name.as_str()).collect();
-        if let Some((socket, service)) = &o.activation {
+        if let Some((socket, service)) = o.kind.activation() {
             units.extend(socket.iter().chain(service).map(String::as_str));
         }
         let mut containers: Vec<&str> = o.container.iter().map(|c| c.id.as_str()).collect();

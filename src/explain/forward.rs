@@ -175,9 +175,7 @@ pub fn stand_ins(report: &Report) -> Vec<Listener> {
 /// Docker's userland proxy, which holds the port on purpose next to the
 /// rule (it serves the connections the rule does not see).
 pub fn shadowed(l: &Listener, forwards: &[Forward], own: u64) -> Option<Warning> {
-    if !(l.netns == 0 || l.netns == own)
-        || l.owners.iter().any(|o| o.process.name == b"docker-proxy")
-    {
+    if !(l.netns == 0 || l.netns == own) {
         return None;
     }
     let f = forwards.iter().find(|f| {
