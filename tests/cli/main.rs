@@ -16,6 +16,7 @@ mod interfaces;
 mod live;
 mod living;
 mod loadgen;
+mod machine;
 mod namespaces;
 mod netns;
 mod nslab;

@@ -386,6 +386,14 @@ pub(super) fn container_names(source: &Source) -> Vec<(String, String)> {
     }
 }
 
+/// machined's machines (name, leader), for naming namespaces.
+pub(super) fn machines(source: &Source) -> Vec<(String, u32)> {
+    match source {
+        Source::Live => host::machines(Path::new("/"), host::links(true)),
+        Source::Recorded(root) => host::machines(root, host::links(false)),
+    }
+}
+
 /// Host facts for explanations.
 pub(super) fn host(source: &Source, owners: &[&Process]) -> Host {
     match source {

@@ -92,7 +92,10 @@ pub(super) fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
         OriginKind::Unknown => vec![],
         OriginKind::SocketActivation { socket, service } => match (socket, service) {
             (Some(socket), Some(service)) => vec![
-                systemctl(machine, "", &format!("stop {socket} {service}")),
+                // An Accept=yes socket's service is a template: its
+                // instances are stopped by pattern (the template itself
+                // cannot be).
+                systemctl(machine, "", &format!("stop {socket} {}", service.replace("@.", "@*."))),
                 format!(
                     "{}   (so it does not return at boot)",
                     systemctl(machine, "", &format!("disable {socket}"))
