@@ -80,10 +80,18 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)], machines: &[(String, 
         v.label = "host".into();
         v.summary = "the host's network namespace".into();
     } else if let Some(c) = container {
+        // The runtime's state, else what started the container's init
+        // (conmon's `-n NAME`).
         let name = names
             .iter()
             .find(|(id, _)| *id == c.id)
-            .map(|(_, n)| n.clone());
+            .map(|(_, n)| n.clone())
+            .or_else(|| {
+                machine
+                    .as_ref()
+                    .filter(|m| m.id.as_deref() == Some(c.id.as_str()))
+                    .and_then(|m| m.name.clone())
+            });
         let runtime = runtime_name(c.runtime);
         if let (Runtime::Kubernetes, Some(pod)) = (c.runtime, &c.pod) {
             v.kind = "pod";

@@ -20,6 +20,7 @@ mod machine;
 mod namespaces;
 mod netns;
 mod nslab;
+mod podman;
 mod portable;
 mod privileges;
 mod procio;
