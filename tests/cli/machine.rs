@@ -392,3 +392,61 @@ fn a_booted_containers_systemd_is_its_init() {
     drop(machine);
     drop(ns);
 }
+
+/// A process that is PID 1 of a PID namespace of its own (`unshare --pid
+/// --fork`), listening itself: it is an init, not a program to kill.
+#[test]
+fn an_init_of_its_own_pid_namespace() {
+    const NAME: &str = "an_init_of_its_own_pid_namespace";
+    const PORT: u16 = 7821;
+    if !is_root() {
+        eprintln!("SKIP {NAME}: needs root");
+        return;
+    }
+    let (Some(ip), Some(unshare), Some(python)) = (
+        find_program("ip"),
+        find_program("unshare"),
+        find_program("python3"),
+    ) else {
+        eprintln!("SKIP {NAME}: ip, unshare or python3 not installed");
+        return;
+    };
+    let _g = sockets_guard();
+    let ns = match Netns::create(&ip, "wp-pidns") {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIP {NAME}: {why}");
+            return;
+        }
+    };
+    let script = format!(
+        "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',{PORT}))\ns.listen()\nprint('ready',flush=True)\ntime.sleep(600)\n"
+    );
+    let mut cmd = ns.exec(&unshare);
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .arg(&python)
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped());
+    let mut child = Spawned::start(&mut cmd);
+    let mut line = String::new();
+    if let Some(out) = child.0.stdout.take() {
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+    }
+    assert_eq!(line.trim(), "ready");
+    let list = json(&run(whyport().args(["--json", "-A", &PORT.to_string()])));
+    let (w, _) = explained(&list, PORT, "tcp");
+    assert_eq!(w.origin.kind, "init", "{}", w.origin.summary);
+    assert!(
+        w.origin.summary.contains("unshare (pid"),
+        "{}",
+        w.origin.summary
+    );
+    assert!(
+        w.stop.iter().all(|s| !s.starts_with("kill")),
+        "{:?}",
+        w.stop
+    );
+    assert!(ids(&w).is_empty(), "{:?}", w.warnings);
+    drop(child);
+    drop(ns);
+}
