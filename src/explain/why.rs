@@ -14,6 +14,7 @@ use crate::report::{Compact, Listener, Report};
 use crate::sanitize::escape;
 
 mod advice;
+mod config_text;
 pub(crate) mod origin_of;
 
 use advice::{mismatch, stop};
