@@ -68,10 +68,24 @@ pub struct NetNamespace {
     /// which container or pod it belongs to.
     pub member_cgroup: Option<String>,
     pub member_name: Option<Vec<u8>>,
+    /// The init of a PID namespace among its members (a container's first
+    /// process, a booted container's systemd), and who started it: what
+    /// names a container where no cgroup does.
+    pub ns_init: Option<NsInit>,
     /// (interface, address) of every address configured in it.
     pub addresses: Vec<(String, IpAddr)>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
+}
+
+/// The init of a container's PID namespace, and its parent (the runtime's
+/// launcher: systemd-nspawn, lxc-start, conmon, containerd-shim, unshare).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NsInit {
+    pub pid: u32,
+    pub name: Vec<u8>,
+    pub cgroup: Option<String>,
+    pub launcher: Option<Process>,
 }
 
 /// A NAT rule that makes a port reachable without a socket on it: a DNAT
@@ -351,9 +365,22 @@ pub struct Process {
     pub cwd: Option<PathBuf>,
     /// The text of /proc/<pid>/cgroup (read for explanations only).
     pub cgroup: Option<String>,
+    /// Its PID in its innermost PID namespace (the last field of `NSpid:`
+    /// in /proc/<pid>/status): 1 for the init of a container's PID
+    /// namespace; `None` where it was not read.
+    pub ns_pid: Option<u32>,
 }
 
 impl Process {
+    /// Whether it is the init of its PID namespace: PID 1 as whyport sees
+    /// it, or PID 1 of a container's namespace (a booted container's
+    /// systemd, a container's first process). Everything PID 1 is to the
+    /// host (the parent of orphans, the manager of units, a process never
+    /// to be killed) it is to the processes of its namespace.
+    pub fn is_init(&self) -> bool {
+        self.pid == 1 || self.ns_pid == Some(1)
+    }
+
     /// Whether the executable was deleted or replaced since the process
     /// started: the kernel's answer where there is one; else whether the
     /// link's text ends in the ` (deleted)` the kernel appends then (which
@@ -409,13 +436,18 @@ pub struct Host {
     /// xinetd (/etc/xinetd.conf and /etc/xinetd.d) that owns a socket.
     pub inetd_conf: Option<String>,
     /// (unit file name, its text) of systemd .socket units, when an owner
-    /// is PID 1 (socket activation).
-    pub socket_units: Vec<(String, String)>,
+    /// is the init of a PID namespace (socket activation), by that init's
+    /// PID: 1 for the host's own units, a container's init for the units
+    /// in that container's root.
+    pub socket_units: BTreeMap<u32, Vec<(String, String)>>,
     /// net.ipv4.ip_local_port_range.
     pub ephemeral_ports: Option<(u16, u16)>,
     /// Container id -> name, from the runtimes' state on disk (Docker's
     /// config.v2.json files), when an owner runs in a container.
     pub container_names: Vec<(String, String)>,
+    /// (name, leader PID) of every machine systemd-machined registered
+    /// (/run/systemd/machines/NAME): `systemctl -M NAME` reaches these.
+    pub machines: Vec<(String, u32)>,
 }
 
 /// Why owners of some sockets could not be seen.

@@ -250,7 +250,7 @@ impl<'a> Facts<'a> {
         let mut containers: Vec<&str> = Vec::new();
         for o in opening.origins() {
             units.extend(o.unit.iter().map(|u| u.name.as_str()));
-            if let Some((socket, service)) = &o.activation {
+            if let Some((socket, service)) = o.kind.activation() {
                 units.extend(socket.iter().chain(service).map(String::as_str));
             }
             containers.extend(o.container.iter().map(|c| c.id.as_str()));

@@ -239,6 +239,10 @@ pub fn collect(
         if host.container_names.is_empty() && namespaces.iter().any(docker) {
             host.container_names = linux::container_names(source);
         }
+        // A container named by its init needs machined's registry.
+        if host.machines.is_empty() && namespaces.iter().any(|n| n.ns_init.is_some()) {
+            host.machines = linux::machines(source);
+        }
         Ok(Snapshot {
             sockets,
             socket_fds,

@@ -186,6 +186,7 @@ fn processes(pids: &[u32], user_names: bool) -> BTreeMap<u32, Process> {
                 started_at: Some(p.start_time()).filter(|t| *t > 0),
                 cwd: p.cwd().map(std::path::Path::to_path_buf),
                 cgroup: None,
+                ns_pid: None,
             },
         );
     }

@@ -184,10 +184,8 @@ pub fn split_size(report: &Report, f: &Forward) -> usize {
 /// socket the rule itself delivers to.
 pub fn shadowed(l: &Listener, forwards: &[Forward], own: u64) -> Option<Warning> {
     // Only a prerouting rule takes connections from outside away; one in
-    // `output` rewrites this host's own connections.
-    if !(l.netns == 0 || l.netns == own)
-        || l.owners.iter().any(|o| o.process.name == b"docker-proxy")
-    {
+    // `output` rewrites this host's own connections (`from_outside`).
+    if !(l.netns == 0 || l.netns == own) {
         return None;
     }
     let f = forwards.iter().find(|f| {

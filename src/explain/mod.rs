@@ -85,7 +85,7 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
     let namespaces: Vec<NsView> = snapshot
         .namespaces
         .iter()
-        .map(|n| namespaces::view(n, &snapshot.host.container_names))
+        .map(|n| namespaces::view(n, &snapshot.host.container_names, &snapshot.host.machines))
         .collect();
     // Forwards are followed over every socket read, before the query
     // narrows the listing: a forward's receivers need not be asked about.

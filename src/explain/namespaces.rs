@@ -2,9 +2,10 @@
 //! netns`), a container's, a Kubernetes pod's, or just a number with the
 //! process in it. Pure: from where it is mounted and its member's cgroup.
 
+use super::origin::machine::identify;
 use super::origin::{Runtime, from_cgroup};
 use super::why::origin_of::{runtime_name, short};
-use crate::model::NetNamespace;
+use crate::model::{NetNamespace, Process};
 use crate::sanitize::{escape, escape_str};
 
 /// A namespace as the report shows it.
@@ -26,8 +27,9 @@ pub struct NsView {
     pub addresses: Vec<(String, std::net::IpAddr)>,
 }
 
-/// Describe `ns`; `names` maps container ids to names.
-pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
+/// Describe `ns`; `names` maps container ids to names, `machines` are
+/// machined's (name, leader).
+pub fn view(ns: &NetNamespace, names: &[(String, String)], machines: &[(String, u32)]) -> NsView {
     let mut v = NsView {
         inode: ns.inode,
         kind: "other",
@@ -52,6 +54,18 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
         .as_deref()
         .map(from_cgroup)
         .and_then(|c| c.container);
+    // Where no cgroup names it (a host without systemd): the init of the
+    // PID namespace its processes live in, and who started that.
+    let machine = ns.ns_init.as_ref().map(|i| {
+        let init = Process {
+            pid: i.pid,
+            name: i.name.clone(),
+            cgroup: i.cgroup.clone(),
+            ns_pid: Some(1),
+            ..Process::default()
+        };
+        identify(&init, i.launcher.as_ref(), machines, names)
+    });
     let member = || {
         ns.pids.first().map_or_else(
             || "with no process in it".to_string(),
@@ -66,10 +80,18 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
         v.label = "host".into();
         v.summary = "the host's network namespace".into();
     } else if let Some(c) = container {
+        // The runtime's state, else what started the container's init
+        // (conmon's `-n NAME`).
         let name = names
             .iter()
             .find(|(id, _)| *id == c.id)
-            .map(|(_, n)| n.clone());
+            .map(|(_, n)| n.clone())
+            .or_else(|| {
+                machine
+                    .as_ref()
+                    .filter(|m| m.id.as_deref() == Some(c.id.as_str()))
+                    .and_then(|m| m.name.clone())
+            });
         let runtime = runtime_name(c.runtime);
         if let (Runtime::Kubernetes, Some(pod)) = (c.runtime, &c.pod) {
             v.kind = "pod";
@@ -89,6 +111,31 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)]) -> NsView {
             };
         }
         v.container = Some((c.runtime, c.id, name));
+    } else if let Some((m, runtime)) = machine
+        .as_ref()
+        .and_then(|m| Some((m, m.runtime?)))
+        .filter(|(m, _)| m.name.is_some() || m.id.is_some())
+    {
+        let shown = m
+            .name
+            .clone()
+            .or_else(|| m.id.as_deref().map(|id| short(id).to_string()))
+            .unwrap_or_default();
+        let word = runtime_name(runtime);
+        v.kind = "container";
+        v.label = format!("{}:{}", word.to_ascii_lowercase(), escape_str(&shown));
+        v.summary = format!(
+            "{word} container {} (its init: pid {}{})",
+            escape_str(&shown),
+            m.init,
+            if m.machined {
+                ", registered with systemd-machined"
+            } else {
+                ""
+            }
+        );
+        let id = m.id.clone().unwrap_or_else(|| shown.clone());
+        v.container = Some((runtime, id, m.name.clone()));
     } else if let Some(n) = named {
         v.kind = "netns";
         v.label = format!("netns:{}", escape_str(&n));
@@ -133,12 +180,12 @@ mod tests {
             pids: vec![1, 2],
             ..ns(4026531840)
         };
-        assert_eq!(view(&host, &[]).label, "host");
+        assert_eq!(view(&host, &[], &[]).label, "host");
         let named = NetNamespace {
             mounts: vec!["/run/netns/blue".into()],
             ..ns(7)
         };
-        let v = view(&named, &[]);
+        let v = view(&named, &[], &[]);
         assert_eq!((v.kind, v.label.as_str()), ("netns", "netns:blue"));
         assert!(v.summary.contains("with no process in it"), "{}", v.summary);
         let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -149,16 +196,16 @@ mod tests {
             mounts: vec![format!("/run/docker/netns/{}", "abc")],
             ..ns(8)
         };
-        let v = view(&docker, &[(id.to_string(), "web".to_string())]);
+        let v = view(&docker, &[(id.to_string(), "web".to_string())], &[]);
         assert_eq!((v.kind, v.label.as_str()), ("container", "docker:web"));
         assert_eq!(v.summary, "Docker container web (0123456789ab)");
-        let v = view(&docker, &[]);
+        let v = view(&docker, &[], &[]);
         assert_eq!(v.label, "docker:0123456789ab");
         let sandbox = NetNamespace {
             mounts: vec!["/run/docker/netns/1f2e3d4c5b6a".into()],
             ..ns(9)
         };
-        assert_eq!(view(&sandbox, &[]).kind, "docker-sandbox");
+        assert_eq!(view(&sandbox, &[], &[]).kind, "docker-sandbox");
         let pod = NetNamespace {
             pids: vec![50],
             member_cgroup: Some(
@@ -166,7 +213,7 @@ mod tests {
             ),
             ..ns(10)
         };
-        let v = view(&pod, &[]);
+        let v = view(&pod, &[], &[]);
         assert_eq!(v.kind, "pod", "{v:?}");
         assert!(v.label.starts_with("pod:3f2a1b4c"), "{}", v.label);
         let bare = NetNamespace {
@@ -174,8 +221,47 @@ mod tests {
             member_name: Some(b"x\x1b[2J".to_vec()),
             ..ns(11)
         };
-        let v = view(&bare, &[]);
+        let v = view(&bare, &[], &[]);
         assert_eq!(v.label, "net:[11]");
         assert!(v.summary.contains("x\\x1b[2J (pid 77)"), "{}", v.summary);
+    }
+
+    /// A host without systemd: no cgroup names an nspawn or LXC
+    /// container, the init of its PID namespace and its launcher do.
+    #[test]
+    fn containers_named_by_their_inits_launcher() {
+        let launcher = |name: &str, args: &[&str]| Process {
+            pid: 500,
+            name: name.as_bytes().to_vec(),
+            cmdline: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            ..Process::default()
+        };
+        let with = |l: Process| NetNamespace {
+            pids: vec![501, 600],
+            member_cgroup: Some("0::/\n".into()),
+            ns_init: Some(crate::model::NsInit {
+                pid: 501,
+                name: b"systemd".to_vec(),
+                cgroup: Some("0::/\n".into()),
+                launcher: Some(l),
+            }),
+            ..ns(4026532177)
+        };
+        let nspawn = with(launcher(
+            "systemd-nspawn",
+            &["systemd-nspawn", "-b", "-M", "lab1"],
+        ));
+        let v = view(&nspawn, &[], &[]);
+        assert_eq!(
+            (v.kind, v.label.as_str()),
+            ("container", "systemd-nspawn:lab1")
+        );
+        let v = view(&nspawn, &[], &[("lab1".into(), 501)]);
+        assert!(v.summary.contains("systemd-machined"), "{}", v.summary);
+        let lxc = with(launcher("lxc-start", &["[lxc monitor] /var/lib/lxc web1"]));
+        assert_eq!(view(&lxc, &[], &[]).label, "lxc:web1");
+        // unshare names nothing: the inode stays.
+        let bare = with(launcher("unshare", &["unshare", "--pid", "--fork"]));
+        assert_eq!(view(&bare, &[], &[]).label, "net:[4026532177]");
     }
 }

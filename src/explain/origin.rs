@@ -10,6 +10,9 @@ mod cgroup_tests;
 mod launch;
 #[cfg(test)]
 mod launch_tests;
+pub mod machine;
+
+pub use machine::Machine;
 
 use crate::model::Process;
 

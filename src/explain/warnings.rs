@@ -156,10 +156,7 @@ pub fn warnings(
         }
     }
     let all_root = !l.owners.is_empty() && l.owners.iter().all(|o| o.process.uid == Some(0));
-    let root_needed = matches!(
-        origin.kind,
-        "socket-activation" | "inetd" | "docker-proxy" | "container" | "init"
-    );
+    let root_needed = origin.kind.listens_for_others();
     if beyond && all_root && l.port >= 1024 && !root_needed {
         out.push(Warning {
             id: "root-unneeded",

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::exposure::{Exposure, exposure};
-use super::origin::{Container, Launcher, Unit};
+use super::origin::{Container, Launcher, LauncherKind, Machine, Runtime, Unit};
 use super::warnings::{self, Warning};
 use crate::model::Process;
 use crate::report::{Compact, Listener, Report};
 use crate::sanitize::escape;
 
 mod advice;
+mod config_text;
 pub(crate) mod origin_of;
 
 use advice::{mismatch, stop};
@@ -42,24 +43,128 @@ pub struct Group {
     pub workers: Vec<Arc<Process>>,
 }
 
-/// What started the listener.
+/// What started the listener: the kind, with what only that kind has,
+/// and the facts of the process any kind may use (its unit, container,
+/// launcher and machine).
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
-    /// Stable id: kernel, hidden, socket-activation, inetd, docker-proxy,
-    /// container, systemd-unit, user-unit, supervisord, pm2, cron, tmux,
-    /// screen, ssh-session, shell, parent, init.
-    pub kind: &'static str,
+    pub kind: OriginKind,
     /// One sentence for people (process text escaped).
     pub summary: String,
+    /// The systemd unit its cgroup names (of the container's own manager
+    /// when `machine` is set).
     pub unit: Option<Unit>,
     pub container: Option<Container>,
     pub launcher: Option<Launcher>,
-    /// The .socket unit and the service it starts, for socket activation.
-    pub activation: Option<(Option<String>, Option<String>)>,
-    /// The inetd.conf line that serves the port.
-    pub inetd_line: Option<String>,
     /// The container's name, where the runtime's state could be read.
     pub container_name: Option<String>,
+    /// The container or machine whose PID namespace it runs in, seen from
+    /// outside it (its init is not whyport's PID 1); `None` on the host
+    /// and inside the container itself.
+    pub machine: Option<Machine>,
+}
+
+/// The kinds of origin, each with its own data. `id` is the stable string
+/// JSON, audits and the listing use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OriginKind {
+    /// No owner to explain.
+    #[default]
+    Unknown,
+    /// No process: the kernel holds the socket.
+    Kernel,
+    /// The owner could not be seen.
+    Hidden,
+    /// The init of a PID namespace (the host's or a container's systemd)
+    /// listens for a .socket unit of its own.
+    SocketActivation {
+        socket: Option<String>,
+        service: Option<String>,
+    },
+    /// An inetd or xinetd listens for the services of its configuration.
+    Inetd { line: Option<String> },
+    /// A container runtime's process holds a published port for a
+    /// container (docker-proxy, Podman's conmon, rootlessport,
+    /// slirp4netns, pasta).
+    PortForwarder { runtime: Runtime, program: String },
+    /// A process of a container (see `Origin::container`).
+    Container,
+    /// A system unit (see `Origin::unit`).
+    SystemdUnit,
+    /// A user manager's unit.
+    UserUnit,
+    /// Started by a supervisor or by hand (supervisord, pm2, cron, tmux,
+    /// screen, an SSH session, a shell).
+    Launcher(LauncherKind),
+    /// The init of a PID namespace holds it itself.
+    Init,
+    /// Detached from whatever started it; its parent is an init.
+    Daemon,
+    /// Nothing better than its parent process is known.
+    Parent,
+}
+
+impl OriginKind {
+    /// Stable id: kernel, hidden, socket-activation, inetd, docker-proxy,
+    /// port-forwarder, container, systemd-unit, user-unit, supervisord,
+    /// pm2, cron, tmux, screen, ssh-session, shell, parent, init, daemon;
+    /// empty when there is no owner.
+    pub fn id(&self) -> &'static str {
+        match self {
+            OriginKind::Unknown => "",
+            OriginKind::Kernel => "kernel",
+            OriginKind::Hidden => "hidden",
+            OriginKind::SocketActivation { .. } => "socket-activation",
+            OriginKind::Inetd { .. } => "inetd",
+            OriginKind::PortForwarder { program, .. } if program == "docker-proxy" => {
+                "docker-proxy"
+            }
+            OriginKind::PortForwarder { .. } => "port-forwarder",
+            OriginKind::Container => "container",
+            OriginKind::SystemdUnit => "systemd-unit",
+            OriginKind::UserUnit => "user-unit",
+            OriginKind::Launcher(k) => origin_of::launcher_id(k),
+            OriginKind::Init => "init",
+            OriginKind::Daemon => "daemon",
+            OriginKind::Parent => "parent",
+        }
+    }
+
+    /// A container runtime's forwarder holds the port on purpose, next to
+    /// the NAT rule the runtime wrote for the same port: no "shadowed"
+    /// warning, no "runs as root" one.
+    pub fn is_port_forwarder(&self) -> bool {
+        matches!(self, OriginKind::PortForwarder { .. })
+    }
+
+    /// The .socket unit and its service, for socket activation.
+    pub fn activation(&self) -> Option<(&Option<String>, &Option<String>)> {
+        match self {
+            OriginKind::SocketActivation { socket, service } => Some((socket, service)),
+            _ => None,
+        }
+    }
+
+    /// Kinds whose holder needs root or is not the program to judge: the
+    /// manager, super-server, runtime or init that listens on a service's
+    /// behalf.
+    pub fn listens_for_others(&self) -> bool {
+        match self {
+            OriginKind::SocketActivation { .. }
+            | OriginKind::Inetd { .. }
+            | OriginKind::PortForwarder { .. }
+            | OriginKind::Container
+            | OriginKind::Init => true,
+            OriginKind::Unknown
+            | OriginKind::Kernel
+            | OriginKind::Hidden
+            | OriginKind::SystemdUnit
+            | OriginKind::UserUnit
+            | OriginKind::Launcher(_)
+            | OriginKind::Daemon
+            | OriginKind::Parent => false,
+        }
+    }
 }
 
 /// Explain every listener of the report.
@@ -149,11 +254,13 @@ fn all_warnings(
     origin: &Origin,
 ) -> Vec<Warning> {
     let mut out = warnings::warnings(l, exposure, origin, report.host.ephemeral_ports);
-    out.extend(super::forward::shadowed(
-        l,
-        &report.forwards,
-        report.own_netns,
-    ));
+    if !origin.kind.is_port_forwarder() {
+        out.extend(super::forward::shadowed(
+            l,
+            &report.forwards,
+            report.own_netns,
+        ));
+    }
     out
 }
 
@@ -222,5 +329,7 @@ pub(super) fn name(p: &Process) -> String {
     escape(&p.name)
 }
 
+#[cfg(test)]
+mod container_tests;
 #[cfg(test)]
 pub(crate) mod tests;

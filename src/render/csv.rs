@@ -23,6 +23,7 @@ pub const COLUMNS: &[&str] = &[
     "exes",
     "owner_status",
     "inode",
+    "namespace",
 ];
 
 pub(super) fn render(report: &Report, header: bool, out: &mut dyn Write) -> io::Result<()> {
@@ -31,7 +32,16 @@ pub(super) fn render(report: &Report, header: bool, out: &mut dyn Write) -> io::
         w.write_record(COLUMNS).map_err(to_io)?;
     }
     for l in &report.listeners {
-        w.write_record(row(l)).map_err(to_io)?;
+        // With -A, the label of its network namespace (`host`,
+        // `netns:blue`, `systemd-nspawn:lab1`, `net:[INODE]`).
+        let namespace = report
+            .all_namespaces
+            .then(|| report.namespace(l.netns).map(|n| n.label.clone()))
+            .flatten()
+            .unwrap_or_default();
+        let mut record = row(l);
+        record.push(namespace);
+        w.write_record(record).map_err(to_io)?;
     }
     w.flush()
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::explain::exposure::Exposure;
 use crate::explain::origin::Runtime;
-use crate::explain::why::Explanation;
+use crate::explain::why::{Explanation, OriginKind};
 use crate::report::ConnectionUse;
 
 #[derive(Debug, Serialize)]
@@ -179,7 +179,7 @@ pub fn why(e: &Explanation<'_>) -> WhyJson {
             })
             .collect(),
         origin: OriginJson {
-            kind: o.kind,
+            kind: o.kind.id(),
             summary: o.summary.clone(),
             unit: o.unit.as_ref().map(|u| u.name.clone()),
             unit_user: o.unit.as_ref().and_then(|u| u.user),
@@ -201,9 +201,12 @@ pub fn why(e: &Explanation<'_>) -> WhyJson {
                 pid: l.pid,
                 name: l.name.clone(),
             }),
-            socket_unit: o.activation.as_ref().and_then(|a| a.0.clone()),
-            service_unit: o.activation.as_ref().and_then(|a| a.1.clone()),
-            inetd_line: o.inetd_line.clone(),
+            socket_unit: o.kind.activation().and_then(|a| a.0.clone()),
+            service_unit: o.kind.activation().and_then(|a| a.1.clone()),
+            inetd_line: match &o.kind {
+                OriginKind::Inetd { line } => line.clone(),
+                _ => None,
+            },
         },
         service_note: e.mismatch.clone(),
         warnings: e

@@ -37,6 +37,7 @@ fn report(visibility: Visibility) -> Report {
         started_at: Some(1_764_081_842),
         cwd: None,
         cgroup: None,
+        ns_pid: None,
     };
     let worker = Process {
         pid: 813,
@@ -62,6 +63,7 @@ fn report(visibility: Visibility) -> Report {
         started_at: None,
         cwd: None,
         cgroup: None,
+        ns_pid: None,
     };
     let snapshot = Snapshot {
         sockets: vec![
@@ -195,6 +197,7 @@ fn explanation_text() {
         started_at: Some(1_764_081_842),
         cwd: Some(PathBuf::from("/home/alice/app")),
         cgroup: Some(cgroup.into()),
+        ns_pid: None,
     };
     let session = "0::/user.slice/user-1000.slice/session-3.scope\n";
     let processes = [
@@ -300,6 +303,7 @@ fn unit_names_from_cgroups_are_escaped() {
             "0::/user.slice/user-1000.slice/user@1000.service/app.slice/{unit}\n"
         )),
         exe_deleted: None,
+        ns_pid: None,
     };
     let snapshot = Snapshot {
         sockets: vec![socket(

@@ -3,9 +3,13 @@
 //! range. Read only when a port is explained, and only the files that the
 //! owners make relevant.
 
+use std::collections::BTreeMap;
 use std::ffi::CStr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsFd;
 use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
 
 use super::proc_file::{self, Links};
 use crate::model::{Host, Process};
@@ -27,9 +31,14 @@ pub(super) fn links(live: bool) -> Links {
 /// A configuration file, as proc_file.rs reads: a regular file of at most
 /// `proc_file::CONFIG` bytes.
 fn config(path: &Path, links: Links) -> Result<String, proc_file::Error> {
+    config_at(rustix::fs::CWD, path, links)
+}
+
+/// `config`, relative to the directory `dir`.
+fn config_at(dir: impl AsFd, path: &Path, links: Links) -> Result<String, proc_file::Error> {
     let mut buf = Vec::new();
     match proc_file::read_capped(
-        rustix::fs::CWD,
+        dir,
         path,
         links,
         proc_file::CONFIG,
@@ -49,11 +58,20 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
         b"xinetd" => Some(xinetd_config(root, links)),
         _ => None,
     });
-    let socket_units = if owners.iter().any(|p| p.pid == 1) {
-        socket_units(root, links)
-    } else {
-        Vec::new()
-    };
+    // Each init's own units: the host's under `root`, a container's under
+    // its root as its init sees it (live only; a recorded tree has no
+    // container roots).
+    let mut socket_units = BTreeMap::new();
+    for p in owners.iter().filter(|p| p.is_init()) {
+        let units = if p.pid == 1 {
+            socket_units_in(root, links)
+        } else if live {
+            socket_units_in(&root.join(format!("proc/{}/root", p.pid)), Links::InRoot)
+        } else {
+            continue;
+        };
+        socket_units.insert(p.pid, units);
+    }
     let ephemeral_ports = proc_file::read_text(
         rustix::fs::CWD,
         root.join("proc/sys/net/ipv4/ip_local_port_range"),
@@ -78,7 +96,38 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
         } else {
             Vec::new()
         },
+        machines: machines(root, links),
     }
+}
+
+/// (name, leader PID) of the machines systemd-machined knows: the files of
+/// /run/systemd/machines (`LEADER=PID` in each; `unit:` and `.ref` entries
+/// are not machines).
+pub(super) fn machines(root: &Path, links: Links) -> Vec<(String, u32)> {
+    let dir = root.join("run/systemd/machines");
+    let mut out: Vec<(String, u32)> =
+        proc_file::names_in(rustix::fs::CWD, &dir.to_string_lossy(), links)
+            .into_iter()
+            .filter(|n| !n.starts_with("unit:") && !n.starts_with('.'))
+            .filter_map(|name| {
+                let text = proc_file::read_text(
+                    rustix::fs::CWD,
+                    dir.join(&name),
+                    links,
+                    proc_file::SMALL * 4,
+                )
+                .ok()?;
+                let leader = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("LEADER="))?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some((name, leader))
+            })
+            .collect();
+    out.sort();
+    out
 }
 
 /// (id, name) of every Docker container, from
@@ -142,19 +191,22 @@ fn xinetd_config(root: &Path, links: Links) -> String {
     text
 }
 
-/// Every `*.socket` unit file, the first found of each name.
-fn socket_units(root: &Path, links: Links) -> Vec<(String, String)> {
+/// Every `*.socket` unit file under `root`, the first found of each name.
+fn socket_units_in(root: &Path, links: Links) -> Vec<(String, String)> {
+    let Ok(base) = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Vec::new();
+    };
     let mut units: Vec<(String, String)> = Vec::new();
     for dir in UNIT_DIRS {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for name in proc_file::names_in(&base, dir, links) {
             if !name.ends_with(".socket") || units.iter().any(|(n, _)| *n == name) {
                 continue;
             }
-            match config(&entry.path(), links) {
+            match config_at(&base, &Path::new(dir).join(&name), links) {
                 Ok(text) => units.push((name, text)),
                 // Masked (a link to /dev/null): empty, and it hides the
                 // unit of the same name in the directories after it.

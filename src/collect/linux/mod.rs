@@ -271,6 +271,9 @@ pub(super) fn namespaces(
                 }
                 name
             });
+            if !ns.init {
+                ns.ns_init = ns_init(&proc_root, &ns.pids);
+            }
         }
         if ns.own {
             own = ns.inode;
@@ -312,6 +315,63 @@ pub(super) fn namespaces(
     (spaces, sockets, own)
 }
 
+/// How many of a namespace's first members are asked whether they are the
+/// init of a PID namespace: a container's init starts before what it runs,
+/// so it has the lowest PID unless PIDs wrapped.
+const INIT_CANDIDATES: usize = 16;
+
+/// The init of a PID namespace among `pids` (a network namespace's
+/// members), with its parent: the process that started the container.
+fn ns_init(proc_root: &Path, pids: &[u32]) -> Option<crate::model::NsInit> {
+    let text = |pid: u32, file: &str, cap| {
+        let mut buf = Vec::new();
+        let path = proc_root.join(pid.to_string()).join(file);
+        proc_file::read_capped(
+            CWD,
+            path,
+            Links::Refuse,
+            cap,
+            proc_file::Ends::AtEof,
+            &mut buf,
+        )
+        .ok()
+        .map(|_| buf)
+    };
+    let own = std::process::id();
+    let pid = pids
+        .iter()
+        .filter(|p| **p != own && **p != 1)
+        .take(INIT_CANDIDATES)
+        .copied()
+        .find(|p| {
+            text(*p, "status", proc_file::STATUS).and_then(|s| proc_text::status_nspid(&s))
+                == Some(1)
+        })?;
+    let stat = text(pid, "stat", proc_file::STAT)?;
+    let ppid = proc_text::stat_fields(&stat).map(|(ppid, _)| ppid);
+    let launcher = ppid.filter(|p| *p != 0).and_then(|ppid| {
+        let stat = text(ppid, "stat", proc_file::STAT)?;
+        Some(Process {
+            pid: ppid,
+            ppid: proc_text::stat_fields(&stat).map(|(ppid, _)| ppid),
+            name: proc_text::stat_comm(&stat).to_vec(),
+            cmdline: text(ppid, "cmdline", proc_file::CMDLINE)
+                .map(|c| proc_text::split_cmdline(&c))
+                .unwrap_or_default(),
+            cgroup: text(ppid, "cgroup", proc_file::CGROUP)
+                .map(|c| String::from_utf8_lossy(&c).into_owned()),
+            ..Process::default()
+        })
+    });
+    Some(crate::model::NsInit {
+        pid,
+        name: proc_text::stat_comm(&stat).to_vec(),
+        cgroup: text(pid, "cgroup", proc_file::CGROUP)
+            .map(|c| String::from_utf8_lossy(&c).into_owned()),
+        launcher,
+    })
+}
+
 /// Whether the BPF walk (bpf_iter.rs) is allowed: not turned off with
 /// `WHYPORT_NO_BPF=1` (for comparing the two paths). It also needs root and
 /// the initial PID namespace (it reports global PIDs): see `owners`.
@@ -324,6 +384,14 @@ pub(super) fn container_names(source: &Source) -> Vec<(String, String)> {
     match source {
         Source::Live => host::docker_names(Path::new("/"), host::links(true)),
         Source::Recorded(root) => host::docker_names(root, host::links(false)),
+    }
+}
+
+/// machined's machines (name, leader), for naming namespaces.
+pub(super) fn machines(source: &Source) -> Vec<(String, u32)> {
+    match source {
+        Source::Live => host::machines(Path::new("/"), host::links(true)),
+        Source::Recorded(root) => host::machines(root, host::links(false)),
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) struct Found {
 pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<Found> {
     let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| m.ino());
     let own = inode(&proc_root.join("self/ns/net"));
-    let init = inode(&proc_root.join("1/ns/net"));
+    let init = host_netns(proc_root, &inode);
     let mut found: BTreeMap<u64, Found> = BTreeMap::new();
     let entry = |found: &mut BTreeMap<u64, Found>, ino: u64, path: PathBuf| {
         found.entry(ino).or_insert_with(|| Found {
@@ -84,6 +84,25 @@ pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<F
         f.info.mounts.dedup();
     }
     list
+}
+
+/// The host's network namespace: PID 1's. Where its link cannot be read
+/// (PID 1 not dumpable, or guarded by a security module), kthreadd's
+/// (PID 2 with no parent in the initial PID namespace): kernel threads
+/// never leave the initial namespaces.
+fn host_netns(proc_root: &Path, inode: &dyn Fn(&Path) -> Option<u64>) -> Option<u64> {
+    inode(&proc_root.join("1/ns/net")).or_else(|| {
+        let stat = proc_file::read_text(
+            rustix::fs::CWD,
+            proc_root.join("2/stat"),
+            Links::Refuse,
+            proc_file::STAT,
+        )
+        .ok()?;
+        let kthreadd = super::proc_text::stat_comm(stat.as_bytes()) == b"kthreadd"
+            && super::proc_text::stat_fields(stat.as_bytes()).is_some_and(|(ppid, _)| ppid == 0);
+        kthreadd.then(|| inode(&proc_root.join("2/ns/net")))?
+    })
 }
 
 /// Mount points of network namespace files (nsfs mounts whose root is

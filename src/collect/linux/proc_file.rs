@@ -19,16 +19,17 @@
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
-use rustix::fs::{FileType, Mode, OFlags, fstat, openat};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, fstat, openat};
 use rustix::io::Errno;
 
 /// /proc/<pid>/stat: one line of 52 numbers and the name (at most 15 bytes
 /// from the kernel), under 1 KiB. Larger is not the kernel's: the process
 /// is reported unreadable.
 pub(super) const STAT: usize = 4096;
-/// /proc/<pid>/status: only the `Uid:` line (the 9th) is used; `Groups:`
-/// (up to 65,536 groups) and the CPU and memory-node masks of a large host
-/// can make the file long. Truncated at a line boundary.
+/// /proc/<pid>/status: only the `Uid:` line (the 9th) and `NSpid:` (after
+/// `Groups:`) are used; `Groups:` (up to 65,536 groups) and the CPU and
+/// memory-node masks of a large host can make the file long. Truncated at
+/// a line boundary (a process in thousands of groups then has no NSpid).
 pub(super) const STATUS: usize = 16 * 1024;
 /// /proc/<pid>/cmdline: 128 KiB, the kernel's limit on one argument
 /// (MAX_ARG_STRLEN) and its classic ARG_MAX. Longer command lines (the
@@ -89,6 +90,11 @@ pub(super) enum Links {
     /// The live host's own configuration (/etc/systemd/system/x.socket
     /// linked to /dev/null masks a unit; /etc files are often links).
     Follow,
+    /// A container's files, read through /proc/<its init>/root (`dir`):
+    /// links are followed as the container sees them, every path (`..`,
+    /// an absolute link) resolved inside that root and never on the host
+    /// (openat2 RESOLVE_IN_ROOT), since the container's owner wrote them.
+    InRoot,
 }
 
 /// Why a file was not read.
@@ -150,7 +156,18 @@ pub(super) fn open(
     if links == Links::Refuse {
         flags |= OFlags::NOFOLLOW;
     }
-    let fd = match openat(dir, path, flags, Mode::empty()) {
+    let opened = if links == Links::InRoot {
+        rustix::fs::openat2(
+            dir,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+    } else {
+        openat(dir, path, flags, Mode::empty())
+    };
+    let fd = match opened {
         Ok(fd) => fd,
         // O_NOFOLLOW's answer for a link.
         Err(Errno::LOOP) if links == Links::Refuse => {
@@ -168,6 +185,34 @@ pub(super) fn open(
         FileType::Socket => Err(Error::NotRegular("a socket")),
         FileType::Symlink | FileType::Unknown => Err(Error::NotRegular("not a file")),
     }
+}
+
+/// The names in the directory `path` (relative to `dir`), resolved as
+/// `links` says (inside a container's root for `Links::InRoot`); empty
+/// when it cannot be opened.
+pub(super) fn names_in(dir: impl AsFd, path: &str, links: Links) -> Vec<String> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let opened = match links {
+        Links::InRoot => rustix::fs::openat2(
+            dir,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        ),
+        Links::Refuse | Links::Follow => openat(dir, path, flags, Mode::empty()),
+    };
+    let Ok(fd) = opened else {
+        return Vec::new();
+    };
+    let Ok(entries) = rustix::fs::Dir::read_from(&fd) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| String::from_utf8_lossy(e.file_name().to_bytes()).into_owned())
+        .filter(|n| n != "." && n != "..")
+        .collect()
 }
 
 /// How the file ends.

@@ -50,6 +50,19 @@ pub fn status_ruid(status: &[u8]) -> Option<u32> {
         .and_then(|uid| uid.parse().ok())
 }
 
+/// The PID in the innermost PID namespace, from /proc/<pid>/status: the
+/// last field of `NSpid:` (one field per namespace, from the one /proc
+/// was mounted in down to the process's own). `None` before Linux 4.1,
+/// which has no such line.
+pub fn status_nspid(status: &[u8]) -> Option<u32> {
+    status
+        .split(|b| *b == b'\n')
+        .find_map(|line| line.strip_prefix(b"NSpid:"))
+        .and_then(|rest| std::str::from_utf8(rest).ok())
+        .and_then(|rest| rest.split_ascii_whitespace().next_back())
+        .and_then(|pid| pid.parse().ok())
+}
+
 /// The boot time (seconds since the epoch) from the `btime` line of
 /// /proc/stat.
 pub fn boot_time(stat: &[u8]) -> Option<u64> {
@@ -71,7 +84,7 @@ pub fn split_cmdline(raw: &[u8]) -> Vec<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{boot_time, split_cmdline, stat_comm, stat_fields, status_ruid};
+    use super::{boot_time, split_cmdline, stat_comm, stat_fields, status_nspid, status_ruid};
 
     #[test]
     fn boot_time_from_proc_stat() {
@@ -113,6 +126,18 @@ mod tests {
         assert_eq!(status_ruid(status), Some(33));
         assert_eq!(status_ruid(b"Name:\tx\n"), None);
         assert_eq!(status_ruid(b"Uid:\tnope\n"), None);
+    }
+
+    #[test]
+    fn innermost_pid_from_status() {
+        // A booted container's systemd, seen from the host: 31478 there, 1
+        // in its own namespace.
+        let status = b"Name:\tsystemd\nTgid:\t31478\nNSpid:\t31478\t1\nNSpgid:\t31478\t1\n";
+        assert_eq!(status_nspid(status), Some(1));
+        assert_eq!(status_nspid(b"NSpid:\t812\n"), Some(812));
+        assert_eq!(status_nspid(b"Name:\tx\n"), None);
+        assert_eq!(status_nspid(b"NSpid:\n"), None);
+        assert_eq!(status_nspid(b"NSpid:\t7\tx\n"), None);
     }
 
     #[test]

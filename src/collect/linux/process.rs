@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Mode, OFlags, openat, readlinkat, statat};
 
 use super::proc_file::{self, Ends, Fill, Links};
-use super::proc_text::{boot_time, split_cmdline, stat_comm, stat_fields, status_ruid};
+use super::proc_text::{
+    boot_time, split_cmdline, stat_comm, stat_fields, status_nspid, status_ruid,
+};
 use crate::collect::Details;
 use crate::model::Process;
 
@@ -137,11 +139,11 @@ pub(super) fn read(
             Err(_) => None,
         }
     };
-    let uid = text("status", proc_file::STATUS, &mut buf).and_then(|fill| {
+    let (uid, ns_pid) = text("status", proc_file::STATUS, &mut buf).map_or((None, None), |fill| {
         if fill == Fill::Truncated {
             proc_file::cut_to_line(&mut buf);
         }
-        status_ruid(&buf)
+        (status_ruid(&buf), status_nspid(&buf))
     });
     let cmdline = if details >= Details::Full {
         text("cmdline", proc_file::CMDLINE, &mut buf)
@@ -198,6 +200,7 @@ pub(super) fn read(
         started_at,
         cwd,
         cgroup,
+        ns_pid,
     })
 }
 

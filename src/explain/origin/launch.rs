@@ -17,15 +17,15 @@ const SHELLS: &[&[u8]] = &[
 /// `env`, `nohup`, `timeout`, `setpriv`, `runuser`, `stdbuf`), shells running
 /// a script or a `-c` command line (how cron, supervisord, tmux and `ssh host
 /// cmd` run a command), and parents such as an nginx master. The search
-/// stops at a service manager (`systemd` as PID 1, user manager or
-/// container init): what it starts is explained by the unit in the cgroup,
+/// stops at a service manager (the init of any PID namespace: the host's
+/// PID 1 or a container's, or a systemd user manager): what it starts is explained by the unit in the cgroup,
 /// not by whoever started the manager.
 pub(super) fn find(process: &Process, ancestors: &[&Process]) -> Option<Launcher> {
-    if process.pid != 1 && super_server(process) {
+    if !process.is_init() && super_server(process) {
         return Some(launcher(LauncherKind::Inetd, process));
     }
     for ancestor in ancestors {
-        if ancestor.pid == 1 || comm(ancestor) == b"systemd" {
+        if ancestor.is_init() || comm(ancestor) == b"systemd" {
             return None;
         }
         if let Some(kind) = kind(ancestor) {

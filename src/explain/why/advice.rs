@@ -1,9 +1,9 @@
 //! Advice for one listener: a remark when the registered service and the
 //! program disagree, and how to stop it, fitting its origin.
 
-use super::origin_of::short;
-use super::{Group, Origin, name};
-use crate::explain::origin::{LauncherKind, Runtime};
+use super::origin_of::{runtime_name, short};
+use super::{Group, Origin, OriginKind, name};
+use crate::explain::origin::{Container, LauncherKind, Machine, Runtime};
 use crate::report::Listener;
 
 /// Programs that normally serve a registered service; a port whose owner is
@@ -52,10 +52,9 @@ pub(super) const EXPECTED: &[(&str, &[&str])] = &[
 pub(super) fn mismatch(l: &Listener, origin: &Origin) -> Option<String> {
     let service = l.service?;
     let expected = EXPECTED.iter().find(|(s, _)| *s == service.name)?.1;
-    if matches!(
-        origin.kind,
-        "socket-activation" | "inetd" | "docker-proxy" | "container" | "kernel" | "hidden"
-    ) || l.owners.is_empty()
+    if origin.kind.listens_for_others()
+        || matches!(origin.kind, OriginKind::Kernel | OriginKind::Hidden)
+        || l.owners.is_empty()
     {
         return None;
     }
@@ -81,22 +80,34 @@ pub(super) fn mismatch(l: &Listener, origin: &Origin) -> Option<String> {
     ))
 }
 
-/// How to stop the listener, fitting its origin.
+/// How to stop the listener, fitting its origin. Never by killing an init:
+/// the host's PID 1 or a container's (that ends the whole container).
 pub(super) fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
     let leaders: Vec<String> = groups.iter().map(|g| g.leader.pid.to_string()).collect();
     let kill = format!("kill {}", leaders.join(" "));
-    match o.kind {
-        "kernel" => vec!["remove the kernel feature that opened it (ip link del the VXLAN/WireGuard device, stop the NFS server)".into()],
-        "hidden" => vec!["run whyport with sudo to see the owner first".into()],
-        "socket-activation" => match &o.activation {
-            Some((Some(socket), Some(service))) => vec![
-                format!("systemctl stop {socket} {service}"),
-                format!("systemctl disable {socket}   (so it does not return at boot)"),
+    let machine = o.machine.as_ref();
+    match &o.kind {
+        OriginKind::Kernel => vec!["remove the kernel feature that opened it (ip link del the VXLAN/WireGuard device, stop the NFS server)".into()],
+        OriginKind::Hidden => vec!["run whyport with sudo to see the owner first".into()],
+        OriginKind::Unknown => vec![],
+        OriginKind::SocketActivation { socket, service } => match (socket, service) {
+            (Some(socket), Some(service)) => vec![
+                // An Accept=yes socket's service is a template: its
+                // instances are stopped by pattern (the template itself
+                // cannot be).
+                systemctl(machine, "", &format!("stop {socket} {}", service.replace("@.", "@*."))),
+                format!(
+                    "{}   (so it does not return at boot)",
+                    systemctl(machine, "", &format!("disable {socket}"))
+                ),
             ],
-            _ => vec!["systemctl list-sockets   (find the .socket unit, then systemctl stop and disable it)".into()],
+            _ => vec![format!(
+                "{}   (find the .socket unit, then systemctl stop and disable it)",
+                systemctl(machine, "", "list-sockets")
+            )],
         },
-        "inetd" => {
-            let service = o.inetd_line.as_deref().and_then(|x| x.split_whitespace().next()).unwrap_or("its");
+        OriginKind::Inetd { line } => {
+            let service = line.as_deref().and_then(|x| x.split_whitespace().next()).unwrap_or("its");
             let xinetd = groups.first().is_some_and(|g| g.leader.name == b"xinetd");
             vec![if xinetd {
                 format!(
@@ -110,36 +121,100 @@ pub(super) fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
                 )
             }]
         }
-        "docker-proxy" => vec![format!(
+        OriginKind::PortForwarder { runtime: Runtime::Docker, .. } => vec![format!(
             "docker ps --filter publish={}   (then docker stop the container that publishes it)",
             l.port
         )],
-        "container" => match &o.container {
-            Some(c) => vec![match c.runtime {
-                Runtime::Docker => format!("docker stop {}", o.container_name.as_deref().unwrap_or(short(&c.id))),
-                Runtime::Podman => format!("podman stop {}", short(&c.id)),
-                Runtime::Containerd => format!("nerdctl stop {}", short(&c.id)),
-                Runtime::Kubernetes => "kubectl delete the pod, or scale its workload to zero (it is recreated otherwise)".into(),
-                Runtime::Lxc => format!("lxc-stop -n {}", c.id),
-                Runtime::Nspawn => format!("machinectl stop {}", c.id),
-            }],
+        OriginKind::PortForwarder { runtime, .. } => {
+            let tool = runtime_name(*runtime).to_ascii_lowercase();
+            match (&o.container_name, &o.container) {
+                (Some(n), _) => vec![format!("{tool} stop {n}")],
+                (None, Some(c)) => vec![format!("{tool} stop {}", short(&c.id))],
+                (None, None) => vec![format!(
+                    "{tool} ps   (then {tool} stop the container that publishes port {})",
+                    l.port
+                )],
+            }
+        }
+        OriginKind::Container => match &o.container {
+            Some(c) => vec![container_stop(c, o.container_name.as_deref(), machine)],
             None => vec![kill],
         },
-        "systemd-unit" | "user-unit" => {
+        OriginKind::SystemdUnit | OriginKind::UserUnit => {
             let unit = o.unit.as_ref().map_or("", |u| u.name.as_str());
-            let user = if o.kind == "user-unit" { "--user " } else { "" };
+            let user = if o.kind == OriginKind::UserUnit { "--user " } else { "" };
             match &o.launcher {
                 Some(x) if x.kind == LauncherKind::Supervisord => vec!["supervisorctl status   (then supervisorctl stop the program)".into()],
                 Some(x) if x.kind == LauncherKind::Pm2 => vec!["pm2 list   (then pm2 stop the app)".into()],
                 _ => vec![
-                    format!("systemctl {user}stop {unit}"),
-                    format!("systemctl {user}disable {unit}   (so it does not return at boot)"),
+                    systemctl(machine, user, &format!("stop {unit}")),
+                    format!(
+                        "{}   (so it does not return at boot)",
+                        systemctl(machine, user, &format!("disable {unit}"))
+                    ),
                 ],
             }
         }
-        "supervisord" => vec!["supervisorctl status   (then supervisorctl stop the program)".into()],
-        "pm2" => vec!["pm2 list   (then pm2 stop the app)".into()],
-        "cron" => vec![kill, "and remove its crontab entry (crontab -l, /etc/cron.d), or it starts again".into()],
-        _ => vec![kill],
+        OriginKind::Launcher(LauncherKind::Supervisord) => vec!["supervisorctl status   (then supervisorctl stop the program)".into()],
+        OriginKind::Launcher(LauncherKind::Pm2) => vec!["pm2 list   (then pm2 stop the app)".into()],
+        OriginKind::Launcher(LauncherKind::Cron) => vec![kill, "and remove its crontab entry (crontab -l, /etc/cron.d), or it starts again".into()],
+        OriginKind::Init => match machine {
+            None => vec!["PID 1 holds it itself: change its configuration; stopping PID 1 stops the system".into()],
+            Some(m) => {
+                let mut out = vec![format!(
+                    "it is the init of {} (pid {} here): stopping it ends every process of that PID namespace; stop it through what started it, or change its configuration",
+                    m.describe(),
+                    m.init
+                )];
+                if let Some((pid, who)) = &m.launcher {
+                    out.push(format!("started by {} (pid {pid})", crate::sanitize::escape_str(who)));
+                }
+                out
+            }
+        },
+        OriginKind::Launcher(_) | OriginKind::Daemon | OriginKind::Parent => vec![kill],
+    }
+}
+
+/// `systemctl [--user] ARGS`, run by the manager that owns the unit: the
+/// host's, or a container's own, reached from the host as it is (machined
+/// knows the machine: `-M`; LXC: lxc-attach; else nsenter into the init).
+fn systemctl(machine: Option<&Machine>, user: &str, args: &str) -> String {
+    let Some(m) = machine else {
+        return format!("systemctl {user}{args}");
+    };
+    match (&m.name, m.runtime) {
+        (Some(name), _) if m.machined => format!("systemctl {user}-M {name} {args}"),
+        (Some(name), Some(Runtime::Lxc)) => {
+            format!("lxc-attach -n {name} -- systemctl {user}{args}")
+        }
+        _ => format!("nsenter -t {} -a systemctl {user}{args}", m.init),
+    }
+}
+
+/// How a container's runtime stops it.
+fn container_stop(c: &Container, name: Option<&str>, machine: Option<&Machine>) -> String {
+    let shown = name.unwrap_or(short(&c.id));
+    match c.runtime {
+        Runtime::Docker => format!("docker stop {shown}"),
+        Runtime::Podman => format!("podman stop {shown}"),
+        Runtime::Containerd => format!("nerdctl stop {}", short(&c.id)),
+        Runtime::Kubernetes => {
+            "kubectl delete the pod, or scale its workload to zero (it is recreated otherwise)"
+                .into()
+        }
+        Runtime::Lxc => format!("lxc-stop -n {shown}"),
+        Runtime::Nspawn if machine.is_none_or(|m| m.machined) => format!("machinectl stop {shown}"),
+        // Without machined: systemd-nspawn shuts its container down
+        // cleanly on SIGTERM.
+        Runtime::Nspawn => match machine.and_then(|m| m.launcher.as_ref()) {
+            Some((pid, _)) => format!(
+                "kill {pid}   (the systemd-nspawn that runs {shown}: it shuts the container down)"
+            ),
+            None => format!(
+                "nsenter -t {} -a systemctl poweroff   (shuts {shown} down)",
+                machine.map_or(0, |m| m.init)
+            ),
+        },
     }
 }

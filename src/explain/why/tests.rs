@@ -25,6 +25,7 @@ pub(crate) fn process(pid: u32, ppid: u32, name: &str, uid: u32, cgroup: &str) -
         started_at: Some(1_000),
         cwd: Some(PathBuf::from("/")),
         cgroup: Some(cgroup.into()),
+        ns_pid: None,
     })
 }
 
@@ -110,7 +111,7 @@ fn nginx_master_and_workers_in_a_unit() {
         e.ancestry.iter().map(|p| p.pid).collect::<Vec<_>>(),
         vec![1, 812]
     );
-    assert_eq!(e.origin.kind, "systemd-unit");
+    assert_eq!(e.origin.kind.id(), "systemd-unit");
     assert_eq!(e.origin.summary, "systemd unit nginx.service");
     assert_eq!(e.stop[0], "systemctl stop nginx.service");
     assert!(e.warnings.is_empty(), "{:?}", e.warnings);
@@ -206,21 +207,27 @@ fn socket_activation_names_the_units() {
         vec![listener(Protocol::Tcp, "0.0.0.0", 8080, &[&init])],
         &[],
     );
-    r.host.socket_units = vec![
-        (
-            "other.socket".into(),
-            "[Socket]\nListenStream=/run/other.sock\n".into(),
-        ),
-        (
-            "web.socket".into(),
-            "[Socket]\nListenStream=0.0.0.0:8080\n".into(),
-        ),
-    ];
+    r.host.socket_units = BTreeMap::from([(
+        1,
+        vec![
+            (
+                "other.socket".into(),
+                "[Socket]\nListenStream=/run/other.sock\n".into(),
+            ),
+            (
+                "web.socket".into(),
+                "[Socket]\nListenStream=0.0.0.0:8080\n".into(),
+            ),
+        ],
+    )]);
     let e = &explain_all(&r)[0];
-    assert_eq!(e.origin.kind, "socket-activation");
+    assert_eq!(e.origin.kind.id(), "socket-activation");
     assert_eq!(
-        e.origin.activation,
-        Some((Some("web.socket".into()), Some("web.service".into())))
+        e.origin.kind,
+        OriginKind::SocketActivation {
+            socket: Some("web.socket".into()),
+            service: Some("web.service".into())
+        }
     );
     assert_eq!(e.stop[0], "systemctl stop web.socket web.service");
     assert!(e.warnings.is_empty(), "{:?}", e.warnings);
@@ -242,10 +249,12 @@ fn inetd_names_the_program_it_starts() {
     );
     r.host.inetd_conf = Some("# comment\necho stream tcp nowait root internal\ndaytime  stream  tcp  nowait  root  /usr/sbin/tcpd  in.daytimed -l\n".into());
     let e = &explain_all(&r)[0];
-    assert_eq!(e.origin.kind, "inetd");
+    assert_eq!(e.origin.kind.id(), "inetd");
     assert_eq!(
-        e.origin.inetd_line.as_deref(),
-        Some("daytime stream tcp nowait root /usr/sbin/tcpd in.daytimed -l")
+        e.origin.kind,
+        OriginKind::Inetd {
+            line: Some("daytime stream tcp nowait root /usr/sbin/tcpd in.daytimed -l".into())
+        }
     );
     assert!(
         e.origin
@@ -280,15 +289,15 @@ fn docker_container_and_kernel_sockets() {
         &[&init],
     );
     let all = explain_all(&r);
-    assert_eq!(all[0].origin.kind, "container");
+    assert_eq!(all[0].origin.kind.id(), "container");
     assert_eq!(all[0].origin.summary, "Docker container 4f1c2b3a4d5e");
     assert_eq!(all[0].stop, vec!["docker stop 4f1c2b3a4d5e".to_string()]);
-    assert_eq!(all[1].origin.kind, "kernel");
+    assert_eq!(all[1].origin.kind.id(), "kernel");
     r.host.container_names = vec![(id.to_string(), "web".to_string())];
     let all = explain_all(&r);
     assert_eq!(all[0].origin.summary, "Docker container 4f1c2b3a4d5e (web)");
     assert_eq!(all[0].stop, vec!["docker stop web".to_string()]);
-    assert_eq!(all[1].origin.kind, "kernel");
+    assert_eq!(all[1].origin.kind.id(), "kernel");
 }
 
 #[test]
@@ -330,7 +339,7 @@ fn xinetd_names_the_service_block() {
             .into(),
     );
     let e = &explain_all(&r)[0];
-    assert_eq!(e.origin.kind, "inetd");
+    assert_eq!(e.origin.kind.id(), "inetd");
     assert!(
         e.origin.summary.contains("runs `/usr/sbin/in.daytimed -l`")
             && e.origin.summary.contains("xinetd service daytime"),

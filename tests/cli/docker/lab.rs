@@ -500,7 +500,7 @@ impl Drop for Lab {
 
 /// (mount point, file system type, super options without rw/ro) of the
 /// host's mounts at and below /sys/fs/cgroup, parents first.
-pub(super) fn cgroup_mounts() -> Vec<(PathBuf, String, String)> {
+pub(crate) fn cgroup_mounts() -> Vec<(PathBuf, String, String)> {
     mountinfo()
         .into_iter()
         .filter(|(mount, fstype, _)| {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::ss_compare::compare_settled;
 use crate::support::*;
 
-mod lab;
+pub(crate) mod lab;
 use lab::*;
 
 const TEST: &str = "docker_proxy_and_host_network_container";
