@@ -2,7 +2,8 @@
 //! (a `Query`) and how to print it. Built by `cli`, free of clap types;
 //! plain data.
 
-use crate::collect::Source;
+use std::path::PathBuf;
+
 use crate::query::Query;
 
 /// Everything `app::run` needs to know.
@@ -24,7 +25,7 @@ pub struct Config {
     /// Color and width of human-readable output.
     pub look: Look,
     /// `--backend`: native (Linux) or portable.
-    pub backend: crate::collect::Backend,
+    pub backend: Backend,
 }
 
 /// What to do.
@@ -99,4 +100,23 @@ pub enum ReportFormat {
     /// Prometheus text exposition format, for node_exporter's textfile
     /// collector.
     Prometheus,
+}
+
+/// Where to read from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The running system.
+    Live,
+    /// A recorded tree: `<dir>/proc` (including `proc/net`) and optionally
+    /// `<dir>/etc/passwd`. Used by tests and for offline analysis.
+    Recorded(PathBuf),
+}
+
+/// The Linux backend (netlink, /proc), or the portable one (netstat2,
+/// sysinfo) that other platforms use and Linux can be asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backend {
+    #[default]
+    Native,
+    Portable,
 }

@@ -21,6 +21,31 @@ impl Protocol {
     }
 }
 
+/// Container runtimes whyport recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Docker,
+    Containerd,
+    Kubernetes,
+    Podman,
+    Lxc,
+    Nspawn,
+}
+
+impl Runtime {
+    /// Its name, as its own documentation writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Docker => "Docker",
+            Runtime::Containerd => "containerd",
+            Runtime::Kubernetes => "Kubernetes",
+            Runtime::Podman => "Podman",
+            Runtime::Lxc => "LXC",
+            Runtime::Nspawn => "systemd-nspawn",
+        }
+    }
+}
+
 /// A TCP socket in LISTEN or an unconnected, bound UDP socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Socket {

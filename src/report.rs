@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::explain::namespaces::NsView;
-use crate::model::{Connection, HiddenReason, Host, NatRule, PidState, Process, Protocol};
+use crate::model::{Connection, HiddenReason, Host, NatRule, PidState, Process, Protocol, Runtime};
 use crate::query::Target;
 use crate::services::ServiceRecord;
 
@@ -64,6 +63,36 @@ impl Report {
         self.namespaces.iter().find(|n| n.inode == inode)
     }
 }
+
+impl Listener {
+    /// How an address is written: no brackets, `%interface` when bound to one.
+    pub fn address_text(&self) -> String {
+        match &self.interface {
+            Some(i) => format!("{}%{i}", self.address),
+            None => self.address.to_string(),
+        }
+    }
+
+    /// How an address is shown to people, escaped: `*` for a dual-stack socket
+    /// (as `ss` writes it), with `%interface` when bound to one; IPv6 in
+    /// brackets when a port follows.
+    pub fn address_shown(&self, before_port: bool) -> String {
+        let text = match (self.dual_stack, &self.interface) {
+            (true, Some(i)) => format!("*%{i}"),
+            (true, None) => "*".into(),
+            (false, _) if before_port && self.address.is_ipv6() => {
+                format!("[{}]", self.address_text())
+            }
+            (false, _) => self.address_text(),
+        };
+        crate::sanitize::escape_str(&text)
+    }
+}
+
+/// The version of the JSON document (`--json`, snapshots) that renders
+/// this report, and that baselines are read in; raised only for an
+/// incompatible change (docs/json.md).
+pub const JSON_VERSION: u32 = 2;
 
 /// The compact form of a listener's origin and its warning ids, for one
 /// line of a table.
@@ -173,4 +202,23 @@ pub enum Destination {
     OtherHost,
     /// The rule could not be decoded far enough to tell.
     Unknown,
+}
+
+/// A namespace as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsView {
+    pub inode: u64,
+    /// `host`, `netns`, `container`, `pod`, `docker-sandbox`, `other`.
+    pub kind: &'static str,
+    /// Short, for a table column: `host`, `netns:blue`, `docker:web`,
+    /// `pod:3f2a1b4c`, `net:[4026532310]`. Escaped.
+    pub label: String,
+    /// One phrase for people. Escaped.
+    pub summary: String,
+    /// Container runtime, id and name, when it is a container's.
+    pub container: Option<(Runtime, String, Option<String>)>,
+    /// whyport's own namespace.
+    pub own: bool,
+    /// (interface, address) configured in it.
+    pub addresses: Vec<(String, std::net::IpAddr)>,
 }

@@ -23,8 +23,8 @@ pub mod ports;
 #[path = "../../src/sanitize.rs"]
 pub mod sanitize;
 
-/// What baseline.rs needs of the renderers: the JSON version it reads.
-pub mod render {
+/// What baseline.rs needs of the report: the JSON version it reads.
+pub mod report {
     pub const JSON_VERSION: u32 = 2;
 }
 

@@ -199,13 +199,13 @@ pub fn parse(text: &str) -> Result<Baseline, BaselineError> {
     })?;
     // Version 1 differs only in how forwards' ports are written, which
     // `Forwarded::port_set` reads either way.
-    if !(1..=crate::render::JSON_VERSION).contains(&baseline.version) {
+    if !(1..=crate::report::JSON_VERSION).contains(&baseline.version) {
         return Err(BaselineError {
             position: None,
             message: format!(
                 "baseline is JSON version {}, this whyport reads versions 1 to {}; take a new snapshot",
                 baseline.version,
-                crate::render::JSON_VERSION
+                crate::report::JSON_VERSION
             ),
         });
     }

@@ -269,7 +269,7 @@ impl<'a> Facts<'a> {
                     protocol: Some(l.protocol),
                     families: accepts(l.address, l.dual_stack),
                     address: (!l.address.is_unspecified()).then_some(l.address),
-                    shown_address: crate::render::address_shown(l, false),
+                    shown_address: l.address_shown(false),
                     exposed: e.exposure.beyond_loopback(),
                     forwarded: false,
                     owners,

@@ -185,7 +185,7 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     let mut notes = vec![format!(
         "{} {}:{}{} held by {}",
         l.protocol.as_str(),
-        crate::render::address_shown(l, false),
+        l.address_shown(false),
         l.port,
         l.service
             .map(|s| format!(" ({})", s.name))

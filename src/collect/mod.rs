@@ -12,15 +12,7 @@ use std::path::PathBuf;
 
 use crate::model::{Protocol, Snapshot, Socket};
 
-/// Where to read from.
-#[derive(Debug, Clone)]
-pub enum Source {
-    /// The running system.
-    Live,
-    /// A recorded tree: `<dir>/proc` (including `proc/net`) and optionally
-    /// `<dir>/etc/passwd`. Used by tests and for offline analysis.
-    Recorded(PathBuf),
-}
+pub use crate::config::{Backend, Source};
 
 /// How much to read about each process that holds a socket: each file read
 /// costs several microseconds per process, and a busy host has thousands of
@@ -63,15 +55,6 @@ pub struct Request<'a> {
     pub elsewhere: bool,
     /// Which backend reads the system.
     pub backend: Backend,
-}
-
-/// The Linux backend (netlink, /proc), or the portable one (netstat2,
-/// sysinfo) that other platforms use and Linux can be asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Backend {
-    #[default]
-    Native,
-    Portable,
 }
 
 /// Read the listening sockets the request names, keep those `keep`

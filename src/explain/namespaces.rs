@@ -6,26 +6,8 @@ use super::origin::machine::identify;
 use super::origin::{Runtime, from_cgroup};
 use super::why::origin_of::{runtime_name, short};
 use crate::model::{NetNamespace, Process};
+pub use crate::report::NsView;
 use crate::sanitize::{escape, escape_str};
-
-/// A namespace as the report shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NsView {
-    pub inode: u64,
-    /// `host`, `netns`, `container`, `pod`, `docker-sandbox`, `other`.
-    pub kind: &'static str,
-    /// Short, for a table column: `host`, `netns:blue`, `docker:web`,
-    /// `pod:3f2a1b4c`, `net:[4026532310]`. Escaped.
-    pub label: String,
-    /// One phrase for people. Escaped.
-    pub summary: String,
-    /// Container runtime, id and name, when it is a container's.
-    pub container: Option<(Runtime, String, Option<String>)>,
-    /// whyport's own namespace.
-    pub own: bool,
-    /// (interface, address) configured in it.
-    pub addresses: Vec<(String, std::net::IpAddr)>,
-}
 
 /// Describe `ns`; `names` maps container ids to names, `machines` are
 /// machined's (name, leader).

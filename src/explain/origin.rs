@@ -26,16 +26,7 @@ pub struct Unit {
     pub user: Option<u32>,
 }
 
-/// Container runtimes whyport recognises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
-    Docker,
-    Containerd,
-    Kubernetes,
-    Podman,
-    Lxc,
-    Nspawn,
-}
+pub use crate::model::Runtime;
 
 /// The container a process runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,7 @@ use crate::model::{HiddenReason, Process};
 use crate::report::{Listener, OwnerStatus, Report};
 use crate::services::IANA_SNAPSHOT;
 
-/// Version of the JSON document; bumped only for incompatible changes.
-pub const JSON_VERSION: u32 = 2;
+use crate::report::JSON_VERSION;
 
 /// The whole `--json` document.
 #[derive(Debug, Serialize)]

@@ -13,8 +13,6 @@ mod prometheus;
 mod table;
 pub mod watch;
 
-pub use json::JSON_VERSION;
-
 use std::io::{self, Write};
 
 use crate::config::Output;
@@ -175,25 +173,14 @@ fn pids(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// How an address is written: no brackets, `%interface` when bound to one.
+/// How an address is written (`Listener::address_text`).
 pub fn address_text(l: &crate::report::Listener) -> String {
-    match &l.interface {
-        Some(i) => format!("{}%{i}", l.address),
-        None => l.address.to_string(),
-    }
+    l.address_text()
 }
 
-/// How an address is shown to people, escaped: `*` for a dual-stack socket
-/// (as `ss` writes it), with `%interface` when bound to one; IPv6 in
-/// brackets when a port follows.
+/// How an address is shown to people (`Listener::address_shown`).
 pub fn address_shown(l: &crate::report::Listener, before_port: bool) -> String {
-    let text = match (l.dual_stack, &l.interface) {
-        (true, Some(i)) => format!("*%{i}"),
-        (true, None) => "*".into(),
-        (false, _) if before_port && l.address.is_ipv6() => format!("[{}]", address_text(l)),
-        (false, _) => address_text(l),
-    };
-    crate::sanitize::escape_str(&text)
+    l.address_shown(before_port)
 }
 
 #[cfg(test)]

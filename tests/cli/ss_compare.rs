@@ -90,17 +90,40 @@ fn same_sockets_and_pids_as_ss() {
         .unwrap();
     let _child = Child::fork("wp-ss-shared", &[t4.as_raw_fd(), dual.as_raw_fd()], None);
 
-    let ss = run(Command::new("ss").arg("-tulpnH"));
-    assert!(ss.status.success());
-    let list = listing(&[]);
-    let (ss_keys, ours) = (
-        ss_keys(&String::from_utf8_lossy(&ss.stdout)),
-        whyport_keys(&list),
-    );
-    assert_eq!(
-        ours, ss_keys,
-        "whyport (left) and ss -tulpnH (right) disagree"
-    );
+    // ss and whyport run one after the other, and other processes on the
+    // host (or a test that opens sockets outside the guards) may open
+    // or close sockets meanwhile: compare a run that ss saw the same just
+    // before and just after. A host that never holds still for that long
+    // is compared on what ss saw both times.
+    let ss_now = || {
+        let ss = run(Command::new("ss").arg("-tulpnH"));
+        assert!(ss.status.success());
+        ss_keys(&String::from_utf8_lossy(&ss.stdout))
+    };
+    let mut tries = 0;
+    let ours = loop {
+        tries += 1;
+        let before = ss_now();
+        let ours = whyport_keys(&listing(&[]));
+        let after = ss_now();
+        if before == after {
+            assert_eq!(
+                ours, before,
+                "whyport (left) and ss -tulpnH (right) disagree"
+            );
+            break ours;
+        }
+        if tries == 10 {
+            let stable: Vec<_> = before.iter().filter(|k| after.contains(k)).collect();
+            let missing: Vec<_> = stable.iter().filter(|k| !ours.contains(k)).collect();
+            assert!(
+                missing.is_empty(),
+                "ss listed these both before and after whyport, which did not: {missing:?}"
+            );
+            break ours;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
 
     // Our own sockets are among them, in the forms we expect.
     let port = |s: &Socket| s.local_addr().unwrap().as_socket().unwrap().port();

@@ -40,7 +40,7 @@ impl Machine {
 }
 
 fn runtime_word(r: Runtime) -> &'static str {
-    crate::explain::why::origin_of::runtime_name(r)
+    r.name()
 }
 
 /// The machine whose init is `init`, started by `launcher` (its parent);

@@ -435,14 +435,7 @@ pub(super) fn launcher_text(x: &Launcher) -> String {
 }
 
 pub(crate) fn runtime_name(r: Runtime) -> &'static str {
-    match r {
-        Runtime::Docker => "Docker",
-        Runtime::Containerd => "containerd",
-        Runtime::Kubernetes => "Kubernetes",
-        Runtime::Podman => "Podman",
-        Runtime::Lxc => "LXC",
-        Runtime::Nspawn => "systemd-nspawn",
-    }
+    r.name()
 }
 
 pub(crate) fn short(id: &str) -> &str {
