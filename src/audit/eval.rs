@@ -102,6 +102,19 @@ impl Audit<'_> {
         n
     }
 
+    /// The rules that decided nothing and are not the nearest rule of a
+    /// finding either: candidates for removal. A rule a finding names as
+    /// nearest is what the host drifted from, never stale.
+    pub fn stale(&self) -> Vec<usize> {
+        let nearest: Vec<usize> = self.findings().filter_map(|(_, f)| f.nearest).collect();
+        self.decided()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, n)| *n == 0 && !nearest.contains(i))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     pub fn compliant(&self) -> bool {
         self.results.iter().all(|j| j.findings.is_empty())
     }
@@ -126,6 +139,10 @@ pub struct Finding {
     pub id: String,
     /// Index into `policy.rules` of the rule it is about, if any.
     pub rule: Option<usize>,
+    /// For `not-allowed`: the allow rule that came nearest (same port and
+    /// protocol, fewest unmet conditions), whose conditions the message
+    /// names.
+    pub nearest: Option<usize>,
     /// One line of why, escaped for a terminal.
     pub message: String,
 }
@@ -162,6 +179,7 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
                 findings.push(Finding {
                     id: "denied".into(),
                     rule: Some(i),
+                    nearest: None,
                     message: format!("denied by {}: {because}", rule.label()),
                 });
             }
@@ -169,10 +187,12 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
         }
         None if policy.default == Decision::Allow => true,
         None => {
+            let (message, nearest) = not_allowed(policy, &facts);
             findings.push(Finding {
                 id: "not-allowed".into(),
                 rule: None,
-                message: not_allowed(policy, &facts),
+                nearest,
+                message,
             });
             false
         }
@@ -185,6 +205,7 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
             findings.push(Finding {
                 id: w.id.to_string(),
                 rule: None,
+                nearest: None,
                 message: w.text.clone(),
             });
         }
@@ -198,8 +219,8 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
 }
 
 /// Why no allow rule matched, naming the nearest one (same port and
-/// protocol, fewest unmet conditions) and what it wants.
-fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
+/// protocol, fewest unmet conditions) and what it wants; and which it is.
+fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> (String, Option<usize>) {
     let mut text = format!(
         "no allow rule matches {}/{} and the default is deny",
         facts.shown_ports(),
@@ -209,11 +230,13 @@ fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
     let nearest = policy
         .rules
         .iter()
-        .filter(|r| r.decision == Decision::Allow)
-        .filter(|r| meets(r, facts, Field::Port) && meets(r, facts, Field::Protocol))
-        .map(|r| (r, mismatches(r, facts)))
-        .min_by_key(|(_, m)| m.len());
-    if let Some((rule, unmet)) = nearest {
+        .enumerate()
+        .filter(|(_, r)| r.decision == Decision::Allow)
+        .filter(|(_, r)| meets(r, facts, Field::Port) && meets(r, facts, Field::Protocol))
+        .map(|(i, r)| (i, r, mismatches(r, facts)))
+        .min_by_key(|(_, _, m)| m.len());
+    let index = nearest.as_ref().map(|(i, _, _)| *i);
+    if let Some((_, rule, unmet)) = nearest {
         let unmet: Vec<String> = unmet.iter().map(|f| unmet_text(rule, facts, *f)).collect();
         text.push_str(&format!(
             "; nearest rule {}: {}",
@@ -221,7 +244,7 @@ fn not_allowed(policy: &Policy, facts: &Facts<'_>) -> String {
             unmet.join("; ")
         ));
     }
-    text
+    (text, index)
 }
 
 /// What the rules look at, worked out once per opening.

@@ -486,3 +486,28 @@ fn output_hook_forwards_are_not_openings() {
     r.forwards = vec![f];
     assert_eq!(Opening::all(&r).len(), 1);
 }
+
+/// "matched no listener; remove it if it is stale" is never said of the
+/// rule a finding names as the nearest: that rule is what the host
+/// drifted from (redis moved from loopback to 0.0.0.0).
+#[test]
+fn the_nearest_rule_of_a_finding_is_not_stale() {
+    let redis = process(
+        7,
+        1,
+        "redis-server",
+        100,
+        "0::/system.slice/redis.service\n",
+    );
+    let r = report(vec![listener(Protocol::Tcp, "0.0.0.0", 6379, &[&redis])]);
+    let p = policy(
+        "[[allow]]\nport = 6379\nbind = \"loopback\"\nprocess = \"redis-server\"\n\
+         [[allow]]\nport = 9999\n",
+    );
+    let o = Opening::all(&r);
+    let a = audit(&p, &o);
+    let f = &a.results[0].findings[0];
+    assert_eq!((f.id.as_str(), f.nearest), ("not-allowed", Some(0)));
+    assert_eq!(a.decided(), vec![0, 0]);
+    assert_eq!(a.stale(), vec![1], "only the rule nothing came near");
+}

@@ -11,6 +11,8 @@ use crate::model::{PortSet, Protocol};
 use crate::report::Forward;
 use crate::sanitize::{escape, escape_str};
 
+use super::policy::OWNER_UNKNOWN;
+
 /// One `[[allow]]` rule, before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Draft {
@@ -81,6 +83,42 @@ pub fn policy_for(
             None => drafts.push(d),
         }
     }
+    let text = write(&drafts, openings, host, date);
+    // A listener is decided by the first allow rule that matches it, which
+    // may be another listener's broader rule (a UDP client range, owners
+    // that differ): its warnings must be ignored by the rule that decides
+    // it. Deciding does not depend on ignore lists, so one pass settles it.
+    let Ok(policy) = super::policy::parse(&text) else {
+        return text;
+    };
+    let audit = super::eval::audit(&policy, openings);
+    let mut changed = false;
+    for j in &audit.results {
+        let Some(k) = j.rule else { continue };
+        for f in &j.findings {
+            let id = crate::explain::warning_ids::IDS
+                .iter()
+                .copied()
+                .find(|id| *id == f.id && *id != OWNER_UNKNOWN);
+            if let (Some(id), Some(d)) = (id, drafts.get_mut(k))
+                && !d.ignore.contains(&id)
+            {
+                d.ignore.push(id);
+                d.notes
+                    .push(format!("also decides another listener: {}", f.message));
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        write(&drafts, openings, host, date)
+    } else {
+        text
+    }
+}
+
+/// The policy text of `drafts`.
+fn write(drafts: &[Draft], openings: &[Opening<'_>], host: &str, date: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -107,7 +145,7 @@ pub fn policy_for(
          # Warning ids that are never findings anywhere (see docs/policy.md):\n\
          ignore_warnings = []\n",
     );
-    for d in &drafts {
+    for d in drafts {
         out.push('\n');
         for n in &d.notes {
             // Notes hold process text: escaped, so no line of it can be
@@ -194,11 +232,23 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
     )];
     let mut ignore = Vec::new();
     for w in &e.warnings {
-        if w.id == "udp-ephemeral-client" {
-            continue;
+        match w.id {
+            // The rule allows the whole range for such clients: the warning
+            // says what the rule already says.
+            "udp-ephemeral-client" => {
+                notes.push(
+                    "an unconnected UDP socket in the ephemeral range (a client): allowed across the range".into(),
+                );
+                ignore.push(w.id);
+            }
+            // An owner that cannot be seen cannot be checked: never waved
+            // through (run policy init and audit as root).
+            OWNER_UNKNOWN => {}
+            _ => {
+                notes.push(format!("warning {} ignored: {}", w.id, w.text));
+                ignore.push(w.id);
+            }
         }
-        notes.push(format!("warning {} ignored: {}", w.id, w.text));
-        ignore.push(w.id);
     }
     if leaders.is_empty() {
         notes.push("its owner could not be seen, so the rule names none".into());
@@ -256,7 +306,11 @@ fn forward_drafts(opening: &Opening<'_>, f: &Forward) -> Vec<Draft> {
         );
     }
     let mut ignore = Vec::new();
-    for w in opening.warnings() {
+    for w in opening
+        .warnings()
+        .into_iter()
+        .filter(|w| w.id != OWNER_UNKNOWN)
+    {
         notes.push(format!("warning {} ignored: {}", w.id, w.text));
         ignore.push(w.id);
     }

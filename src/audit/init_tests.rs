@@ -325,3 +325,130 @@ fn forwards_round_trip_through_init_and_audit() {
     let so = Opening::all(&s);
     assert!(!eval::audit(&pol, &so).compliant(), "{text}");
 }
+
+/// A small deterministic generator (xorshift), so that every run checks
+/// the same cases and a failure names its case.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// init -> audit passes on every host state whose owners can be seen:
+/// sockets of both protocols and families, loopback, wildcard, dual-stack
+/// and specific binds, UDP clients in the ephemeral range, kernel sockets,
+/// shared and reuse-port sockets with owners of one or several names,
+/// units, containers, hostile names, and forwards of every port-set shape;
+/// and it never passes one with an owner nobody can see.
+#[test]
+fn init_then_audit_passes_on_generated_hosts() {
+    use crate::model::{NatAction, NatRule, PortSet};
+    use crate::report::{Destination, Forward, OwnerStatus};
+    let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+    let names = [
+        "nginx",
+        "redis-server",
+        "sshd",
+        "python3",
+        "wp-\u{202e}x",
+        "a b",
+    ];
+    let cgroups = [
+        "0::/system.slice/nginx.service\n",
+        "0::/user.slice/user-1000.slice/session-3.scope\n",
+        "0::/system.slice/docker-4f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8.scope\n",
+        "0::/init.scope\n",
+    ];
+    let addresses = ["0.0.0.0", "127.0.0.1", "10.0.0.5", "::", "::1", "fe80::1"];
+    let (mut cases, mut sockets, mut forwards, mut blind) = (0, 0, 0, 0);
+    for case in 0..300 {
+        let mut pid = 100;
+        let mut listeners = Vec::new();
+        let mut hidden = false;
+        for _ in 0..g.below(12) + 1 {
+            let protocol = *g.pick(&[Protocol::Tcp, Protocol::Udp]);
+            let address = *g.pick(&addresses);
+            let port = match g.below(4) {
+                0 => 40_000 + g.below(20_000) as u16,
+                _ => 1 + g.below(10_000) as u16,
+            };
+            let mut owners = Vec::new();
+            for _ in 0..g.below(3) {
+                pid += 1;
+                let (name, cgroup) = (*g.pick(&names), *g.pick(&cgroups));
+                owners.push(process(pid, 1, name, g.below(2) as u32 * 1000, cgroup));
+            }
+            let refs: Vec<&std::sync::Arc<crate::model::Process>> = owners.iter().collect();
+            let mut l = listener(protocol, address, port, &refs);
+            l.inode = 1_000 + listeners.len() as u64;
+            l.dual_stack = address == "::" && g.below(2) == 0;
+            if g.below(25) == 0 {
+                l.owners.clear();
+                l.owner_status = OwnerStatus::Hidden(crate::model::HiddenReason::NotRoot);
+                hidden = true;
+            }
+            listeners.push(l);
+        }
+        let mut r = report(listeners, &[]);
+        for i in 0..g.below(3) {
+            let ports = match g.below(4) {
+                0 => PortSet::only([(8000, 8000 + g.below(100) as u16), (9000, 9000)]),
+                1 => PortSet::except([(22, 22)]),
+                2 => PortSet::Every,
+                _ => PortSet::Undecoded,
+            };
+            r.forwards.push(Forward {
+                rule: NatRule {
+                    family: g.pick(&["ip", "ip6", "inet"]).to_string(),
+                    table: "nat".into(),
+                    chain: "PREROUTING".into(),
+                    handle: i,
+                    protocol: *g.pick(&[Some(Protocol::Tcp), Some(Protocol::Udp), None]),
+                    ports,
+                    action: NatAction::Redirect { ports: None },
+                    ..Default::default()
+                },
+                destination: Destination::ThisHost,
+                to_address: None,
+                to_ports: None,
+                receivers: r.listeners.first().map(|l| l.inode).into_iter().collect(),
+            });
+        }
+        let o = Opening::all(&r);
+        let text = policy_for(&o, Some((32768, 60999)), "host", "2026-11-25");
+        let pol = policy::parse(&text).unwrap_or_else(|e| panic!("case {case}: {e}\n{text}"));
+        let audit = eval::audit(&pol, &o);
+        if hidden {
+            assert!(
+                !audit.compliant(),
+                "case {case}: an unseen owner passed\n{text}"
+            );
+            blind += 1;
+        } else {
+            let findings: Vec<String> = audit
+                .findings()
+                .map(|(_, f)| format!("{}: {}", f.id, f.message))
+                .collect();
+            assert!(audit.compliant(), "case {case}: {findings:?}\n{text}");
+        }
+        cases += 1;
+        sockets += r.listeners.len();
+        forwards += r.forwards.len();
+    }
+    assert_eq!(cases, 300);
+    assert!(
+        sockets > 1_000 && forwards > 200 && blind > 20,
+        "{sockets} {forwards} {blind}"
+    );
+}

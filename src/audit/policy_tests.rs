@@ -195,3 +195,17 @@ fn the_text_is_indexed_once_for_every_rule() {
     // 1 + 5 * 20,000 lines, a blank one, then the bad rule's header.
     assert_eq!((e.line, e.column), (1 + 5 * 20_000 + 2, 1), "{e}");
 }
+
+#[test]
+fn an_unseen_owner_cannot_be_ignored() {
+    for text in [
+        "ignore_warnings = [\"owner-unknown\"]\n",
+        "[[allow]]\nport = 1\nignore_warnings = [\"owner-unknown\"]\n",
+    ] {
+        let e = parse(text).err().map(|e| e.message).unwrap_or_default();
+        assert!(
+            e.contains("cannot be ignored") && e.contains("root"),
+            "{text}: {e}"
+        );
+    }
+}

@@ -113,14 +113,12 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
         rows.write_styled(out, &cx.look, &[2, 3, 4], &paint)?;
         writeln!(out)?;
     }
-    for (i, n) in audit.decided().into_iter().enumerate() {
-        if n == 0 {
-            writeln!(
-                out,
-                "note: {} matched no listener; remove it if it is stale",
-                audit.policy.rules[i].label()
-            )?;
-        }
+    for i in audit.stale() {
+        writeln!(
+            out,
+            "note: {} matched no listener; remove it if it is stale",
+            audit.policy.rules[i].label()
+        )?;
     }
     let (with, count) = counts(audit);
     let total = audit.results.len();
