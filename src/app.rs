@@ -196,7 +196,7 @@ fn audit(
     // Ports a NAT rule forwards are open too: judged whole, as forwards.
     let openings = eval::Opening::all(&report);
     let result = eval::audit(&policy, &openings);
-    let cx = context(config, path);
+    let cx = context(config, path, text.as_bytes(), &report);
     verdict_stands(
         render::audit::render(&result, &report, format, &cx, out).and_then(|()| out.flush()),
     )?;
@@ -217,7 +217,7 @@ fn policy_init(
 ) -> anyhow::Result<Outcome> {
     let report = whole_host(config, Details::Identity, err)?;
     let openings = eval::Opening::all(&report);
-    let cx = context(config, Path::new(""));
+    let cx = context(config, Path::new(""), b"", &report);
     let text = init::policy_for(
         &openings,
         report.host.ephemeral_ports,
@@ -291,7 +291,7 @@ fn diff(
     let now = baseline::parse(&String::from_utf8_lossy(&json))
         .map_err(|e| anyhow::anyhow!("reading back the listing failed: {}", e.message))?;
     let result = baseline::diff(&before, &now, strict);
-    let cx = context(config, path);
+    let cx = context(config, path, text.as_bytes(), &report);
     verdict_stands(render::diff::render(&result, format, &cx, out).and_then(|()| out.flush()))?;
     hidden(&report, err)?;
     Ok(if result.changes.is_empty() {
@@ -460,7 +460,15 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn context(config: &Config, source: &Path) -> render::audit::Context {
+/// Where and when a report is made, and what it rests on: `input` is the
+/// policy's (or baseline's) bytes, whose digest the report carries.
+fn context(
+    config: &Config,
+    source: &Path,
+    input: &[u8],
+    report: &Report,
+) -> render::audit::Context {
+    use sha2::{Digest, Sha256};
     let now = SystemTime::now();
     render::audit::Context {
         source: source.display().to_string(),
@@ -468,6 +476,11 @@ fn context(config: &Config, source: &Path) -> render::audit::Context {
         timestamp: humantime::format_rfc3339_seconds(now).to_string(),
         unix_time: unix_now(),
         look: config.look,
+        policy_sha256: Sha256::digest(input)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        full_visibility: report.hidden.hidden == 0 && report.hidden.partial == 0,
     }
 }
 

@@ -83,6 +83,9 @@ impl<'a> Opening<'a> {
 pub struct Audit<'a> {
     pub policy: &'a Policy,
     pub results: Vec<Judged<'a>>,
+    /// `[[require]]` rules nothing on the host matches, by index into
+    /// `policy.rules`: each a finding (`missing`).
+    pub missing: Vec<usize>,
 }
 
 impl Audit<'_> {
@@ -110,13 +113,17 @@ impl Audit<'_> {
         self.decided()
             .into_iter()
             .enumerate()
-            .filter(|(i, n)| *n == 0 && !nearest.contains(i))
+            .filter(|(i, n)| {
+                *n == 0
+                    && !nearest.contains(i)
+                    && self.policy.rules[*i].decision != Decision::Require
+            })
             .map(|(i, _)| i)
             .collect()
     }
 
     pub fn compliant(&self) -> bool {
-        self.results.iter().all(|j| j.findings.is_empty())
+        self.missing.is_empty() && self.results.iter().all(|j| j.findings.is_empty())
     }
 }
 
@@ -147,12 +154,71 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Judge every opening.
+/// Judge every opening, and find the required ones that are not there.
 pub fn audit<'a>(policy: &'a Policy, openings: &'a [Opening<'a>]) -> Audit<'a> {
+    let facts: Vec<Facts<'_>> = openings.iter().map(Facts::of).collect();
+    let missing = policy
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.decision == Decision::Require)
+        .filter(|(_, r)| !facts.iter().any(|f| matches(r, f)))
+        .map(|(i, _)| i)
+        .collect();
     Audit {
         policy,
         results: openings.iter().map(|o| judge(policy, o)).collect(),
+        missing,
     }
+}
+
+/// What a `[[require]]` rule asks for, in words: `tcp port 22, process
+/// "sshd", bound to loopback`.
+pub fn wanted(rule: &Rule) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let proto = rule.protocol.map_or("", |p| p.as_str());
+    match &rule.ports {
+        Some(r) => {
+            let ranges: Vec<(u16, u16)> = r.iter().map(|r| (r.start, r.end)).collect();
+            parts.push(
+                format!("{proto} port {}", PortSet::only(ranges))
+                    .trim()
+                    .to_string(),
+            );
+        }
+        None if !proto.is_empty() => parts.push(format!("a {proto} listener")),
+        None => {}
+    }
+    if let Some(f) = rule.family {
+        parts.push(format!(
+            "family {}",
+            match f {
+                Family::Ipv4 => "ipv4",
+                Family::Ipv6 => "ipv6",
+            }
+        ));
+    }
+    if rule.bind != Bind::Any {
+        parts.push(format!("bind {}", rule.bind));
+    }
+    for (key, value) in [("process", &rule.process), ("exe", &rule.exe)] {
+        if let Some(v) = value {
+            parts.push(format!("{key} \"{}\"", escape(v)));
+        }
+    }
+    for (key, value) in [
+        ("user", &rule.user),
+        ("unit", &rule.unit),
+        ("container", &rule.container),
+    ] {
+        if let Some(v) = value {
+            parts.push(format!("{key} \"{}\"", escape_str(v)));
+        }
+    }
+    if let Some(f) = rule.forwarded {
+        parts.push(if f { "forwarded by NAT" } else { "a socket" }.into());
+    }
+    parts.join(", ")
 }
 
 fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {

@@ -18,7 +18,8 @@ pub struct Policy {
     pub default: Decision,
     /// Warning ids that are never findings.
     pub ignore_warnings: Vec<String>,
-    /// Deny rules first, then allow rules, each in file order.
+    /// Deny rules first, then allow rules, then require rules, each in
+    /// file order.
     pub rules: Vec<Rule>,
 }
 
@@ -27,6 +28,10 @@ pub struct Policy {
 pub enum Decision {
     Allow,
     Deny,
+    /// `[[require]]`: something on the host must match it (never a
+    /// default).
+    #[serde(skip)]
+    Require,
 }
 
 impl Decision {
@@ -34,6 +39,7 @@ impl Decision {
         match self {
             Decision::Allow => "allow",
             Decision::Deny => "deny",
+            Decision::Require => "require",
         }
     }
 }
@@ -128,11 +134,28 @@ pub struct Rule {
     pub unit: Option<String>,
     pub container: Option<String>,
     pub reason: Option<String>,
+    /// Its `id` (a control id), if given.
+    pub id: Option<String>,
+    /// The first 12 hex digits of the SHA-256 of its kind and conditions:
+    /// its stable name when it has no `id` (moving it in the file or
+    /// rewording its reason does not change it).
+    pub digest: String,
     /// Warning ids that are not findings for the listeners this rule allows.
     pub ignore_warnings: Vec<String>,
 }
 
 impl Rule {
+    /// Its name in machine reports (JUnit cases, Prometheus labels), stable
+    /// across edits elsewhere in the file: `allow NET-001`, or `allow
+    /// 3f2a1b4c5d6e` from its content.
+    pub fn stable_name(&self) -> String {
+        format!(
+            "{} {}",
+            self.decision.as_str(),
+            self.id.as_deref().unwrap_or(&self.digest)
+        )
+    }
+
     /// `allow #2 (line 7)`.
     pub fn label(&self) -> String {
         format!(
@@ -168,6 +191,8 @@ struct RawPolicy {
     allow: Vec<Spanned<RawRule>>,
     #[serde(default)]
     deny: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    require: Vec<Spanned<RawRule>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,8 +213,34 @@ struct RawRule {
     unit: Option<String>,
     container: Option<String>,
     reason: Option<String>,
+    id: Option<RuleId>,
     #[serde(default)]
     ignore_warnings: Vec<WarningId>,
+}
+
+/// A rule's `id`, a control id such as `NET-001`: letters, digits and
+/// `-_.:`, so that it can name a JUnit case or a Prometheus label as it is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+struct RuleId(String);
+
+impl TryFrom<String> for RuleId {
+    type Error = String;
+    fn try_from(text: String) -> Result<RuleId, String> {
+        let ok = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        if ok {
+            Ok(RuleId(text))
+        } else {
+            Err(format!(
+                "id = \"{}\" must be 1 to 64 letters, digits or - _ . : (like \"NET-001\")",
+                text.escape_debug()
+            ))
+        }
+    }
 }
 
 /// `process_hex` / `exe_hex`: raw bytes as hex digits, two per byte.
@@ -305,7 +356,12 @@ pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         }
     })?;
     let mut rules = Vec::new();
-    for (decision, raw_rules) in [(Decision::Deny, raw.deny), (Decision::Allow, raw.allow)] {
+    let kinds = [
+        (Decision::Deny, raw.deny),
+        (Decision::Allow, raw.allow),
+        (Decision::Require, raw.require),
+    ];
+    for (decision, raw_rules) in kinds {
         for (i, spanned) in raw_rules.into_iter().enumerate() {
             let (line, column) = index.header_position(spanned.span().start);
             let fail = |message: String| PolicyError {
@@ -366,7 +422,13 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
         unit: raw.unit,
         container: raw.container,
         reason: raw.reason,
+        id: raw.id.map(|i| i.0),
+        digest: String::new(),
         ignore_warnings: raw.ignore_warnings.into_iter().map(|w| w.0).collect(),
+    };
+    let rule = Rule {
+        digest: digest(&rule),
+        ..rule
     };
     let conditions = rule.ports.is_some()
         || rule.forwarded.is_some()
@@ -382,12 +444,37 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
         let instead = match decision {
             Decision::Allow => "default = \"allow\"",
             Decision::Deny => "default = \"deny\"",
+            Decision::Require => "no rule",
         };
         return Err(format!(
             "{what} has no condition (port, ports, range, forwarded, protocol, family, bind, process, process_hex, exe, exe_hex, user, unit or container) and would match every listener; use {instead} for that"
         ));
     }
     Ok(rule)
+}
+
+/// The content digest of a rule: its kind and every condition, in a fixed
+/// order and form (not its position, reason or ignored warnings).
+fn digest(r: &Rule) -> String {
+    use sha2::{Digest, Sha256};
+    let text = format!(
+        "{}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        r.decision.as_str(),
+        r.ports
+            .as_ref()
+            .map(|p| p.iter().map(|r| (r.start, r.end)).collect::<Vec<_>>()),
+        r.forwarded,
+        r.protocol.map(|p| p.as_str()),
+        r.family,
+        r.bind,
+        r.process,
+        r.exe,
+        r.user,
+        r.unit,
+        r.container
+    );
+    let hash = Sha256::digest(text.as_bytes());
+    hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the lines of a policy start, and which are rule headers: built in

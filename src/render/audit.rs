@@ -27,6 +27,10 @@ pub struct Context {
     pub unix_time: u64,
     /// Color and width for the table.
     pub look: super::look::Look,
+    /// SHA-256 of the policy's (or baseline's) bytes, hex.
+    pub policy_sha256: String,
+    /// Every owner could be seen (no hidden or partial owners).
+    pub full_visibility: bool,
 }
 
 pub fn render(
@@ -104,6 +108,17 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
         };
         rows.push([f.id.clone(), socket(j), holders(j), rule, f.message.clone()]);
     }
+    for &i in &audit.missing {
+        any = true;
+        let r = &audit.policy.rules[i];
+        rows.push([
+            "missing".into(),
+            "-".into(),
+            "-".into(),
+            r.label(),
+            missing_text(r),
+        ]);
+    }
     if any {
         let paint = |col: usize, _: &str| match col {
             0 => Some(super::look::RED),
@@ -122,6 +137,20 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
     }
     let (with, count) = counts(audit);
     let total = audit.results.len();
+    // The evidence, then the verdict: the last line stays the verdict.
+    writeln!(
+        out,
+        "evidence: whyport {}, policy sha256 {}, IANA registry of {}, at {}, {}",
+        env!("CARGO_PKG_VERSION"),
+        cx.policy_sha256,
+        crate::services::IANA_SNAPSHOT,
+        escape_str(&cx.timestamp),
+        if cx.full_visibility {
+            "every owner seen"
+        } else {
+            "NOT every owner seen (see the notice on stderr)"
+        }
+    )?;
     let verdict = if audit.compliant() {
         super::look::paint(&cx.look, super::look::GREEN, "PASS")
     } else {
@@ -138,7 +167,8 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
     )
 }
 
-/// (listeners with findings, findings).
+/// (listeners with findings, findings: a missing requirement counts as
+/// one).
 fn counts(audit: &Audit<'_>) -> (usize, usize) {
     (
         audit
@@ -146,13 +176,28 @@ fn counts(audit: &Audit<'_>) -> (usize, usize) {
             .iter()
             .filter(|j| !j.findings.is_empty())
             .count(),
-        audit.findings().count(),
+        audit.findings().count() + audit.missing.len(),
+    )
+}
+
+/// Why a `[[require]]` rule is a finding, escaped.
+fn missing_text(r: &Rule) -> String {
+    let why = r
+        .reason
+        .as_deref()
+        .map(|x| format!(" ({})", escape_str(x)))
+        .unwrap_or_default();
+    format!(
+        "nothing on the host is {}{why}",
+        crate::audit::eval::wanted(r)
     )
 }
 
 #[derive(Serialize)]
 struct AuditJson<'a> {
     version: u32,
+    /// What the result rests on (docs/policy.md).
+    evidence: std::collections::BTreeMap<&'static str, String>,
     policy: &'a str,
     hostname: &'a str,
     timestamp: &'a str,
@@ -168,9 +213,9 @@ struct AuditJson<'a> {
 #[derive(Serialize)]
 struct FindingJson<'a> {
     id: &'a str,
-    message: &'a str,
-    /// Index into `listeners`.
-    listener: usize,
+    message: String,
+    /// Index into `listeners`; null for a missing requirement.
+    listener: Option<usize>,
     rule: Option<RuleRef<'a>>,
 }
 
@@ -219,8 +264,8 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
         for f in &j.findings {
             findings.push(FindingJson {
                 id: &f.id,
-                message: &f.message,
-                listener: i,
+                message: f.message.clone(),
+                listener: Some(i),
                 rule: f.rule.map(|r| rule_ref(&rules[r])),
             });
         }
@@ -236,9 +281,18 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
             findings: j.findings.iter().map(|f| f.id.as_str()).collect(),
         });
     }
+    for &i in &audit.missing {
+        findings.push(FindingJson {
+            id: "missing",
+            message: missing_text(&rules[i]),
+            listener: None,
+            rule: Some(rule_ref(&rules[i])),
+        });
+    }
     let (with, _) = counts(audit);
     let doc = AuditJson {
-        version: 1,
+        version: 2,
+        evidence: evidence(cx).into_iter().collect(),
         policy: &cx.source,
         hostname: &cx.hostname,
         timestamp: &cx.timestamp,
@@ -265,6 +319,10 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
 /// matched) and one for the default; suite `whyport.audit.listeners`: a
 /// passing case per listener without findings and a failing case per
 /// finding.
+/// JUnit XML. Case names are stable from run to run (CI keeps their
+/// history): rules by `stable_name` (their `id`, or a digest of their
+/// content), listeners by protocol, address and port, UDP clients of the
+/// ephemeral range as one case; PIDs and line numbers go in the bodies.
 fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
     let mut rules = Vec::new();
     for (i, r) in audit.policy.rules.iter().enumerate() {
@@ -274,7 +332,7 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
             .filter(|j| j.rule == Some(i))
             .map(|j| format!("{} held by {}", socket(j), holders(j)))
             .collect();
-        let name = format!(
+        let about = format!(
             "{}{}",
             r.label(),
             r.reason
@@ -282,22 +340,26 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
                 .map(|x| format!(": {x}"))
                 .unwrap_or_default()
         );
-        let failure = (r.decision == Decision::Deny && !matched.is_empty()).then(|| {
-            (
+        let failure = match r.decision {
+            Decision::Deny if !matched.is_empty() => Some((
                 "denied".to_string(),
                 format!("{} matched {} listener(s)", r.label(), matched.len()),
-                matched.join("\n"),
-            )
-        });
-        let output = (failure.is_none()).then(|| {
-            if matched.is_empty() {
-                "matched no listener".to_string()
-            } else {
-                format!("allowed:\n{}", matched.join("\n"))
+                format!("{about}\n{}", matched.join("\n")),
+            )),
+            Decision::Require if audit.missing.contains(&i) => {
+                Some(("missing".to_string(), missing_text(r), about.clone()))
             }
-        });
+            _ => None,
+        };
+        let output = failure
+            .is_none()
+            .then(|| match (r.decision, matched.is_empty()) {
+                (Decision::Require, _) => format!("{about}\nmet"),
+                (_, true) => format!("{about}\nmatched no listener"),
+                (_, false) => format!("{about}\nallowed:\n{}", matched.join("\n")),
+            });
         rules.push(Case {
-            name,
+            name: r.stable_name(),
             failure,
             output,
         });
@@ -309,7 +371,7 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
         .map(|j| format!("{} held by {}", socket(j), holders(j)))
         .collect();
     rules.push(Case {
-        name: format!("default = \"{}\"", audit.policy.default.as_str()),
+        name: format!("default {}", audit.policy.default.as_str()),
         failure: (!caught.is_empty()).then(|| {
             (
                 "not-allowed".to_string(),
@@ -319,19 +381,59 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
         }),
         output: None,
     });
-    let mut listeners = Vec::new();
+    // One case per stable name (a SO_REUSEPORT group is one socket address;
+    // UDP clients of the ephemeral range are one case), failing with every
+    // finding of its members.
+    let mut groups: Vec<(String, Vec<&Judged<'_>>)> = Vec::new();
     for j in &audit.results {
-        if j.findings.is_empty() {
+        let name = case_name(j);
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, members)) => members.push(j),
+            None => groups.push((name, vec![j])),
+        }
+    }
+    let mut listeners = Vec::new();
+    for (name, members) in &groups {
+        let held: Vec<String> = members
+            .iter()
+            .map(|j| {
+                format!(
+                    "{} held by {}, {}",
+                    socket(j),
+                    holders(j),
+                    rule_label(audit, j.rule)
+                )
+            })
+            .collect();
+        let mut ids: Vec<&str> = Vec::new();
+        for j in members {
+            for f in &j.findings {
+                if !ids.contains(&f.id.as_str()) {
+                    ids.push(&f.id);
+                }
+            }
+        }
+        if ids.is_empty() {
             listeners.push(Case {
-                name: format!("{} held by {}", socket(j), holders(j)),
+                name: name.clone(),
                 failure: None,
-                output: Some(format!("allowed by {}", rule_label(audit, j.rule))),
+                output: Some(format!("allowed:\n{}", held.join("\n"))),
             });
         }
-        for f in &j.findings {
+        for id in ids {
+            let messages: Vec<&str> = members
+                .iter()
+                .flat_map(|j| j.findings.iter())
+                .filter(|f| f.id == id)
+                .map(|f| f.message.as_str())
+                .collect();
             listeners.push(Case {
-                name: format!("{} held by {} [{}]", socket(j), holders(j), f.id),
-                failure: Some((f.id.clone(), f.message.clone(), f.message.clone())),
+                name: format!("{name} [{id}]"),
+                failure: Some((
+                    id.to_string(),
+                    messages.first().copied().unwrap_or_default().to_string(),
+                    format!("{}\n{}", messages.join("\n"), held.join("\n")),
+                )),
                 output: None,
             });
         }
@@ -351,9 +453,42 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
         &suites,
         cx.timestamp.trim_end_matches('Z'),
         &cx.hostname,
-        &[("policy", cx.source.clone())],
+        &evidence(cx),
         out,
     )
+}
+
+/// A listener's name in reports that must not change from run to run: its
+/// protocol, address and port (no PIDs); a UDP client of the ephemeral
+/// range, whose port is new each run, as the range.
+fn case_name(j: &Judged<'_>) -> String {
+    let client = j
+        .opening
+        .warnings()
+        .iter()
+        .any(|w| w.id == "udp-ephemeral-client");
+    match j.opening {
+        Opening::Socket(e) if client => format!(
+            "udp {}:ephemeral-range clients",
+            super::address_shown(e.listener, true)
+        ),
+        _ => socket(j),
+    }
+}
+
+/// What an audit result rests on, for every format: the whyport version,
+/// the policy's SHA-256, the IANA snapshot, the host, the time and whether
+/// every owner could be seen.
+pub fn evidence(cx: &Context) -> Vec<(&'static str, String)> {
+    vec![
+        ("policy", cx.source.clone()),
+        ("policy_sha256", cx.policy_sha256.clone()),
+        ("whyport_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("iana_snapshot", crate::services::IANA_SNAPSHOT.to_string()),
+        ("hostname", cx.hostname.clone()),
+        ("timestamp", cx.timestamp.clone()),
+        ("full_visibility", cx.full_visibility.to_string()),
+    ]
 }
 
 fn prometheus(
