@@ -58,23 +58,33 @@ fn user_error(message: String, hint: &'static str) -> anyhow::Error {
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
     match &config.command {
         Command::List => list(config, out, err),
-        Command::Audit { policy, format } => audit(config, policy, *format, out, err),
+        Command::Audit {
+            policy,
+            format,
+            output,
+        } => audit(config, policy, *format, output.as_deref(), out, err),
         Command::PolicyInit { output } => policy_init(config, output.as_deref(), out, err),
         Command::Snapshot { output } => snapshot(config, output.as_deref(), out, err),
         Command::Completions { shell } => {
             crate::cli::completions(shell, out)?;
             Ok(Outcome::Listed)
         }
-        Command::Man => {
-            crate::cli::man(out)?;
-            Ok(Outcome::Listed)
-        }
+        Command::Man { page, dir } => man(page.as_deref(), dir.as_deref(), out),
         Command::Watch { interval, json } => watch(config, *interval, *json, out, err),
         Command::Diff {
             baseline,
             format,
+            output,
             strict,
-        } => diff(config, baseline, *format, *strict, out, err),
+        } => diff(
+            config,
+            baseline,
+            *format,
+            output.as_deref(),
+            *strict,
+            out,
+            err,
+        ),
     }
 }
 
@@ -171,11 +181,12 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     Ok(outcome)
 }
 
-/// `whyport audit --policy FILE`.
+/// `whyport audit --policy FILE [-o FILE]`.
 fn audit(
     config: &Config,
     path: &Path,
     format: ReportFormat,
+    output: Option<&Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
@@ -189,7 +200,7 @@ fn audit(
     let policy = policy::parse(&text).map_err(|e| {
         user_error(
             format!("{}:{e}", path.display()),
-            "fix the policy; its format is described in docs/policy.md",
+            "fix the policy; its format is described in `man 5 whyport-policy`",
         )
     })?;
     let report = whole_host(config, Details::Identity, err)?;
@@ -197,9 +208,9 @@ fn audit(
     let openings = eval::Opening::all(&report);
     let result = eval::audit(&policy, &openings);
     let cx = context(config, path, text.as_bytes(), &report);
-    verdict_stands(
-        render::audit::render(&result, &report, format, &cx, out).and_then(|()| out.flush()),
-    )?;
+    report_to(output, out, |w| {
+        render::audit::render(&result, &report, format, &cx, w)
+    })?;
     hidden(&report, err)?;
     Ok(if result.compliant() {
         Outcome::Listed
@@ -251,11 +262,12 @@ fn snapshot(
     Ok(Outcome::Listed)
 }
 
-/// `whyport diff BASELINE`.
+/// `whyport diff BASELINE [-o FILE]`.
 fn diff(
     config: &Config,
     path: &Path,
     format: ReportFormat,
+    output: Option<&Path>,
     strict: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -292,13 +304,35 @@ fn diff(
         .map_err(|e| anyhow::anyhow!("reading back the listing failed: {}", e.message))?;
     let result = baseline::diff(&before, &now, strict);
     let cx = context(config, path, text.as_bytes(), &report);
-    verdict_stands(render::diff::render(&result, format, &cx, out).and_then(|()| out.flush()))?;
+    report_to(output, out, |w| {
+        render::diff::render(&result, format, &cx, w)
+    })?;
     hidden(&report, err)?;
     Ok(if result.changes.is_empty() {
         Outcome::Listed
     } else {
         Outcome::Findings
     })
+}
+
+/// `whyport man [PAGE]`: one page on `out`; `whyport man --dir DIR`:
+/// every page written to DIR as NAME.SECTION, each like `-o FILE`.
+fn man(page: Option<&str>, dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    if let Some(dir) = dir {
+        for page in crate::cli::pages() {
+            emit(Some(&dir.join(page.file_name())), page.text.as_bytes(), out)?;
+        }
+        return Ok(Outcome::Listed);
+    }
+    let Some(page) = crate::cli::man(page) else {
+        return Err(user_error(
+            format!("no man page {}", page.unwrap_or_default()),
+            "name whyport, a command (audit, diff, snapshot, policy, policy-init, watch, completions, man) or policy.5",
+        ));
+    };
+    out.write_all(page.text.as_bytes())?;
+    out.flush()?;
+    Ok(Outcome::Listed)
 }
 
 /// `whyport watch`: poll the socket table every `interval` (one sock_diag
@@ -431,6 +465,28 @@ fn verdict_stands(written: std::io::Result<()>) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
+}
+
+/// Write a report (an audit's, a diff's) with `render`: to `out`, where a
+/// closed pipe leaves the verdict standing, or with `-o FILE` whole to the
+/// file through `emit`, where a failed write is an error (exit 2: the
+/// report was asked for and is not there).
+fn report_to(
+    output: Option<&Path>,
+    out: &mut dyn Write,
+    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    if output.is_some_and(|p| !files::is_standard(p)) {
+        let mut bytes = Vec::new();
+        render(&mut bytes)?;
+        // `-o /dev/stdout | head`: the verdict stands, as it does on `out`.
+        return match emit(output, &bytes, out) {
+            Err(e) if is_broken_pipe(&e) => Ok(()),
+            other => other,
+        };
+    }
+    verdict_stands(render(out).and_then(|()| out.flush()))?;
+    Ok(())
 }
 
 /// Whether `e` is, or was caused by, a closed pipe.

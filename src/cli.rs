@@ -11,42 +11,23 @@ use crate::config::{Command, Config, Look, Output, ReportFormat};
 use crate::model::Protocol;
 use crate::query::{self, Filter, PortRange, Query, Target};
 
-const AFTER_HELP: &str = "\
-Examples:
-  whyport                 every listening socket, its owners and service
-  whyport 8080            why is port 8080 open? (also :8080, 53/udp, 8000-8100)
-  whyport ssh             the ports registered for ssh that are open here
-  whyport --pid 1234      every port process 1234 holds
-  kill $(whyport -q 8080) the PIDs only, for scripts
-  whyport --format csv    one row per socket (also: ndjson, json)
-  whyport policy init > whyport.toml    a policy allowing what is open now
-  whyport audit --policy whyport.toml   does this host comply? (exit 1 if not)
-  whyport snapshot -o base.json; whyport diff base.json   what changed since?
+mod help;
+mod man;
+mod policy_page;
 
-Exit codes (the verdict, also when the output pipe is closed early):
-  0  success: listed, the host complies, nothing changed
-  1  nothing is listening on what was asked (a target or a filter);
-     audit: the host does not comply; diff: something changed
-  2  usage or runtime error (also a malformed policy or baseline; -q
-     without a target, or when an owner cannot be seen; a --pid whose
-     open files cannot be read)
-
-ADDRESS '*' means every IPv4 and IPv6 address: an IPv6 socket with
-IPV6_V6ONLY off, which also accepts IPv4. '::' is IPv6 only.
-
-Service names come from the IANA Service Name and Transport Protocol Port
-Number Registry (CC0), snapshot of 2026-04-09.
-The IANA service 'audit' (port 182) is asked about as 182 or audit/tcp,
-since 'whyport audit' is the audit command.
-JSON schema: docs/json.md. Policies and baselines: docs/policy.md.";
-
-/// whyport: why is this port open? Lists every listening TCP and UDP socket
-/// with every process that holds it and the service registered for its port.
+/// Why is this port open? Every listening socket, its owners and the reason
+///
+/// Lists every listening TCP and UDP socket with every process that holds
+/// it and the service registered for its port; explains a port, a service
+/// or a process in full (what started it, where it is reachable from, what
+/// looks risky); audits the host against a port policy and compares it with
+/// a snapshot.
 #[derive(Debug, Parser)]
 #[command(
     name = "whyport",
     version,
-    after_help = AFTER_HELP,
+    after_help = help::SHORT,
+    after_long_help = help::long("whyport", help::LIST, help::EXIT_LIST, help::LIST_NOTES),
     args_conflicts_with_subcommands = true
 )]
 pub struct Args {
@@ -99,7 +80,8 @@ pub struct Args {
     #[arg(long = "no-header")]
     no_header: bool,
 
-    /// Print one JSON document (schema: docs/json.md); indented on a terminal
+    /// Print one JSON document (schema: docs/json.md, installed in
+    /// /usr/share/doc/whyport); indented on a terminal
     #[arg(long = "json", conflicts_with_all = ["quiet", "format"])]
     json: bool,
 
@@ -186,37 +168,84 @@ impl From<Format> for ReportFormat {
 
 #[derive(Debug, Subcommand)]
 enum Sub {
-    /// Check every listener against a port policy (docs/policy.md); exit 0
-    /// when the host complies, 1 when it does not
+    /// Check every listener against a port policy
+    ///
+    /// Every listening socket and every port a NAT rule forwards is judged
+    /// by the policy (man 5 whyport-policy): deny rules, allow rules, the
+    /// default, and the warnings whyport explains. The exit status is the
+    /// verdict: 0 when the host complies, 1 when it does not, whatever the
+    /// format and wherever the report goes.
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-audit", help::AUDIT, help::EXIT_AUDIT, "")
+    )]
     Audit {
-        /// The policy file (TOML), at most 64 MiB; `-` reads standard input.
-        /// Start from `whyport policy init`
+        /// The policy file (TOML); `-` reads standard input
+        ///
+        /// At most 64 MiB, a regular file not under /proc or /sys. Start
+        /// from `whyport policy init`; the format: man 5 whyport-policy.
         #[arg(long = "policy", value_name = "FILE")]
         policy: PathBuf,
-        /// table, json, junit (JUnit XML for CI) or prometheus (for
-        /// node_exporter's textfile collector)
+        /// table, json, junit or prometheus
+        ///
+        /// table for people, json (one document), junit (JUnit XML for
+        /// CI), prometheus (for node_exporter's textfile collector).
         #[arg(long = "format", value_name = "FORMAT", default_value = "table")]
         format: Format,
+        /// The report as one JSON document: --format json
+        #[arg(long = "json", conflicts_with = "format")]
+        json: bool,
+        /// Write the report to FILE instead of standard output
+        ///
+        /// Written whole or not at all (a new file renamed over it); a
+        /// symbolic link is followed only to a device or FIFO. The exit
+        /// status stays the verdict.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
         /// Numbers only: uids instead of user names
         #[arg(short = 'n', long = "numeric")]
         numeric: bool,
     },
     /// Write policies
+    ///
+    /// `whyport policy init` prints a policy that allows what is open now;
+    /// the policy format: man 5 whyport-policy.
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-policy", help::POLICY, help::EXIT_OTHER, "")
+    )]
     Policy {
         #[command(subcommand)]
         command: PolicySub,
     },
     /// Record the listeners (the JSON listing) to compare with later
+    ///
+    /// The same document as `whyport --json` over the whole host, for
+    /// `whyport diff`.
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-snapshot", help::SNAPSHOT, help::EXIT_OTHER, "")
+    )]
     Snapshot {
         /// Write to FILE instead of standard output
+        ///
+        /// Written whole or not at all (a new file renamed over it); a
+        /// symbolic link is followed only to a device or FIFO.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Stream listeners as they open and close, with owner and origin (one
-    /// line each, or NDJSON with --json), until Ctrl-C
+    /// Stream listeners as they open and close, until Ctrl-C
+    ///
+    /// One line per event with owner and origin, or one JSON object per
+    /// event with --json. Ends with exit status 0 on Ctrl-C or SIGTERM.
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-watch", help::WATCH, help::EXIT_OTHER, "")
+    )]
     Watch {
-        /// Seconds between two looks at the socket table (a listener open
-        /// for less than that may be missed)
+        /// Seconds between two looks at the socket table
+        ///
+        /// A listener open for less than that may be missed; 0.05 to 86400.
         #[arg(long = "interval", value_name = "SECONDS", default_value = "1", value_parser = parse_interval)]
         interval: std::time::Duration,
         /// One JSON object per event (schema: docs/json.md)
@@ -227,22 +256,58 @@ enum Sub {
         numeric: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-completions", help::COMPLETIONS, help::EXIT_OTHER, "")
+    )]
     Completions {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): whyport man > /usr/local/share/man/man1/whyport.1
-    Man,
-    /// What opened, closed or changed owner, executable, user or bind since
-    /// a snapshot; exit 1 if anything did
+    /// Print a man page, or write them all to a directory
+    ///
+    /// The pages: whyport(1), one per command (whyport-audit(1), ...) and
+    /// whyport-policy(5), the policy file format.
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-man", help::MAN, help::EXIT_OTHER, "")
+    )]
+    Man {
+        /// The page: whyport (the default), a command (audit, diff,
+        /// policy-init, ...) or policy.5
+        #[arg(value_name = "PAGE", conflicts_with = "dir")]
+        page: Option<String>,
+        /// Write every page to DIR as NAME.SECTION (whyport-audit.1, ...)
+        #[arg(long = "dir", value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// What opened, closed or changed since a snapshot
+    ///
+    /// Compares the listeners of now with a baseline written by `whyport
+    /// snapshot`: a listener that opened or closed, or changed owner,
+    /// executable, user or bind. The exit status is the verdict: 0 when
+    /// nothing changed, 1 when something did, whatever the format and
+    /// wherever the report goes.
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-diff", help::DIFF, help::EXIT_DIFF, "")
+    )]
     Diff {
-        /// A file written by `whyport snapshot` (or `whyport --json`), at
-        /// most 64 MiB; `-` reads standard input
+        /// A file written by `whyport snapshot`; `-` reads standard input
+        ///
+        /// Or by `whyport --json`; at most 64 MiB.
         #[arg(value_name = "BASELINE")]
         baseline: PathBuf,
         /// table, json, junit or prometheus
         #[arg(long = "format", value_name = "FORMAT", default_value = "table")]
         format: Format,
+        /// Write the report to FILE instead of standard output
+        ///
+        /// Written whole or not at all (a new file renamed over it); a
+        /// symbolic link is followed only to a device or FIFO. The exit
+        /// status stays the verdict.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
         /// Also count changed PIDs, start times and command lines (a restart)
         #[arg(long = "strict")]
         strict: bool,
@@ -252,8 +317,19 @@ enum Sub {
 #[derive(Debug, Subcommand)]
 enum PolicySub {
     /// Print a policy that allows exactly what is open now, commented
+    ///
+    /// One allow rule per listener and per forwarded port, each after
+    /// comments saying what it allowed, so that `whyport audit` passes on
+    /// the same host and the risks stay visible.
+    #[command(
+        after_help = help::SHORT,
+        after_long_help = help::long("whyport-policy-init", help::POLICY, help::EXIT_OTHER, "")
+    )]
     Init {
         /// Write to FILE instead of standard output
+        ///
+        /// Written whole or not at all (a new file renamed over it); a
+        /// symbolic link is followed only to a device or FIFO.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
@@ -323,12 +399,19 @@ impl Args {
             Some(Sub::Audit {
                 policy,
                 format,
+                json,
+                output,
                 numeric: n,
             }) => {
                 numeric |= n;
                 Command::Audit {
                     policy,
-                    format: format.into(),
+                    format: if json {
+                        ReportFormat::Json
+                    } else {
+                        format.into()
+                    },
+                    output,
                 }
             }
             Some(Sub::Policy {
@@ -338,7 +421,7 @@ impl Args {
             Some(Sub::Completions { shell }) => Command::Completions {
                 shell: shell.to_string(),
             },
-            Some(Sub::Man) => Command::Man,
+            Some(Sub::Man { page, dir }) => Command::Man { page, dir },
             Some(Sub::Watch {
                 interval,
                 json,
@@ -350,10 +433,12 @@ impl Args {
             Some(Sub::Diff {
                 baseline,
                 format,
+                output,
                 strict,
             }) => Command::Diff {
                 baseline,
                 format: format.into(),
+                output,
                 strict,
             },
         };
@@ -421,12 +506,7 @@ pub fn completions(shell: &str, out: &mut dyn std::io::Write) -> anyhow::Result<
     Ok(())
 }
 
-/// Write the man page, generated from the same definition as `--help`.
-pub fn man(out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    use clap::CommandFactory;
-    clap_mangen::Man::new(Args::command()).render(out)?;
-    Ok(())
-}
+pub use man::{man, pages};
 
 #[cfg(test)]
 mod tests {
@@ -496,7 +576,8 @@ mod tests {
             c.command,
             Command::Audit {
                 policy: "p.toml".into(),
-                format: ReportFormat::Junit
+                format: ReportFormat::Junit,
+                output: None
             }
         );
         assert_eq!(
@@ -514,6 +595,7 @@ mod tests {
             Command::Diff {
                 baseline: "b.json".into(),
                 format: ReportFormat::Prometheus,
+                output: None,
                 strict: true
             }
         );
@@ -525,6 +607,22 @@ mod tests {
         assert!(matches!(
             config(&["--format", "json"]).output,
             Output::Json { .. }
+        ));
+        // audit --json is --format json; -o goes with audit and diff.
+        assert_eq!(
+            config(&["audit", "--policy", "p", "--json", "-o", "r.json"]).command,
+            Command::Audit {
+                policy: "p".into(),
+                format: ReportFormat::Json,
+                output: Some("r.json".into())
+            }
+        );
+        assert!(matches!(
+            config(&["diff", "b.json", "-o", "d.txt"]).command,
+            Command::Diff {
+                output: Some(_),
+                ..
+            }
         ));
         // The hidden --proc-root reaches the subcommands.
         let c = config(&["audit", "--policy", "p", "--proc-root", "/x"]);

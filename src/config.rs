@@ -37,6 +37,8 @@ pub enum Command {
     Audit {
         policy: std::path::PathBuf,
         format: ReportFormat,
+        /// `-o FILE`: the report goes there instead of standard output.
+        output: Option<std::path::PathBuf>,
     },
     /// `whyport policy init`: a policy allowing what is open now.
     PolicyInit { output: Option<std::path::PathBuf> },
@@ -44,8 +46,12 @@ pub enum Command {
     Snapshot { output: Option<std::path::PathBuf> },
     /// `whyport completions SHELL`: a completion script.
     Completions { shell: String },
-    /// `whyport man`: the man page.
-    Man,
+    /// `whyport man [PAGE]`: one man page (whyport(1) by default), or
+    /// with `--dir DIR` every page written there.
+    Man {
+        page: Option<String>,
+        dir: Option<std::path::PathBuf>,
+    },
     /// `whyport watch`: listeners opening and closing, as they happen.
     Watch {
         interval: std::time::Duration,
@@ -55,6 +61,8 @@ pub enum Command {
     Diff {
         baseline: std::path::PathBuf,
         format: ReportFormat,
+        /// `-o FILE`: the report goes there instead of standard output.
+        output: Option<std::path::PathBuf>,
         /// Also count PIDs, start times and command lines.
         strict: bool,
     },

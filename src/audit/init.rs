@@ -139,7 +139,7 @@ fn write(drafts: &[Draft], openings: &[Opening<'_>], host: &str, date: &str) -> 
     );
     out.push_str(
         "# Review every rule: it allows what was open, which is not always what should be.\n\
-         # Check it with `whyport audit --policy FILE`; reference: docs/policy.md.\n\n\
+         # Check it with `whyport audit --policy FILE`; reference: man 5 whyport-policy (docs/policy.md).\n\n\
          # A listener no rule allows is a finding.\n\
          default = \"deny\"\n\n\
          # Warning ids that are never findings anywhere (see docs/policy.md):\n\

@@ -457,7 +457,7 @@ fn malformed_policies_and_baselines_are_one_line_errors() {
             err.starts_with(&expected),
             "{body:?}: want {expected:?}, got {err}"
         );
-        assert!(err.contains("docs/policy.md"), "{err}");
+        assert!(err.contains("man 5 whyport-policy"), "{err}");
     }
     let o = run(whyport().args(["audit", "--policy", "/nonexistent/whyport.toml"]));
     assert_eq!(code(&o), 2);

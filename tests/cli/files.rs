@@ -641,3 +641,110 @@ fn root_is_warned_of_a_policy_others_can_change() {
         ))
     );
 }
+
+/// A policy the recorded tree breaks: every listener is a finding.
+fn deny_all(dir: &Path) -> PathBuf {
+    let policy = dir.join("deny.toml");
+    fs::write(&policy, "default = \"deny\"\n").unwrap();
+    policy
+}
+
+/// The audit's JSON without what changes from one run to the next.
+fn timeless(json: &[u8]) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, _| !k.contains("time"));
+    }
+    v
+}
+
+#[test]
+fn audit_and_diff_write_their_report_with_o_and_keep_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = deny_all(dir.path());
+    let p = arg(&policy);
+    // The report in the file, nothing on stdout, and still exit 1.
+    let table = dir.path().join("audit.txt");
+    let o = bounded(&mut wp(&["audit", "--policy", p, "-o", arg(&table)]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let written = fs::read_to_string(&table).unwrap();
+    assert!(written.contains("FAIL: "), "{written}");
+    // --json is --format json, to a file or not.
+    let json = dir.path().join("audit.json");
+    let o = bounded(&mut wp(&[
+        "audit",
+        "--policy",
+        p,
+        "--json",
+        "-o",
+        arg(&json),
+    ]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let long = bounded(&mut wp(&["audit", "--policy", p, "--format", "json"]));
+    assert_eq!(long.status.code(), Some(1), "{}", stderr(&long));
+    let short = bounded(&mut wp(&["audit", "--policy", p, "--json"]));
+    assert_eq!(short.status.code(), Some(1), "{}", stderr(&short));
+    assert_eq!(timeless(&short.stdout), timeless(&long.stdout));
+    assert_eq!(timeless(&fs::read(&json).unwrap()), timeless(&long.stdout));
+    assert_eq!(timeless(&long.stdout)["compliant"], false);
+    let both = bounded(&mut wp(&[
+        "audit", "--policy", p, "--json", "--format", "table",
+    ]));
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    // diff: a baseline without one of the listeners, so one "opened".
+    let mut baseline: serde_json::Value = serde_json::from_slice(&snapshot_json()).unwrap();
+    baseline["listeners"].as_array_mut().unwrap().pop().unwrap();
+    let base = dir.path().join("base.json");
+    fs::write(&base, serde_json::to_vec(&baseline).unwrap()).unwrap();
+    let report = dir.path().join("diff.json");
+    let o = bounded(&mut wp(&[
+        "diff",
+        arg(&base),
+        "--format",
+        "json",
+        "-o",
+        arg(&report),
+    ]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let d: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    assert_eq!(d["opened"], 1, "{d}");
+    // A diff that finds nothing exits 0 with -o too.
+    let same = dir.path().join("same.json");
+    fs::write(&same, snapshot_json()).unwrap();
+    let o = bounded(&mut wp(&["diff", arg(&same), "-o", arg(&report)]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!fs::read(&report).unwrap().is_empty());
+}
+
+#[test]
+fn audit_and_diff_o_refuse_a_symlink_to_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = deny_all(dir.path());
+    let base = dir.path().join("base.json");
+    fs::write(&base, snapshot_json()).unwrap();
+    let real = dir.path().join("real");
+    fs::write(&real, "keep me\n").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for args in [
+        vec!["audit", "--policy", arg(&policy), "-o", arg(&link)],
+        vec!["diff", arg(&base), "-o", arg(&link)],
+    ] {
+        let o = bounded(&mut wp(&args));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "whyport: cannot write {}: a symbolic link to a regular file",
+                link.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert_eq!(fs::read_link(&link).unwrap(), real);
+        assert_eq!(fs::read_to_string(&real).unwrap(), "keep me\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4, "{args:?}");
+    }
+}

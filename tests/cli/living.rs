@@ -96,6 +96,158 @@ fn completions_and_man_page_generate_and_parse() {
     assert!(String::from_utf8_lossy(&render.stdout).contains("why is this port open"));
 }
 
+/// The pages `whyport man --dir` writes: one per command and the policy
+/// format.
+const PAGES: &[&str] = &[
+    "whyport.1",
+    "whyport-audit.1",
+    "whyport-completions.1",
+    "whyport-diff.1",
+    "whyport-man.1",
+    "whyport-policy.1",
+    "whyport-policy-init.1",
+    "whyport-snapshot.1",
+    "whyport-watch.1",
+    "whyport-policy.5",
+];
+
+#[test]
+fn every_man_page_is_written_named_once_and_renders_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(whyport().args(["man", "--dir"]).arg(dir.path()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut written: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut want: Vec<String> = PAGES.iter().map(|p| p.to_string()).collect();
+    want.sort();
+    assert_eq!(written, want);
+    let groff = find_program("groff");
+    for file in PAGES {
+        let page = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let (name, section) = file.rsplit_once('.').unwrap();
+        // `whyport man PAGE` prints the same page.
+        let short = name.strip_prefix("whyport-").unwrap_or(name);
+        let asked = if section == "5" {
+            format!("{short}.5")
+        } else {
+            short.to_string()
+        };
+        let one = run(whyport().args(["man", &asked]));
+        assert_eq!(
+            String::from_utf8_lossy(&one.stdout),
+            page,
+            "whyport man {asked}"
+        );
+        assert!(page.contains(&format!(".TH {name} {section} ")), "{file}");
+        // NAME: "whyport\-audit \- check ...", the name once.
+        let roff_name = name.replace('-', "\\-");
+        let line = page
+            .lines()
+            .skip_while(|l| *l != ".SH NAME")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            line.starts_with(&format!("{roff_name} \\- ")),
+            "{file}: {line}"
+        );
+        assert_eq!(line.matches("whyport").count(), 1, "{file}: {line}");
+        for section in [
+            ".SH SYNOPSIS",
+            ".SH ENVIRONMENT",
+            "WHYPORT_NO_BPF",
+            "NO_COLOR",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(page.contains(section), "{file}: no {section}");
+        }
+        if section == "1" {
+            assert!(
+                page.contains(".SH EXAMPLES") && page.contains(".SH \"EXIT STATUS\""),
+                "{file}"
+            );
+        }
+        let Some(groff) = &groff else { continue };
+        let render = run(Command::new(groff)
+            .args(["-man", "-Tutf8", "-ww"])
+            .arg(dir.path().join(file)));
+        assert!(render.status.success(), "{file}");
+        assert!(
+            render.stderr.is_empty(),
+            "{file}: groff warnings: {}",
+            String::from_utf8_lossy(&render.stderr)
+        );
+    }
+    if groff.is_none() {
+        eprintln!(
+            "SKIP every_man_page: groff is not installed to render the pages (.ci/run installs groff-base)"
+        );
+    }
+    // SYNOPSIS shows option values; examples stay examples, a line each.
+    let audit = std::fs::read_to_string(dir.path().join("whyport-audit.1")).unwrap();
+    let synopsis = audit
+        .lines()
+        .skip_while(|l| *l != ".SH SYNOPSIS")
+        .nth(1)
+        .unwrap();
+    assert!(
+        synopsis.contains("\\fB\\-\\-policy\\fR \\fIFILE\\fR"),
+        "{synopsis}"
+    );
+    assert!(synopsis.contains("\\fB\\-o\\fR \\fIFILE\\fR"), "{synopsis}");
+    assert!(
+        audit.contains(".TP\n\\fBwhyport audit \\-\\-policy whyport.toml \\-\\-json\\fR\n"),
+        "{audit}"
+    );
+    // The policy format page carries docs/policy.md's reference.
+    let policy = std::fs::read_to_string(dir.path().join("whyport-policy.5")).unwrap();
+    assert!(policy.contains("process_hex") && policy.contains("not\\-allowed"));
+    let o = run(whyport().args(["man", "nope"]));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn short_help_fits_a_screen_and_long_help_has_examples() {
+    for command in [
+        &["audit"][..],
+        &["diff"],
+        &["snapshot"],
+        &["policy"],
+        &["policy", "init"],
+        &["watch"],
+        &["man"],
+        &[],
+    ] {
+        let help = |flag: &str| {
+            let o = run(whyport().args(command).arg(flag));
+            assert!(o.status.success(), "{command:?} {flag}");
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        let (short, long) = (help("-h"), help("--help"));
+        assert!(
+            short.lines().count() < long.lines().count(),
+            "{command:?}: -h {} lines, --help {}",
+            short.lines().count(),
+            long.lines().count()
+        );
+        // One screen: a terminal's 25 lines; the listing's many filters, 50.
+        let screen = if command.is_empty() { 50 } else { 25 };
+        assert!(short.lines().count() <= screen, "{command:?} -h: {short}");
+        assert!(
+            !short.contains("Examples:") && short.contains("--help"),
+            "{command:?}: {short}"
+        );
+        let examples = long.split("Examples:\n").nth(1).unwrap_or_default();
+        assert!(examples.contains("  whyport "), "{command:?}: {long}");
+        assert!(
+            long.contains("Exit status:") && long.contains("Manual: man whyport"),
+            "{command:?}"
+        );
+    }
+}
+
 /// Run whyport `args` on a pseudo-terminal `cols` wide (util-linux
 /// `script`), with `env`; its output with the terminal's \r removed.
 fn on_terminal(cols: u16, env: &[(&str, &str)], args: &str) -> Option<String> {
