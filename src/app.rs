@@ -62,7 +62,14 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
             policy,
             format,
             output,
-        } => audit(config, policy, *format, output.as_deref(), out, err),
+            fail_on,
+        } => {
+            let terms = eval::Terms {
+                today: today()?,
+                fail_on: *fail_on,
+            };
+            audit(config, policy, *format, output.as_deref(), terms, out, err)
+        }
         Command::PolicyInit { output } => policy_init(config, output.as_deref(), out, err),
         Command::Snapshot { output } => snapshot(config, output.as_deref(), out, err),
         Command::Completions { shell } => {
@@ -187,6 +194,7 @@ fn audit(
     path: &Path,
     format: ReportFormat,
     output: Option<&Path>,
+    terms: eval::Terms,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
@@ -206,7 +214,7 @@ fn audit(
     let report = whole_host(config, Details::Identity, err)?;
     // Ports a NAT rule forwards are open too: judged whole, as forwards.
     let openings = eval::Opening::all(&report);
-    let result = eval::audit(&policy, &openings);
+    let result = eval::audit_on(&policy, &openings, terms);
     let cx = context(config, path, text.as_bytes(), &report);
     report_to(output, out, |w| {
         render::audit::render(&result, &report, format, &cx, w)
@@ -508,6 +516,24 @@ fn hidden(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
         writeln!(err, "{notice}")?;
     }
     Ok(())
+}
+
+/// The date waivers are judged on: today (UTC), or `WHYPORT_TODAY`
+/// (YYYY-MM-DD) to judge as of another day (reproducible audits, tests).
+fn today() -> anyhow::Result<crate::audit::severity::Date> {
+    use crate::audit::severity::Date;
+    match std::env::var("WHYPORT_TODAY") {
+        Ok(text) => Date::parse(&text).ok_or_else(|| {
+            user_error(
+                format!(
+                    "WHYPORT_TODAY={} is not a date",
+                    crate::sanitize::one_line(&text)
+                ),
+                "give it as YYYY-MM-DD, or unset it to use today",
+            )
+        }),
+        Err(_) => Ok(Date::from_unix(unix_now())),
+    }
 }
 
 fn unix_now() -> u64 {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::audit::severity::Severity;
 use crate::collect::Source;
 use crate::config::{Command, Config, Look, Output, ReportFormat};
 use crate::model::Protocol;
@@ -126,6 +127,15 @@ pub struct Args {
     proc_root: Option<PathBuf>,
 }
 
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BackendArg {
     Native,
@@ -202,6 +212,10 @@ enum Sub {
         /// status stays the verdict.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// The least severe finding that fails the audit: low (any), medium,
+        /// high, critical
+        #[arg(long = "fail-on", value_name = "SEVERITY", default_value = "low")]
+        fail_on: FailOn,
         /// Numbers only: uids instead of user names
         #[arg(short = 'n', long = "numeric")]
         numeric: bool,
@@ -401,6 +415,7 @@ impl Args {
                 format,
                 json,
                 output,
+                fail_on,
                 numeric: n,
             }) => {
                 numeric |= n;
@@ -412,6 +427,12 @@ impl Args {
                         format.into()
                     },
                     output,
+                    fail_on: match fail_on {
+                        FailOn::Low => Severity::Low,
+                        FailOn::Medium => Severity::Medium,
+                        FailOn::High => Severity::High,
+                        FailOn::Critical => Severity::Critical,
+                    },
                 }
             }
             Some(Sub::Policy {
@@ -577,7 +598,8 @@ mod tests {
             Command::Audit {
                 policy: "p.toml".into(),
                 format: ReportFormat::Junit,
-                output: None
+                output: None,
+                fail_on: Severity::Low
             }
         );
         assert_eq!(
@@ -614,7 +636,8 @@ mod tests {
             Command::Audit {
                 policy: "p".into(),
                 format: ReportFormat::Json,
-                output: Some("r.json".into())
+                output: Some("r.json".into()),
+                fail_on: Severity::Low
             }
         );
         assert!(matches!(

@@ -39,6 +39,8 @@ pub enum Command {
         format: ReportFormat,
         /// `-o FILE`: the report goes there instead of standard output.
         output: Option<std::path::PathBuf>,
+        /// `--fail-on`: the least severity that fails the audit.
+        fail_on: crate::audit::severity::Severity,
     },
     /// `whyport policy init`: a policy allowing what is open now.
     PolicyInit { output: Option<std::path::PathBuf> },

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use super::owner::{self, Owners, process_matches, user_matches};
 use super::policy::{Bind, Decision, Family, Policy, Rule};
+use super::severity::{Date, Severity, Waiver};
 use crate::explain::warnings::Warning;
 use crate::explain::why::{Explanation, Group, Origin};
 use crate::model::{PortSet, Process, Protocol};
@@ -86,6 +87,26 @@ pub struct Audit<'a> {
     /// `[[require]]` rules nothing on the host matches, by index into
     /// `policy.rules`: each a finding (`missing`).
     pub missing: Vec<usize>,
+    pub terms: Terms,
+}
+
+/// What decides the verdict besides the policy: the date waivers are
+/// judged on, and the least severity that fails the audit (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    pub today: Date,
+    pub fail_on: Severity,
+}
+
+impl Terms {
+    /// Every finding fails, and no waiver has expired (for a policy with no
+    /// waiver: `policy init`'s own check, tests).
+    pub fn plain() -> Terms {
+        Terms {
+            today: Date::from_unix(0),
+            fail_on: Severity::Low,
+        }
+    }
 }
 
 impl Audit<'_> {
@@ -122,8 +143,29 @@ impl Audit<'_> {
             .collect()
     }
 
+    /// Whether a finding fails the audit: not under a waiver that holds
+    /// today, and at least as severe as `--fail-on`.
+    pub fn counts(&self, f: &Finding) -> bool {
+        self.fails(f.severity, f.waiver.as_ref())
+    }
+
+    /// Whether the missing requirement `policy.rules[i]` fails the audit.
+    pub fn missing_counts(&self, i: usize) -> bool {
+        let r = &self.policy.rules[i];
+        self.fails(
+            r.severity.unwrap_or(Severity::default_for("missing")),
+            r.waiver.as_ref(),
+        )
+    }
+
+    fn fails(&self, severity: Severity, waiver: Option<&Waiver>) -> bool {
+        waiver.is_none_or(|w| w.expired(self.terms.today)) && severity >= self.terms.fail_on
+    }
+
+    /// No finding fails it.
     pub fn compliant(&self) -> bool {
-        self.missing.is_empty() && self.results.iter().all(|j| j.findings.is_empty())
+        self.missing.iter().all(|i| !self.missing_counts(*i))
+            && self.findings().all(|(_, f)| !self.counts(f))
     }
 }
 
@@ -152,10 +194,19 @@ pub struct Finding {
     pub nearest: Option<usize>,
     /// One line of why, escaped for a terminal.
     pub message: String,
+    pub severity: Severity,
+    /// The waiver that covers it, holding or expired.
+    pub waiver: Option<Waiver>,
+}
+
+/// Judge every opening on plain terms (no waiver expired, every finding
+/// fails).
+pub fn audit<'a>(policy: &'a Policy, openings: &'a [Opening<'a>]) -> Audit<'a> {
+    audit_on(policy, openings, Terms::plain())
 }
 
 /// Judge every opening, and find the required ones that are not there.
-pub fn audit<'a>(policy: &'a Policy, openings: &'a [Opening<'a>]) -> Audit<'a> {
+pub fn audit_on<'a>(policy: &'a Policy, openings: &'a [Opening<'a>], terms: Terms) -> Audit<'a> {
     let facts: Vec<Facts<'_>> = openings.iter().map(Facts::of).collect();
     let missing = policy
         .rules
@@ -167,8 +218,12 @@ pub fn audit<'a>(policy: &'a Policy, openings: &'a [Opening<'a>]) -> Audit<'a> {
         .collect();
     Audit {
         policy,
-        results: openings.iter().map(|o| judge(policy, o)).collect(),
+        results: openings
+            .iter()
+            .map(|o| judge(policy, o, terms.today))
+            .collect(),
         missing,
+        terms,
     }
 }
 
@@ -221,7 +276,7 @@ pub fn wanted(rule: &Rule) -> String {
     parts.join(", ")
 }
 
-fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
+fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>, today: Date) -> Judged<'a> {
     let facts = Facts::of(opening);
     let mut findings = Vec::new();
     let deciding = policy
@@ -247,6 +302,8 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
                     rule: Some(i),
                     nearest: None,
                     message: format!("denied by {}: {because}", rule.label()),
+                    severity: rule.severity.unwrap_or(Severity::default_for("denied")),
+                    waiver: rule.waiver.clone(),
                 });
             }
             rule.decision == Decision::Allow
@@ -259,6 +316,8 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
                 rule: None,
                 nearest,
                 message,
+                severity: Severity::default_for("not-allowed"),
+                waiver: None,
             });
             false
         }
@@ -268,14 +327,44 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>) -> Judged<'a> {
         let ignored = policy.ignore_warnings.iter().any(|id| id == w.id)
             || ignored_by_rule.iter().any(|id| id == w.id);
         if !ignored {
+            let terms = policy.warnings.get(w.id);
             findings.push(Finding {
                 id: w.id.to_string(),
                 rule: None,
                 nearest: None,
                 message: w.text.clone(),
+                severity: terms
+                    .and_then(|t| t.severity)
+                    .unwrap_or(Severity::default_for(w.id)),
+                waiver: terms.and_then(|t| t.waiver.clone()),
             });
         }
     }
+    // An expired waiver is a finding of its own: the acceptance lapsed.
+    let expired: Vec<Finding> = findings
+        .iter()
+        .filter_map(|f| {
+            let w = f.waiver.as_ref().filter(|w| w.expired(today))?;
+            Some(Finding {
+                id: "waiver-expired".into(),
+                rule: f.rule,
+                nearest: None,
+                message: format!(
+                    "the waiver of {} ({}{}) expired after {}",
+                    f.id,
+                    escape_str(&w.reason),
+                    w.ticket
+                        .as_deref()
+                        .map(|t| format!(", {}", escape_str(t)))
+                        .unwrap_or_default(),
+                    w.until
+                ),
+                severity: Severity::default_for("waiver-expired"),
+                waiver: None,
+            })
+        })
+        .collect();
+    findings.extend(expired);
     Judged {
         opening,
         rule: deciding,

@@ -511,3 +511,89 @@ fn the_nearest_rule_of_a_finding_is_not_stale() {
     assert_eq!(a.decided(), vec![0, 0]);
     assert_eq!(a.stale(), vec![1], "only the rule nothing came near");
 }
+
+/// A waiver holds a finding until its date (UTC, the last day included);
+/// after it the finding fails again and the lapse is a finding of its own.
+/// `--fail-on` names the least severity that fails; `[warnings.ID]` sets a
+/// warning's severity or waiver.
+#[test]
+fn waivers_expire_and_severities_decide_what_fails() {
+    use crate::audit::severity::{Date, Severity};
+    let telnet = process(9, 1, "telnetd", 0, "0::/system.slice/telnet.service\n");
+    let r = report(vec![listener(Protocol::Tcp, "0.0.0.0", 23, &[&telnet])]);
+    let p = policy(
+        "default = \"allow\"\n\
+         [[deny]]\nid = \"NET-023\"\nport = 23\nreason = \"telnet\"\nseverity = \"critical\"\n\
+         waiver = { reason = \"legacy switch\", ticket = \"OPS-12\", until = 2027-01-31 }\n",
+    );
+    let o = Opening::all(&r);
+    let day = |t: &str| {
+        Date::parse(t).unwrap_or(Date {
+            year: 0,
+            month: 1,
+            day: 1,
+        })
+    };
+    let on = |today: &str, fail_on| {
+        audit_on(
+            &p,
+            &o,
+            Terms {
+                today: day(today),
+                fail_on,
+            },
+        )
+    };
+    let held = on("2027-01-31", Severity::Low);
+    let ids: Vec<&str> = held.findings().map(|(_, f)| f.id.as_str()).collect();
+    assert!(ids.contains(&"denied"), "{ids:?}");
+    assert!(!ids.contains(&"waiver-expired"), "{ids:?}");
+    let denied = held
+        .findings()
+        .find(|(_, f)| f.id == "denied")
+        .map(|(_, f)| f.clone());
+    assert!(
+        denied
+            .as_ref()
+            .is_some_and(|f| !held.counts(f) && f.severity == Severity::Critical)
+    );
+    // The plaintext-login warning (high) still fails a plain audit ...
+    assert!(!held.compliant());
+    // ... and not one that fails on critical findings only.
+    assert!(on("2027-01-31", Severity::Critical).compliant());
+    let lapsed = on("2027-02-01", Severity::Critical);
+    assert!(!lapsed.compliant());
+    let expired: Vec<String> = lapsed
+        .findings()
+        .filter(|(_, f)| f.id == "waiver-expired")
+        .map(|(_, f)| f.message.clone())
+        .collect();
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert!(
+        expired[0].contains("OPS-12") && expired[0].contains("2027-01-31"),
+        "{expired:?}"
+    );
+    // A warning's severity and waiver come from [warnings.ID].
+    let p = policy(
+        "default = \"allow\"\n[warnings.plaintext-login]\nseverity = \"low\"\n\
+         waiver = { reason = \"lab\", until = 2027-01-31 }\n",
+    );
+    let a = audit_on(
+        &p,
+        &o,
+        Terms {
+            today: day("2027-01-01"),
+            fail_on: Severity::Low,
+        },
+    );
+    assert!(
+        a.compliant(),
+        "{:?}",
+        a.findings().map(|(_, f)| &f.id).collect::<Vec<_>>()
+    );
+    let f = a
+        .findings()
+        .find(|(_, f)| f.id == "plaintext-login")
+        .map(|(_, f)| f.severity);
+    assert_eq!(f, Some(Severity::Low));
+}

@@ -8,3 +8,4 @@ pub mod eval;
 pub mod init;
 pub mod owner;
 pub mod policy;
+pub mod severity;

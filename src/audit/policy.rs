@@ -4,9 +4,12 @@
 
 use std::net::IpAddr;
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::severity::{RawWaiver, Severity, Waiver};
 use crate::explain::warning_ids::IDS as WARNING_IDS;
 use crate::model::Protocol;
 use crate::ports::{PortRange, parse_ports};
@@ -18,9 +21,18 @@ pub struct Policy {
     pub default: Decision,
     /// Warning ids that are never findings.
     pub ignore_warnings: Vec<String>,
+    /// `[warnings.ID]`: a warning's severity and waiver, by id.
+    pub warnings: BTreeMap<String, WarningTerms>,
     /// Deny rules first, then allow rules, then require rules, each in
     /// file order.
     pub rules: Vec<Rule>,
+}
+
+/// What `[warnings.ID]` says of one warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarningTerms {
+    pub severity: Option<Severity>,
+    pub waiver: Option<Waiver>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -136,6 +148,10 @@ pub struct Rule {
     pub reason: Option<String>,
     /// Its `id` (a control id), if given.
     pub id: Option<String>,
+    /// The severity of the findings it makes (`denied`, `missing`).
+    pub severity: Option<Severity>,
+    /// Its findings accepted until a date (deny and require rules).
+    pub waiver: Option<Waiver>,
     /// The first 12 hex digits of the SHA-256 of its kind and conditions:
     /// its stable name when it has no `id` (moving it in the file or
     /// rewording its reason does not change it).
@@ -193,6 +209,15 @@ struct RawPolicy {
     deny: Vec<Spanned<RawRule>>,
     #[serde(default)]
     require: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    warnings: BTreeMap<String, RawWarningTerms>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWarningTerms {
+    severity: Option<Severity>,
+    waiver: Option<RawWaiver>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +239,8 @@ struct RawRule {
     container: Option<String>,
     reason: Option<String>,
     id: Option<RuleId>,
+    severity: Option<Severity>,
+    waiver: Option<RawWaiver>,
     #[serde(default)]
     ignore_warnings: Vec<WarningId>,
 }
@@ -372,9 +399,33 @@ pub fn parse(text: &str) -> Result<Policy, PolicyError> {
             rules.push(rule(decision, i + 1, line, spanned.into_inner()).map_err(fail)?);
         }
     }
+    let mut warnings = BTreeMap::new();
+    for (id, terms) in raw.warnings {
+        let at = |message: String| PolicyError {
+            line: index.line_of(&format!("[warnings.{id}]")),
+            column: 1,
+            message,
+        };
+        WarningId::try_from(id.clone()).map_err(at)?;
+        let waiver = match terms.waiver {
+            Some(w) => Some(
+                w.resolve()
+                    .map_err(|e| at(format!("[warnings.{id}]: {e}")))?,
+            ),
+            None => None,
+        };
+        warnings.insert(
+            id,
+            WarningTerms {
+                severity: terms.severity,
+                waiver,
+            },
+        );
+    }
     Ok(Policy {
         default: raw.default.unwrap_or(Decision::Deny),
         ignore_warnings: raw.ignore_warnings.into_iter().map(|w| w.0).collect(),
+        warnings,
         rules,
     })
 }
@@ -423,6 +474,16 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
         container: raw.container,
         reason: raw.reason,
         id: raw.id.map(|i| i.0),
+        severity: raw.severity,
+        waiver: match raw.waiver {
+            Some(_) if decision == Decision::Allow => {
+                return Err(format!(
+                    "{what}: an allow rule makes no finding to waive; put the waiver on the deny or require rule, or in [warnings.ID]"
+                ));
+            }
+            Some(w) => Some(w.resolve().map_err(|e| format!("{what}: {e}"))?),
+            None => None,
+        },
         digest: String::new(),
         ignore_warnings: raw.ignore_warnings.into_iter().map(|w| w.0).collect(),
     };
@@ -535,6 +596,13 @@ impl<'a> LineIndex<'a> {
             .map_or(0, |l| l.chars().count())
             + 1;
         (line, column)
+    }
+
+    /// The 1-based line that holds `needle` first (1 when none does).
+    fn line_of(&self, needle: &str) -> usize {
+        self.text
+            .find(needle)
+            .map_or(1, |offset| self.line_column(offset).0)
     }
 
     /// A rule table's span starts at its first key; its `[[...]]` header

@@ -209,3 +209,26 @@ fn an_unseen_owner_cannot_be_ignored() {
         );
     }
 }
+
+#[test]
+fn waivers_need_a_date_and_a_rule_that_makes_findings() {
+    let err = |text: &str| parse(text).err().map(|e| e.message).unwrap_or_default();
+    assert!(
+        err("[[allow]]\nport = 1\nwaiver = { reason = \"r\", until = 2027-01-31 }\n")
+            .contains("allow rule makes no finding to waive")
+    );
+    assert!(
+        err("[[deny]]\nport = 1\nwaiver = { reason = \"r\", until = 2027-01-31T10:00:00Z }\n")
+            .contains("must be a date")
+    );
+    assert!(
+        err("[[deny]]\nport = 1\nwaiver = { reason = \" \", until = 2027-01-31 }\n")
+            .contains("needs a reason")
+    );
+    assert!(err("[warnings.no-such]\nseverity = \"low\"\n").contains("unknown warning id"));
+    assert!(err("[[deny]]\nport = 1\nseverity = \"urgent\"\n").contains("urgent"));
+    assert!(err("[[deny]]\nport = 1\nid = \"a b\"\n").contains("id = "));
+    let p = parse("[[require]]\nid = \"NET-001\"\nport = 22\nseverity = \"critical\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.rules[0].stable_name(), "require NET-001");
+}

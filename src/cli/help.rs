@@ -189,6 +189,10 @@ pub(super) const ENVIRONMENT: &[(&str, &str)] = &[
         "WHYPORT_NO_BPF",
         "set and neither empty nor 0: find owners by scanning /proc instead of the BPF walk (to compare the two)",
     ),
+    (
+        "WHYPORT_TODAY",
+        "YYYY-MM-DD: audit as of that day (UTC) for waivers' expiry dates, to reproduce an audit or test a policy before a waiver lapses",
+    ),
 ];
 
 /// The text `--help` ends with: examples, the exit status, `notes`, and

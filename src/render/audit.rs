@@ -9,8 +9,9 @@ use super::json::{ForwardJson, ListenerJson, forward_json, listener_json, texts}
 use super::junit::{self, Case, Suite};
 use super::prometheus::{Family, listener_family};
 use super::table::Rows;
-use crate::audit::eval::{Audit, Judged, Opening};
+use crate::audit::eval::{Audit, Finding, Judged, Opening};
 use crate::audit::policy::{Decision, Rule};
+use crate::audit::severity::Severity;
 use crate::config::ReportFormat;
 use crate::explain::warnings;
 use crate::report::Report;
@@ -98,21 +99,40 @@ fn rule_label(audit: &Audit<'_>, rule: Option<usize>) -> String {
 
 fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()> {
     let mut rows = Rows::default();
-    rows.header(["FINDING", "LISTENER", "PROCESS", "RULE", "WHY"]);
+    rows.header(["FINDING", "SEVERITY", "LISTENER", "PROCESS", "RULE", "WHY"]);
     let mut any = false;
     for (j, f) in audit.findings() {
         any = true;
         let rule = match f.id.as_str() {
             "denied" | "not-allowed" => rule_label(audit, j.rule),
+            "waiver-expired" => f
+                .rule
+                .map_or_else(|| "warning".into(), |i| rule_label(audit, Some(i))),
             _ => "warning".into(),
         };
-        rows.push([f.id.clone(), socket(j), holders(j), rule, f.message.clone()]);
+        rows.push([
+            finding_id(audit, f),
+            f.severity.as_str().into(),
+            socket(j),
+            holders(j),
+            rule,
+            f.message.clone(),
+        ]);
     }
     for &i in &audit.missing {
         any = true;
         let r = &audit.policy.rules[i];
+        let id = if audit.missing_counts(i) || r.waiver.is_none() {
+            "missing".to_string()
+        } else {
+            "waived:missing".to_string()
+        };
         rows.push([
-            "missing".into(),
+            id,
+            r.severity
+                .unwrap_or(Severity::default_for("missing"))
+                .as_str()
+                .into(),
             "-".into(),
             "-".into(),
             r.label(),
@@ -120,12 +140,13 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
         ]);
     }
     if any {
-        let paint = |col: usize, _: &str| match col {
+        let paint = |col: usize, cell: &str| match col {
+            0 if cell.starts_with("waived:") => None,
             0 => Some(super::look::RED),
-            2 => Some(super::look::BOLD),
+            3 => Some(super::look::BOLD),
             _ => None,
         };
-        rows.write_styled(out, &cx.look, &[2, 3, 4], &paint)?;
+        rows.write_styled(out, &cx.look, &[3, 4, 5], &paint)?;
         writeln!(out)?;
     }
     for i in audit.stale() {
@@ -167,17 +188,39 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
     )
 }
 
-/// (listeners with findings, findings: a missing requirement counts as
-/// one).
+/// (listeners with findings, findings) that fail the audit: not under a
+/// waiver that holds, at least as severe as `--fail-on`; a missing
+/// requirement counts as one.
 fn counts(audit: &Audit<'_>) -> (usize, usize) {
     (
         audit
             .results
             .iter()
-            .filter(|j| !j.findings.is_empty())
+            .filter(|j| j.findings.iter().any(|f| audit.counts(f)))
             .count(),
-        audit.findings().count() + audit.missing.len(),
+        audit.findings().filter(|(_, f)| audit.counts(f)).count()
+            + audit
+                .missing
+                .iter()
+                .filter(|i| audit.missing_counts(**i))
+                .count(),
     )
+}
+
+/// A finding's id as the table shows it: `waived:denied` while a waiver
+/// holds it, `below:denied` when it is under `--fail-on`.
+fn finding_id(audit: &Audit<'_>, f: &Finding) -> String {
+    let waived = f
+        .waiver
+        .as_ref()
+        .is_some_and(|w| !w.expired(audit.terms.today));
+    if waived {
+        format!("waived:{}", f.id)
+    } else if f.severity < audit.terms.fail_on {
+        format!("below:{}", f.id)
+    } else {
+        f.id.clone()
+    }
 }
 
 /// Why a `[[require]]` rule is a finding, escaped.
@@ -214,9 +257,33 @@ struct AuditJson<'a> {
 struct FindingJson<'a> {
     id: &'a str,
     message: String,
+    severity: &'static str,
+    /// Whether it fails the audit (not waived, at least `--fail-on`).
+    fails: bool,
+    waiver: Option<WaiverJson>,
     /// Index into `listeners`; null for a missing requirement.
     listener: Option<usize>,
     rule: Option<RuleRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct WaiverJson {
+    reason: String,
+    ticket: Option<String>,
+    until: String,
+    expired: bool,
+}
+
+fn waiver_json(
+    w: Option<&crate::audit::severity::Waiver>,
+    audit: &Audit<'_>,
+) -> Option<WaiverJson> {
+    w.map(|w| WaiverJson {
+        reason: w.reason.clone(),
+        ticket: w.ticket.clone(),
+        until: w.until.to_string(),
+        expired: w.expired(audit.terms.today),
+    })
 }
 
 #[derive(Serialize)]
@@ -265,6 +332,9 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
             findings.push(FindingJson {
                 id: &f.id,
                 message: f.message.clone(),
+                severity: f.severity.as_str(),
+                fails: audit.counts(f),
+                waiver: waiver_json(f.waiver.as_ref(), audit),
                 listener: Some(i),
                 rule: f.rule.map(|r| rule_ref(&rules[r])),
             });
@@ -285,6 +355,12 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
         findings.push(FindingJson {
             id: "missing",
             message: missing_text(&rules[i]),
+            severity: rules[i]
+                .severity
+                .unwrap_or(Severity::default_for("missing"))
+                .as_str(),
+            fails: audit.missing_counts(i),
+            waiver: waiver_json(rules[i].waiver.as_ref(), audit),
             listener: None,
             rule: Some(rule_ref(&rules[i])),
         });
@@ -340,8 +416,14 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
                 .map(|x| format!(": {x}"))
                 .unwrap_or_default()
         );
+        let denied_counts = audit.results.iter().any(|j| {
+            j.rule == Some(i)
+                && j.findings
+                    .iter()
+                    .any(|f| f.id == "denied" && audit.counts(f))
+        });
         let failure = match r.decision {
-            Decision::Deny if !matched.is_empty() => Some((
+            Decision::Deny if denied_counts => Some((
                 "denied".to_string(),
                 format!("{} matched {} listener(s)", r.label(), matched.len()),
                 format!("{about}\n{}", matched.join("\n")),
@@ -406,25 +488,29 @@ fn junit_xml(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result
             })
             .collect();
         let mut ids: Vec<&str> = Vec::new();
+        let mut passed: Vec<String> = Vec::new();
         for j in members {
             for f in &j.findings {
-                if !ids.contains(&f.id.as_str()) {
+                if !audit.counts(f) {
+                    passed.push(format!("{}: {}", finding_id(audit, f), f.message));
+                } else if !ids.contains(&f.id.as_str()) {
                     ids.push(&f.id);
                 }
             }
         }
         if ids.is_empty() {
+            passed.insert(0, format!("allowed:\n{}", held.join("\n")));
             listeners.push(Case {
                 name: name.clone(),
                 failure: None,
-                output: Some(format!("allowed:\n{}", held.join("\n"))),
+                output: Some(passed.join("\n")),
             });
         }
         for id in ids {
             let messages: Vec<&str> = members
                 .iter()
                 .flat_map(|j| j.findings.iter())
-                .filter(|f| f.id == id)
+                .filter(|f| f.id == id && audit.counts(f))
                 .map(|f| f.message.as_str())
                 .collect();
             listeners.push(Case {

@@ -600,3 +600,43 @@ fn results_are_stable_and_requirements_are_checked() {
     assert_eq!(missing.len(), 1, "{j}");
     assert!(missing[0]["listener"].is_null());
 }
+
+/// A waived finding passes until the day after its date; then the audit
+/// fails with the finding and the lapse. `--fail-on` lets lesser findings
+/// pass. The clock is set with WHYPORT_TODAY.
+#[test]
+fn waivers_lapse_on_their_date_and_fail_on_sets_the_bar() {
+    let Some(ns) = lab("waivers_lapse_on_their_date", "wp-au10") else {
+        return;
+    };
+    let _g = sockets_guard();
+    let _c = hold(&ns, "wp-telnetd", &[tcp("127.0.0.1", 2323)]);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "default = \"allow\"\n[[deny]]\nport = 2323\nseverity = \"medium\"\n\
+         waiver = { reason = \"until the migration\", ticket = \"OPS-7\", until = 2027-01-31 }\n",
+    )
+    .unwrap();
+    let on = |today: &str, extra: &[&str]| {
+        let mut args = vec!["audit", "--policy", policy.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run(ns.exec(bin_path()).args(&args).env("WHYPORT_TODAY", today))
+    };
+    let held = on("2027-01-31", &[]);
+    assert_eq!(code(&held), 0, "{}", text(&held));
+    assert!(text(&held).contains("waived:denied"), "{}", text(&held));
+    let lapsed = on("2027-02-01", &[]);
+    assert_eq!(code(&lapsed), 1, "{}", text(&lapsed));
+    assert!(
+        text(&lapsed).contains("waiver-expired"),
+        "{}",
+        text(&lapsed)
+    );
+    // The denial is medium, the lapse high: failing on critical passes.
+    assert_eq!(code(&on("2027-02-01", &["--fail-on", "critical"])), 0);
+    assert_eq!(code(&on("2027-02-01", &["--fail-on", "high"])), 1);
+    let bad = on("31/01/2027", &[]);
+    assert_eq!(code(&bad), 2, "{}", String::from_utf8_lossy(&bad.stderr));
+}
