@@ -26,6 +26,7 @@ mod portable;
 mod privileges;
 mod procio;
 mod procs;
+mod skip;
 mod ss;
 mod ss_compare;
 mod support;
