@@ -27,6 +27,7 @@ mod privileges;
 mod procio;
 mod procs;
 mod skip;
+mod skips;
 mod ss;
 mod ss_compare;
 mod support;
