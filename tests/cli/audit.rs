@@ -185,7 +185,11 @@ fn junit_output_validates_against_the_junit_schema() {
         return;
     };
     let Some(xmllint) = find_program("xmllint") else {
-        eprintln!("SKIP junit_output_validates: xmllint (libxml2-utils) is not installed");
+        skip(
+            "junit_output_validates",
+            Skip::Tool("xmllint"),
+            "xmllint (libxml2-utils) is not installed",
+        );
         return;
     };
     let _g = sockets_guard();
@@ -258,8 +262,26 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         print("%s %s %s" % (s.name, ",".join("%s=%s" % kv for kv in sorted(s.labels.items())), s.value))
 "#;
 
-fn prometheus_parse(exposition: &[u8]) -> Result<String, String> {
-    let mut child = std::process::Command::new("python3")
+/// One sample as prometheus_client's parser read it; the value is compared
+/// as a number (parsers print 2, 2.0 or 2.000000 for the same sample).
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    /// `name=value` pairs, sorted, comma-separated, as the parser unescaped them.
+    labels: String,
+    value: f64,
+}
+
+/// The sample named `name` whose labels satisfy `labels`.
+fn sample<'a>(samples: &'a [Sample], name: &str, labels: impl Fn(&str) -> bool) -> &'a Sample {
+    samples
+        .iter()
+        .find(|s| s.name == name && labels(&s.labels))
+        .unwrap_or_else(|| panic!("no {name} sample in {samples:#?}"))
+}
+
+fn prometheus_parse(exposition: &[u8]) -> Result<Vec<Sample>, String> {
+    let mut child = std::process::Command::new(PYTHON3)
         .args(["-c", PARSE])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -269,7 +291,20 @@ fn prometheus_parse(exposition: &[u8]) -> Result<String, String> {
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), exposition).unwrap();
     let out = child.wait_with_output().unwrap();
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .map(|line| {
+                let (name, rest) = line.split_once(' ').ok_or(line)?;
+                let (labels, value) = rest.rsplit_once(' ').ok_or(line)?;
+                let value = value.parse().map_err(|_| line)?;
+                Ok(Sample {
+                    name: name.to_string(),
+                    labels: labels.to_string(),
+                    value,
+                })
+            })
+            .collect::<Result<_, &str>>()
+            .map_err(|line| format!("cannot read the parser's line {line:?}"))
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
@@ -280,12 +315,17 @@ fn prometheus_output_parses_with_no_duplicate_series() {
     let Some(ns) = lab("prometheus_output_parses", "wp-au4") else {
         return;
     };
-    let has_client = have("python3")
-        && run(Command::new("python3").args(["-c", "import prometheus_client"]))
+    // Debian's python3-prometheus-client, for Debian's python3 (PYTHON3).
+    let has_client = have(PYTHON3)
+        && run(Command::new(PYTHON3).args(["-c", "import prometheus_client"]))
             .status
             .success();
     if !has_client {
-        eprintln!("SKIP prometheus_output_parses: python3-prometheus-client is not installed");
+        skip(
+            "prometheus_output_parses",
+            Skip::Tool("python3-prometheus-client"),
+            format!("python3-prometheus-client is not installed for {PYTHON3}"),
+        );
         return;
     }
     let _g = sockets_guard();
@@ -299,37 +339,30 @@ fn prometheus_output_parses_with_no_duplicate_series() {
     let o = audit_in(&ns, &policy, "prometheus");
     assert_eq!(code(&o), 1);
     let parsed = prometheus_parse(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", text(&o)));
-    let line = |prefix: &str| {
-        parsed
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in\n{parsed}"))
-            .to_string()
-    };
     // The SO_REUSEPORT pair is one series with two sockets.
-    let web = parsed
-        .lines()
-        .find(|l| l.starts_with("whyport_listener_sockets ") && l.contains("process=wp-web"))
-        .unwrap_or_else(|| panic!("{parsed}"));
-    assert!(web.ends_with(" 2.0"), "{web}");
+    let web = sample(&parsed, "whyport_listener_sockets", |l| {
+        l.contains("process=wp-web")
+    });
+    assert_eq!(web.value, 2.0, "{web:?}");
     assert!(
-        web.contains("port=8080") && web.contains("service=http-alt"),
-        "{web}"
+        web.labels.contains("port=8080") && web.labels.contains("service=http-alt"),
+        "{web:?}"
     );
-    let evil = parsed
-        .lines()
-        .find(|l| l.contains("port=7777") && l.starts_with("whyport_listener_sockets "))
-        .unwrap_or_else(|| panic!("{parsed}"));
-    assert!(evil.contains(r#"process=a"b\\c\x0ad\x7f"#), "{evil}");
-    assert_eq!(
-        line("whyport_audit_violations "),
-        "whyport_audit_violations  6.0"
-    );
-    assert!(line("whyport_audit_compliant ").ends_with(" 0.0"));
+    let evil = sample(&parsed, "whyport_listener_sockets", |l| {
+        l.contains("port=7777")
+    });
     assert!(
-        line("whyport_audit_findings id=not-allowed").ends_with(" 6.0"),
-        "{parsed}"
+        evil.labels.contains(r#"process=a"b\\c\x0ad\x7f"#),
+        "{evil:?}"
     );
+    let violations = sample(&parsed, "whyport_audit_violations", str::is_empty);
+    assert_eq!(violations.value, 6.0, "{violations:?}");
+    let compliant = sample(&parsed, "whyport_audit_compliant", |_| true);
+    assert_eq!(compliant.value, 0.0, "{compliant:?}");
+    let findings = sample(&parsed, "whyport_audit_findings", |l| {
+        l.starts_with("id=not-allowed")
+    });
+    assert_eq!(findings.value, 6.0, "{parsed:#?}");
 
     let base = dir.path().join("base.json");
     assert_eq!(
@@ -345,10 +378,10 @@ fn prometheus_output_parses_with_no_duplicate_series() {
     );
     assert_eq!(code(&d), 0, "{}", text(&d));
     let parsed = prometheus_parse(&d.stdout).unwrap_or_else(|e| panic!("{e}\n{}", text(&d)));
-    assert!(
-        parsed.contains("whyport_baseline_changes change=opened 0.0"),
-        "{parsed}"
-    );
+    let opened = sample(&parsed, "whyport_baseline_changes", |l| {
+        l == "change=opened"
+    });
+    assert_eq!(opened.value, 0.0, "{parsed:#?}");
 }
 
 #[test]

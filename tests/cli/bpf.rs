@@ -80,12 +80,14 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
     let unavailable = fast_err
         .lines()
         .find_map(|l| l.strip_prefix("whyport: timings: the BPF walk was not used: "));
-    if let Some(why) = why_no_walk() {
-        eprintln!("SKIP the_bpf_walk_is_used: {why}");
+    if !is_root() {
+        skip("the_bpf_walk_is_used", Skip::NotRoot, "not root");
+    } else if let Some(why) = why_no_walk() {
+        skip("the_bpf_walk_is_used", Skip::Other, why);
     } else if let Some(why) = unavailable.filter(|w| !w.contains("verifier")) {
         // The kernel refused it for a reason of its own (lockdown, no
         // iterator support); a verifier rejection would be whyport's bug.
-        eprintln!("SKIP the_bpf_walk_is_used: {why}");
+        skip("the_bpf_walk_is_used", Skip::Other, why);
     } else {
         assert!(
             fast_err.contains("of which bpf walk"),

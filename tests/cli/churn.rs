@@ -51,8 +51,12 @@ const ALLOWED_OWNERLESS_RUNS: usize = RUNS / 20;
 
 #[test]
 fn repeated_runs_under_churn() {
-    if !have("python3") {
-        eprintln!("SKIP repeated_runs_under_churn: python3 is not installed");
+    if !have(PYTHON3) {
+        skip(
+            "repeated_runs_under_churn",
+            Skip::Tool("python3"),
+            "python3 is not installed",
+        );
         return;
     }
     let _g = sockets_guard();
@@ -64,7 +68,7 @@ fn repeated_runs_under_churn() {
     let before = ownerless(&listing(&[]));
 
     let mut churn = Spawned::start(
-        Command::new("python3")
+        Command::new(PYTHON3)
             .args(["-c", CHURN])
             .stdin(Stdio::null())
             .stdout(Stdio::piped()),

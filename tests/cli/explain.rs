@@ -31,8 +31,15 @@ fn why(l: &Listener) -> &Why {
 
 #[test]
 fn a_listener_started_from_a_shell_shows_that_chain() {
-    if !have("python3") || !have("bash") {
-        eprintln!("SKIP a_listener_started_from_a_shell_shows_that_chain: needs bash and python3");
+    let missing = [("python3", PYTHON3), ("bash", "bash")]
+        .into_iter()
+        .find(|(_, program)| !have(program));
+    if let Some((tool, _)) = missing {
+        skip(
+            "a_listener_started_from_a_shell_shows_that_chain",
+            Skip::Tool(tool),
+            format!("needs bash and python3; {tool} is not installed"),
+        );
         return;
     }
     let _g = sockets_guard();
@@ -45,7 +52,7 @@ fn a_listener_started_from_a_shell_shows_that_chain() {
             .stdout(Stdio::null()),
     );
     let script = format!(
-        "python3 -c 'import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(); open(\"{}\", \"w\").write(str(s.getsockname()[1])); time.sleep(120)'\n",
+        "{PYTHON3} -c 'import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(); open(\"{}\", \"w\").write(str(s.getsockname()[1])); time.sleep(120)'\n",
         port_file.display()
     );
     shell
@@ -118,7 +125,11 @@ fn a_forked_worker_group_is_grouped_under_its_leader() {
 fn a_deleted_executable_is_flagged() {
     let loadgen = loadgen_path();
     if !loadgen.exists() {
-        eprintln!("SKIP a_deleted_executable_is_flagged: examples/loadgen is not built");
+        skip(
+            "a_deleted_executable_is_flagged",
+            Skip::Tool("loadgen"),
+            "examples/loadgen is not built",
+        );
         return;
     }
     let _g = sockets_guard();
@@ -173,8 +184,10 @@ fn a_deleted_executable_is_flagged() {
 fn a_program_named_deleted_is_not_a_deleted_executable() {
     let loadgen = loadgen_path();
     if !loadgen.exists() {
-        eprintln!(
-            "SKIP a_program_named_deleted_is_not_a_deleted_executable: examples/loadgen is not built"
+        skip(
+            "a_program_named_deleted_is_not_a_deleted_executable",
+            Skip::Tool("loadgen"),
+            "examples/loadgen is not built",
         );
         return;
     }

@@ -97,7 +97,7 @@ fn stderr(o: &Output) -> String {
 /// root.
 fn device(test: &str, path: &Path, major: u32, minor: u32) -> Option<()> {
     if !is_root() {
-        eprintln!("SKIP {test}: mknod needs root");
+        skip(test, Skip::NotRoot, "mknod needs root");
         return None;
     }
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
@@ -141,11 +141,19 @@ fn snapshot_json() -> Vec<u8> {
 fn planted_symlinks_do_not_lead_roots_write_elsewhere() {
     let test = "planted_symlinks_do_not_lead_roots_write_elsewhere";
     if !is_root() {
-        eprintln!("SKIP {test}: needs root (whyport as root, the attacker as nobody)");
+        skip(
+            test,
+            Skip::NotRoot,
+            "needs root (whyport as root, the attacker as nobody)",
+        );
         return;
     }
-    if !have("setpriv") || !have("perl") {
-        eprintln!("SKIP {test}: needs setpriv (util-linux) and perl");
+    if let Some(tool) = ["setpriv", "perl"].into_iter().find(|t| !have(t)) {
+        skip(
+            test,
+            Skip::Tool(tool),
+            format!("needs setpriv (util-linux) and perl; {tool} is not installed"),
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -414,7 +422,11 @@ fn a_socket_is_refused() {
 #[test]
 fn a_full_device_says_the_output_could_not_be_written() {
     if !Path::new("/dev/full").exists() {
-        eprintln!("SKIP a_full_device_says_the_output_could_not_be_written: no /dev/full");
+        skip(
+            "a_full_device_says_the_output_could_not_be_written",
+            Skip::Other,
+            "no /dev/full",
+        );
         return;
     }
     // whyport > /dev/full: the listing and the snapshot.
@@ -514,7 +526,7 @@ fn dev_zero_as_a_policy_is_refused_at_once() {
 fn proc_kmsg_is_refused_without_reading_it() {
     let test = "proc_kmsg_is_refused_without_reading_it";
     if !is_root() {
-        eprintln!("SKIP {test}: only root may open /proc/kmsg");
+        skip(test, Skip::NotRoot, "only root may open /proc/kmsg");
         return;
     }
     // The bytes of kernel log that /proc/kmsg has yet to hand out: reading
@@ -592,7 +604,7 @@ fn a_dash_reads_the_policy_or_baseline_from_standard_input() {
 fn root_is_warned_of_a_policy_others_can_change() {
     let test = "root_is_warned_of_a_policy_others_can_change";
     if !is_root() {
-        eprintln!("SKIP {test}: the warning is for root");
+        skip(test, Skip::NotRoot, "the warning is for root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

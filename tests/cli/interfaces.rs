@@ -24,9 +24,21 @@ time.sleep(60)
 
 #[test]
 fn link_local_and_interface_bound_sockets_show_their_interface() {
-    let (Some(ip), true, true) = (find_program("ip"), is_root(), have("python3")) else {
-        eprintln!(
-            "SKIP link_local_and_interface_bound_sockets: needs root, ip (iproute2) and python3"
+    const TEST: &str = "link_local_and_interface_bound_sockets";
+    if !is_root() {
+        skip(TEST, Skip::NotRoot, "needs root, ip (iproute2) and python3");
+        return;
+    }
+    let (Some(ip), true) = (find_program("ip"), have(PYTHON3)) else {
+        let tool = if find_program("ip").is_none() {
+            "ip"
+        } else {
+            "python3"
+        };
+        skip(
+            TEST,
+            Skip::Tool(tool),
+            "needs root, ip (iproute2) and python3",
         );
         return;
     };
@@ -40,7 +52,7 @@ fn link_local_and_interface_bound_sockets_show_their_interface() {
     let ns = match Netns::create(&ip, "wp-ll") {
         Ok(ns) => ns,
         Err(e) => {
-            eprintln!("SKIP link_local_and_interface_bound_sockets: {e}");
+            skip(TEST, Skip::Other, e);
             return;
         }
     };
@@ -53,7 +65,7 @@ fn link_local_and_interface_bound_sockets_show_their_interface() {
         );
     }
     let mut py = Spawned::start(
-        ns.exec("python3")
+        ns.exec(PYTHON3)
             .args(["-c", SCRIPT])
             .stdin(Stdio::null())
             .stdout(Stdio::piped()),

@@ -265,7 +265,11 @@ fn service_names_come_from_the_registry_and_numeric_hides_them() {
     let _g = sockets_guard();
     // Registered, unprivileged ports: 8080/tcp is http-alt, 5353/udp mdns.
     let Ok(t) = TcpListener::bind((Ipv4Addr::LOCALHOST, 8080)) else {
-        eprintln!("SKIP service_names: 127.0.0.1:8080 is in use on this host");
+        skip(
+            "service_names",
+            Skip::Other,
+            "127.0.0.1:8080 is in use on this host",
+        );
         return;
     };
     let l = only(&listing(&["-t", "-p", "8080"])).clone();

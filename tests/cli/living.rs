@@ -58,8 +58,10 @@ fn completions_and_man_page_generate_and_parse() {
                 String::from_utf8_lossy(&check.stderr)
             );
         } else {
-            eprintln!(
-                "SKIP completions_and_man_page: {shell} is not installed to check its script"
+            skip(
+                "completions_and_man_page",
+                Skip::Tool(shell),
+                format!("{shell} is not installed to check its script"),
             );
         }
     }
@@ -79,7 +81,11 @@ fn completions_and_man_page_generate_and_parse() {
         assert!(page.contains(word), "{word} missing from the man page");
     }
     let Some(groff) = find_program("groff") else {
-        eprintln!("SKIP completions_and_man_page: groff is not installed to render the man page");
+        skip(
+            "completions_and_man_page",
+            Skip::Tool("groff"),
+            "groff is not installed to render the man page",
+        );
         return;
     };
     let file = dir.path().join("whyport.1");
@@ -181,8 +187,10 @@ fn every_man_page_is_written_named_once_and_renders_without_warnings() {
         );
     }
     if groff.is_none() {
-        eprintln!(
-            "SKIP every_man_page: groff is not installed to render the pages (.ci/run installs groff-base)"
+        skip(
+            "every_man_page",
+            Skip::Tool("groff"),
+            "groff is not installed to render the pages (.ci/run installs groff-base)",
         );
     }
     // SYNOPSIS shows option values; examples stay examples, a line each.
@@ -317,7 +325,11 @@ fn color_only_on_a_terminal_and_never_in_json() {
         "-p", &p, "--format", "csv", "--color", "always"
     ])));
     let Some(colored) = on_terminal(200, &[], &format!("-p {p}")) else {
-        eprintln!("SKIP color_only_on_a_terminal: script (util-linux) is not installed");
+        skip(
+            "color_only_on_a_terminal",
+            Skip::Tool("script"),
+            "script (util-linux) is not installed",
+        );
         return;
     };
     assert!(esc(&colored), "{colored:?}");
@@ -352,7 +364,11 @@ fn tables_fit_the_terminal_unless_wide_or_piped() {
         );
     }
     let Some(narrow) = on_terminal(80, &[], &format!("-p {p}")) else {
-        eprintln!("SKIP tables_fit_the_terminal: script (util-linux) is not installed");
+        skip(
+            "tables_fit_the_terminal",
+            Skip::Tool("script"),
+            "script (util-linux) is not installed",
+        );
         return;
     };
     let narrow = strip_ansi(&narrow);

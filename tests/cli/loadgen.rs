@@ -17,9 +17,13 @@ fn field(line: &str, name: &str) -> u16 {
 fn loadgen_smoke_run() {
     let path = loadgen_path();
     if !path.exists() {
-        eprintln!(
-            "SKIP loadgen_smoke_run: {} is not built (cargo test builds examples)",
-            path.display()
+        skip(
+            "loadgen_smoke_run",
+            Skip::Tool("loadgen"),
+            format!(
+                "{} is not built (cargo test builds examples)",
+                path.display()
+            ),
         );
         return;
     }
@@ -89,9 +93,10 @@ fn loadgen_smoke_run() {
             tcp.processes[0].fds
         );
     } else {
-        eprintln!(
-            "SKIP the split scan part of loadgen_smoke_run: the fd hard limit is {} (needs 12,100)",
-            lim.rlim_max
+        skip(
+            "the split scan part of loadgen_smoke_run",
+            Skip::Other,
+            format!("the fd hard limit is {} (needs 12,100)", lim.rlim_max),
         );
     }
     assert!(ours.iter().all(|l| {

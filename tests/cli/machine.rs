@@ -131,29 +131,38 @@ fn ids(w: &Why) -> Vec<String> {
 #[test]
 fn a_booted_containers_systemd_is_its_init() {
     if !is_root() {
-        eprintln!("SKIP {TEST}: needs root");
+        skip(TEST, Skip::NotRoot, "needs root");
         return;
     }
     let Some(nspawn) = find_program("systemd-nspawn") else {
-        eprintln!("SKIP {TEST}: systemd-nspawn not installed (apt-get install systemd-container)");
+        skip(
+            TEST,
+            Skip::Tool("systemd-nspawn"),
+            "systemd-nspawn not installed (apt-get install systemd-container)",
+        );
         return;
     };
     let Some(nsenter) = find_program("nsenter") else {
-        eprintln!("SKIP {TEST}: nsenter not installed (util-linux)");
+        skip(
+            TEST,
+            Skip::Tool("nsenter"),
+            "nsenter not installed (util-linux)",
+        );
         return;
     };
-    let (Some(ip), true) = (
-        find_program("ip"),
-        Path::new("/usr/lib/systemd/systemd").exists(),
-    ) else {
-        eprintln!("SKIP {TEST}: ip (iproute2) or systemd not installed");
+    if !Path::new("/usr/lib/systemd/systemd").exists() {
+        skip(TEST, Skip::Tool("systemd"), "systemd is not installed");
+        return;
+    }
+    let Some(ip) = find_program("ip") else {
+        skip(TEST, Skip::Tool("ip"), "ip (iproute2) is not installed");
         return;
     };
     let _g = sockets_guard();
     let ns = match Netns::create(&ip, "wp-machine") {
         Ok(ns) => ns,
         Err(why) => {
-            eprintln!("SKIP {TEST}: {why}");
+            skip(TEST, Skip::Other, why);
             return;
         }
     };
@@ -222,9 +231,10 @@ fn a_booted_containers_systemd_is_its_init() {
         }
         if let Some(Ok(Some(status))) = machine.nspawn.as_mut().map(|c| c.try_wait()) {
             let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
-            eprintln!(
-                "SKIP {TEST}: systemd-nspawn -b exited ({status}): {}",
-                err.trim()
+            skip(
+                TEST,
+                Skip::Other,
+                format!("systemd-nspawn -b exited ({status}): {}", err.trim()),
             );
             return;
         }
@@ -400,22 +410,25 @@ fn an_init_of_its_own_pid_namespace() {
     const NAME: &str = "an_init_of_its_own_pid_namespace";
     const PORT: u16 = 7821;
     if !is_root() {
-        eprintln!("SKIP {NAME}: needs root");
+        skip(NAME, Skip::NotRoot, "needs root");
         return;
     }
-    let (Some(ip), Some(unshare), Some(python)) = (
-        find_program("ip"),
-        find_program("unshare"),
-        find_program("python3"),
-    ) else {
-        eprintln!("SKIP {NAME}: ip, unshare or python3 not installed");
+    let python = Path::new(PYTHON3);
+    let (Some(ip), Some(unshare), true) =
+        (find_program("ip"), find_program("unshare"), python.exists())
+    else {
+        let tool = ["ip", "unshare"]
+            .into_iter()
+            .find(|t| find_program(t).is_none())
+            .unwrap_or("python3");
+        skip(NAME, Skip::Tool(tool), format!("{tool} is not installed"));
         return;
     };
     let _g = sockets_guard();
     let ns = match Netns::create(&ip, "wp-pidns") {
         Ok(ns) => ns,
         Err(why) => {
-            eprintln!("SKIP {NAME}: {why}");
+            skip(NAME, Skip::Other, why);
             return;
         }
     };
@@ -424,7 +437,7 @@ fn an_init_of_its_own_pid_namespace() {
     );
     let mut cmd = ns.exec(&unshare);
     cmd.args(["--pid", "--fork", "--mount-proc"])
-        .arg(&python)
+        .arg(python)
         .args(["-c", &script])
         .stdout(std::process::Stdio::piped());
     let mut child = Spawned::start(&mut cmd);

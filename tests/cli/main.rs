@@ -26,6 +26,8 @@ mod portable;
 mod privileges;
 mod procio;
 mod procs;
+mod skip;
+mod skips;
 mod ss;
 mod ss_compare;
 mod support;

@@ -152,7 +152,11 @@ fn a_dnat_rule_is_followed_to_the_container_and_its_process() {
         return;
     };
     if find_program("nft").is_none() {
-        eprintln!("SKIP a_dnat_rule_is_followed: nft (nftables) is not installed");
+        skip(
+            "a_dnat_rule_is_followed",
+            Skip::Tool("nft"),
+            "nft (nftables) is not installed",
+        );
         return;
     }
     let _g = sockets_guard();
@@ -352,7 +356,16 @@ fn iptables_nft_rules_and_undecodable_rules() {
         return;
     };
     let (Some(_), Some(iptables)) = (find_program("nft"), find_program("iptables-nft")) else {
-        eprintln!("SKIP iptables_nft_rules: nft and iptables-nft (nftables, iptables) are needed");
+        let tool = if find_program("nft").is_none() {
+            "nft"
+        } else {
+            "iptables-nft"
+        };
+        skip(
+            "iptables_nft_rules",
+            Skip::Tool(tool),
+            "nft and iptables-nft (nftables, iptables) are needed",
+        );
         return;
     };
     let _g = sockets_guard();
@@ -464,7 +477,11 @@ fn iptables_legacy_rules() {
         return;
     };
     let Some(legacy) = find_program("iptables-legacy") else {
-        eprintln!("SKIP iptables_legacy_rules: iptables-legacy (iptables) is not installed");
+        skip(
+            "iptables_legacy_rules",
+            Skip::Tool("iptables-legacy"),
+            "iptables-legacy (iptables) is not installed",
+        );
         return;
     };
     let _g = sockets_guard();

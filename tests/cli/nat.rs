@@ -154,8 +154,13 @@ fn kube_iptables_mode(test: &str, tool: &str, tag: &str, k: u32) {
     let Some(s) = site(test, tag, k) else {
         return;
     };
-    let Some(restore_tool) = find_program(&format!("{tool}-restore")) else {
-        eprintln!("SKIP {test}: {tool}-restore (iptables) is not installed");
+    let restorer = format!("{tool}-restore");
+    let Some(restore_tool) = find_program(&restorer) else {
+        skip(
+            test,
+            Skip::Tool(&restorer),
+            format!("{restorer} (iptables) is not installed"),
+        );
         return;
     };
     let _g = sockets_guard();
@@ -229,7 +234,11 @@ fn kube_iptables_mode(test: &str, tool: &str, tag: &str, k: u32) {
 #[test]
 fn kube_proxy_iptables_nft_nodeport_and_portmap() {
     if find_program("iptables-nft").is_none() {
-        eprintln!("SKIP kube_proxy_iptables_nft: iptables-nft (iptables) is not installed");
+        skip(
+            "kube_proxy_iptables_nft",
+            Skip::Tool("iptables-nft"),
+            "iptables-nft (iptables) is not installed",
+        );
         return;
     }
     kube_iptables_mode("kube_proxy_iptables_nft", "iptables-nft", "kn", 30);
@@ -238,7 +247,11 @@ fn kube_proxy_iptables_nft_nodeport_and_portmap() {
 #[test]
 fn kube_proxy_iptables_legacy_nodeport_and_portmap() {
     if find_program("iptables-legacy").is_none() {
-        eprintln!("SKIP kube_proxy_iptables_legacy: iptables-legacy (iptables) is not installed");
+        skip(
+            "kube_proxy_iptables_legacy",
+            Skip::Tool("iptables-legacy"),
+            "iptables-legacy (iptables) is not installed",
+        );
         return;
     }
     kube_iptables_mode("kube_proxy_iptables_legacy", "iptables-legacy", "kl", 32);
@@ -251,7 +264,7 @@ fn kube_proxy_iptables_legacy_nodeport_and_portmap() {
 fn kube_proxy_nftables_mode_and_output_dnat() {
     let test = "kube_proxy_nftables_mode";
     if find_program("nft").is_none() {
-        eprintln!("SKIP {test}: nft (nftables) is not installed");
+        skip(test, Skip::Tool("nft"), "nft (nftables) is not installed");
         return;
     }
     let Some(s) = site(test, "kt", 34) else {
@@ -371,7 +384,7 @@ table ip wpout {{
 fn redirects_negations_and_every_port() {
     let test = "redirects_negations_and_every_port";
     if find_program("nft").is_none() {
-        eprintln!("SKIP {test}: nft (nftables) is not installed");
+        skip(test, Skip::Tool("nft"), "nft (nftables) is not installed");
         return;
     }
     let Some(s) = site(test, "rd", 36) else {

@@ -73,8 +73,16 @@ pub fn hold(ns: &Netns, name: &str, specs: &[Spec]) -> Child {
 }
 
 pub fn lab(test: &str, prefix: &str) -> Option<Netns> {
-    let (Some(ip), true) = (find_program("ip"), is_root()) else {
-        eprintln!("SKIP {test}: needs root and ip (iproute2) for a network namespace");
+    if !is_root() {
+        skip(test, Skip::NotRoot, "needs root for a network namespace");
+        return None;
+    }
+    let Some(ip) = find_program("ip") else {
+        skip(
+            test,
+            Skip::Tool("ip"),
+            "needs ip (iproute2) for a network namespace",
+        );
         return None;
     };
     match Netns::create(&ip, prefix) {
@@ -97,7 +105,7 @@ pub fn lab(test: &str, prefix: &str) -> Option<Netns> {
             Some(ns)
         }
         Err(e) => {
-            eprintln!("SKIP {test}: {e}");
+            skip(test, Skip::Other, e);
             None
         }
     }

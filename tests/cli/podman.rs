@@ -81,13 +81,19 @@ fn shell_quote(p: &Path) -> String {
 #[test]
 fn podmans_conmon_is_named_as_podmans() {
     if !is_root() {
-        eprintln!("SKIP {TEST}: needs root");
+        skip(TEST, Skip::NotRoot, "needs root");
         return;
     }
-    let tools = ["podman", "nsenter", "ip", "busybox"].map(find_program);
-    let [Some(podman), Some(nsenter), Some(ip), Some(busybox)] = tools else {
-        eprintln!(
-            "SKIP {TEST}: podman, nsenter, ip or busybox not installed (.ci/run installs podman, util-linux, iproute2, busybox-static)"
+    let names = ["podman", "nsenter", "ip", "busybox"];
+    let tools = names.map(find_program);
+    let [Some(podman), Some(nsenter), Some(ip), Some(busybox)] = tools.clone() else {
+        let missing = names[tools.iter().position(Option::is_none).unwrap_or(0)];
+        skip(
+            TEST,
+            Skip::Tool(missing),
+            format!(
+                "{missing} is not installed (.ci/run installs podman, util-linux, iproute2, busybox-static)"
+            ),
         );
         return;
     };
@@ -95,7 +101,7 @@ fn podmans_conmon_is_named_as_podmans() {
     let ns = match Netns::create(&ip, "wp-podman") {
         Ok(ns) => ns,
         Err(why) => {
-            eprintln!("SKIP {TEST}: {why}");
+            skip(TEST, Skip::Other, why);
             return;
         }
     };
@@ -140,15 +146,23 @@ fn podmans_conmon_is_named_as_podmans() {
         container: None,
     };
     if ready.trim() != "ready" {
-        eprintln!("SKIP {TEST}: could not prepare the namespace's mounts: {ready:?}");
+        skip(
+            TEST,
+            Skip::Other,
+            format!("could not prepare the namespace's mounts: {ready:?}"),
+        );
         return;
     }
     let tar_arg = tar.display().to_string();
     let out = lab.podman(&["import", &tar_arg, "wp-busybox:test"]);
     if !out.status.success() {
-        eprintln!(
-            "SKIP {TEST}: podman import failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+        skip(
+            TEST,
+            Skip::Other,
+            format!(
+                "podman import failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         );
         return;
     }
@@ -175,9 +189,13 @@ fn podmans_conmon_is_named_as_podmans() {
         "80",
     ]);
     if !out.status.success() {
-        eprintln!(
-            "SKIP {TEST}: podman run failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+        skip(
+            TEST,
+            Skip::Other,
+            format!(
+                "podman run failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         );
         return;
     }

@@ -11,7 +11,11 @@ const NOBODY: u32 = 65534;
 
 fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
     if !is_root() {
-        eprintln!("SKIP unprivileged run: needs root to switch to uid {NOBODY}");
+        skip(
+            "unprivileged run",
+            Skip::NotRoot,
+            format!("needs root to switch to uid {NOBODY}"),
+        );
         return None;
     }
     let mut cmd = Command::new("setpriv");
@@ -20,16 +24,21 @@ fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
     let out = match Command::new("setpriv").arg("--version").output() {
         Ok(_) => run(&mut cmd),
         Err(_) => {
-            eprintln!("SKIP unprivileged run: setpriv (util-linux) is not installed");
+            skip(
+                "unprivileged run",
+                Skip::Tool("setpriv"),
+                "setpriv (util-linux) is not installed",
+            );
             return None;
         }
     };
     if out.status.code() == Some(126)
         || String::from_utf8_lossy(&out.stderr).contains("Permission denied")
     {
-        eprintln!(
-            "SKIP unprivileged run: uid {NOBODY} cannot execute {}",
-            bin_path().display()
+        skip(
+            "unprivileged run",
+            Skip::Other,
+            format!("uid {NOBODY} cannot execute {}", bin_path().display()),
         );
         return None;
     }
@@ -87,10 +96,26 @@ fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
     assert!(text.contains("wp-nobody"), "{text}");
 }
 
+/// Whether the test can run; a SKIP line naming what it lacks when not.
+fn root_and_unshare(test: &str) -> bool {
+    if !is_root() {
+        skip(test, Skip::NotRoot, "needs root and unshare (util-linux)");
+        false
+    } else if !have("unshare") {
+        skip(
+            test,
+            Skip::Tool("unshare"),
+            "needs root and unshare (util-linux)",
+        );
+        false
+    } else {
+        true
+    }
+}
+
 #[test]
 fn hidepid_is_named_as_the_reason() {
-    if !is_root() || !have("unshare") {
-        eprintln!("SKIP hidepid_is_named_as_the_reason: needs root and unshare (util-linux)");
+    if !root_and_unshare("hidepid_is_named_as_the_reason") {
         return;
     }
     let _g = sockets_guard();
@@ -111,9 +136,13 @@ fn hidepid_is_named_as_the_reason() {
         &script,
     ]));
     if out.status.code() == Some(126) || out.stdout.is_empty() {
-        eprintln!(
-            "SKIP hidepid_is_named_as_the_reason: could not run in a private mount namespace: {}",
-            String::from_utf8_lossy(&out.stderr)
+        skip(
+            "hidepid_is_named_as_the_reason",
+            Skip::Other,
+            format!(
+                "could not run in a private mount namespace: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
         );
         return;
     }
@@ -130,10 +159,7 @@ fn hidepid_is_named_as_the_reason() {
 
 #[test]
 fn a_pid_namespace_is_named_as_the_reason() {
-    if !is_root() || !have("unshare") {
-        eprintln!(
-            "SKIP a_pid_namespace_is_named_as_the_reason: needs root and unshare (util-linux)"
-        );
+    if !root_and_unshare("a_pid_namespace_is_named_as_the_reason") {
         return;
     }
     let _g = sockets_guard();
@@ -146,9 +172,13 @@ fn a_pid_namespace_is_named_as_the_reason() {
         .arg(bin_path())
         .args(["--json", "-t", "-4", "-p", &port]));
     if out.stdout.is_empty() {
-        eprintln!(
-            "SKIP a_pid_namespace_is_named_as_the_reason: unshare --pid failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        skip(
+            "a_pid_namespace_is_named_as_the_reason",
+            Skip::Other,
+            format!(
+                "unshare --pid failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
         );
         return;
     }

@@ -64,8 +64,10 @@ pub(crate) fn keys_of<'a>(listeners: impl IntoIterator<Item = &'a Listener>) -> 
 #[test]
 fn same_sockets_and_pids_as_ss() {
     if Command::new("ss").arg("-V").output().is_err() {
-        eprintln!(
-            "SKIP same_sockets_and_pids_as_ss: ss (iproute2) is not installed; .ci/run installs it"
+        skip(
+            "same_sockets_and_pids_as_ss",
+            Skip::Tool("ss"),
+            "ss (iproute2) is not installed; .ci/run installs it",
         );
         return;
     }

@@ -9,6 +9,13 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Deserialize;
 
+pub use crate::skip::{Skip, skip};
+
+/// Debian's python3, the interpreter `.ci/run` installs python3 and
+/// python3-prometheus-client for. The tests call it by its path: the first
+/// python3 on PATH may be another one (a pyenv shim) without the package.
+pub const PYTHON3: &str = "/usr/bin/python3";
+
 /// Tests that open sockets hold a read guard while their sockets live; the
 /// comparison with `ss` takes the write guard so that the host does not
 /// change between its two snapshots.

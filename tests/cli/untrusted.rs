@@ -22,14 +22,18 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn hostile_names_and_command_lines() {
-    if !have("python3") {
-        eprintln!("SKIP hostile_names_and_command_lines: python3 is not installed");
+    if !have(PYTHON3) {
+        skip(
+            "hostile_names_and_command_lines",
+            Skip::Tool("python3"),
+            "python3 is not installed",
+        );
         return;
     }
     let _g = sockets_guard();
     let bad_arg: &[u8] = b"\xff\xfe\x1b]0;pwned\x07";
     let mut child = Spawned::start(
-        Command::new("python3")
+        Command::new(PYTHON3)
             .args(["-c", SCRIPT])
             .arg(OsStr::from_bytes(bad_arg))
             .arg("line\nbreak \u{202e}txt")
@@ -125,7 +129,7 @@ print(s.getsockname()[1], flush=True)
 sys.stdin.read()
 "#;
     let mut child = Spawned::start(
-        Command::new("python3")
+        Command::new(PYTHON3)
             .args(["-c", NAMED])
             .arg(OsStr::from_bytes(name))
             .stdin(Stdio::piped())
@@ -151,9 +155,11 @@ fn invisible(c: char) -> bool {
 /// the error that echoes it.
 #[test]
 fn invisible_characters_in_names_and_arguments_are_escaped() {
-    if !have("python3") {
-        eprintln!(
-            "SKIP invisible_characters_in_names_and_arguments_are_escaped: python3 is not installed"
+    if !have(PYTHON3) {
+        skip(
+            "invisible_characters_in_names_and_arguments_are_escaped",
+            Skip::Tool("python3"),
+            "python3 is not installed",
         );
         return;
     }
@@ -200,8 +206,12 @@ fn invisible_characters_in_names_and_arguments_are_escaped() {
 /// spreadsheet runs it; the columns whyport writes itself are untouched.
 #[test]
 fn csv_cells_never_start_a_formula() {
-    if !have("python3") {
-        eprintln!("SKIP csv_cells_never_start_a_formula: python3 is not installed");
+    if !have(PYTHON3) {
+        skip(
+            "csv_cells_never_start_a_formula",
+            Skip::Tool("python3"),
+            "python3 is not installed",
+        );
         return;
     }
     let _g = sockets_guard();

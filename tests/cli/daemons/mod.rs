@@ -59,15 +59,24 @@ fn users(l: &Listener) -> BTreeSet<&str> {
         .collect()
 }
 
+const TEST: &str = "real_daemons_match_ss_in_a_private_namespace";
+
 #[test]
 fn real_daemons_match_ss_in_a_private_namespace() {
     if !is_root() {
-        eprintln!("SKIP real_daemons_match_ss_in_a_private_namespace: needs root");
+        skip(TEST, Skip::NotRoot, "needs root");
         return;
     }
     let (Some(ip), Some(ss)) = (find_program("ip"), find_program("ss")) else {
-        eprintln!(
-            "SKIP real_daemons_match_ss_in_a_private_namespace: ip and ss (iproute2) are not installed; .ci/run installs them"
+        let tool = if find_program("ip").is_none() {
+            "ip"
+        } else {
+            "ss"
+        };
+        skip(
+            TEST,
+            Skip::Tool(tool),
+            "ip and ss (iproute2) are not installed; .ci/run installs them",
         );
         return;
     };
@@ -79,7 +88,7 @@ fn real_daemons_match_ss_in_a_private_namespace() {
     let mut lab = match Lab::new(ip, ss) {
         Ok(lab) => lab,
         Err(why) => {
-            eprintln!("SKIP real_daemons_match_ss_in_a_private_namespace: {why}");
+            skip(TEST, Skip::Other, why);
             return;
         }
     };

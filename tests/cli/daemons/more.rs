@@ -71,11 +71,23 @@ fn postgres_bin() -> Option<PathBuf> {
 /// a cluster made for the test. Returns the postmaster's pid.
 pub(super) fn start_postgres(lab: &mut Lab) -> Option<u32> {
     let Some(bin) = postgres_bin() else {
-        eprintln!("SKIP postgres: not installed");
+        skip(
+            "postgres",
+            Skip::Tool("postgres"),
+            "postgres is not installed",
+        );
         return None;
     };
-    let (Some((uid, gid)), Some(setpriv)) = (user_ids("postgres"), find_program("setpriv")) else {
-        eprintln!("SKIP postgres: no postgres user or no setpriv");
+    let Some(setpriv) = find_program("setpriv") else {
+        skip(
+            "postgres",
+            Skip::Tool("setpriv"),
+            "setpriv is not installed",
+        );
+        return None;
+    };
+    let Some((uid, gid)) = user_ids("postgres") else {
+        skip("postgres", Skip::Other, "no postgres user");
         return None;
     };
     let dir = lab.path("pg");

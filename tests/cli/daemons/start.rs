@@ -11,7 +11,11 @@ use crate::support::*;
 pub(super) fn installed(daemon: &str, program: &str) -> Option<PathBuf> {
     let found = find_program(program);
     if found.is_none() {
-        eprintln!("SKIP {daemon}: not installed");
+        skip(
+            daemon,
+            Skip::Tool(program),
+            format!("{program} is not installed"),
+        );
     }
     found
 }
@@ -21,7 +25,7 @@ pub(super) fn installed(daemon: &str, program: &str) -> Option<PathBuf> {
 pub(super) fn start_nginx(lab: &mut Lab) -> Option<u32> {
     let nginx = installed("nginx", "nginx")?;
     if user_ids("www-data").is_none() {
-        eprintln!("SKIP nginx: no www-data user");
+        skip("nginx", Skip::Other, "no www-data user");
         return None;
     }
     let pid_file = lab.path("nginx.pid");
@@ -166,16 +170,24 @@ pub(super) fn start_dnsmasq(lab: &mut Lab) -> Option<u32> {
 pub(super) fn start_inetd(lab: &mut Lab) -> Option<u32> {
     let inetd = installed("inetd", "inetd")?;
     let Some(unshare) = find_program("unshare") else {
-        eprintln!("SKIP inetd: unshare (util-linux) is not installed");
+        skip(
+            "inetd",
+            Skip::Tool("unshare"),
+            "unshare (util-linux) is not installed",
+        );
         return None;
     };
     // Debian's openbsd-inetd; other inetds take other flags.
     let usage = run(lab.exec(&inetd).arg("-h"));
     if !String::from_utf8_lossy(&usage.stderr).contains("[-dEil]") {
-        eprintln!(
-            "SKIP inetd: {} is not openbsd-inetd: {}",
-            inetd.display(),
-            String::from_utf8_lossy(&usage.stderr).trim()
+        skip(
+            "inetd",
+            Skip::Other,
+            format!(
+                "{} is not openbsd-inetd: {}",
+                inetd.display(),
+                String::from_utf8_lossy(&usage.stderr).trim()
+            ),
         );
         return None;
     }
@@ -215,7 +227,11 @@ pub(super) fn start_inetd(lab: &mut Lab) -> Option<u32> {
 
 /// A python3 UDP socket on `[::]:PY_PORT` with IPV6_V6ONLY off.
 pub(super) fn start_python(lab: &mut Lab) -> Option<u32> {
-    let python = installed("python3", "python3")?;
+    let python = PathBuf::from(PYTHON3);
+    if !python.exists() {
+        skip("python3", Skip::Tool("python3"), "python3 is not installed");
+        return None;
+    }
     let script = format!(
         "import socket, time\n\
          s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\

@@ -29,10 +29,14 @@ pub(super) struct Tools {
 }
 
 impl Tools {
-    pub(super) fn find() -> Result<Tools, String> {
-        let missing = |what: &str| {
-            format!(
-                "{what} is not installed; .ci/run installs it (iproute2, docker.io, busybox-static)"
+    /// The tools, or the one missing (as .ci/run names it) and why.
+    pub(super) fn find() -> Result<Tools, (&'static str, String)> {
+        let missing = |what: &'static str| {
+            (
+                what,
+                format!(
+                    "{what} is not installed; .ci/run installs it (iproute2, docker.io, busybox-static)"
+                ),
             )
         };
         let ip = find_program("ip").ok_or_else(|| missing("ip"))?;
@@ -44,8 +48,11 @@ impl Tools {
             .flatten()
             .find(|p| is_static(p))
             .ok_or_else(|| {
-                "no statically linked busybox (the image is made of it); .ci/run installs busybox-static"
-                    .to_string()
+                (
+                    "busybox",
+                    "no statically linked busybox (the image is made of it); .ci/run installs busybox-static"
+                        .to_string(),
+                )
             })?;
         let version = run(Command::new(&dockerd).arg("--version"));
         let text = String::from_utf8_lossy(&version.stdout);
@@ -54,7 +61,12 @@ impl Tools {
             .split_whitespace()
             .nth(2)
             .and_then(|v| v.split('.').next()?.parse().ok())
-            .ok_or_else(|| format!("cannot read the version of dockerd: {text:?}"))?;
+            .ok_or_else(|| {
+                (
+                    "dockerd",
+                    format!("cannot read the version of dockerd: {text:?}"),
+                )
+            })?;
         Ok(Tools {
             ip,
             ss,

@@ -38,13 +38,13 @@ const LISTENING: Duration = Duration::from_secs(10);
 #[test]
 fn docker_proxy_and_host_network_container() {
     if !is_root() {
-        eprintln!("SKIP {TEST}: needs root");
+        skip(TEST, Skip::NotRoot, "needs root");
         return;
     }
     let tools = match Tools::find() {
         Ok(t) => t,
-        Err(why) => {
-            eprintln!("SKIP {TEST}: {why}");
+        Err((tool, why)) => {
+            skip(TEST, Skip::Tool(tool), why);
             return;
         }
     };
@@ -57,12 +57,12 @@ fn docker_proxy_and_host_network_container() {
     let mut lab = match Lab::new(tools) {
         Ok(lab) => lab,
         Err(why) => {
-            eprintln!("SKIP {TEST}: {why}");
+            skip(TEST, Skip::Other, why);
             return;
         }
     };
     if let Err(why) = lab.start_dockerd() {
-        eprintln!("SKIP {TEST}: {why}");
+        skip(TEST, Skip::Other, why);
         return;
     }
     let ready_at = started_at.elapsed();
