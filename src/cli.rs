@@ -171,6 +171,7 @@ enum Format {
     Json,
     Junit,
     Prometheus,
+    PrometheusDetailed,
 }
 
 impl From<Format> for ReportFormat {
@@ -179,7 +180,8 @@ impl From<Format> for ReportFormat {
             Format::Table => ReportFormat::Table,
             Format::Json => ReportFormat::Json,
             Format::Junit => ReportFormat::Junit,
-            Format::Prometheus => ReportFormat::Prometheus,
+            Format::Prometheus => ReportFormat::Prometheus { detail: false },
+            Format::PrometheusDetailed => ReportFormat::Prometheus { detail: true },
         }
     }
 }
@@ -193,8 +195,9 @@ enum Sub {
         /// Start from `whyport policy init`
         #[arg(long = "policy", value_name = "FILE")]
         policy: PathBuf,
-        /// table, json, junit (JUnit XML for CI) or prometheus (for
-        /// node_exporter's textfile collector)
+        /// table, json, junit (JUnit XML for CI), prometheus (for
+        /// node_exporter's textfile collector) or prometheus-detailed (a
+        /// series per socket too)
         #[arg(long = "format", value_name = "FORMAT", default_value = "table")]
         format: Format,
         /// Numbers only: uids instead of user names
@@ -513,7 +516,7 @@ mod tests {
             config(&["diff", "b.json", "--strict", "--format", "prometheus"]).command,
             Command::Diff {
                 baseline: "b.json".into(),
-                format: ReportFormat::Prometheus,
+                format: ReportFormat::Prometheus { detail: false },
                 strict: true
             }
         );
