@@ -97,13 +97,16 @@ fn host(pid_base: u32, clients: u32, shift: u32) -> Report {
     crate::explain::explain(snapshot, &crate::query::Query::whole_host(), options)
 }
 
+const LOOPBACK_TCP: &str = "default = \"deny\"\n[[allow]]\nprotocol = \"tcp\"\nbind = \"loopback\"\nrange = \"20000-25000\"\n";
+
 /// The audit's Prometheus output of `report` against a policy that allows
 /// the loopback TCP listeners only: each series as its name and labels.
 fn series(report: &Report, detail: bool) -> BTreeSet<String> {
-    let policy = crate::audit::policy::parse(
-        "default = \"deny\"\n[[allow]]\nprotocol = \"tcp\"\nbind = \"loopback\"\nrange = \"20000-25000\"\n",
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    series_against(report, detail, LOOPBACK_TCP)
+}
+
+fn series_against(report: &Report, detail: bool, policy: &str) -> BTreeSet<String> {
+    let policy = crate::audit::policy::parse(policy).unwrap_or_else(|e| panic!("{e:?}"));
     let openings = Opening::all(report);
     let judged = audit(&policy, &openings);
     let cx = crate::render::audit::Context {
@@ -153,4 +156,23 @@ fn default_audit_series_are_few_and_survive_restarts() {
     assert!(!before.iter().any(|s| s.contains("line")), "{before:#?}");
     // Per-socket detail is there when asked for.
     assert!(series(&host(1000, 4990, 0), true).len() > 10_000);
+}
+
+#[test]
+fn a_warning_is_labelled_warning_as_in_the_table() {
+    // The clients are allowed by a rule: their warning is still a
+    // warning, not the rule that allowed them.
+    let policy = format!("{LOOPBACK_TCP}[[allow]]\nprotocol = \"udp\"\nrange = \"32768-60999\"\n");
+    let s = series_against(&host(1000, 100, 0), false, &policy);
+    let warnings: Vec<&String> = s
+        .iter()
+        .filter(|l| l.starts_with("whyport_audit_finding{id=\"udp-ephemeral-client\""))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "whyport_audit_finding{id=\"udp-ephemeral-client\",protocol=\"udp\",address=\"\",port=\"32768-60999\",rule=\"warning\"}"
+        ],
+        "{s:#?}"
+    );
 }
