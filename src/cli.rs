@@ -163,6 +163,7 @@ enum Format {
     Json,
     Junit,
     Prometheus,
+    PrometheusDetailed,
 }
 
 impl From<Format> for ReportFormat {
@@ -171,7 +172,8 @@ impl From<Format> for ReportFormat {
             Format::Table => ReportFormat::Table,
             Format::Json => ReportFormat::Json,
             Format::Junit => ReportFormat::Junit,
-            Format::Prometheus => ReportFormat::Prometheus,
+            Format::Prometheus => ReportFormat::Prometheus { detail: false },
+            Format::PrometheusDetailed => ReportFormat::Prometheus { detail: true },
         }
     }
 }
@@ -196,10 +198,9 @@ enum Sub {
         /// from `whyport policy init`; the format: man 5 whyport-policy.
         #[arg(long = "policy", value_name = "FILE")]
         policy: PathBuf,
-        /// table, json, junit or prometheus
-        ///
-        /// table for people, json (one document), junit (JUnit XML for
-        /// CI), prometheus (for node_exporter's textfile collector).
+        /// table, json, junit (JUnit XML for CI), prometheus (for
+        /// node_exporter's textfile collector) or prometheus-detailed (a
+        /// series per socket too)
         #[arg(long = "format", value_name = "FORMAT", default_value = "table")]
         format: Format,
         /// The report as one JSON document: --format json
@@ -616,7 +617,7 @@ mod tests {
             config(&["diff", "b.json", "--strict", "--format", "prometheus"]).command,
             Command::Diff {
                 baseline: "b.json".into(),
-                format: ReportFormat::Prometheus,
+                format: ReportFormat::Prometheus { detail: false },
                 output: None,
                 strict: true
             }

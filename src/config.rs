@@ -108,8 +108,11 @@ pub enum ReportFormat {
     /// JUnit XML, for CI systems.
     Junit,
     /// Prometheus text exposition format, for node_exporter's textfile
-    /// collector.
-    Prometheus,
+    /// collector; `detail` (`prometheus-detailed`) adds a series per socket
+    /// and per forward to the audit's bounded default.
+    Prometheus {
+        detail: bool,
+    },
 }
 
 /// Where to read from.

@@ -45,7 +45,7 @@ pub fn render(
         ReportFormat::Table => table(audit, cx, out),
         ReportFormat::Json => json(audit, report, cx, out),
         ReportFormat::Junit => junit_xml(audit, cx, out),
-        ReportFormat::Prometheus => prometheus(audit, report, cx, out),
+        ReportFormat::Prometheus { detail } => prometheus(audit, report, cx, detail, out),
     }
 }
 
@@ -577,13 +577,137 @@ pub fn evidence(cx: &Context) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Prometheus metrics (docs/fleet.md). By default a bounded set of series
+/// that a restart does not change: counts, exposed listeners and findings,
+/// each by protocol, address and port, with UDP clients in the ephemeral
+/// range as one series for the range. `detail` adds a series per socket
+/// and per forward, with processes, users, units and containers.
 fn prometheus(
     audit: &Audit<'_>,
     report: &Report,
     cx: &Context,
+    detail: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let origins: Vec<(String, String)> = audit
+    use super::prometheus::{Where, text};
+    if detail {
+        listener_family(report, &origins(audit)).write(out)?;
+        super::prometheus::forwarded_family(report).write(out)?;
+    }
+    let clients = report.host.ephemeral_ports;
+    let mut listeners = Family::gauge(
+        "whyport_listeners",
+        "Listening sockets and forwarded port ranges the audit judged, by protocol and whether they are reachable from beyond loopback.",
+    );
+    let mut exposed = Family::gauge(
+        "whyport_exposed_listener",
+        "Sockets (or forwarded port ranges) reachable from beyond loopback, by protocol, address and port; UDP clients in the ephemeral range as one series for the range.",
+    );
+    for j in &audit.results {
+        let at = Where::of(j.opening, clients);
+        let beyond = match j.opening {
+            Opening::Socket(e) => e.exposure.beyond_loopback(),
+            Opening::Forward { .. } => true,
+        };
+        listeners.add(
+            vec![
+                ("protocol", at.protocol.clone()),
+                ("exposed", beyond.to_string()),
+            ],
+            1.0,
+        );
+        if beyond {
+            exposed.add(at.labels(), 1.0);
+        }
+    }
+    let mut by_id = Family::gauge(
+        "whyport_audit_findings",
+        "Audit findings against the policy, by finding id (denied, not-allowed, or a warning id).",
+    );
+    let ours = ["denied", "not-allowed", "missing", "waiver-expired"];
+    for id in ours.iter().chain(warnings::IDS) {
+        by_id.set(vec![("id", (*id).to_string())], 0.0);
+    }
+    let mut per = Family::gauge(
+        "whyport_audit_finding",
+        "Findings by id and listener (protocol, address, port) and the rule that decided (its content's digest, \"default deny\" or \"warning\"); UDP clients in the ephemeral range as one series for the range, valued with their count.",
+    );
+    // Only what fails the audit: a waived finding, or one under
+    // --fail-on, raises no alert.
+    for (j, f) in audit.findings().filter(|(_, f)| audit.counts(f)) {
+        by_id.add(vec![("id", f.id.clone())], 1.0);
+        // As the table says it: a warning is a warning, whichever rule
+        // allowed the listener.
+        let rule = match (f.id.as_str(), j.rule) {
+            ("denied" | "not-allowed", Some(i)) => audit.policy.rules[i].stable_name(),
+            ("denied" | "not-allowed", None) => {
+                format!("default {}", audit.policy.default.as_str())
+            }
+            _ => "warning".into(),
+        };
+        let mut labels = vec![("id", f.id.clone())];
+        labels.extend(Where::of(j.opening, clients).labels());
+        labels.push(("rule", rule));
+        per.add(labels, 1.0);
+    }
+    for &i in audit.missing.iter().filter(|i| audit.missing_counts(**i)) {
+        by_id.add(vec![("id", "missing".into())], 1.0);
+        per.add(
+            vec![
+                ("id", "missing".into()),
+                ("protocol", String::new()),
+                ("address", String::new()),
+                ("port", String::new()),
+                ("rule", audit.policy.rules[i].stable_name()),
+            ],
+            1.0,
+        );
+    }
+    listeners.write(out)?;
+    exposed.write(out)?;
+    by_id.write(out)?;
+    per.write(out)?;
+    let mut info = Family::gauge(
+        "whyport_audit_info",
+        "What the audit rests on: whyport's version, the policy's SHA-256, the IANA snapshot, whether every owner was seen.",
+    );
+    info.set(
+        vec![
+            ("version", env!("CARGO_PKG_VERSION").into()),
+            ("policy_sha256", cx.policy_sha256.clone()),
+            ("iana_snapshot", crate::services::IANA_SNAPSHOT.into()),
+            ("full_visibility", cx.full_visibility.to_string()),
+        ],
+        1.0,
+    );
+    info.write(out)?;
+    let (with, _) = counts(audit);
+    let mut violations = Family::gauge(
+        "whyport_audit_violations",
+        "Listeners with at least one audit finding.",
+    );
+    violations.set(Vec::new(), with as f64);
+    violations.write(out)?;
+    let mut compliant = Family::gauge(
+        "whyport_audit_compliant",
+        "1 when the host complies with the policy, else 0.",
+    );
+    compliant.set(
+        vec![("policy", text(cx.source.as_bytes()))],
+        if audit.compliant() { 1.0 } else { 0.0 },
+    );
+    compliant.write(out)?;
+    let mut when = Family::gauge(
+        "whyport_audit_timestamp_seconds",
+        "When the audit ran, in seconds since the Unix epoch.",
+    );
+    when.set(Vec::new(), cx.unix_time as f64);
+    when.write(out)
+}
+
+/// Each socket's (systemd unit, container), in `report.listeners` order.
+fn origins(audit: &Audit<'_>) -> Vec<(String, String)> {
+    audit
         .results
         .iter()
         .filter_map(|j| match j.opening {
@@ -603,81 +727,5 @@ fn prometheus(
                     .unwrap_or_default(),
             )
         })
-        .collect();
-    listener_family(report, &origins).write(out)?;
-    super::prometheus::forwarded_family(report).write(out)?;
-    let mut by_id = Family::gauge(
-        "whyport_audit_findings",
-        "Audit findings against the policy, by finding id (denied, not-allowed, or a warning id).",
-    );
-    for id in ["denied", "not-allowed"].iter().chain(warnings::IDS) {
-        by_id.set(vec![("id", (*id).to_string())], 0.0);
-    }
-    let mut per = Family::gauge(
-        "whyport_audit_finding",
-        "One series per finding: the listener it is about and the rule that decided it.",
-    );
-    for (j, f) in audit.findings() {
-        by_id.add(vec![("id", f.id.clone())], 1.0);
-        let mut names: Vec<String> = j
-            .opening
-            .groups()
-            .iter()
-            .map(|g| super::prometheus::text(&g.leader.name))
-            .collect();
-        names.dedup();
-        let (protocol, address, dual_stack, port) = match j.opening {
-            Opening::Socket(e) => {
-                let l = e.listener;
-                (
-                    l.protocol.as_str(),
-                    super::address_text(l),
-                    l.dual_stack,
-                    l.port.to_string(),
-                )
-            }
-            Opening::Forward { forward: fw, .. } => (
-                fw.rule.protocol.map_or("tcp+udp", |p| p.as_str()),
-                fw.rule.daddr.map_or_else(|| "*".into(), |a| a.to_string()),
-                false,
-                crate::explain::forward::caught_text(fw),
-            ),
-        };
-        per.add(
-            vec![
-                ("id", f.id.clone()),
-                ("protocol", protocol.into()),
-                ("address", address),
-                ("dual_stack", dual_stack.to_string()),
-                ("port", port),
-                ("process", names.join(",")),
-                ("rule", rule_label(audit, j.rule)),
-            ],
-            1.0,
-        );
-    }
-    by_id.write(out)?;
-    per.write(out)?;
-    let (with, _) = counts(audit);
-    let mut violations = Family::gauge(
-        "whyport_audit_violations",
-        "Listeners with at least one audit finding.",
-    );
-    violations.set(Vec::new(), with as f64);
-    violations.write(out)?;
-    let mut compliant = Family::gauge(
-        "whyport_audit_compliant",
-        "1 when the host complies with the policy, else 0.",
-    );
-    compliant.set(
-        vec![("policy", super::prometheus::text(cx.source.as_bytes()))],
-        if audit.compliant() { 1.0 } else { 0.0 },
-    );
-    compliant.write(out)?;
-    let mut when = Family::gauge(
-        "whyport_audit_timestamp_seconds",
-        "When the audit ran, in seconds since the Unix epoch.",
-    );
-    when.set(Vec::new(), cx.unix_time as f64);
-    when.write(out)
+        .collect()
 }

@@ -24,7 +24,8 @@ pub fn render(
         ReportFormat::Table => table(diff, cx, out),
         ReportFormat::Json => json(diff, cx, out),
         ReportFormat::Junit => junit_xml(diff, cx, out),
-        ReportFormat::Prometheus => prometheus(diff, cx, out),
+        // Its series are already one per change, without PIDs.
+        ReportFormat::Prometheus { .. } => prometheus(diff, cx, out),
     }
 }
 

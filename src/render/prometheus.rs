@@ -1,11 +1,15 @@
 //! The Prometheus text exposition format (version 0.0.4), for
 //! node_exporter's textfile collector: metric families with HELP and TYPE,
 //! each label set once (samples with equal labels are added up, so a
-//! SO_REUSEPORT group is one series with its socket count).
+//! SO_REUSEPORT group is one series with its socket count). Labels carry
+//! stable identity (protocol, address, port, a rule's digest), never a PID
+//! or a policy line, so that a restart or an edit makes no new series.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use crate::audit::eval::Opening;
+use crate::model::Protocol;
 use crate::report::{OwnerStatus, Report};
 use crate::sanitize::escape_reversible;
 
@@ -65,6 +69,58 @@ fn label_value(text: &str) -> String {
 /// Process text for a label: reversible escaping (docs/json.md#csv).
 pub fn text(bytes: &[u8]) -> String {
     escape_reversible(bytes)
+}
+
+/// Where an opening is, as labels that stay the same while it stays open:
+/// protocol, address and port, never a PID or a policy line. A UDP client
+/// in the ephemeral range (a resolver, NTP, QUIC: a new port every run) is
+/// the range itself, with no address, so that all of them are one series
+/// (a kernel socket there, WireGuard or VXLAN, is a service and keeps its
+/// port).
+#[derive(Debug)]
+pub struct Where {
+    pub protocol: String,
+    address: String,
+    port: String,
+}
+
+impl Where {
+    pub fn of(opening: &Opening<'_>, ephemeral: Option<(u16, u16)>) -> Where {
+        match opening {
+            Opening::Socket(e) => {
+                let l = e.listener;
+                // As the udp-ephemeral-client warning, but also on a port
+                // IANA registered: a client lands on one now and then
+                // (~1% of them), and each would be a new series.
+                let client = l.protocol == Protocol::Udp && l.owner_status != OwnerStatus::Kernel;
+                match ephemeral {
+                    Some((lo, hi)) if client && (lo..=hi).contains(&l.port) => Where {
+                        protocol: l.protocol.as_str().into(),
+                        address: String::new(),
+                        port: format!("{lo}-{hi}"),
+                    },
+                    _ => Where {
+                        protocol: l.protocol.as_str().into(),
+                        address: text(super::address_text(l).as_bytes()),
+                        port: l.port.to_string(),
+                    },
+                }
+            }
+            Opening::Forward { forward: fw, .. } => Where {
+                protocol: fw.rule.protocol.map_or("tcp+udp", |p| p.as_str()).into(),
+                address: fw.rule.daddr.map_or_else(String::new, |a| a.to_string()),
+                port: crate::explain::forward::caught_text(fw),
+            },
+        }
+    }
+
+    pub fn labels(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("protocol", self.protocol.clone()),
+            ("address", self.address.clone()),
+            ("port", self.port.clone()),
+        ]
+    }
 }
 
 /// `whyport_listener_sockets`: one series per listener (by protocol,
@@ -166,21 +222,5 @@ pub fn forwarded_family(report: &Report) -> Family {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn equal_label_sets_are_one_series() {
-        let mut f = Family::gauge("m", "help");
-        f.add(vec![("a", "x".into())], 1.0);
-        f.add(vec![("a", "x".into())], 1.0);
-        f.add(vec![("a", "q\"\\\n".into())], 1.0);
-        let mut out = Vec::new();
-        f.write(&mut out).unwrap_or_else(|e| panic!("{e}"));
-        let text = String::from_utf8_lossy(&out);
-        assert_eq!(
-            text,
-            "# HELP m help\n# TYPE m gauge\nm{a=\"q\\\"\\\\\\n\"} 1\nm{a=\"x\"} 2\n"
-        );
-    }
-}
+#[path = "prometheus_tests.rs"]
+mod tests;

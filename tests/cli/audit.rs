@@ -336,7 +336,7 @@ fn prometheus_output_parses_with_no_duplicate_series() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("p\"ol.toml");
     std::fs::write(&policy, "[[allow]]\nport = 22\n").unwrap();
-    let o = audit_in(&ns, &policy, "prometheus");
+    let o = audit_in(&ns, &policy, "prometheus-detailed");
     assert_eq!(code(&o), 1);
     let parsed = prometheus_parse(&o.stdout).unwrap_or_else(|e| panic!("{e}\n{}", text(&o)));
     // The SO_REUSEPORT pair is one series with two sockets.

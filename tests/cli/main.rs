@@ -12,6 +12,7 @@ mod exit_codes;
 mod explain;
 mod files;
 mod fixtures;
+mod fleet;
 mod interfaces;
 mod live;
 mod living;
