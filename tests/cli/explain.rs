@@ -121,6 +121,34 @@ fn a_forked_worker_group_is_grouped_under_its_leader() {
     );
 }
 
+/// A copy of the load generator named `name` in `dir`, holding one
+/// listener, and the copy's path.
+fn one_listener_as(
+    loadgen: &std::path::Path,
+    dir: &std::path::Path,
+    name: &str,
+) -> (Spawned, std::path::PathBuf) {
+    let copy = dir.join(name);
+    std::fs::copy(loadgen, &copy).unwrap();
+    let args = [
+        "--procs",
+        "1",
+        "--sockets",
+        "1",
+        "--fds",
+        "0",
+        "--prefork",
+        "0",
+        "--reuseport",
+        "0",
+        "--seconds",
+        "60",
+    ];
+    let (load, line) = start_ready(&copy, &args);
+    assert!(line.starts_with("ready"), "{line}");
+    (load, copy)
+}
+
 #[test]
 fn a_deleted_executable_is_flagged() {
     let loadgen = loadgen_path();
@@ -134,26 +162,7 @@ fn a_deleted_executable_is_flagged() {
     }
     let _g = sockets_guard();
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("wp-stale");
-    std::fs::copy(&loadgen, &copy).unwrap();
-    let (load, line) = start_ready(
-        &copy,
-        &[
-            "--procs",
-            "1",
-            "--sockets",
-            "1",
-            "--fds",
-            "0",
-            "--prefork",
-            "0",
-            "--reuseport",
-            "0",
-            "--seconds",
-            "60",
-        ],
-    );
-    assert!(line.starts_with("ready"), "{line}");
+    let (load, copy) = one_listener_as(&loadgen, dir.path(), "wp-stale");
     std::fs::remove_file(&copy).unwrap();
     let (_, list) = explained(&["--process", "wp-stale"]);
     let ours: Vec<&Listener> = list
@@ -193,29 +202,7 @@ fn a_program_named_deleted_is_not_a_deleted_executable() {
     }
     let _g = sockets_guard();
     let dir = tempfile::tempdir().unwrap();
-    let start = |name: &str| {
-        let copy = dir.path().join(name);
-        std::fs::copy(&loadgen, &copy).unwrap();
-        let (load, line) = start_ready(
-            &copy,
-            &[
-                "--procs",
-                "1",
-                "--sockets",
-                "1",
-                "--fds",
-                "0",
-                "--prefork",
-                "0",
-                "--reuseport",
-                "0",
-                "--seconds",
-                "60",
-            ],
-        );
-        assert!(line.starts_with("ready"), "{line}");
-        (load, copy)
-    };
+    let start = |name: &str| one_listener_as(&loadgen, dir.path(), name);
     let (named, named_path) = start("wp-x (deleted)");
     let (deleted, deleted_path) = start("wp-y (deleted)");
     std::fs::remove_file(&deleted_path).unwrap();

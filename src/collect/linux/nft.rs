@@ -634,43 +634,25 @@ pub fn map_branches<'a>(replies: impl Iterator<Item = &'a [u8]>, map: &MapKey) -
         return None;
     }
     let mut branches = Vec::new();
-    for body in replies {
-        for (kind, list) in attrs(body) {
-            if kind != 3 {
-                continue;
-            }
-            for (_, elem) in attrs(list) {
-                let mut key = None;
-                let mut verdict = None;
-                for (k, v) in attrs(elem) {
-                    match k {
-                        1 => {
-                            key = attrs(v)
-                                .into_iter()
-                                .find(|(t, _)| *t == 1)
-                                .map(|(_, d)| d.to_vec())
-                        }
-                        2 => {
-                            verdict = attrs(v)
-                                .into_iter()
-                                .find(|(t, _)| *t == 2)
-                                .map(|(_, d)| verdict_of(d))
-                        }
-                        // An interval's end flag, a range key's end: not read.
-                        3 if be32(v).is_some_and(|f| f & 1 != 0) => return None,
-                        10 => return None,
-                        _ => {}
-                    }
-                }
-                let mut b = branch_key(&key?, &map.key)?;
-                b.verdict = match verdict? {
-                    v @ (Verdict::Jump(_) | Verdict::Goto(_)) => v,
-                    // An accept or drop element ends the walk: no NAT.
-                    _ => continue,
-                };
-                branches.push(b);
-            }
+    for elem in set_elements(replies) {
+        let (key, flags, data) = (elem.key, elem.flags, elem.data);
+        // An interval's end flag, a range key's end: not read.
+        if flags.is_some_and(|f| f & 1 != 0) || elem.key_end {
+            return None;
         }
+        let verdict = data.and_then(|d| {
+            attrs(d)
+                .into_iter()
+                .find(|(t, _)| *t == 2)
+                .map(|(_, d)| verdict_of(d))
+        });
+        let mut b = branch_key(&key?, &map.key)?;
+        b.verdict = match verdict? {
+            v @ (Verdict::Jump(_) | Verdict::Goto(_)) => v,
+            // An accept or drop element ends the walk: no NAT.
+            _ => continue,
+        };
+        branches.push(b);
     }
     Some(Verdict::Branches(branches))
 }
@@ -932,35 +914,64 @@ fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
     }
 }
 
-/// Ports of a set of destination ports, from NFT_MSG_NEWSETELEM payloads
-/// (NFTA_SET_ELEM_LIST_ELEMENTS of NFTA_LIST_ELEM, each with a key value
-/// and flags; an interval set marks each range's end with flag 1, the
-/// element after the last port).
-pub fn set_ports<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Option<Vec<(u16, u16)>> {
-    let mut elems: Vec<(u16, bool)> = Vec::new();
+/// One element of a set or map, from NFT_MSG_NEWSETELEM payloads
+/// (NFTA_SET_ELEM_LIST_ELEMENTS of NFTA_LIST_ELEM).
+struct SetElement<'a> {
+    /// NFTA_SET_ELEM_KEY's value.
+    key: Option<Vec<u8>>,
+    /// NFTA_SET_ELEM_FLAGS (1: an interval's end).
+    flags: Option<u32>,
+    /// NFTA_SET_ELEM_DATA: a map's value (a verdict for a vmap).
+    data: Option<&'a [u8]>,
+    /// NFTA_SET_ELEM_KEY_END present: a range key.
+    key_end: bool,
+}
+
+fn set_elements<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Vec<SetElement<'a>> {
+    let mut out = Vec::new();
     for body in replies {
         for (kind, list) in attrs(body) {
             if kind != 3 {
                 continue;
             }
             for (_, elem) in attrs(list) {
-                let mut key = None;
-                let mut end = false;
+                let mut e = SetElement {
+                    key: None,
+                    flags: None,
+                    data: None,
+                    key_end: false,
+                };
                 for (k, v) in attrs(elem) {
                     match k {
                         1 => {
-                            key = attrs(v)
+                            e.key = attrs(v)
                                 .into_iter()
                                 .find(|(t, _)| *t == 1)
-                                .and_then(|(_, d)| port(d))
+                                .map(|(_, d)| d.to_vec())
                         }
-                        3 => end = be32(v).is_some_and(|f| f & 1 != 0),
+                        2 => e.data = Some(v),
+                        3 => e.flags = be32(v),
+                        10 => e.key_end = true,
                         _ => {}
                     }
                 }
-                elems.push((key?, end));
+                out.push(e);
             }
         }
+    }
+    out
+}
+
+/// Ports of a set of destination ports, from NFT_MSG_NEWSETELEM payloads
+/// (NFTA_SET_ELEM_LIST_ELEMENTS of NFTA_LIST_ELEM, each with a key value
+/// and flags; an interval set marks each range's end with flag 1, the
+/// element after the last port).
+pub fn set_ports<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Option<Vec<(u16, u16)>> {
+    let mut elems: Vec<(u16, bool)> = Vec::new();
+    for elem in set_elements(replies) {
+        let key = elem.key.as_deref().and_then(port);
+        let end = elem.flags.is_some_and(|f| f & 1 != 0);
+        elems.push((key?, end));
     }
     if elems.is_empty() {
         return None;
