@@ -49,7 +49,7 @@ fn help_documents_exit_codes_and_credits_iana() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("Exit codes (the verdict") && text.contains("2  usage or runtime error"),
+        text.contains("Exit status:") && text.contains("2  usage or runtime error"),
         "{text}"
     );
     assert!(

@@ -666,6 +666,9 @@ fn timeless(json: &[u8]) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_slice(json).unwrap();
     if let Some(o) = v.as_object_mut() {
         o.retain(|k, _| !k.contains("time"));
+        if let Some(e) = o.get_mut("evidence").and_then(|e| e.as_object_mut()) {
+            e.retain(|k, _| !k.contains("time"));
+        }
     }
     v
 }
