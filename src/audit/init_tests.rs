@@ -447,6 +447,9 @@ fn init_then_audit_passes_on_generated_hosts() {
         forwards += r.forwards.len();
     }
     assert_eq!(cases, 300);
+    eprintln!(
+        "{cases} hosts, {sockets} sockets, {forwards} forwards, {blind} with an unseen owner"
+    );
     assert!(
         sockets > 1_000 && forwards > 200 && blind > 20,
         "{sockets} {forwards} {blind}"
