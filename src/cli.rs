@@ -15,6 +15,7 @@ use crate::query::{self, Filter, PortRange, Query, Target};
 mod help;
 mod man;
 mod policy_page;
+mod usage;
 
 /// Why is this port open? Every listening socket, its owners and the reason
 ///
@@ -546,6 +547,7 @@ pub fn completions(shell: &str, out: &mut dyn std::io::Write) -> anyhow::Result<
 }
 
 pub use man::{man, pages};
+pub use usage::one_line as usage_line;
 
 #[cfg(test)]
 mod tests {

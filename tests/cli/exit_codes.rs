@@ -23,6 +23,14 @@ fn bad_arguments_are_one_line_and_exit_2() {
         (&["80/sctp"][..], "unknown protocol"),
         (&["8080-80"][..], "low-high"),
         (&["--json", "-q"][..], "cannot be used with"),
+        // What clap knew stays: the missing argument, the valid values, the
+        // subcommands, and the help of the command being parsed.
+        (
+            &["audit"][..],
+            "--policy <FILE>: run 'whyport audit --help'",
+        ),
+        (&["completions", "tcsh"][..], "[possible values: bash, "),
+        (&["policy"][..], "needs a command: init"),
     ] {
         let (code, err) = stderr_of(args);
         assert_eq!(code, Some(2), "{args:?}");
@@ -32,6 +40,7 @@ fn bad_arguments_are_one_line_and_exit_2() {
             "{args:?}: {err}"
         );
         assert!(err.contains("--help"), "{args:?}: {err}");
+        assert!(!err.contains("::"), "{args:?}: {err}");
     }
 }
 
