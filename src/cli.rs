@@ -542,8 +542,44 @@ pub fn completions(shell: &str, out: &mut dyn std::io::Write) -> anyhow::Result<
     let shell: clap_complete::Shell = shell
         .parse()
         .map_err(|e| anyhow::anyhow!("unknown shell {shell}: {e}"))?;
-    clap_complete::generate(shell, &mut Args::command(), "whyport", out);
+    clap_complete::generate(shell, &mut visible(&Args::command()), "whyport", out);
     Ok(())
+}
+
+/// `cmd` without its hidden arguments, for completion scripts:
+/// clap_complete's generators offer hidden options (they honour `hide` only
+/// on values), and clap cannot remove an argument, so the command is built
+/// again from what completion uses: names, help, arguments, subcommands.
+fn visible(cmd: &clap::Command) -> clap::Command {
+    let mut out = clap::Command::new(cmd.get_name().to_string())
+        .args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(cmd.get_subcommands().map(visible))
+        .aliases(cmd.get_aliases().map(str::to_string))
+        .hide(cmd.is_hide_set())
+        .subcommand_required(cmd.is_subcommand_required_set())
+        .arg_required_else_help(cmd.is_arg_required_else_help_set())
+        .args_conflicts_with_subcommands(cmd.is_args_conflicts_with_subcommands_set())
+        .disable_help_subcommand(cmd.is_disable_help_subcommand_set());
+    if let Some(version) = cmd.get_version() {
+        out = out.version(version.to_string());
+    }
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    if let Some(about) = cmd.get_long_about() {
+        out = out.long_about(about.clone());
+    }
+    // Their presence decides whether -h says "see more with '--help'".
+    if let Some(text) = cmd.get_after_help() {
+        out = out.after_help(text.clone());
+    }
+    if let Some(text) = cmd.get_after_long_help() {
+        out = out.after_long_help(text.clone());
+    }
+    if let Some(name) = cmd.get_subcommand_value_name() {
+        out = out.subcommand_value_name(name.to_string());
+    }
+    out
 }
 
 pub use man::{man, pages};

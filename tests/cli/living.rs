@@ -25,6 +25,13 @@ fn completions_and_man_page_generate_and_parse() {
             text.contains("whyport") && text.contains("audit"),
             "{shell}: {text}"
         );
+        // Hidden options are not offered; what is offered still is.
+        for hidden in ["--timings", "--proc-root", "Listening sockets only"] {
+            assert!(!text.contains(hidden), "{shell} offers {hidden}: {text}");
+        }
+        for offered in ["no-header", "fail-on", "interval", "all-namespaces"] {
+            assert!(text.contains(offered), "{shell} lost {offered}: {text}");
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("whyport.bash");
