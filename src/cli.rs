@@ -15,6 +15,7 @@ use crate::query::{self, Filter, PortRange, Query, Target};
 mod help;
 mod man;
 mod policy_page;
+mod usage;
 
 /// Why is this port open? Every listening socket, its owners and the reason
 ///
@@ -64,9 +65,26 @@ pub struct Args {
     #[arg(short = '6', long = "ipv6")]
     ipv6: bool,
 
-    /// Only these ports: 22, 8000-8100, or a comma-separated list (repeatable)
-    #[arg(short = 'p', long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
+    /// List only these ports: 22, 8000-8100, or a comma-separated list
+    /// (repeatable). No short form: -p is ss's "show processes", always on
+    #[arg(long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
     ports: Vec<Vec<PortRange>>,
+
+    // ss and netstat habits (`-tulpn`, `-plant`): whyport lists only
+    // listeners and always shows their processes, so -l, -p and -a change
+    // nothing. Hidden from `-h` and completion; `--help` says it in
+    // help::LIST_NOTES. None takes a value: `-p 8080` reads as the target 8080.
+    /// Listening sockets only (ss -l): always so
+    #[arg(short = 'l', hide = true)]
+    _listening: bool,
+
+    /// Show processes (ss -p, netstat -p): always so
+    #[arg(short = 'p', hide = true)]
+    _processes: bool,
+
+    /// All sockets (ss -a): whyport still lists only listeners
+    #[arg(short = 'a', hide = true)]
+    _all: bool,
 
     /// Numbers only: no service names, uids instead of user names
     #[arg(short = 'n', long = "numeric")]
@@ -365,7 +383,7 @@ impl Args {
             use clap::CommandFactory;
             return Err(Args::command().error(
                 clap::error::ErrorKind::MissingRequiredArgument,
-                "-q needs a target (a port, a service, -p PORTS, --pid or --process): without one it would print the owner of every listener on the host",
+                "-q needs a target (a port, a service, --port PORTS, --pid or --process): without one it would print the owner of every listener on the host",
             ));
         }
         let protocols = match (self.tcp, self.udp) {
@@ -524,11 +542,48 @@ pub fn completions(shell: &str, out: &mut dyn std::io::Write) -> anyhow::Result<
     let shell: clap_complete::Shell = shell
         .parse()
         .map_err(|e| anyhow::anyhow!("unknown shell {shell}: {e}"))?;
-    clap_complete::generate(shell, &mut Args::command(), "whyport", out);
+    clap_complete::generate(shell, &mut visible(&Args::command()), "whyport", out);
     Ok(())
 }
 
+/// `cmd` without its hidden arguments, for completion scripts:
+/// clap_complete's generators offer hidden options (they honour `hide` only
+/// on values), and clap cannot remove an argument, so the command is built
+/// again from what completion uses: names, help, arguments, subcommands.
+fn visible(cmd: &clap::Command) -> clap::Command {
+    let mut out = clap::Command::new(cmd.get_name().to_string())
+        .args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(cmd.get_subcommands().map(visible))
+        .aliases(cmd.get_aliases().map(str::to_string))
+        .hide(cmd.is_hide_set())
+        .subcommand_required(cmd.is_subcommand_required_set())
+        .arg_required_else_help(cmd.is_arg_required_else_help_set())
+        .args_conflicts_with_subcommands(cmd.is_args_conflicts_with_subcommands_set())
+        .disable_help_subcommand(cmd.is_disable_help_subcommand_set());
+    if let Some(version) = cmd.get_version() {
+        out = out.version(version.to_string());
+    }
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    if let Some(about) = cmd.get_long_about() {
+        out = out.long_about(about.clone());
+    }
+    // Their presence decides whether -h says "see more with '--help'".
+    if let Some(text) = cmd.get_after_help() {
+        out = out.after_help(text.clone());
+    }
+    if let Some(text) = cmd.get_after_long_help() {
+        out = out.after_long_help(text.clone());
+    }
+    if let Some(name) = cmd.get_subcommand_value_name() {
+        out = out.subcommand_value_name(name.to_string());
+    }
+    out
+}
+
 pub use man::{man, pages};
+pub use usage::one_line as usage_line;
 
 #[cfg(test)]
 mod tests {
@@ -556,7 +611,7 @@ mod tests {
         }
         for args in [
             &["-q", "8080"][..],
-            &["-q", "-p", "80"],
+            &["-q", "--port", "80"],
             &["-q", "--pid", "1"],
             &["-q", "--process", "sshd"],
             &["-q", "ssh"],
@@ -575,7 +630,15 @@ mod tests {
 
     #[test]
     fn filters_and_outputs() {
-        let c = config(&["-t", "-4", "-p", "22,80", "-p", "8000-8100", "--json"]);
+        let c = config(&[
+            "-t",
+            "-4",
+            "--port",
+            "22,80",
+            "--port",
+            "8000-8100",
+            "--json",
+        ]);
         assert_eq!(c.query.filter.protocols, vec![Protocol::Tcp]);
         assert!(c.query.filter.ipv4 && !c.query.filter.ipv6 && c.query.filter.narrowing);
         assert_eq!(c.query.filter.ports.len(), 3);
@@ -674,8 +737,43 @@ mod tests {
 
     #[test]
     fn bad_ports_are_usage_errors() {
-        assert!(Args::try_parse_from(["whyport", "-p", "70000"]).is_err());
-        assert!(Args::try_parse_from(["whyport", "-p", "8080-80"]).is_err());
+        assert!(Args::try_parse_from(["whyport", "--port", "70000"]).is_err());
+        assert!(Args::try_parse_from(["whyport", "--port", "8080-80"]).is_err());
         assert!(Args::try_parse_from(["whyport", "--json", "-q"]).is_err());
+    }
+
+    #[test]
+    fn ss_and_netstat_habits_work_as_typed() {
+        // -l, -p and -a change nothing: the same listing as no flag at all.
+        for (args, protocols) in [
+            (&["-tulpn"][..], vec![Protocol::Tcp, Protocol::Udp]),
+            (&["-tlnp"], vec![Protocol::Tcp]),
+            (&["-ulpn"], vec![Protocol::Udp]),
+            (&["-plant"], vec![Protocol::Tcp]),
+            (&["-l", "-p", "-a"], vec![Protocol::Tcp, Protocol::Udp]),
+        ] {
+            let c = config(args);
+            assert_eq!(c.query.filter.protocols, protocols, "{args:?}");
+            assert!(c.query.targets.is_empty() && c.query.filter.ports.is_empty());
+            assert_eq!(c.output, Output::Table { header: true }, "{args:?}");
+            assert_eq!(c.numeric, args[0].contains('n'), "{args:?}");
+        }
+        // -p takes no value: what follows is a target (port 1234 for the
+        // lsof user who meant a PID, documented in docs/usage.md).
+        let c = config(&["-p", "1234"]);
+        assert_eq!(c.output, Output::Explain);
+        assert!(
+            matches!(
+                c.query.targets.as_slice(),
+                [Target::Ports { range, protocol: None }] if (range.start, range.end) == (1234, 1234)
+            ),
+            "{:?}",
+            c.query.targets
+        );
+        assert!(c.query.filter.ports.is_empty());
+        // Ports as a filter are spelled out.
+        let c = config(&["-tulpn", "--port", "22,80"]);
+        assert_eq!(c.query.filter.ports.len(), 2);
+        assert_eq!(c.output, Output::Table { header: true });
     }
 }

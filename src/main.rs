@@ -64,28 +64,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// clap's own message, reduced to one line in whyport's error format;
-/// `--help` and `--version` print as usual.
+/// clap's own message, reduced to one line in whyport's error format with
+/// what clap knew (cli::usage_line); `--help` and `--version` print as usual.
 fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
-    let text = e
-        .kind()
-        .as_str()
-        .map_or_else(|| e.to_string(), |_| e.render().to_string());
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // clap quotes the offending argument as typed: escaped like any other
     // text a user (or a script fed hostile input) put there.
     eprintln!(
-        "whyport: {}: run 'whyport --help' for usage",
-        sanitize::one_line(first)
+        "whyport: {}",
+        sanitize::one_line(&cli::usage_line(e, &argv))
     );
     ExitCode::from(2)
 }

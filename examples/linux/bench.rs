@@ -325,9 +325,11 @@ pub fn main() {
         let mut commands: Vec<(String, Vec<String>)> = vec![
             ("whyport --json".into(), vec![w.clone(), "--json".into()]),
             ("whyport (table)".into(), vec![w.clone()]),
+            // The filtered listing (--port), not the explanation that
+            // `whyport PORT` would time.
             (
-                format!("whyport -p {port}"),
-                vec![w.clone(), "-p".into(), port.clone()],
+                format!("whyport --port {port}"),
+                vec![w.clone(), "--port".into(), port.clone()],
             ),
             ("ss -tulpn".into(), vec!["ss".into(), "-tulpn".into()]),
         ];

@@ -218,6 +218,14 @@ pub(super) const SHORT: &str = "Examples and exit statuses: --help";
 
 /// What the listing's `--help` adds (the man page has it as NOTES).
 pub(super) const LIST_NOTES: &str = "\
+From ss or netstat: whyport -tulpn, -tlnp, -ulpn and -plant work as typed.
+-t, -u, -4, -6 and -n mean what they mean to ss; -l, -p and -a are accepted
+and change nothing (only listeners are listed, always with their
+processes). -p takes no value any more: ports are --port PORTS or a
+target, so 'whyport -p 8080' explains port 8080. An lsof user's
+'-p PID' is --pid PID. -w is --wide, not raw sockets; -A is every network
+namespace. Every letter: docs/usage.md.
+
 ADDRESS '*' means every IPv4 and IPv6 address: an IPv6 socket with
 IPV6_V6ONLY off, which also accepts IPv4. '::' is IPv6 only.
 

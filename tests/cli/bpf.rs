@@ -42,7 +42,7 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
     let ports = format!("{port},{},{p6}", port + 1);
     let rows = |no_bpf: bool| {
         let mut cmd = whyport();
-        cmd.args(["--json", "--timings", "-p", &ports]);
+        cmd.args(["--json", "--timings", "--port", &ports]);
         if no_bpf {
             cmd.env("WHYPORT_NO_BPF", "1");
         }

@@ -16,13 +16,21 @@ fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn bad_arguments_are_one_line_and_exit_2() {
     for (args, needle) in [
-        (&["-p", "70000"][..], "1-65535"),
-        (&["-p", "8080-80"][..], "low-high"),
-        (&["-p", "http"][..], "not a port"),
+        (&["--port", "70000"][..], "1-65535"),
+        (&["--port", "8080-80"][..], "low-high"),
+        (&["--port", "http"][..], "not a port"),
         (&["--bogus"][..], "--bogus"),
         (&["80/sctp"][..], "unknown protocol"),
         (&["8080-80"][..], "low-high"),
         (&["--json", "-q"][..], "cannot be used with"),
+        // What clap knew stays: the missing argument, the valid values, the
+        // subcommands, and the help of the command being parsed.
+        (
+            &["audit"][..],
+            "--policy <FILE>: run 'whyport audit --help'",
+        ),
+        (&["completions", "tcsh"][..], "[possible values: bash, "),
+        (&["policy"][..], "needs a command: init"),
     ] {
         let (code, err) = stderr_of(args);
         assert_eq!(code, Some(2), "{args:?}");
@@ -32,13 +40,14 @@ fn bad_arguments_are_one_line_and_exit_2() {
             "{args:?}: {err}"
         );
         assert!(err.contains("--help"), "{args:?}: {err}");
+        assert!(!err.contains("::"), "{args:?}: {err}");
     }
 }
 
 #[test]
 fn a_filter_that_matches_nothing_exits_1() {
     // Port 1 (tcpmux) is essentially never open.
-    let out = run(whyport().args(["-t", "-p", "1"]));
+    let out = run(whyport().args(["-t", "--port", "1"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
 }
@@ -139,7 +148,7 @@ fn a_closed_pipe_does_not_change_a_verdict() {
     for (args, code) in [
         (&["1"][..], 1),
         (&["1", "--json"], 1),
-        (&["-t", "-p", "1"], 1),
+        (&["-t", "--port", "1"], 1),
         (&["80"], 0),
     ] {
         let out = with_closed_pipe(&[&fixture[..], args].concat());
@@ -202,4 +211,39 @@ fn a_pid_that_holds_no_listener_says_what_it_is() {
     assert!(dead, "the child never became a zombie");
     assert_eq!(code, Some(1));
     assert!(text.contains(&format!("process {pid}: a zombie")), "{text}");
+}
+
+/// `whyport -tulpn` and friends, typed from ss and netstat habit, print
+/// what the letters whyport gives meaning to print: -l, -p and -a change
+/// nothing, and `-p 80` is the target 80.
+#[test]
+fn ss_habits_work_as_typed() {
+    let fixture = ["--proc-root", "fixtures/nginx-netns"];
+    let out = |args: &[&str]| {
+        let o = run(whyport().args([&fixture[..], args].concat()));
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for (habit, meaning) in [
+        (&["-tulpn"][..], &["-n"][..]),
+        (&["-tlnp"], &["-t", "-n"]),
+        (&["-plant"], &["-t", "-n"]),
+        (&["-ulpn"], &["-u", "-n"]),
+        (&["-l", "-p", "-a"], &[]),
+        (&["-p", "80"], &["80"]),
+    ] {
+        let (code, stdout, stderr) = out(habit);
+        assert_eq!(
+            (code, &stdout),
+            (out(meaning).0, &out(meaning).1),
+            "{habit:?}: {stderr}"
+        );
+        assert!(!stderr.contains("unexpected"), "{habit:?}: {stderr}");
+    }
+    let (code, listing, _) = out(&["-tulpn"]);
+    assert_eq!(code, Some(0));
+    assert!(listing.starts_with("PROTO"), "{listing}");
 }

@@ -66,7 +66,7 @@ fn tcp_and_udp_on_ipv4_and_ipv6_with_their_owner() {
     for (proto, addr, family, local) in cases {
         let flag = if proto == "tcp" { "-t" } else { "-u" };
         let fam = if family == "ipv4" { "-4" } else { "-6" };
-        let list = listing(&[flag, fam, "-p", &local.port().to_string()]);
+        let list = listing(&[flag, fam, "--port", &local.port().to_string()]);
         // sock_diag took the port filter (a rejected filter would fall
         // back to /proc/net and say so in notes).
         assert!(list.notes.is_empty(), "{:?}", list.notes);
@@ -102,7 +102,7 @@ fn thousands_of_port_ranges_are_filtered_here() {
             .take(3400),
     );
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-    let out = run(whyport().args(["--json", "-t", "-4", "-p", &list.join(",")]));
+    let out = run(whyport().args(["--json", "-t", "-4", "--port", &list.join(",")]));
     let listing = parse(&out);
     let found: Vec<u16> = listing.listeners.iter().map(|l| l.port).collect();
     assert!(found.contains(&p), "{found:?}");
@@ -151,12 +151,12 @@ fn dual_stack_and_v6only_wildcards_are_told_apart() {
     };
     let split_port = bound_port(&v6only);
 
-    let list = listing(&["-t", "-p", &dual_port.to_string()]);
+    let list = listing(&["-t", "--port", &dual_port.to_string()]);
     let l = only(&list);
     assert_eq!((l.address.as_str(), l.dual_stack), ("::", true));
     assert_owned_by_me(l);
 
-    let list = listing(&["-t", "-p", &split_port.to_string()]);
+    let list = listing(&["-t", "--port", &split_port.to_string()]);
     let got: Vec<(&str, bool)> = list
         .listeners
         .iter()
@@ -167,7 +167,7 @@ fn dual_stack_and_v6only_wildcards_are_told_apart() {
     // -4 means "accepts IPv4": the dual-stack socket is included, the
     // v6-only one is not.
     let ports = format!("{dual_port},{split_port}");
-    let list = listing(&["-t", "-4", "-p", &ports]);
+    let list = listing(&["-t", "-4", "--port", &ports]);
     let got: Vec<(u16, &str)> = list
         .listeners
         .iter()
@@ -178,7 +178,7 @@ fn dual_stack_and_v6only_wildcards_are_told_apart() {
     assert_eq!(got, want);
 
     // The table shows the dual-stack socket as '*', like ss.
-    let text = table(&["-t", "--no-header", "-p", &dual_port.to_string()]);
+    let text = table(&["-t", "--no-header", "--port", &dual_port.to_string()]);
     let fields: Vec<&str> = text.split_whitespace().collect();
     assert_eq!(
         fields[..3],
@@ -195,13 +195,13 @@ fn udp_dual_stack_and_connected_udp_is_not_a_listener() {
     dual.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)).into())
         .unwrap();
     let port = bound_port(&dual);
-    let l = only(&listing(&["-u", "-p", &port.to_string()])).clone();
+    let l = only(&listing(&["-u", "--port", &port.to_string()])).clone();
     assert!(l.dual_stack);
 
     let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     client.connect((Ipv4Addr::LOCALHOST, port)).unwrap();
     let client_port = client.local_addr().unwrap().port();
-    let out = run(whyport().args(["--json", "-u", "-4", "-p", &client_port.to_string()]));
+    let out = run(whyport().args(["--json", "-u", "-4", "--port", &client_port.to_string()]));
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -216,7 +216,7 @@ fn socket_shared_with_a_forked_child_lists_both_owners() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let child = Child::fork("wp-forked", &[listener.as_raw_fd()], None);
-    let list = listing(&["-t", "-4", "-p", &port.to_string()]);
+    let list = listing(&["-t", "-4", "--port", &port.to_string()]);
     let l = only(&list);
     let mut want = vec![my_pid(), child.pid];
     want.sort();
@@ -227,7 +227,7 @@ fn socket_shared_with_a_forked_child_lists_both_owners() {
     assert_owned_by_me(l);
 
     // The table lists every PID and both names.
-    let text = table(&["--no-header", "-t", "-4", "-p", &port.to_string()]);
+    let text = table(&["--no-header", "-t", "-4", "--port", &port.to_string()]);
     assert!(text.contains(&format!("{},{}", want[0], want[1])), "{text}");
     assert!(text.contains("wp-forked"), "{text}");
 }
@@ -249,7 +249,7 @@ fn reuseport_group_lists_each_socket_with_its_own_owner() {
     // The child keeps only b; the parent then drops b.
     let child = Child::fork("wp-reuseport", &[b.as_raw_fd()], None);
     drop(b);
-    let list = listing(&["-t", "-4", "-p", &port.to_string()]);
+    let list = listing(&["-t", "-4", "--port", &port.to_string()]);
     assert_eq!(list.listeners.len(), 2, "{:#?}", list.listeners);
     let mut owners: Vec<Vec<u32>> = list.listeners.iter().map(Listener::pids).collect();
     owners.sort();
@@ -272,17 +272,17 @@ fn service_names_come_from_the_registry_and_numeric_hides_them() {
         );
         return;
     };
-    let l = only(&listing(&["-t", "-p", "8080"])).clone();
+    let l = only(&listing(&["-t", "--port", "8080"])).clone();
     let s = l.service.unwrap();
     assert_eq!(s.name, "http-alt");
     assert_eq!(s.description, "HTTP Alternate (see port 80)");
     assert!(
-        only(&listing(&["-n", "-t", "-p", "8080"]))
+        only(&listing(&["-n", "-t", "--port", "8080"]))
             .service
             .is_none()
     );
 
-    let text = table(&["-t", "-p", "8080"]);
+    let text = table(&["-t", "--port", "8080"]);
     let header = text.lines().next().unwrap();
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),
@@ -301,7 +301,7 @@ fn service_names_come_from_the_registry_and_numeric_hides_them() {
     let port = high.local_addr().unwrap().port();
     if port >= 49152 {
         assert!(
-            only(&listing(&["-t", "-4", "-p", &port.to_string()]))
+            only(&listing(&["-t", "-4", "--port", &port.to_string()]))
                 .service
                 .is_none()
         );
@@ -315,7 +315,7 @@ fn quiet_prints_only_the_pids() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let child = Child::fork("wp-quiet", &[listener.as_raw_fd()], None);
-    let out = run(whyport().args(["-q", "-t", "-4", "-p", &port.to_string()]));
+    let out = run(whyport().args(["-q", "-t", "-4", "--port", &port.to_string()]));
     let mut want = [my_pid(), child.pid];
     want.sort();
     let want: String = want.iter().map(|p| format!("{p}\n")).collect();
@@ -326,7 +326,7 @@ fn quiet_prints_only_the_pids() {
 fn service_aliases_are_kept() {
     // Pure registry fact reached through the binary: 80/tcp is http with
     // www and www-http as aliases. Needs no socket on 80: use a fixture.
-    let list = listing(&["--proc-root", "fixtures/nginx-netns", "-p", "80"]);
+    let list = listing(&["--proc-root", "fixtures/nginx-netns", "--port", "80"]);
     let s = list.listeners[0].service.clone().unwrap();
     assert_eq!(s.name, "http");
     assert_eq!(s.aliases, ["www", "www-http"]);

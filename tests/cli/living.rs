@@ -25,6 +25,13 @@ fn completions_and_man_page_generate_and_parse() {
             text.contains("whyport") && text.contains("audit"),
             "{shell}: {text}"
         );
+        // Hidden options are not offered; what is offered still is.
+        for hidden in ["--timings", "--proc-root", "Listening sockets only"] {
+            assert!(!text.contains(hidden), "{shell} offers {hidden}: {text}");
+        }
+        for offered in ["no-header", "fail-on", "interval", "all-namespaces"] {
+            assert!(text.contains(offered), "{shell} lost {offered}: {text}");
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("whyport.bash");
@@ -314,17 +321,17 @@ fn color_only_on_a_terminal_and_never_in_json() {
     let (_s, _children, port) = many_owners();
     let p = port.to_string();
     let esc = |t: &str| t.contains('\u{1b}');
-    assert!(!esc(&table(&["-p", &p])), "no color in a pipe");
-    assert!(esc(&table(&["-p", &p, "--color", "always"])));
-    assert!(!esc(&table(&["-p", &p, "--color", "never"])));
+    assert!(!esc(&table(&["--port", &p])), "no color in a pipe");
+    assert!(esc(&table(&["--port", &p, "--color", "always"])));
+    assert!(!esc(&table(&["--port", &p, "--color", "never"])));
     assert!(
-        !esc(&table(&["-p", &p, "--json", "--color", "always"])),
+        !esc(&table(&["--port", &p, "--json", "--color", "always"])),
         "never in JSON"
     );
     assert!(!esc(&table(&[
-        "-p", &p, "--format", "csv", "--color", "always"
+        "--port", &p, "--format", "csv", "--color", "always"
     ])));
-    let Some(colored) = on_terminal(200, &[], &format!("-p {p}")) else {
+    let Some(colored) = on_terminal(200, &[], &format!("--port {p}")) else {
         skip(
             "color_only_on_a_terminal",
             Skip::Tool("script"),
@@ -342,11 +349,16 @@ fn color_only_on_a_terminal_and_never_in_json() {
         before.rfind("\u{1b}[1m") > before.rfind("\u{1b}[0m") && after.contains("\u{1b}[0m"),
         "the owners in bold: {colored:?}"
     );
-    let plain = on_terminal(200, &[("NO_COLOR", "1")], &format!("-p {p}")).unwrap();
+    let plain = on_terminal(200, &[("NO_COLOR", "1")], &format!("--port {p}")).unwrap();
     assert!(!esc(&plain), "NO_COLOR: {plain:?}");
-    let forced = on_terminal(200, &[("NO_COLOR", "1")], &format!("-p {p} --color always")).unwrap();
+    let forced = on_terminal(
+        200,
+        &[("NO_COLOR", "1")],
+        &format!("--port {p} --color always"),
+    )
+    .unwrap();
     assert!(esc(&forced), "--color always wins over NO_COLOR");
-    let dumb = on_terminal(200, &[("TERM", "dumb")], &format!("-p {p}")).unwrap();
+    let dumb = on_terminal(200, &[("TERM", "dumb")], &format!("--port {p}")).unwrap();
     assert!(!esc(&dumb), "TERM=dumb: {dumb:?}");
 }
 
@@ -356,14 +368,14 @@ fn tables_fit_the_terminal_unless_wide_or_piped() {
     let (_s, children, port) = many_owners();
     let p = port.to_string();
     let all_pids: Vec<String> = children.iter().map(|c| c.pid.to_string()).collect();
-    let piped = table(&["-p", &p, "--no-header"]);
+    let piped = table(&["--port", &p, "--no-header"]);
     for pid in &all_pids {
         assert!(
             piped.contains(pid.as_str()),
             "a pipe gets everything: {piped}"
         );
     }
-    let Some(narrow) = on_terminal(80, &[], &format!("-p {p}")) else {
+    let Some(narrow) = on_terminal(80, &[], &format!("--port {p}")) else {
         skip(
             "tables_fit_the_terminal",
             Skip::Tool("script"),
@@ -385,7 +397,7 @@ fn tables_fit_the_terminal_unless_wide_or_piped() {
         "the PID list is cut with a marker: {}",
         lines[1]
     );
-    let wide = strip_ansi(&on_terminal(80, &[], &format!("-p {p} --wide")).unwrap());
+    let wide = strip_ansi(&on_terminal(80, &[], &format!("--port {p} --wide")).unwrap());
     for pid in &all_pids {
         assert!(
             wide.contains(pid.as_str()),

@@ -88,7 +88,12 @@ fn every_namespace_with_its_listeners() {
         "wp-in-empty",
         &[Spec("udp", "::", 7302, false, false)],
     );
-    let j = json(&run(whyport().args(["-A", "--json", "-p", "7301,7302"])));
+    let j = json(&run(whyport().args([
+        "-A",
+        "--json",
+        "--port",
+        "7301,7302",
+    ])));
     let rows: Vec<(u64, String, String, String)> = j["listeners"]
         .as_array()
         .unwrap()
@@ -122,12 +127,12 @@ fn every_namespace_with_its_listeners() {
     );
 
     // The table says where each listener is.
-    let t = text(&run(whyport().args(["-A", "-p", "7301,7302"])));
+    let t = text(&run(whyport().args(["-A", "--port", "7301,7302"])));
     assert!(t.lines().next().unwrap().starts_with("NETNS "), "{t}");
     assert!(t.contains(&format!("netns:{}", name(&empty))), "{t}");
 
     // Without -A: not listed, but counted in a footer.
-    let o = run(whyport().args(["-p", "7301,7302"]));
+    let o = run(whyport().args(["--port", "7301,7302"]));
     assert_eq!(o.status.code(), Some(1), "nothing of ours listens here");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -75,8 +75,8 @@ fn portable_backend_matches_native_but_for_documented_differences() {
         .map(|s| port(s).to_string())
         .collect();
     let p = ports.join(",");
-    let native = listing(&["-p", &p]);
-    let portable = listing(&["--backend", "portable", "-p", &p]);
+    let native = listing(&["--port", &p]);
+    let portable = listing(&["--backend", "portable", "--port", &p]);
     let (n, mut q) = (rows(&native), rows(&portable));
     assert_eq!(n.len(), 4, "native: {n:?}");
     // 1. The connected UDP socket is a client: native leaves it out,

@@ -56,7 +56,7 @@ fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
         root_owned.local_addr().unwrap().port(),
         nobody_owned.local_addr().unwrap().port()
     );
-    let Some(out) = as_nobody(&["--json", "-t", "-4", "-p", &ports]) else {
+    let Some(out) = as_nobody(&["--json", "-t", "-4", "--port", &ports]) else {
         return;
     };
     let list = parse(&out);
@@ -90,7 +90,7 @@ fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
     );
 
     // The table marks the hidden owner instead of dropping the row.
-    let out = as_nobody(&["--no-header", "-t", "-4", "-p", &ports]).unwrap();
+    let out = as_nobody(&["--no-header", "-t", "-4", "--port", &ports]).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(hidden: not root)"), "{text}");
     assert!(text.contains("wp-nobody"), "{text}");
@@ -124,7 +124,7 @@ fn hidepid_is_named_as_the_reason() {
     // A fresh proc instance with hidepid=2, in a private mount namespace:
     // the host's /proc is not touched.
     let script = format!(
-        "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups -- '{}' --json -t -4 -p {port}",
+        "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups -- '{}' --json -t -4 --port {port}",
         bin_path().display()
     );
     let out = run(Command::new("unshare").args([
@@ -170,7 +170,7 @@ fn a_pid_namespace_is_named_as_the_reason() {
     let out = run(Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc"])
         .arg(bin_path())
-        .args(["--json", "-t", "-4", "-p", &port]));
+        .args(["--json", "-t", "-4", "--port", &port]));
     if out.stdout.is_empty() {
         skip(
             "a_pid_namespace_is_named_as_the_reason",

@@ -46,7 +46,7 @@ fn hostile_names_and_command_lines() {
         .unwrap();
     let port = port.trim().to_string();
 
-    let list = listing(&["-t", "-4", "-p", &port]);
+    let list = listing(&["-t", "-4", "--port", &port]);
     assert_eq!(list.version, 2);
     assert_eq!(list.iana_snapshot, "2026-04-09");
     let l = &list.listeners[0];
@@ -67,7 +67,7 @@ fn hostile_names_and_command_lines() {
         "valid UTF-8 is kept as is in JSON"
     );
 
-    let text = table(&["--no-header", "-t", "-4", "-p", &port]);
+    let text = table(&["--no-header", "-t", "-4", "--port", &port]);
     assert_eq!(
         text.lines().count(),
         1,
@@ -168,7 +168,7 @@ fn invisible_characters_in_names_and_arguments_are_escaped() {
     let shown = r"t\u{e0041}\u{2800}\u{3164}";
     let (_child, port) = named_listener(name.as_bytes());
 
-    let row = table(&["--no-header", "-t", "-4", "-p", &port]);
+    let row = table(&["--no-header", "-t", "-4", "--port", &port]);
     assert!(!row.chars().any(invisible), "{row:?}");
     assert!(row.contains(shown), "{row}");
     let prose = table(&["-t", "-4", &port]);
@@ -217,7 +217,7 @@ fn csv_cells_never_start_a_formula() {
     let _g = sockets_guard();
     // The kernel keeps 15 bytes: `=cmd|'/c calc'!`.
     let (_child, port) = named_listener(b"=cmd|'/c calc'!A1");
-    let out = run(whyport().args(["--format", "csv", "-t", "-4", "-p", &port]));
+    let out = run(whyport().args(["--format", "csv", "-t", "-4", "--port", &port]));
     assert_eq!(out.status.code(), Some(0));
     let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();

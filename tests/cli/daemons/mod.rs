@@ -106,10 +106,28 @@ fn real_daemons_match_ss_in_a_private_namespace() {
         dnsmasq.is_some(),
         inetd.is_some(),
     ];
-    assert!(
-        daemons.contains(&true),
-        "none of nginx, redis-server, dnsmasq, inetd could be started (see the SKIP lines); .ci/run installs them"
-    );
+    if !daemons.contains(&true) {
+        // A fresh machine without the lab's daemons skips (each missing one
+        // was logged as a tool, which .ci/run, installing them all, refuses);
+        // installed daemons that all declined to start fail.
+        let missing: Vec<&str> = ["nginx", "redis-server", "dnsmasq", "inetd"]
+            .into_iter()
+            .filter(|p| find_program(p).is_none())
+            .collect();
+        assert!(
+            !missing.is_empty(),
+            "none of nginx, redis-server, dnsmasq, inetd could be started though all are installed (see the SKIP lines)"
+        );
+        skip(
+            TEST,
+            Skip::Tool(missing[0]),
+            format!(
+                "none of nginx, redis-server, dnsmasq, inetd could be started; not installed: {}; .ci/run installs them",
+                missing.join(", ")
+            ),
+        );
+        return;
+    }
 
     // Socket for socket, PID for PID.
     let list = compare_settled(
