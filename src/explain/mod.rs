@@ -194,13 +194,16 @@ fn unanswered_target(
     connections: &[ConnectionUse],
     pid_states: &BTreeMap<u32, PidState>,
 ) -> Unanswered {
-    let ports = target.ports().unwrap_or_default();
-    let on = |p: u16| ports.iter().any(|r| r.contains(p));
+    // A connection uses the target's port only in the target's protocol:
+    // 80/udp is not answered by TCP connections to 80.
+    let on = |c: &ConnectionUse, port: u16| {
+        target.matches_port(port, c.connection.protocol) == Some(true)
+    };
     Unanswered {
         target: target.clone(),
         connections: connections
             .iter()
-            .filter(|c| on(c.connection.local.port()) || on(c.connection.remote.port()))
+            .filter(|c| on(c, c.connection.local.port()) || on(c, c.connection.remote.port()))
             .cloned()
             .collect(),
         process: match target {

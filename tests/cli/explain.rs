@@ -250,6 +250,14 @@ fn a_port_used_only_by_connections_says_so() {
         text.contains("nothing is listening; 2 connections use it"),
         "{text}"
     );
+    // The same port in the other protocol: TCP connections do not use it.
+    let (code, list) = explained(&[&format!("{port}/udp")]);
+    assert_eq!(code, Some(1), "nothing listens: {list:#?}");
+    let missing = list.unanswered.as_ref().unwrap();
+    assert_eq!(missing[0].target, format!("{port}/udp"));
+    assert!(missing[0].connections.is_empty(), "{missing:?}");
+    let text = table(&[&format!("{port}/udp")]);
+    assert!(!text.contains("connection"), "{text}");
     drop((client, server));
 }
 
