@@ -382,7 +382,10 @@ impl Args {
         let narrowing = self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty();
         let mut targets = self.targets;
         targets.extend(self.pids.into_iter().map(Target::Pid));
-        targets.extend(self.processes.into_iter().map(Target::Process));
+        targets.extend(self.processes.into_iter().map(|name| Target::Process {
+            name,
+            positional: false,
+        }));
         let json = Output::Json {
             pretty: std::io::stdout().is_terminal(),
         };
@@ -497,6 +500,7 @@ impl Args {
                     ports,
                     narrowing,
                 },
+                exact_names: self.quiet,
             },
             output,
             numeric,

@@ -20,6 +20,8 @@ pub struct Report {
     pub processes: BTreeMap<u32, Arc<Process>>,
     /// The targets asked about that no listener or forward answers.
     pub unanswered: Vec<Unanswered>,
+    /// How each process target was answered by name.
+    pub names: Vec<NameAnswer>,
     /// Host facts for explanations.
     pub host: Host,
     /// For the table and watch: each listed socket's compact origin and
@@ -114,6 +116,18 @@ pub struct Unanswered {
     /// Listeners on its ports in other network namespaces (a container's),
     /// which `-A` would list.
     pub elsewhere: Vec<Listener>,
+}
+
+/// How a process target was answered by name, for the one-line note that
+/// says so (`whyport nginx`, `--process redis`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameAnswer {
+    pub target: Target,
+    /// `None`: no owner answered (with `-q`, none by its exact name).
+    pub how: Option<crate::query::NameMatch>,
+    /// The kernel names of the owners taken; with `-q` and no exact
+    /// match, those a prefix would have taken.
+    pub names: Vec<Vec<u8>>,
 }
 
 /// A non-listening socket and who holds it.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::model::{PidState, Process, Snapshot, Socket, SocketFd};
 use crate::query::{Query, Target};
 use crate::report::{
-    ConnectionUse, HiddenSummary, Listener, Owner, OwnerStatus, Report, Unanswered,
+    ConnectionUse, HiddenSummary, Listener, NameAnswer, Owner, OwnerStatus, Report, Unanswered,
 };
 use crate::services;
 use forward::Forward;
@@ -102,14 +102,16 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         forwards
     };
     let mut unanswered = Vec::new();
+    let mut names = Vec::new();
     if query.asking() {
+        names = name_answers(query, &listeners);
+        let how = |t: &Target| names.iter().find(|n| n.target == *t).and_then(|n| n.how);
         let asks = |t: &Target, l: &Listener| {
             t.asks_about(
                 l.port,
                 l.protocol,
-                l.owners
-                    .iter()
-                    .map(|o| (o.process.pid, o.process.name.as_slice())),
+                l.owners.iter().map(|o| o.process.as_ref()),
+                how(t),
             )
         };
         let catches = |t: &Target, f: &Forward| t.caught_by(&f.rule.ports, f.rule.protocol);
@@ -170,6 +172,7 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         notes: snapshot.notes,
         processes,
         unanswered,
+        names,
         host: snapshot.host,
         origins: BTreeMap::new(),
         namespaces,
@@ -185,6 +188,39 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         report.origins = why::compact_all(&report);
     }
     report
+}
+
+/// How each process target is answered by the names of the listeners'
+/// owners (exactly, else by prefix), and which names that took.
+fn name_answers(query: &Query, listeners: &[Listener]) -> Vec<NameAnswer> {
+    let owners = || {
+        listeners
+            .iter()
+            .flat_map(|l| &l.owners)
+            .map(|o| o.process.as_ref())
+    };
+    query
+        .targets
+        .iter()
+        .filter(|t| matches!(t, Target::Process { .. }))
+        .map(|t| {
+            let how = query.name_match(t, owners());
+            // With -q and no exact name: the names a prefix would take, to
+            // say why nothing was printed.
+            let shown = how.or_else(|| owners().filter_map(|p| t.names(p)).min());
+            let mut names: Vec<Vec<u8>> = owners()
+                .filter(|p| shown.is_some_and(|s| t.names(p).is_some_and(|m| m <= s)))
+                .map(|p| p.name.clone())
+                .collect();
+            names.sort();
+            names.dedup();
+            NameAnswer {
+                target: t.clone(),
+                how,
+                names,
+            }
+        })
+        .collect()
 }
 
 /// What is known of a target nothing answers: the connections on its
