@@ -100,13 +100,15 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     let asking = query.asking();
     // Read only what the output shows.
     let details = match config.output {
-        // A process target is matched by the owners' names and executables,
-        // which the bare pid scan does not read.
+        // A process target is matched by the owners' names and
+        // executables, and --exposed/--loopback by the host's addresses:
+        // the bare pid scan reads neither.
         Output::Pids
-            if query
-                .targets
-                .iter()
-                .any(|t| matches!(t, Target::Process { .. })) =>
+            if query.filter.reach.is_some()
+                || query
+                    .targets
+                    .iter()
+                    .any(|t| matches!(t, Target::Process { .. })) =>
         {
             Details::Full
         }

@@ -64,6 +64,14 @@ pub struct Args {
     #[arg(short = '6', long = "ipv6")]
     ipv6: bool,
 
+    /// Only sockets reachable beyond loopback (by the bind and the network namespace's addresses; a firewall is not consulted)
+    #[arg(long = "exposed", conflicts_with = "loopback")]
+    exposed: bool,
+
+    /// Only sockets reachable from this host (its network namespace) alone
+    #[arg(long = "loopback")]
+    loopback: bool,
+
     /// Only these ports: 22, 8000-8100, or a comma-separated list (repeatable)
     #[arg(short = 'p', long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
     ports: Vec<Vec<PortRange>>,
@@ -379,7 +387,13 @@ impl Args {
             _ => (true, true),
         };
         let ports: Vec<PortRange> = self.ports.into_iter().flatten().collect();
-        let narrowing = self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty();
+        let reach = match (self.exposed, self.loopback) {
+            (true, _) => Some(query::Reach::Exposed),
+            (_, true) => Some(query::Reach::Loopback),
+            _ => None,
+        };
+        let narrowing =
+            self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty() || reach.is_some();
         let mut targets = self.targets;
         targets.extend(self.pids.into_iter().map(Target::Pid));
         targets.extend(self.processes.into_iter().map(|name| Target::Process {
@@ -498,6 +512,7 @@ impl Args {
                     ipv4,
                     ipv6,
                     ports,
+                    reach,
                     narrowing,
                 },
                 exact_names: self.quiet,

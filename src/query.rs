@@ -33,6 +33,7 @@ impl Query {
                 ipv4: true,
                 ipv6: true,
                 ports: Vec::new(),
+                reach: None,
                 narrowing: false,
             },
             exact_names: false,
@@ -315,11 +316,36 @@ pub struct Filter {
     pub ipv6: bool,
     /// Keep only these ports; all when empty.
     pub ports: Vec<PortRange>,
+    /// Keep only sockets reachable beyond loopback, or only those that are
+    /// not (`--exposed`, `--loopback`); applied by `explain`, which knows
+    /// each socket's namespace addresses (`Filter::reaches`).
+    pub reach: Option<Reach>,
     /// Any option above narrowed the listing (an empty result is exit 1).
     pub narrowing: bool,
 }
 
+/// Who may reach a socket, as `--exposed` and `--loopback` ask: by its
+/// bind and its network namespace's addresses, whatever a firewall does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Reachable beyond loopback: a non-loopback address, a wildcard in a
+    /// namespace with another address (or whose addresses are unknown).
+    Exposed,
+    /// Reachable from its own host (or namespace) only.
+    Loopback,
+}
+
 impl Filter {
+    /// Whether a socket reachable beyond loopback or not
+    /// (`beyond_loopback`) passes `--exposed`/`--loopback`.
+    pub fn reaches(&self, beyond_loopback: bool) -> bool {
+        match self.reach {
+            None => true,
+            Some(Reach::Exposed) => beyond_loopback,
+            Some(Reach::Loopback) => !beyond_loopback,
+        }
+    }
+
     pub fn matches(&self, socket: &Socket) -> bool {
         let family = match socket.address {
             IpAddr::V4(_) => self.ipv4,
@@ -356,6 +382,7 @@ mod tests {
             ipv4: true,
             ipv6: false,
             ports: vec![],
+            reach: None,
             narrowing: true,
         };
         let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
@@ -425,6 +452,7 @@ mod tests {
             ipv4: true,
             ipv6: true,
             ports: parse_ports("8000-8100").unwrap_or_default(),
+            reach: Some(Reach::Exposed),
             narrowing: true,
         };
         assert!(f.matches(&socket(
@@ -435,6 +463,13 @@ mod tests {
         let mut s = socket(IpAddr::V4(Ipv4Addr::LOCALHOST), None, Protocol::Udp);
         s.port = 8101;
         assert!(!f.matches(&s));
+        assert!(f.reaches(true) && !f.reaches(false));
+        let f = Filter {
+            reach: Some(Reach::Loopback),
+            ..f
+        };
+        assert!(!f.reaches(true) && f.reaches(false));
+        assert!(Query::whole_host().filter.reaches(true));
     }
 
     fn asking(targets: Vec<Target>, ports: &str) -> Query {

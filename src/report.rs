@@ -22,6 +22,9 @@ pub struct Report {
     pub unanswered: Vec<Unanswered>,
     /// How each process target was answered by name.
     pub names: Vec<NameAnswer>,
+    /// Whether each listed socket (and each that receives a forward) is
+    /// reachable beyond loopback, by inode (`Exposure::beyond_loopback`).
+    pub exposed: BTreeMap<u64, bool>,
     /// Host facts for explanations.
     pub host: Host,
     /// For the table and watch: each listed socket's compact origin and
@@ -58,6 +61,14 @@ impl Report {
             return self.host.addresses.as_deref();
         }
         self.namespace(netns).map(|n| n.addresses.as_slice())
+    }
+
+    /// `exposed` or `loopback` for the socket with this inode (the JSON,
+    /// CSV and NDJSON `exposure`), when it was worked out.
+    pub fn exposure_id(&self, inode: u64) -> Option<&'static str> {
+        self.exposed
+            .get(&inode)
+            .map(|beyond| if *beyond { "exposed" } else { "loopback" })
     }
 
     /// The namespace with this inode.

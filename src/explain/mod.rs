@@ -101,6 +101,25 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         ns_listeners = all.ns_listeners;
         forwards
     };
+    // Who may reach each socket, by its own namespace's addresses; the
+    // forwards above were followed first, since a receiver need not be
+    // asked about.
+    let exposed: BTreeMap<u64, bool> = listeners
+        .iter()
+        .chain(&ns_listeners)
+        .map(|l| {
+            let addresses = if l.netns == 0 || l.netns == own_netns {
+                snapshot.host.addresses.as_deref()
+            } else {
+                namespaces
+                    .iter()
+                    .find(|n| n.inode == l.netns)
+                    .map(|n| n.addresses.as_slice())
+            };
+            (l.inode, exposure::exposure(l, addresses).beyond_loopback())
+        })
+        .collect();
+    listeners.retain(|l| query.filter.reaches(exposed.get(&l.inode) == Some(&true)));
     let mut unanswered = Vec::new();
     let mut names = Vec::new();
     if query.asking() {
@@ -173,6 +192,7 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         processes,
         unanswered,
         names,
+        exposed,
         host: snapshot.host,
         origins: BTreeMap::new(),
         namespaces,

@@ -183,3 +183,79 @@ fn stop_advice_names_every_holder_and_following_it_closes_the_port() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn exposed_and_loopback_filter_by_bind_and_namespace_addresses() {
+    let _g = sockets_guard();
+    let local = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let wild = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+    let local_port = local.local_addr().unwrap().port();
+    let wild_port = wild.local_addr().unwrap().port();
+    // Whether the wildcard reaches beyond loopback depends on this
+    // namespace's addresses: the explanation says.
+    let explained = listing(&[&format!("{wild_port}/tcp")]);
+    let wild_exposed = explained.listeners[0]
+        .why
+        .as_ref()
+        .unwrap()
+        .exposure
+        .beyond_loopback;
+    let ports = |args: &[&str]| -> Vec<(u16, Option<String>)> {
+        listing(args)
+            .listeners
+            .iter()
+            .filter(|l| l.port == local_port || l.port == wild_port)
+            .map(|l| (l.port, l.exposure.clone()))
+            .collect()
+    };
+    let word = |beyond: bool| Some(if beyond { "exposed" } else { "loopback" }.to_string());
+    let mut all = ports(&["-t"]);
+    all.sort();
+    let mut want = vec![(local_port, word(false)), (wild_port, word(wild_exposed))];
+    want.sort();
+    assert_eq!(all, want, "the listing says each one's exposure");
+    let exposed = ports(&["-t", "--exposed"]);
+    let loopback = ports(&["-t", "--loopback"]);
+    assert!(
+        !exposed.iter().any(|(p, _)| *p == local_port),
+        "{exposed:?}"
+    );
+    assert!(
+        loopback.iter().any(|(p, _)| *p == local_port),
+        "{loopback:?}"
+    );
+    assert_eq!(
+        exposed.iter().any(|(p, _)| *p == wild_port),
+        wild_exposed,
+        "{exposed:?}"
+    );
+    assert_eq!(
+        loopback.iter().any(|(p, _)| *p == wild_port),
+        !wild_exposed,
+        "{loopback:?}"
+    );
+    // -q with a target and the filter: the loopback socket is not exposed.
+    let out = run(whyport().args(["-q", "--exposed", &format!("{local_port}/tcp")]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    let out = run(whyport().args(["-q", "--loopback", &format!("{local_port}/tcp")]));
+    assert_eq!(stdout(&out), format!("{}\n", my_pid()), "{}", stderr(&out));
+    // CSV and NDJSON carry it too.
+    let csv = table(&["-t", "--format", "csv", "--loopback"]);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.last(), Some(&"exposure"), "{csv}");
+    let row = csv
+        .lines()
+        .find(|r| r.split(',').nth(3) == Some(local_port.to_string().as_str()))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(row.ends_with(",loopback"), "{row}");
+    let ndjson = table(&["-t", "--format", "ndjson", "--loopback"]);
+    assert!(
+        ndjson
+            .lines()
+            .any(|l| l.contains(&format!("\"port\":{local_port},"))
+                && l.contains("\"exposure\":\"loopback\"")),
+        "{ndjson}"
+    );
+    drop((local, wild));
+}
