@@ -289,11 +289,20 @@ fn target_forms_and_errors() {
             .all(|l| l.processes.iter().any(|p| p.pid == my_pid()))
     );
 
+    // A word that is no port or service is a process name: none listens.
     let out = run(whyport().arg("no-such-service"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'no-such-service' is not a port or an IANA service, and no listening process is named no-such-service"),
+        "{err}"
+    );
+    // With a protocol it can only be a port or a service.
+    let out = run(whyport().arg("no-such-service/tcp"));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("whyport: ") && err.contains("neither a port nor an IANA service name"),
+        err.starts_with("whyport: ") && err.contains("neither a port, an IANA service name"),
         "{err}"
     );
 
