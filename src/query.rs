@@ -288,7 +288,9 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
             && !body.is_empty()
             && !body.starts_with('-')
             && !body.contains(['/', ':'])
-            && !body.chars().any(char::is_control);
+            && !body
+                .chars()
+                .any(|c| c.is_control() || crate::sanitize::is_dangerous(c));
         if !is_name {
             return Err(format!(
                 "'{text}' is neither a port, an IANA service name nor a process name; give a number like 8080, a range like 8000-8100, a service like ssh or a process like nginx"
