@@ -12,7 +12,7 @@ use crate::collect::files;
 use crate::collect::{self, Details, Request};
 use crate::config::{Command, Config, Output, ReportFormat};
 use crate::explain::{self, why};
-use crate::query::Query;
+use crate::query::{Query, Target};
 use crate::render::{self, Answer};
 use crate::report::Report;
 
@@ -100,6 +100,18 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     let asking = query.asking();
     // Read only what the output shows.
     let details = match config.output {
+        // A process target is matched by the owners' names and
+        // executables, and --exposed/--loopback by the host's addresses:
+        // the bare pid scan reads neither.
+        Output::Pids
+            if query.filter.reach.is_some()
+                || query
+                    .targets
+                    .iter()
+                    .any(|t| matches!(t, Target::Process { .. })) =>
+        {
+            Details::Full
+        }
         Output::Pids => Details::Pid,
         Output::Table { .. } => Details::Identity,
         Output::Json { .. } if asking => Details::Explain,
@@ -113,10 +125,10 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         ports: &ports,
         pids: &pids,
         details,
-        user_names: !config.numeric && details != Details::Pid,
+        user_names: !config.numeric && config.output != Output::Pids,
         owner_files: details == Details::Explain,
         all_namespaces: config.all_namespaces,
-        elsewhere: details != Details::Pid,
+        elsewhere: config.output != Output::Pids,
         backend: config.backend,
     };
     let snapshot = collect::collect(&config.source, request, |s| query.keeps(s))?;
@@ -135,6 +147,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     });
     timings.push(("explain", explained.elapsed()));
     notes(&report, err)?;
+    name_notes(&report, err)?;
     if config.output == Output::Pids
         && let Some((message, fix)) = render::unseen_owners(&report)
     {
@@ -507,6 +520,41 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn notes(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
     for note in &report.notes {
         writeln!(err, "whyport: note: {note}")?;
+    }
+    Ok(())
+}
+
+/// One line per process target answered otherwise than by `--process`'s
+/// exact name: a word taken as a process name, a prefix, or a prefix `-q`
+/// refused.
+fn name_notes(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
+    use crate::query::NameMatch;
+    use crate::sanitize::{escape, one_line};
+    for answer in &report.names {
+        let Target::Process { name, positional } = &answer.target else {
+            continue;
+        };
+        let name = one_line(name);
+        let names: Vec<String> = answer.names.iter().map(|n| escape(n)).collect();
+        let names = names.join(", ");
+        let word = if *positional {
+            format!("'{name}' is not a port or an IANA service")
+        } else {
+            format!("--process {name}")
+        };
+        let line = match (answer.how, positional) {
+            (Some(NameMatch::Exact), false) => continue,
+            (Some(NameMatch::Exact), true) => format!("{word}: showing processes named {name}"),
+            (Some(NameMatch::Prefix), _) => format!(
+                "{word}: no listening process is named {name}: showing those whose name starts with it ({names})"
+            ),
+            (None, _) if !names.is_empty() => format!(
+                "{word}: no listening process is named exactly {name}, and -q takes exact names only (a prefix must not choose what is killed); without -q it would match {names}"
+            ),
+            (None, true) => format!("{word}, and no listening process is named {name}"),
+            (None, false) => continue,
+        };
+        writeln!(err, "whyport: {line}")?;
     }
     Ok(())
 }

@@ -65,6 +65,14 @@ pub struct Args {
     #[arg(short = '6', long = "ipv6")]
     ipv6: bool,
 
+    /// Only sockets reachable beyond loopback (by the bind and the network namespace's addresses; a firewall is not consulted)
+    #[arg(long = "exposed", conflicts_with = "loopback")]
+    exposed: bool,
+
+    /// Only sockets reachable from this host (its network namespace) alone
+    #[arg(long = "loopback")]
+    loopback: bool,
+
     /// List only these ports: 22, 8000-8100, or a comma-separated list
     /// (repeatable). No short form: -p is ss's "show processes", always on
     #[arg(long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
@@ -397,10 +405,19 @@ impl Args {
             _ => (true, true),
         };
         let ports: Vec<PortRange> = self.ports.into_iter().flatten().collect();
-        let narrowing = self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty();
+        let reach = match (self.exposed, self.loopback) {
+            (true, _) => Some(query::Reach::Exposed),
+            (_, true) => Some(query::Reach::Loopback),
+            _ => None,
+        };
+        let narrowing =
+            self.tcp || self.udp || self.ipv4 || self.ipv6 || !ports.is_empty() || reach.is_some();
         let mut targets = self.targets;
         targets.extend(self.pids.into_iter().map(Target::Pid));
-        targets.extend(self.processes.into_iter().map(Target::Process));
+        targets.extend(self.processes.into_iter().map(|name| Target::Process {
+            name,
+            positional: false,
+        }));
         let json = Output::Json {
             pretty: std::io::stdout().is_terminal(),
         };
@@ -513,8 +530,10 @@ impl Args {
                     ipv4,
                     ipv6,
                     ports,
+                    reach,
                     narrowing,
                 },
+                exact_names: self.quiet,
             },
             output,
             numeric,

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use crate::model::{PortSet, Protocol, Socket};
+use crate::model::{PortSet, Process, Protocol, Socket};
 pub use crate::ports::{PortRange, parse_ports};
 
 /// Everything asked: the targets (none for the plain listing) and the
@@ -17,6 +17,9 @@ pub struct Query {
     /// What `whyport TARGET...` asks about; empty for the plain listing.
     pub targets: Vec<Target>,
     pub filter: Filter,
+    /// Process targets take exact names only (`-q`: a prefix must never
+    /// decide what `kill` receives).
+    pub exact_names: bool,
 }
 
 impl Query {
@@ -30,8 +33,10 @@ impl Query {
                 ipv4: true,
                 ipv6: true,
                 ports: Vec::new(),
+                reach: None,
                 narrowing: false,
             },
+            exact_names: false,
         }
     }
 
@@ -76,6 +81,19 @@ impl Query {
                     .any(|t| t.matches_port(socket.port, socket.protocol) != Some(false)))
     }
 
+    /// How a process target is answered, given every owner of the sockets
+    /// read: by exact name when some owner has it, else (not with `-q`) by
+    /// prefix when some owner's name starts with it, like `lsof -c`.
+    /// `None` for other targets and when no owner answers.
+    pub fn name_match<'a>(
+        &self,
+        target: &Target,
+        owners: impl Iterator<Item = &'a Process>,
+    ) -> Option<NameMatch> {
+        let best = owners.filter_map(|p| target.names(p)).min()?;
+        (best == NameMatch::Exact || !self.exact_names).then_some(best)
+    }
+
     /// The PIDs `--pid` names.
     pub fn pids(&self) -> Vec<u32> {
         self.targets
@@ -103,8 +121,20 @@ pub enum Target {
     },
     /// `--pid 1234`: every socket that process holds.
     Pid(u32),
-    /// `--process nginx`: every socket held by a process of that name.
-    Process(String),
+    /// `--process nginx`, or a positional word that is neither a port nor
+    /// an IANA service (`positional`): every socket held by a process of
+    /// that name (see `Target::names`).
+    Process { name: String, positional: bool },
+}
+
+/// How a process answers a process target by name; `Exact` sorts first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameMatch {
+    /// Its kernel name (15 bytes at most: the asked name's first 15 bytes
+    /// count) or its executable's base name is the name.
+    Exact,
+    /// One of them starts with the name.
+    Prefix,
 }
 
 impl Target {
@@ -116,7 +146,33 @@ impl Target {
                 Some(range.contains(port) && p.is_none_or(|p| p == protocol))
             }
             Target::Service { ports, .. } => Some(ports.contains(&(port, protocol))),
-            Target::Pid(_) | Target::Process(_) => None,
+            Target::Pid(_) | Target::Process { .. } => None,
+        }
+    }
+
+    /// How `process` answers this target by its names: the kernel's
+    /// (`comm`, cut to 15 bytes) and its executable's base name. `None`
+    /// for other targets and for a process of another name.
+    pub fn names(&self, process: &Process) -> Option<NameMatch> {
+        let Target::Process { name, .. } = self else {
+            return None;
+        };
+        let name = name.as_bytes();
+        let comm = process.name.as_slice();
+        let exe = process.exe.as_deref().and_then(|e| {
+            use std::os::unix::ffi::OsStrExt;
+            let text = e.as_os_str().as_bytes();
+            // The kernel marks a deleted executable in the link's text.
+            let text = text.strip_suffix(b" (deleted)").unwrap_or(text);
+            text.rsplit(|b| *b == b'/').next()
+        });
+        let cut = &name[..name.len().min(15)];
+        if comm == name || (name.len() > 15 && comm == cut) || exe == Some(name) {
+            Some(NameMatch::Exact)
+        } else if comm.starts_with(name) || exe.is_some_and(|e| e.starts_with(name)) {
+            Some(NameMatch::Prefix)
+        } else {
+            None
         }
     }
 
@@ -136,7 +192,11 @@ impl Target {
             }
             Target::Service { name, .. } => name.clone(),
             Target::Pid(pid) => format!("pid {pid}"),
-            Target::Process(name) => format!("process {name}"),
+            Target::Process {
+                name,
+                positional: true,
+            } => name.clone(),
+            Target::Process { name, .. } => format!("process {name}"),
         }
     }
 
@@ -150,22 +210,26 @@ impl Target {
                     .map(|(p, _)| PortRange { start: *p, end: *p })
                     .collect(),
             ),
-            Target::Pid(_) | Target::Process(_) => None,
+            Target::Pid(_) | Target::Process { .. } => None,
         }
     }
 
-    /// Whether a socket on `port`/`protocol` held by `owners` (pid, kernel
-    /// name) is one this target asks about.
+    /// Whether a socket on `port`/`protocol` held by `owners` is one this
+    /// target asks about; a process target by names matching as `how`
+    /// (`Query::name_match`) or better.
     pub fn asks_about<'a>(
         &self,
         port: u16,
         protocol: Protocol,
-        mut owners: impl Iterator<Item = (u32, &'a [u8])>,
+        mut owners: impl Iterator<Item = &'a Process>,
+        how: Option<NameMatch>,
     ) -> bool {
         match (self.matches_port(port, protocol), self) {
             (Some(by_port), _) => by_port,
-            (None, Target::Pid(pid)) => owners.any(|(p, _)| p == *pid),
-            (None, Target::Process(name)) => owners.any(|(_, n)| n == name.as_bytes()),
+            (None, Target::Pid(pid)) => owners.any(|p| p.pid == *pid),
+            (None, Target::Process { .. }) => {
+                how.is_some_and(|how| owners.any(|p| self.names(p).is_some_and(|m| m <= how)))
+            }
             (None, _) => false,
         }
     }
@@ -187,7 +251,10 @@ impl Target {
 }
 
 /// Parse a positional target: a port (`8080`, `:8080`), a range
-/// (`8000-8100`), either with `/tcp` or `/udp`, or an IANA service name.
+/// (`8000-8100`), either with `/tcp` or `/udp`, an IANA service name, or
+/// else a process name. A word that is a service is the service (its
+/// registered ports; `--process` asks for processes of that name): the
+/// registry is the one answer that does not depend on what runs now.
 pub fn parse_target(text: &str) -> Result<Target, String> {
     let (body, protocol) = match text.rsplit_once('/') {
         Some((body, "tcp")) => (body, Some(Protocol::Tcp)),
@@ -217,9 +284,22 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
         .filter(|(_, p)| protocol.is_none_or(|want| want == *p))
         .collect();
     if ports.is_empty() {
-        return Err(format!(
-            "'{text}' is neither a port nor an IANA service name; give a number like 8080, a range like 8000-8100 or a name like ssh"
-        ));
+        let is_name = protocol.is_none()
+            && !body.is_empty()
+            && !body.starts_with('-')
+            && !body.contains(['/', ':'])
+            && !body
+                .chars()
+                .any(|c| c.is_control() || crate::sanitize::is_dangerous(c));
+        if !is_name {
+            return Err(format!(
+                "'{text}' is neither a port, an IANA service name nor a process name; give a number like 8080, a range like 8000-8100, a service like ssh or a process like nginx"
+            ));
+        }
+        return Ok(Target::Process {
+            name: body.to_string(),
+            positional: true,
+        });
     }
     Ok(Target::Service {
         name: body.to_ascii_lowercase(),
@@ -238,11 +318,36 @@ pub struct Filter {
     pub ipv6: bool,
     /// Keep only these ports; all when empty.
     pub ports: Vec<PortRange>,
+    /// Keep only sockets reachable beyond loopback, or only those that are
+    /// not (`--exposed`, `--loopback`); applied by `explain`, which knows
+    /// each socket's namespace addresses (`Filter::reaches`).
+    pub reach: Option<Reach>,
     /// Any option above narrowed the listing (an empty result is exit 1).
     pub narrowing: bool,
 }
 
+/// Who may reach a socket, as `--exposed` and `--loopback` ask: by its
+/// bind and its network namespace's addresses, whatever a firewall does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Reachable beyond loopback: a non-loopback address, a wildcard in a
+    /// namespace with another address (or whose addresses are unknown).
+    Exposed,
+    /// Reachable from its own host (or namespace) only.
+    Loopback,
+}
+
 impl Filter {
+    /// Whether a socket reachable beyond loopback or not
+    /// (`beyond_loopback`) passes `--exposed`/`--loopback`.
+    pub fn reaches(&self, beyond_loopback: bool) -> bool {
+        match self.reach {
+            None => true,
+            Some(Reach::Exposed) => beyond_loopback,
+            Some(Reach::Loopback) => !beyond_loopback,
+        }
+    }
+
     pub fn matches(&self, socket: &Socket) -> bool {
         let family = match socket.address {
             IpAddr::V4(_) => self.ipv4,
@@ -279,6 +384,7 @@ mod tests {
             ipv4: true,
             ipv6: false,
             ports: vec![],
+            reach: None,
             narrowing: true,
         };
         let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
@@ -331,7 +437,14 @@ mod tests {
             Ok(Target::Service { ports, .. }) => assert_eq!(ports, vec![(80, Protocol::Tcp)]),
             other => panic!("{other:?}"),
         }
-        assert!(parse_target("no-such-service").is_err_and(|e| e.contains("neither a port")));
+        assert_eq!(
+            parse_target("nginx"),
+            Ok(Target::Process {
+                name: "nginx".into(),
+                positional: true
+            })
+        );
+        assert!(parse_target("nginx/tcp").is_err_and(|e| e.contains("neither a port")));
     }
 
     #[test]
@@ -341,6 +454,7 @@ mod tests {
             ipv4: true,
             ipv6: true,
             ports: parse_ports("8000-8100").unwrap_or_default(),
+            reach: Some(Reach::Exposed),
             narrowing: true,
         };
         assert!(f.matches(&socket(
@@ -351,6 +465,13 @@ mod tests {
         let mut s = socket(IpAddr::V4(Ipv4Addr::LOCALHOST), None, Protocol::Udp);
         s.port = 8101;
         assert!(!f.matches(&s));
+        assert!(f.reaches(true) && !f.reaches(false));
+        let f = Filter {
+            reach: Some(Reach::Loopback),
+            ..f
+        };
+        assert!(!f.reaches(true) && f.reaches(false));
+        assert!(Query::whole_host().filter.reaches(true));
     }
 
     fn asking(targets: Vec<Target>, ports: &str) -> Query {
@@ -396,12 +517,77 @@ mod tests {
     }
 
     #[test]
+    fn process_names_match_exactly_then_by_prefix_and_exactly_only_with_q() {
+        let process = |name: &str| Target::Process {
+            name: name.into(),
+            positional: false,
+        };
+        let p = |comm: &str, exe: Option<&str>| Process {
+            pid: 1,
+            name: comm.as_bytes().to_vec(),
+            exe: exe.map(std::path::PathBuf::from),
+            ..Process::default()
+        };
+        let redis = p("redis-server", Some("/usr/bin/redis-server"));
+        // The kernel name of a long name is cut to 15 bytes; the
+        // executable's base name is whole (also when deleted).
+        let resolved = p("systemd-resolve", None);
+        let py = p("gunicorn: maste", Some("/usr/bin/python3.12 (deleted)"));
+        assert_eq!(process("redis").names(&redis), Some(NameMatch::Prefix));
+        assert_eq!(
+            process("redis-server").names(&redis),
+            Some(NameMatch::Exact)
+        );
+        assert_eq!(
+            process("systemd-resolved").names(&resolved),
+            Some(NameMatch::Exact)
+        );
+        assert_eq!(process("python3.12").names(&py), Some(NameMatch::Exact));
+        assert_eq!(process("gunicorn").names(&py), Some(NameMatch::Prefix));
+        assert_eq!(process("nginx").names(&redis), None);
+        assert_eq!(Target::Pid(1).names(&redis), None);
+        let mut q = Query::whole_host();
+        let both = [&redis, &p("redis", None)];
+        assert_eq!(
+            q.name_match(&process("redis"), both.into_iter()),
+            Some(NameMatch::Exact)
+        );
+        assert_eq!(
+            q.name_match(&process("redis"), [&redis].into_iter()),
+            Some(NameMatch::Prefix)
+        );
+        q.exact_names = true;
+        assert_eq!(q.name_match(&process("redis"), [&redis].into_iter()), None);
+        assert_eq!(
+            q.name_match(&process("redis"), both.into_iter()),
+            Some(NameMatch::Exact)
+        );
+    }
+
+    #[test]
     fn targets_ask_about_owners_and_forwarded_ports() {
-        let owners = [(7u32, &b"sshd"[..])];
+        let sshd = Process {
+            pid: 7,
+            name: b"sshd".to_vec(),
+            ..Process::default()
+        };
+        let owners = [&sshd];
         let pid = Target::Pid(7);
-        assert!(pid.asks_about(1, Protocol::Tcp, owners.into_iter()));
-        assert!(!Target::Pid(8).asks_about(1, Protocol::Tcp, owners.into_iter()));
-        assert!(Target::Process("sshd".into()).asks_about(1, Protocol::Udp, owners.into_iter()));
+        assert!(pid.asks_about(1, Protocol::Tcp, owners.into_iter(), None));
+        assert!(!Target::Pid(8).asks_about(1, Protocol::Tcp, owners.into_iter(), None));
+        let process = |name: &str| Target::Process {
+            name: name.into(),
+            positional: false,
+        };
+        let exact = Some(NameMatch::Exact);
+        assert!(process("sshd").asks_about(1, Protocol::Udp, owners.into_iter(), exact));
+        assert!(!process("ssh").asks_about(1, Protocol::Udp, owners.into_iter(), exact));
+        assert!(process("ssh").asks_about(
+            1,
+            Protocol::Udp,
+            owners.into_iter(),
+            Some(NameMatch::Prefix)
+        ));
         let t = |s: &str| parse_target(s).unwrap_or(Target::Pid(0));
         // A forward of 8000-8100 answers 8085; of every port, any port.
         let range = PortSet::only([(8000, 8100)]);

@@ -20,6 +20,11 @@ pub struct Report {
     pub processes: BTreeMap<u32, Arc<Process>>,
     /// The targets asked about that no listener or forward answers.
     pub unanswered: Vec<Unanswered>,
+    /// How each process target was answered by name.
+    pub names: Vec<NameAnswer>,
+    /// Whether each listed socket (and each that receives a forward) is
+    /// reachable beyond loopback, by inode (`Exposure::beyond_loopback`).
+    pub exposed: BTreeMap<u64, bool>,
     /// Host facts for explanations.
     pub host: Host,
     /// For the table and watch: each listed socket's compact origin and
@@ -56,6 +61,14 @@ impl Report {
             return self.host.addresses.as_deref();
         }
         self.namespace(netns).map(|n| n.addresses.as_slice())
+    }
+
+    /// `exposed` or `loopback` for the socket with this inode (the JSON,
+    /// CSV and NDJSON `exposure`), when it was worked out.
+    pub fn exposure_id(&self, inode: u64) -> Option<&'static str> {
+        self.exposed
+            .get(&inode)
+            .map(|beyond| if *beyond { "exposed" } else { "loopback" })
     }
 
     /// The namespace with this inode.
@@ -114,6 +127,18 @@ pub struct Unanswered {
     /// Listeners on its ports in other network namespaces (a container's),
     /// which `-A` would list.
     pub elsewhere: Vec<Listener>,
+}
+
+/// How a process target was answered by name, for the one-line note that
+/// says so (`whyport nginx`, `--process redis`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameAnswer {
+    pub target: Target,
+    /// `None`: no owner answered (with `-q`, none by its exact name).
+    pub how: Option<crate::query::NameMatch>,
+    /// The kernel names of the owners taken; with `-q` and no exact
+    /// match, those a prefix would have taken.
+    pub names: Vec<Vec<u8>>,
 }
 
 /// A non-listening socket and who holds it.

@@ -24,6 +24,14 @@ pub(super) const LIST: &[Example] = &[
         "the ports registered for ssh that are open here",
     ),
     ex("whyport --pid 1234", "every port process 1234 holds"),
+    ex(
+        "whyport nginx",
+        "the ports of processes named nginx (else nginx*)",
+    ),
+    ex(
+        "whyport --exposed",
+        "what is reachable beyond loopback (--loopback: not)",
+    ),
     ex("kill $(whyport -q 8080)", "the PIDs only, for scripts"),
     ex(
         "whyport --format csv",
@@ -233,5 +241,16 @@ Service names come from the IANA Service Name and Transport Protocol Port
 Number Registry (CC0), snapshot of 2026-04-09.
 The IANA service 'audit' (port 182) is asked about as 182 or audit/tcp,
 since 'whyport audit' is the audit command.
+
+A word that is not a port or an IANA service is a process name (as is
+--process NAME): the kernel's 15-character name or the executable's base
+name, exactly; when no listening process has it, the processes whose name
+starts with it (stderr says so). A word that is a service is the service
+('whyport redis' is port 6379): use --process redis for the processes.
+With -q only exact names count: a prefix never chooses what kill gets.
+
+--exposed and --loopback judge by the bind and the addresses of the
+socket's own network namespace (a wildcard in a namespace with only lo
+is loopback); no firewall rule is consulted.
 JSON schema: docs/json.md (installed in /usr/share/doc/whyport).
 Policy file format: man 5 whyport-policy.";

@@ -172,9 +172,11 @@ mod tests {
             l.contains("init") && l.ends_with("run 'whyport policy --help' for usage"),
             "an option's value is not a command: {l}"
         );
-        // After an option, `policy` is a target (the IANA has no such
-        // service): the help to read is whyport's own.
-        assert!(line(&["--color", "never", "policy"]).ends_with("run 'whyport --help' for usage"));
+        // After an option, a word is a target (`policy` would be a process
+        // name): an error in it points to whyport's own help.
+        assert!(
+            line(&["--color", "never", "policy/sctp"]).ends_with("run 'whyport --help' for usage")
+        );
     }
 
     #[test]

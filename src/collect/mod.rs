@@ -203,7 +203,9 @@ pub fn collect(
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.
-        let mut host = if explain || request.details == Details::Identity {
+        // The addresses say who may reach a wildcard bind (the listing's
+        // `exposure`, `--exposed`).
+        let mut host = if request.details != Details::Pid {
             let holders: std::collections::HashSet<u32> =
                 socket_fds.iter().map(|f| f.pid).collect();
             let owners: Vec<&crate::model::Process> = processes

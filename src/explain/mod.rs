@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::model::{PidState, Process, Snapshot, Socket, SocketFd};
 use crate::query::{Query, Target};
 use crate::report::{
-    ConnectionUse, HiddenSummary, Listener, Owner, OwnerStatus, Report, Unanswered,
+    ConnectionUse, HiddenSummary, Listener, NameAnswer, Owner, OwnerStatus, Report, Unanswered,
 };
 use crate::services;
 use forward::Forward;
@@ -101,15 +101,36 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         ns_listeners = all.ns_listeners;
         forwards
     };
+    // Who may reach each socket, by its own namespace's addresses; the
+    // forwards above were followed first, since a receiver need not be
+    // asked about.
+    let exposed: BTreeMap<u64, bool> = listeners
+        .iter()
+        .chain(&ns_listeners)
+        .map(|l| {
+            let addresses = if l.netns == 0 || l.netns == own_netns {
+                snapshot.host.addresses.as_deref()
+            } else {
+                namespaces
+                    .iter()
+                    .find(|n| n.inode == l.netns)
+                    .map(|n| n.addresses.as_slice())
+            };
+            (l.inode, exposure::exposure(l, addresses).beyond_loopback())
+        })
+        .collect();
+    listeners.retain(|l| query.filter.reaches(exposed.get(&l.inode) == Some(&true)));
     let mut unanswered = Vec::new();
+    let mut names = Vec::new();
     if query.asking() {
+        names = name_answers(query, &listeners);
+        let how = |t: &Target| names.iter().find(|n| n.target == *t).and_then(|n| n.how);
         let asks = |t: &Target, l: &Listener| {
             t.asks_about(
                 l.port,
                 l.protocol,
-                l.owners
-                    .iter()
-                    .map(|o| (o.process.pid, o.process.name.as_slice())),
+                l.owners.iter().map(|o| o.process.as_ref()),
+                how(t),
             )
         };
         let catches = |t: &Target, f: &Forward| t.caught_by(&f.rule.ports, f.rule.protocol);
@@ -170,6 +191,8 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         notes: snapshot.notes,
         processes,
         unanswered,
+        names,
+        exposed,
         host: snapshot.host,
         origins: BTreeMap::new(),
         namespaces,
@@ -187,6 +210,39 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
     report
 }
 
+/// How each process target is answered by the names of the listeners'
+/// owners (exactly, else by prefix), and which names that took.
+fn name_answers(query: &Query, listeners: &[Listener]) -> Vec<NameAnswer> {
+    let owners = || {
+        listeners
+            .iter()
+            .flat_map(|l| &l.owners)
+            .map(|o| o.process.as_ref())
+    };
+    query
+        .targets
+        .iter()
+        .filter(|t| matches!(t, Target::Process { .. }))
+        .map(|t| {
+            let how = query.name_match(t, owners());
+            // With -q and no exact name: the names a prefix would take, to
+            // say why nothing was printed.
+            let shown = how.or_else(|| owners().filter_map(|p| t.names(p)).min());
+            let mut names: Vec<Vec<u8>> = owners()
+                .filter(|p| shown.is_some_and(|s| t.names(p).is_some_and(|m| m <= s)))
+                .map(|p| p.name.clone())
+                .collect();
+            names.sort();
+            names.dedup();
+            NameAnswer {
+                target: t.clone(),
+                how,
+                names,
+            }
+        })
+        .collect()
+}
+
 /// What is known of a target nothing answers: the connections on its
 /// ports, and for `--pid` what the process is.
 fn unanswered_target(
@@ -194,13 +250,16 @@ fn unanswered_target(
     connections: &[ConnectionUse],
     pid_states: &BTreeMap<u32, PidState>,
 ) -> Unanswered {
-    let ports = target.ports().unwrap_or_default();
-    let on = |p: u16| ports.iter().any(|r| r.contains(p));
+    // A connection uses the target's port only in the target's protocol:
+    // 80/udp is not answered by TCP connections to 80.
+    let on = |c: &ConnectionUse, port: u16| {
+        target.matches_port(port, c.connection.protocol) == Some(true)
+    };
     Unanswered {
         target: target.clone(),
         connections: connections
             .iter()
-            .filter(|c| on(c.connection.local.port()) || on(c.connection.remote.port()))
+            .filter(|c| on(c, c.connection.local.port()) || on(c, c.connection.remote.port()))
             .cloned()
             .collect(),
         process: match target {

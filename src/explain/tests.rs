@@ -257,7 +257,14 @@ fn numeric_skips_service_names() {
 fn the_query_selects_listeners_and_says_which_targets_found_nothing() {
     let mut s = snapshot();
     s.pid_states = vec![(42, PidState::Missing)];
-    let targets = vec![Target::Process("sshd".into()), port(9000), Target::Pid(42)];
+    let targets = vec![
+        Target::Process {
+            name: "sshd".into(),
+            positional: false,
+        },
+        port(9000),
+        Target::Pid(42),
+    ];
     let r = explain(s, &asking(targets.clone()), with_services());
     let ports: Vec<u16> = r.listeners.iter().map(|l| l.port).collect();
     assert_eq!(ports, vec![22]);

@@ -24,6 +24,7 @@ pub const COLUMNS: &[&str] = &[
     "owner_status",
     "inode",
     "namespace",
+    "exposure",
 ];
 
 pub(super) fn render(report: &Report, header: bool, out: &mut dyn Write) -> io::Result<()> {
@@ -41,6 +42,7 @@ pub(super) fn render(report: &Report, header: bool, out: &mut dyn Write) -> io::
             .unwrap_or_default();
         let mut record = row(l);
         record.push(namespace);
+        record.push(report.exposure_id(l.inode).unwrap_or_default().into());
         w.write_record(record).map_err(to_io)?;
     }
     w.flush()

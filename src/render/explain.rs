@@ -446,7 +446,7 @@ fn target_text(t: &Target) -> String {
         Target::Ports { .. } => format!("port {spec}"),
         Target::Service { .. } => format!("the ports registered for {spec}"),
         Target::Pid(pid) => format!("process {pid}"),
-        Target::Process(name) => format!("processes named {}", escape_str(name)),
+        Target::Process { name, .. } => format!("processes named {}", escape_str(name)),
     }
 }
 
@@ -503,7 +503,7 @@ fn nothing(report: &Report, u: &Unanswered, out: &mut dyn Write) -> io::Result<(
         (Target::Pid(pid), Some(state)) => {
             return writeln!(out, "{what}: {}", pid_state_text(report, *pid, state));
         }
-        (Target::Pid(_) | Target::Process(_), _) => {
+        (Target::Pid(_) | Target::Process { .. }, _) => {
             return writeln!(out, "{what}: holds no listening socket (or does not exist)");
         }
         _ => {}

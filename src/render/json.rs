@@ -120,6 +120,7 @@ impl Serialize for Listeners<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.report.listeners.iter().enumerate().map(|(i, l)| {
             let mut j = listener_json(l, self.texts);
+            j.exposure = self.report.exposure_id(l.inode);
             if self.report.all_namespaces {
                 j.netns = netns_json(self.report, l.netns);
             }
@@ -158,6 +159,10 @@ pub struct ListenerJson<'a> {
     /// Its network namespace, with `-A`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns: Option<NetnsJson>,
+    /// `exposed` (reachable beyond loopback) or `loopback`, in the listing
+    /// (as `--exposed`/`--loopback` judge it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -232,6 +237,7 @@ pub(super) fn render_ndjson(report: &Report, out: &mut dyn Write) -> io::Result<
     let texts = texts(report);
     for l in &report.listeners {
         let mut j = listener_json(l, &texts);
+        j.exposure = report.exposure_id(l.inode);
         if report.all_namespaces {
             j.netns = netns_json(report, l.netns);
         }
@@ -319,6 +325,7 @@ pub(super) fn listener_json<'a>(
         hidden_reason: reason,
         why: None,
         netns: None,
+        exposure: None,
     }
 }
 

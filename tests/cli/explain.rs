@@ -250,6 +250,14 @@ fn a_port_used_only_by_connections_says_so() {
         text.contains("nothing is listening; 2 connections use it"),
         "{text}"
     );
+    // The same port in the other protocol: TCP connections do not use it.
+    let (code, list) = explained(&[&format!("{port}/udp")]);
+    assert_eq!(code, Some(1), "nothing listens: {list:#?}");
+    let missing = list.unanswered.as_ref().unwrap();
+    assert_eq!(missing[0].target, format!("{port}/udp"));
+    assert!(missing[0].connections.is_empty(), "{missing:?}");
+    let text = table(&[&format!("{port}/udp")]);
+    assert!(!text.contains("connection"), "{text}");
     drop((client, server));
 }
 
@@ -281,11 +289,20 @@ fn target_forms_and_errors() {
             .all(|l| l.processes.iter().any(|p| p.pid == my_pid()))
     );
 
+    // A word that is no port or service is a process name: none listens.
     let out = run(whyport().arg("no-such-service"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'no-such-service' is not a port or an IANA service, and no listening process is named no-such-service"),
+        "{err}"
+    );
+    // With a protocol it can only be a port or a service.
+    let out = run(whyport().arg("no-such-service/tcp"));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("whyport: ") && err.contains("neither a port nor an IANA service name"),
+        err.starts_with("whyport: ") && err.contains("neither a port, an IANA service name"),
         "{err}"
     );
 

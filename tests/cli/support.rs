@@ -282,6 +282,9 @@ pub struct Listener {
     /// Only with -A.
     #[serde(default)]
     pub netns: Option<serde_json::Value>,
+    /// `exposed` or `loopback` (the listing; absent in audit documents).
+    #[serde(default)]
+    pub exposure: Option<String>,
 }
 
 impl Listener {

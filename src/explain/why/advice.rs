@@ -84,7 +84,21 @@ pub(super) fn mismatch(l: &Listener, origin: &Origin) -> Option<String> {
 /// the host's PID 1 or a container's (that ends the whole container).
 pub(super) fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
     let leaders: Vec<String> = groups.iter().map(|g| g.leader.pid.to_string()).collect();
-    let kill = format!("kill {}", leaders.join(" "));
+    // Every holder: a forked child keeps the socket open after its parent
+    // exits, and only some servers take their workers down with them.
+    let holders: Vec<String> = groups
+        .iter()
+        .flat_map(|g| std::iter::once(&g.leader).chain(&g.workers))
+        .map(|p| p.pid.to_string())
+        .collect();
+    let kill = if holders.len() > leaders.len() {
+        format!(
+            "kill {}   (each holds the socket: it stays open until all have exited)",
+            holders.join(" ")
+        )
+    } else {
+        format!("kill {}", leaders.join(" "))
+    };
     let machine = o.machine.as_ref();
     match &o.kind {
         OriginKind::Kernel => vec!["remove the kernel feature that opened it (ip link del the VXLAN/WireGuard device, stop the NFS server)".into()],
