@@ -122,6 +122,10 @@ pub struct Args {
     #[arg(short = 'w', long = "wide", global = true)]
     wide: bool,
 
+    /// Say in full which processes could not be read, why, and what to do
+    #[arg(short = 'v', long = "verbose", global = true)]
+    verbose: bool,
+
     /// Read a recorded tree (DIR/proc, DIR/etc/passwd) instead of the live system
     #[arg(long = "proc-root", value_name = "DIR", hide = true, global = true)]
     proc_root: Option<PathBuf>,
@@ -269,6 +273,15 @@ enum Sub {
         /// Numbers only: no service names, uids instead of user names
         #[arg(short = 'n', long = "numeric")]
         numeric: bool,
+        /// Only TCP sockets
+        #[arg(short = 't', long = "tcp")]
+        tcp: bool,
+        /// Only UDP sockets
+        #[arg(short = 'u', long = "udp")]
+        udp: bool,
+        /// Only these ports: 22, 8000-8100, or a comma-separated list (repeatable)
+        #[arg(long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
+        ports: Vec<Vec<PortRange>>,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(
@@ -448,9 +461,30 @@ impl Args {
                 interval,
                 json,
                 numeric: n,
+                tcp,
+                udp,
+                ports,
             }) => {
                 numeric |= n;
-                Command::Watch { interval, json }
+                // --exposed/--loopback join here once Filter has them.
+                let ports: Vec<PortRange> = ports.into_iter().flatten().collect();
+                let filter = Filter {
+                    protocols: match (tcp, udp) {
+                        (true, false) => vec![Protocol::Tcp],
+                        (false, true) => vec![Protocol::Udp],
+                        _ => vec![Protocol::Tcp, Protocol::Udp],
+                    },
+                    ipv4: true,
+                    ipv6: true,
+                    narrowing: tcp || udp || !ports.is_empty(),
+                    ports,
+                };
+                Command::Watch {
+                    interval,
+                    json,
+                    live: !json && std::io::stdout().is_terminal(),
+                    filter,
+                }
             }
             Some(Sub::Diff {
                 baseline,
@@ -501,6 +535,7 @@ impl Args {
             output,
             numeric,
             timings: self.timings,
+            verbose: self.verbose,
         })
     }
 }
