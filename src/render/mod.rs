@@ -72,24 +72,23 @@ pub fn hidden_notice(report: &Report) -> Option<String> {
         return None;
     }
     let counts = match (h.hidden, h.partial) {
-        (0, p) => format!("{p} socket{} may have more owners", plural(p)),
-        (n, 0) => format!("{n} socket{} {} no owner", plural(n), shows(n)),
+        (0, p) => format!("{p} socket{} with owners maybe incomplete", plural(p)),
+        (n, 0) => format!("{n} socket{} without owner", plural(n)),
         (n, p) => format!(
-            "{n} socket{} {} no owner, {p} may have more",
-            plural(n),
-            shows(n)
+            "{n} socket{} without owner, {p} maybe incomplete",
+            plural(n)
         ),
     };
     let why = match reason {
-        HiddenReason::NotRoot => "not root, sudo shows all".to_string(),
-        HiddenReason::Hidepid => "hidepid, sudo shows all".to_string(),
+        HiddenReason::NotRoot => "not root, use sudo".to_string(),
+        HiddenReason::Hidepid => "hidepid, use sudo".to_string(),
         HiddenReason::PidNamespace => "in a container".to_string(),
         HiddenReason::FdUnreadable => match h.unreadable_pids.as_slice() {
-            [one] => format!("pid {one} refuses even root"),
-            pids => format!("{} processes refuse even root", pids.len()),
+            [one] => format!("pid {one} refuses root"),
+            pids => format!("{} pids refuse root", pids.len()),
         },
     };
-    Some(format!("whyport: {counts}: {why}; see --verbose"))
+    Some(format!("whyport: {counts}: {why}; see -v"))
 }
 
 fn shows(n: usize) -> &'static str {

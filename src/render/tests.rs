@@ -188,10 +188,10 @@ fn hidden_notices() {
     assert_eq!(
         short,
         [
-            "whyport: 2 sockets show no owner, 3 may have more: not root, sudo shows all; see --verbose",
-            "whyport: 2 sockets show no owner, 3 may have more: hidepid, sudo shows all; see --verbose",
-            "whyport: 2 sockets show no owner, 3 may have more: pid 1 refuses even root; see --verbose",
-            "whyport: 2 sockets show no owner, 3 may have more: 8 processes refuse even root; see --verbose",
+            "whyport: 2 sockets without owner, 3 maybe incomplete: not root, use sudo; see -v",
+            "whyport: 2 sockets without owner, 3 maybe incomplete: hidepid, use sudo; see -v",
+            "whyport: 2 sockets without owner, 3 maybe incomplete: pid 1 refuses root; see -v",
+            "whyport: 2 sockets without owner, 3 maybe incomplete: 8 pids refuse root; see -v",
         ]
     );
 }

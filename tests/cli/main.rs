@@ -32,4 +32,5 @@ mod skips;
 mod ss;
 mod ss_compare;
 mod support;
+mod terminal;
 mod untrusted;
