@@ -82,7 +82,7 @@ pub fn hidden_notice(report: &Report) -> Option<String> {
     let why = match reason {
         HiddenReason::NotRoot => "not root, use sudo".to_string(),
         HiddenReason::Hidepid => "hidepid, use sudo".to_string(),
-        HiddenReason::PidNamespace => "in a container".to_string(),
+        HiddenReason::PidNamespace => "own PID namespace, run on the host".to_string(),
         HiddenReason::FdUnreadable => match h.unreadable_pids.as_slice() {
             [one] => format!("pid {one} refuses root"),
             pids => format!("{} pids refuse root", pids.len()),
