@@ -3,6 +3,7 @@
 //! have a function here; everything they do besides reading files and the
 //! system is a pure function elsewhere.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -10,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::audit::{baseline, eval, init, policy};
 use crate::collect::files;
 use crate::collect::{self, Details, Request};
-use crate::config::{Command, Config, Output, ReportFormat};
+use crate::config::{Command, Config, Look, Output, ReportFormat};
 use crate::explain::{self, why};
 use crate::query::{Query, Target};
 use crate::render::{self, Answer};
@@ -77,7 +78,7 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
             Ok(Outcome::Listed)
         }
         Command::Man { page, dir } => man(page.as_deref(), dir.as_deref(), out),
-        Command::Watch { interval, json } => watch(config, *interval, *json, out, err),
+        Command::Watch { .. } => watch(config, out, err),
         Command::Diff {
             baseline,
             format,
@@ -194,7 +195,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
             )?;
         }
     }
-    hidden(&report, err)?;
+    hidden(&report, config.verbose, err)?;
     if let Some(notice) = render::elsewhere_notice(&report) {
         writeln!(err, "{notice}")?;
     }
@@ -232,7 +233,7 @@ fn audit(
     report_to(output, out, |w| {
         render::audit::render(&result, &report, format, &cx, w)
     })?;
-    hidden(&report, err)?;
+    hidden(&report, config.verbose, err)?;
     Ok(if result.compliant() {
         Outcome::Listed
     } else {
@@ -257,7 +258,7 @@ fn policy_init(
         &cx.timestamp,
     );
     emit(output, text.as_bytes(), out)?;
-    hidden(&report, err)?;
+    hidden(&report, config.verbose, err)?;
     Ok(Outcome::Listed)
 }
 
@@ -279,7 +280,7 @@ fn snapshot(
         &mut json,
     )?;
     emit(output, &json, out)?;
-    hidden(&report, err)?;
+    hidden(&report, config.verbose, err)?;
     Ok(Outcome::Listed)
 }
 
@@ -328,7 +329,7 @@ fn diff(
     report_to(output, out, |w| {
         render::diff::render(&result, format, &cx, w)
     })?;
-    hidden(&report, err)?;
+    hidden(&report, config.verbose, err)?;
     Ok(if result.changes.is_empty() {
         Outcome::Listed
     } else {
@@ -358,39 +359,216 @@ fn man(page: Option<&str>, dir: Option<&Path>, out: &mut dyn Write) -> anyhow::R
 
 /// `whyport watch`: poll the socket table every `interval` (one sock_diag
 /// dump: no measurable load), and for the sockets that appeared find their
-/// owners and origin; print an event for each listener that opened or
-/// closed. Ends with exit 0 on Ctrl-C or SIGTERM.
-fn watch(
+/// owners and origin; on a terminal redraw the table in place (on the
+/// alternate screen, restored on the way out), elsewhere print an event for
+/// each listener that opened or closed. Ends with exit 0 on Ctrl-C or
+/// SIGTERM.
+fn watch(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let Command::Watch {
+        interval,
+        json,
+        live,
+        filter,
+    } = &config.command
+    else {
+        return Ok(Outcome::Listed);
+    };
+    collect::catch_interrupts();
+    let mut sink = if *live {
+        write!(out, "{}", render::watch::ENTER)?;
+        Sink::Live(Screen::default())
+    } else {
+        Sink::Events {
+            json: *json,
+            described: HashMap::new(),
+        }
+    };
+    let result = watch_loop(config, *interval, filter, &mut sink, out, err);
+    if *live {
+        write!(out, "{}", render::watch::LEAVE)?;
+        out.flush()?;
+    }
+    result
+}
+
+/// Where `watch` says what changed.
+enum Sink {
+    /// Events, each listener described when it opened.
+    Events {
+        json: bool,
+        described: HashMap<u64, render::watch::Described>,
+    },
+    /// The live table.
+    Live(Screen),
+}
+
+/// The live view's rows by socket inode, and what was last drawn.
+#[derive(Default)]
+struct Screen {
+    rows: HashMap<u64, render::watch::Live>,
+    since: String,
+    drawn: Option<(Option<usize>, Option<usize>)>,
+}
+
+impl Sink {
+    fn closed(
+        &mut self,
+        inode: u64,
+        time: &str,
+        look: &Look,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        match self {
+            Sink::Events { json, described } => match described.remove(&inode) {
+                Some(d) => render::watch::event("closed", time, &d, *json, look, out),
+                None => Ok(()),
+            },
+            Sink::Live(screen) => {
+                if let Some(row) = screen.rows.get_mut(&inode) {
+                    row.mark = Some(render::watch::Mark::Closed);
+                    screen.drawn = None;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Listeners found open, with their owners; `quiet` for the first look.
+    fn opened(
+        &mut self,
+        report: &Report,
+        quiet: bool,
+        config: &Config,
+        time: &str,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        match self {
+            Sink::Events { json, described } => {
+                let all = render::watch::describe(report, config.numeric);
+                for (l, d) in report.listeners.iter().zip(all) {
+                    if !quiet {
+                        render::watch::event("opened", time, &d, *json, &config.look, out)?;
+                    }
+                    described.insert(l.inode, d);
+                }
+            }
+            Sink::Live(screen) => {
+                for l in &report.listeners {
+                    let compact = report.origins.get(&l.inode).cloned().unwrap_or_default();
+                    let mark = (!quiet).then_some(render::watch::Mark::Opened);
+                    let row = render::watch::Live {
+                        listener: l.clone(),
+                        compact,
+                        mark,
+                    };
+                    screen.rows.insert(l.inode, row);
+                }
+                screen.drawn = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// A socket gone between the dump and the owner scan: open only briefly.
+    fn blinked(
+        &mut self,
+        l: &crate::report::Listener,
+        config: &Config,
+        time: &str,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        match self {
+            Sink::Events { json, .. } => {
+                let d = render::watch::brief(l);
+                render::watch::event("opened", time, &d, *json, &config.look, out)?;
+                render::watch::event("closed", time, &d, *json, &config.look, out)
+            }
+            Sink::Live(screen) => {
+                let mark = Some(render::watch::Mark::Closed);
+                let row = render::watch::Live {
+                    listener: l.clone(),
+                    compact: Default::default(),
+                    mark,
+                };
+                screen.rows.insert(l.inode, row);
+                screen.drawn = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// Redraw the live view if anything or the terminal's size changed.
+    fn draw(&mut self, config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
+        let Sink::Live(screen) = self else {
+            return Ok(());
+        };
+        let width = config.look.width.and_then(|_| collect::terminal_width());
+        let height = collect::terminal_height();
+        if screen.drawn == Some((width, height)) {
+            return Ok(());
+        }
+        screen.drawn = Some((width, height));
+        let mut rows: Vec<&render::watch::Live> = screen.rows.values().collect();
+        rows.sort_by_key(|r| {
+            let l = &r.listener;
+            (l.port, l.protocol.as_str(), l.address_text(), l.inode)
+        });
+        let rows: Vec<render::watch::Live> = rows.into_iter().cloned().collect();
+        let count = |m| rows.iter().filter(|r| r.mark == m).count();
+        use render::watch::Mark::{Closed, Opened};
+        let status = format!(
+            "whyport watch: {} listening; since {}: {} opened, {} closed; Ctrl-C ends",
+            rows.len() - count(Some(Closed)),
+            screen.since,
+            count(Some(Opened)),
+            count(Some(Closed)),
+        );
+        let look = Look {
+            width,
+            ..config.look
+        };
+        render::watch::draw(
+            &rows,
+            &status,
+            config.numeric,
+            &look,
+            height.unwrap_or(24),
+            out,
+        )
+    }
+}
+
+fn watch_loop(
     config: &Config,
     interval: std::time::Duration,
-    json: bool,
+    filter: &crate::query::Filter,
+    sink: &mut Sink,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
-    use std::collections::{HashMap, HashSet};
-    collect::catch_interrupts();
-    let protocols = [crate::model::Protocol::Tcp, crate::model::Protocol::Udp];
-    let mut known: HashMap<u64, render::watch::Described> = HashMap::new();
+    let protocols = &filter.protocols;
+    let mut known: HashSet<u64> = HashSet::new();
     let mut first = true;
     while !collect::interrupted() {
-        let sockets = collect::listening_sockets(&config.source, &protocols)?;
+        let mut sockets = collect::listening_sockets(&config.source, protocols)?;
+        sockets.retain(|s| filter.matches(s));
         let now: HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
         let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-        let mut closed: Vec<u64> = known.keys().filter(|i| !now.contains(i)).copied().collect();
+        if let Sink::Live(screen) = sink
+            && first
+        {
+            screen.since = time.get(11..19).unwrap_or(&time).to_string();
+        }
+        let mut closed: Vec<u64> = known.difference(&now).copied().collect();
         closed.sort_unstable();
         for inode in closed {
-            if let Some(d) = known.remove(&inode) {
-                render::watch::event("closed", &time, &d, json, &config.look, out)?;
-            }
+            known.remove(&inode);
+            sink.closed(inode, &time, &config.look, out)?;
         }
-        let new: HashSet<u64> = now
-            .iter()
-            .filter(|i| !known.contains_key(i))
-            .copied()
-            .collect();
+        let new: HashSet<u64> = now.difference(&known).copied().collect();
         if !new.is_empty() {
             let request = Request {
-                protocols: &protocols,
+                protocols,
                 ports: &[],
                 pids: &[],
                 details: Details::Identity,
@@ -407,40 +585,32 @@ fn watch(
                 compact: true,
             };
             let report = explain::explain(snapshot, &Query::whole_host(), options);
-            let described = render::watch::describe(&report, config.numeric);
-            let mut seen = HashSet::new();
-            for (l, d) in report.listeners.iter().zip(described) {
-                seen.insert(l.inode);
-                if !first {
-                    render::watch::event("opened", &time, &d, json, &config.look, out)?;
-                }
-                known.insert(l.inode, d);
-            }
-            // Gone between the dump and the owner scan: open only briefly.
+            known.extend(report.listeners.iter().map(|l| l.inode));
+            sink.opened(&report, first, config, &time, out)?;
             for s in sockets
                 .iter()
-                .filter(|s| new.contains(&s.inode) && !seen.contains(&s.inode))
+                .filter(|s| new.contains(&s.inode) && !known.contains(&s.inode))
             {
                 if !first {
-                    let d = render::watch::brief(&explain::unowned(s, !config.numeric));
-                    render::watch::event("opened", &time, &d, json, &config.look, out)?;
-                    render::watch::event("closed", &time, &d, json, &config.look, out)?;
+                    sink.blinked(&explain::unowned(s, !config.numeric), config, &time, out)?;
                 }
             }
         }
-        if first {
+        if first && matches!(sink, Sink::Events { .. }) {
             writeln!(
                 err,
                 "whyport: watching {} listeners every {:?}; Ctrl-C to stop",
                 known.len(),
                 interval
             )?;
-            first = false;
         }
-        // Sleep in steps of at most 200 ms, so that Ctrl-C ends it quickly;
-        // 20 ms steps cost 2.5 ms of CPU a second on an idle host.
+        first = false;
+        // Sleep in steps of at most 200 ms, so that Ctrl-C ends it quickly
+        // and the live view follows a resized terminal; 20 ms steps cost
+        // 2.5 ms of CPU a second on an idle host.
         let until = Instant::now() + interval;
         while !collect::interrupted() {
+            sink.draw(config, out)?;
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -559,8 +729,15 @@ fn name_notes(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
-fn hidden(report: &Report, err: &mut dyn Write) -> std::io::Result<()> {
-    if let Some(notice) = render::hidden_notice(report) {
+/// What could not be seen: one short line, or with `--verbose` why and
+/// what to do about it.
+fn hidden(report: &Report, verbose: bool, err: &mut dyn Write) -> std::io::Result<()> {
+    let notice = if verbose {
+        render::hidden_details(report)
+    } else {
+        render::hidden_notice(report)
+    };
+    if let Some(notice) = notice {
         writeln!(err, "{notice}")?;
     }
     Ok(())

@@ -136,17 +136,23 @@ pub struct Args {
 
     /// How to read the system: native (Linux: netlink and /proc) or
     /// portable (netstat2 and sysinfo, as on macOS, Windows, FreeBSD)
+    // Only in --help: -h must fit a screen, and few need another backend.
     #[arg(
         long = "backend",
         value_name = "BACKEND",
         default_value = "native",
-        global = true
+        global = true,
+        hide_short_help = true
     )]
     backend: BackendArg,
 
     /// Do not truncate to the terminal's width
     #[arg(short = 'w', long = "wide", global = true)]
     wide: bool,
+
+    /// Say in full which processes could not be read, why, and what to do
+    #[arg(short = 'v', long = "verbose", global = true)]
+    verbose: bool,
 
     /// Read a recorded tree (DIR/proc, DIR/etc/passwd) instead of the live system
     #[arg(long = "proc-root", value_name = "DIR", hide = true, global = true)]
@@ -295,6 +301,15 @@ enum Sub {
         /// Numbers only: no service names, uids instead of user names
         #[arg(short = 'n', long = "numeric")]
         numeric: bool,
+        /// Only TCP sockets
+        #[arg(short = 't', long = "tcp")]
+        tcp: bool,
+        /// Only UDP sockets
+        #[arg(short = 'u', long = "udp")]
+        udp: bool,
+        /// Only these ports: 22, 8000-8100, or a comma-separated list (repeatable)
+        #[arg(long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
+        ports: Vec<Vec<PortRange>>,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(
@@ -483,9 +498,33 @@ impl Args {
                 interval,
                 json,
                 numeric: n,
+                tcp,
+                udp,
+                ports,
             }) => {
                 numeric |= n;
-                Command::Watch { interval, json }
+                // --exposed/--loopback are not watch's yet: they need each
+                // socket's namespace facts, which watch's socket dump has
+                // not explained (the listing's filter does).
+                let ports: Vec<PortRange> = ports.into_iter().flatten().collect();
+                let filter = Filter {
+                    protocols: match (tcp, udp) {
+                        (true, false) => vec![Protocol::Tcp],
+                        (false, true) => vec![Protocol::Udp],
+                        _ => vec![Protocol::Tcp, Protocol::Udp],
+                    },
+                    ipv4: true,
+                    ipv6: true,
+                    narrowing: tcp || udp || !ports.is_empty(),
+                    ports,
+                    reach: None,
+                };
+                Command::Watch {
+                    interval,
+                    json,
+                    live: !json && std::io::stdout().is_terminal(),
+                    filter,
+                }
             }
             Some(Sub::Diff {
                 baseline,
@@ -538,6 +577,7 @@ impl Args {
             output,
             numeric,
             timings: self.timings,
+            verbose: self.verbose,
         })
     }
 }

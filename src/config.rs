@@ -16,6 +16,8 @@ pub struct Config {
     pub output: Output,
     /// Show numbers instead of names: no service names, uids for users.
     pub numeric: bool,
+    /// `--verbose`: say in full what could not be seen, why, and the fix.
+    pub verbose: bool,
     /// Print how long each phase took on stderr (`--timings`).
     pub timings: bool,
     /// The listing, or one of the subcommands.
@@ -58,6 +60,10 @@ pub enum Command {
     Watch {
         interval: std::time::Duration,
         json: bool,
+        /// On a terminal: the table, redrawn in place, instead of events.
+        live: bool,
+        /// `-t`, `-u`, `--port`: only the listeners these keep.
+        filter: crate::query::Filter,
     },
     /// `whyport diff BASELINE`.
     Diff {

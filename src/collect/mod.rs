@@ -312,6 +312,24 @@ pub fn terminal_width() -> Option<usize> {
     Some(columns.filter(|c| *c > 0).unwrap_or(80))
 }
 
+/// The terminal's height in lines, for the live view; `None` off a terminal.
+pub fn terminal_height() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout())
+            && size.ws_row > 0
+        {
+            return Some(usize::from(size.ws_row));
+        }
+    }
+    let lines = std::env::var("LINES").ok().and_then(|c| c.parse().ok());
+    Some(lines.filter(|c| *c > 0).unwrap_or(24))
+}
+
 /// The listening sockets of whyport's namespace, without owners: the cheap
 /// half of a run (one sock_diag dump), for `whyport watch` to poll.
 pub fn listening_sockets(source: &Source, protocols: &[Protocol]) -> anyhow::Result<Vec<Socket>> {

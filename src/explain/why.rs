@@ -17,6 +17,7 @@ mod advice;
 mod config_text;
 pub(crate) mod origin_of;
 
+pub(crate) use advice::unlike_service;
 use advice::{mismatch, stop};
 use origin_of::{OriginCache, compact, origin_of};
 

@@ -78,6 +78,26 @@ pub fn fit(widths: &[usize], flexible: &[usize], total: usize, floor: usize) -> 
     w
 }
 
+/// Column widths shrunk to fit `total` cells (two-space gaps included) by
+/// narrowing columns in the order `give` lists them, each down to its floor
+/// (a column may be listed again later with a lower floor) before the next
+/// gives anything. If that is still too wide, so be it.
+pub fn fit_in_order(widths: &[usize], give: &[(usize, usize)], total: usize) -> Vec<usize> {
+    let mut w = widths.to_vec();
+    let used = w.iter().rposition(|x| *x > 0).map_or(0, |i| i + 1);
+    let sum = |w: &[usize]| w[..used].iter().sum::<usize>() + 2 * used.saturating_sub(1);
+    for &(i, floor) in give {
+        let excess = sum(&w).saturating_sub(total);
+        if excess == 0 {
+            break;
+        }
+        if let Some(x) = w.get_mut(i).filter(|_| i < used) {
+            *x -= excess.min(x.saturating_sub(floor));
+        }
+    }
+    w
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +117,24 @@ mod tests {
         assert_eq!(fit(&[5, 30, 20], &[1, 2], 80, 6), vec![5, 30, 20]);
         // Cannot go below the floor.
         assert_eq!(fit(&[5, 30, 20], &[1, 2], 10, 6), vec![5, 6, 6]);
+    }
+
+    #[test]
+    fn fit_in_order_takes_from_the_first_listed_column_first() {
+        // 5 + 2 + 30 + 2 + 20 = 59 cells into 50: all from column 2.
+        assert_eq!(
+            fit_in_order(&[5, 30, 20], &[(2, 6), (1, 6)], 50),
+            vec![5, 30, 11]
+        );
+        // Into 30: column 2 down to its floor, then column 1.
+        assert_eq!(
+            fit_in_order(&[5, 30, 20], &[(2, 6), (1, 6)], 30),
+            vec![5, 15, 6]
+        );
+        // A second, lower floor is used only when the first round is not enough.
+        let give = [(2, 10), (1, 10), (2, 3)];
+        assert_eq!(fit_in_order(&[5, 30, 20], &give, 20), vec![5, 10, 3]);
+        assert_eq!(fit_in_order(&[5, 30, 20], &give, 100), vec![5, 30, 20]);
     }
 
     #[test]

@@ -62,7 +62,9 @@ pub fn elsewhere_notice(report: &Report) -> Option<String> {
     ))
 }
 
-/// The one-line notice for stderr when owners could not be seen, or `None`.
+/// The short notice for stderr when owners could not be seen, or `None`:
+/// what is missing and the shortest why, in one line a run can end with
+/// every time (`hidden_details` has the rest, for `--verbose`).
 pub fn hidden_notice(report: &Report) -> Option<String> {
     let h = &report.hidden;
     let reason = h.reason?;
@@ -70,16 +72,44 @@ pub fn hidden_notice(report: &Report) -> Option<String> {
         return None;
     }
     let counts = match (h.hidden, h.partial) {
-        (0, p) => format!("{p} socket{} may have more owners than shown", plural(p)),
-        (n, 0) => format!(
-            "{n} socket{} show{} no owner",
-            plural(n),
-            if n == 1 { "s" } else { "" }
-        ),
+        (0, p) => format!("{p} socket{} with owners maybe incomplete", plural(p)),
+        (n, 0) => format!("{n} socket{} without owner", plural(n)),
         (n, p) => format!(
-            "{n} socket{} show{} no owner and {p} may have more owners than shown",
+            "{n} socket{} without owner, {p} maybe incomplete",
+            plural(n)
+        ),
+    };
+    let why = match reason {
+        HiddenReason::NotRoot => "not root, use sudo".to_string(),
+        HiddenReason::Hidepid => "hidepid, use sudo".to_string(),
+        HiddenReason::PidNamespace => "own PID namespace, run on the host".to_string(),
+        HiddenReason::FdUnreadable => match h.unreadable_pids.as_slice() {
+            [one] => format!("pid {one} refuses root"),
+            pids => format!("{} pids refuse root", pids.len()),
+        },
+    };
+    Some(format!("whyport: {counts}: {why}; see -v"))
+}
+
+fn shows(n: usize) -> &'static str {
+    if n == 1 { "shows" } else { "show" }
+}
+
+/// The full notice for stderr when owners could not be seen (`--verbose`),
+/// or `None`: counts, why, and what to do.
+pub fn hidden_details(report: &Report) -> Option<String> {
+    let h = &report.hidden;
+    let reason = h.reason?;
+    if h.hidden == 0 && h.partial == 0 {
+        return None;
+    }
+    let counts = match (h.hidden, h.partial) {
+        (0, p) => format!("{p} socket{} may have more owners than shown", plural(p)),
+        (n, 0) => format!("{n} socket{} {} no owner", plural(n), shows(n)),
+        (n, p) => format!(
+            "{n} socket{} {} no owner and {p} may have more owners than shown",
             plural(n),
-            if n == 1 { "s" } else { "" }
+            shows(n)
         ),
     };
     let (why, fix) = why_hidden(h, reason);

@@ -12,9 +12,22 @@ use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
 use super::look::Look;
+use super::watch::Mark;
 use crate::model::{HiddenReason, Process};
-use crate::report::{Listener, OwnerStatus, Report};
+use crate::report::{Compact, Listener, OwnerStatus, Report};
 use crate::sanitize::{escape, escape_str};
+
+/// Where the listing goes: how many screen lines it may take, and whether
+/// rows carry an opened/closed mark (the live view).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Screen {
+    pub lines: usize,
+    pub marks: bool,
+}
+
+/// One row of the listing: a listener, its compact origin and warnings (if
+/// worked out) and, in the live view, its mark.
+pub(super) type Row<'a> = (&'a Listener, Option<&'a Compact>, Option<Mark>);
 
 pub(super) fn render(
     report: &Report,
@@ -26,43 +39,102 @@ pub(super) fn render(
     if report.listeners.is_empty() {
         return forwards(report, header, numeric, look, out);
     }
-    // Two passes, measuring then writing, so that 100,000 rows are never
-    // held at once (that kept the table near its 64 MiB budget).
-    let mut rows = Rows::default();
-    let netns = report.all_namespaces;
+    let rows = || {
+        report
+            .listeners
+            .iter()
+            .map(|l| (l, report.origins.get(&l.inode), None))
+    };
+    let screen = Screen {
+        lines: usize::MAX,
+        marks: false,
+    };
+    let netns = report.all_namespaces.then_some(report);
+    listing(netns, rows, header, numeric, look, screen, out)?;
+    if !report.forwards.is_empty() {
+        writeln!(out)?;
+    }
+    forwards(report, header, numeric, look, out)
+}
+
+/// Columns after NETNS; the order in which they give way on a narrow
+/// terminal, least useful first, each down to a floor: ORIGIN and PROCESS
+/// are cut with `…` (the explanation has them whole), USER and SERVICE
+/// next, WARN wraps onto more lines, PID(S) says how many it left out
+/// (`23864 +2`), the address is cut last. PROTO and PORT never shrink.
+/// Two rounds: first down to a comfortable floor, then to a tight one.
+const GIVE: [(usize, usize); 7] = [(7, 12), (5, 10), (6, 8), (3, 8), (8, 13), (4, 0), (1, 15)];
+const TIGHT: [(usize, usize); 7] = [(7, 6), (5, 7), (6, 4), (3, 5), (8, 4), (4, 0), (1, 7)];
+const WARN: usize = 8;
+const PIDS: usize = 4;
+
+/// Write the listing of `rows` (called twice: once to measure, once to
+/// write, so that 100,000 rows are never held at once), fitted to the
+/// terminal, within `screen`; with a NETNS column when `netns` gives the
+/// report whose namespaces label it.
+pub(super) fn listing<'a, I: Iterator<Item = Row<'a>>>(
+    netns: Option<&Report>,
+    rows: impl Fn() -> I,
+    header: bool,
+    numeric: bool,
+    look: &Look,
+    screen: Screen,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut measured = Rows::default();
+    let at = usize::from(netns.is_some());
     let mut head = vec![
         "PROTO", "ADDRESS", "PORT", "SERVICE", "PID(S)", "PROCESS", "USER", "ORIGIN", "WARN",
     ];
-    if netns {
+    if netns.is_some() {
         head.insert(0, "NETNS");
     }
     if header {
-        rows.measure(&head);
+        measured.measure(&head);
     }
     let mut names: HashMap<u32, (String, String)> = HashMap::new();
-    let mut cells_of = |l: &Listener| {
+    let mut cells_of = |(l, compact, _): Row<'_>| {
         let mut cells = row(l, numeric, &mut names);
-        if netns {
+        if let Some(report) = netns {
             cells.insert(0, ns_label(report, l.netns));
         }
-        let (origin, warnings) = report
-            .origins
-            .get(&l.inode)
-            .map_or((String::new(), String::new()), |c| {
-                (escape_str(&c.origin), c.warnings.join(","))
-            });
+        let (origin, warnings) = compact.map_or((String::new(), String::new()), |c| {
+            (escape_str(&c.origin), c.warnings.join(","))
+        });
         cells.push(origin);
         cells.push(warnings);
+        for cell in &mut cells {
+            // A blank cell would shift every later field in awk.
+            if cell.is_empty() {
+                *cell = "-".into();
+            }
+        }
         cells
     };
-    for l in &report.listeners {
-        rows.measure(&cells_of(l));
+    // The PID(S) column never goes below its first PID and "+N".
+    let mut pid_floor = 6;
+    for r in rows() {
+        let cells = cells_of(r);
+        pid_floor = pid_floor.max(pid_cut_floor(&cells[PIDS + at]));
+        measured.measure(&cells);
     }
-    // Columns after NETNS: PROTO ADDRESS PORT SERVICE PID(S) PROCESS USER
-    // ORIGIN WARN; PID(S), PROCESS, USER and ORIGIN give way on a narrow
-    // terminal.
-    let at = usize::from(netns);
-    let flexible: Vec<usize> = [4, 5, 6, 7].iter().map(|c| c + at).collect();
+    let give: Vec<(usize, usize)> = GIVE
+        .iter()
+        .chain(&TIGHT)
+        .map(|&(c, floor)| (c + at, if c == PIDS { pid_floor } else { floor }))
+        .collect();
+    let marks = 2 * usize::from(screen.marks);
+    let widths = match look.width {
+        Some(w) => super::look::fit_in_order(&measured.widths, &give, w.saturating_sub(marks)),
+        None => measured.widths.clone(),
+    };
+    let kinds: Vec<Kind> = (0..widths.len())
+        .map(|c| match c.checked_sub(at) {
+            Some(WARN) => Kind::Wrap,
+            Some(PIDS) => Kind::Pids,
+            _ => Kind::Cut,
+        })
+        .collect();
     let paint = |col: usize, cell: &str| -> Option<&'static str> {
         match col.checked_sub(at)? {
             1 if is_wildcard(cell) => Some(super::look::YELLOW),
@@ -70,29 +142,177 @@ pub(super) fn render(
             3 => Some(super::look::CYAN),
             5 => Some(super::look::BOLD),
             7 => Some(super::look::MAGENTA),
-            8 => Some(super::look::RED),
+            8 if cell != "-" => Some(super::look::RED),
             _ => None,
         }
     };
-    let widths = rows.fitted(look, &flexible);
+    let layout = Layout {
+        widths,
+        kinds,
+        marks: screen.marks,
+        look: *look,
+    };
     let mut line = String::new();
+    let mut left = screen.lines;
     if header {
-        write_line(
-            &mut line,
-            &head,
-            &widths,
-            look,
-            &|_, _| Some(super::look::BOLD),
-            out,
-        )?;
+        let bold = |_: usize, _: &str| Some(super::look::BOLD);
+        left -= write_row(&mut line, &head, &layout, &bold, None, left, out)?;
     }
-    for l in &report.listeners {
-        write_line(&mut line, &cells_of(l), &widths, look, &paint, out)?;
+    for r in rows() {
+        if left == 0 {
+            break;
+        }
+        let mark = r.2;
+        let cells = cells_of(r);
+        left -= write_row(&mut line, &cells, &layout, &paint, mark, left, out)?;
     }
-    if !report.forwards.is_empty() {
-        writeln!(out)?;
+    Ok(())
+}
+
+/// How a cell too wide for its column is shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Cut, ending in `…`.
+    Cut,
+    /// The PIDs that fit, then how many were left out: `23864 +2`.
+    Pids,
+    /// Wrapped onto more lines.
+    Wrap,
+}
+
+/// The narrowest a PID list can be shown: its first PID and `+N`.
+fn pid_cut_floor(cell: &str) -> usize {
+    let mut pids = cell.split(',');
+    let first = pids.next().unwrap_or("").len();
+    match pids.count() {
+        0 => first,
+        n => first + 2 + n.to_string().len(),
     }
-    forwards(report, header, numeric, look, out)
+}
+
+/// A comma-separated PID list in at most `width` cells: as many PIDs as fit
+/// and ` +N` for the N left out.
+pub(super) fn pid_cut(cell: &str, width: usize) -> String {
+    if cell.len() <= width {
+        return cell.to_string();
+    }
+    let pids: Vec<&str> = cell.split(',').collect();
+    for shown in (1..pids.len()).rev() {
+        let text = format!("{} +{}", pids[..shown].join(","), pids.len() - shown);
+        if text.len() <= width {
+            return text;
+        }
+    }
+    format!("{} +{}", pids[0], pids.len() - 1)
+}
+
+/// `text` wrapped to lines of at most `width` cells, broken after commas
+/// and spaces where it can be, within a word where it cannot.
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = vec![String::new()];
+    let mut used = 0;
+    for word in text.split_inclusive([',', ' ']) {
+        let w = word.width();
+        if used + w > width && used > 0 {
+            lines.push(String::new());
+            used = 0;
+        }
+        for c in word.chars() {
+            let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            if used + cw > width && used > 0 {
+                lines.push(String::new());
+                used = 0;
+            }
+            if let Some(last) = lines.last_mut() {
+                last.push(c);
+            }
+            used += cw;
+        }
+    }
+    for l in &mut lines {
+        let kept = l.trim_end().len();
+        l.truncate(kept);
+    }
+    lines
+}
+
+/// The columns' widths, how each gives way, and whether rows carry a mark.
+pub(super) struct Layout {
+    widths: Vec<usize>,
+    kinds: Vec<Kind>,
+    marks: bool,
+    look: Look,
+}
+
+/// Write one row as one or more screen lines (a wrapped cell continues
+/// under its column), at most `left` of them; return how many were written.
+/// Cells are two spaces apart, padded to their column's width, colored as
+/// `paint` says, with no trailing blanks. A marked row (live view) starts
+/// with `+` (opened) or `-` (closed) and is green or red throughout.
+fn write_row<S: AsRef<str>>(
+    line: &mut String,
+    cells: &[S],
+    layout: &Layout,
+    paint: Painter<'_>,
+    mark: Option<Mark>,
+    left: usize,
+    out: &mut dyn Write,
+) -> io::Result<usize> {
+    let (widths, look) = (&layout.widths, &layout.look);
+    let used = widths.iter().rposition(|w| *w > 0).map_or(0, |i| i + 1);
+    let parts: Vec<Vec<String>> = cells
+        .iter()
+        .take(used)
+        .enumerate()
+        .map(|(i, cell)| {
+            let cell = cell.as_ref();
+            if cell.width() <= widths[i] {
+                return vec![cell.to_string()];
+            }
+            match layout.kinds.get(i).copied().unwrap_or(Kind::Cut) {
+                Kind::Cut => vec![super::look::truncate(cell, widths[i])],
+                Kind::Pids => vec![pid_cut(cell, widths[i])],
+                Kind::Wrap => wrap(cell, widths[i]),
+            }
+        })
+        .collect();
+    let height = parts.iter().map(Vec::len).max().unwrap_or(1).min(left);
+    let whole = match mark {
+        Some(Mark::Opened) => Some(super::look::GREEN),
+        Some(Mark::Closed) => Some(super::look::RED),
+        None => None,
+    };
+    for k in 0..height {
+        line.clear();
+        if layout.marks {
+            line.push_str(match (mark, k) {
+                (Some(Mark::Opened), 0) => "+ ",
+                (Some(Mark::Closed), 0) => "- ",
+                _ => "  ",
+            });
+        }
+        let mut pending = 0;
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                pending += 2;
+            }
+            let cell = part.get(k).map_or("", String::as_str);
+            if !cell.is_empty() {
+                line.extend(std::iter::repeat_n(' ', pending));
+                pending = 0;
+                match whole.or_else(|| paint(i, cell)) {
+                    Some(code) => line.push_str(&super::look::paint(look, code, cell)),
+                    None => line.push_str(cell),
+                }
+            }
+            pending += widths[i].saturating_sub(cell.width());
+        }
+        let kept = line.trim_end().len();
+        line.truncate(kept);
+        writeln!(out, "{line}")?;
+    }
+    Ok(height)
 }
 
 /// An address every host can reach the socket on.
@@ -344,12 +564,19 @@ fn write_line<S: AsRef<str>>(
 /// One row; `names` caches each process's escaped name and user, since one
 /// process may hold thousands of sockets.
 fn row(l: &Listener, numeric: bool, names: &mut HashMap<u32, (String, String)>) -> Vec<String> {
-    let service = l.service.map_or(String::new(), |s| s.name.to_string());
+    // `hbci?`: the registry's name, marked when the owner evidently is not
+    // that service (docs/usage.md).
+    let service = l.service.map_or(String::new(), |s| {
+        let unlike = crate::explain::why::unlike_service(l);
+        format!("{}{}", s.name, if unlike { "?" } else { "" })
+    });
     let (pids, names, users) = match l.owner_status {
+        // The socket's creator, from sock_diag: all that can be said of a
+        // user whose processes cannot be read.
         OwnerStatus::Hidden(reason) => (
             "-".into(),
             format!("(hidden: {})", why(reason)),
-            String::new(),
+            l.socket_uid.to_string(),
         ),
         OwnerStatus::Kernel => ("-".into(), "(kernel)".into(), String::new()),
         OwnerStatus::Visible | OwnerStatus::Partial(_) => {

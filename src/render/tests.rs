@@ -166,15 +166,33 @@ fn hidden_notices() {
         pid_namespace: false,
     };
     assert_eq!(hidden_notice(&report(v(vec![], false, true))), None);
+    assert_eq!(hidden_details(&report(v(vec![], false, true))), None);
     insta::assert_snapshot!(
         [
-            hidden_notice(&report(v(vec![5], false, false))),
-            hidden_notice(&report(v(vec![], true, false))),
-            hidden_notice(&report(v(vec![1], false, true))),
-            hidden_notice(&report(v((1..=8).collect(), false, true))),
+            hidden_details(&report(v(vec![5], false, false))),
+            hidden_details(&report(v(vec![], true, false))),
+            hidden_details(&report(v(vec![1], false, true))),
+            hidden_details(&report(v((1..=8).collect(), false, true))),
         ]
         .map(Option::unwrap_or_default)
         .join("\n")
+    );
+    // The line a run ends with is short; the details are in --verbose.
+    let short = [
+        hidden_notice(&report(v(vec![5], false, false))),
+        hidden_notice(&report(v(vec![], true, false))),
+        hidden_notice(&report(v(vec![1], false, true))),
+        hidden_notice(&report(v((1..=8).collect(), false, true))),
+    ]
+    .map(Option::unwrap_or_default);
+    assert_eq!(
+        short,
+        [
+            "whyport: 2 sockets without owner, 3 maybe incomplete: not root, use sudo; see -v",
+            "whyport: 2 sockets without owner, 3 maybe incomplete: hidepid, use sudo; see -v",
+            "whyport: 2 sockets without owner, 3 maybe incomplete: pid 1 refuses root; see -v",
+            "whyport: 2 sockets without owner, 3 maybe incomplete: 8 pids refuse root; see -v",
+        ]
     );
 }
 

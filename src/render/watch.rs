@@ -1,6 +1,7 @@
-//! `whyport watch` events: a listener opened or closed, one line of text or
-//! one JSON object each. A listener is described once, when it is seen to
-//! open; its closing repeats that description.
+//! `whyport watch`: events for pipes and `--json` (a listener opened or
+//! closed, one line of text or one JSON object each; a listener is
+//! described once, when it is seen to open, and its closing repeats that
+//! description), and on a terminal the live table, redrawn in place.
 
 use std::io::{self, Write};
 
@@ -66,6 +67,61 @@ pub fn describe(report: &Report, numeric: bool) -> Vec<Described> {
         .collect()
 }
 
+/// What the live view says of a row: opened or closed since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Opened,
+    Closed,
+}
+
+/// One row of the live view.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub listener: Listener,
+    pub compact: crate::report::Compact,
+    pub mark: Option<Mark>,
+}
+
+/// Switch to the terminal's alternate screen, cursor hidden (`leave` undoes
+/// it), so the live view leaves the shell's scrollback as it was.
+pub const ENTER: &str = "\x1b[?1049h\x1b[?25l";
+pub const LEAVE: &str = "\x1b[?25h\x1b[?1049l";
+
+/// Draw the live view from the top of the screen: `status`, then the table
+/// of `rows` (in order) with what opened or closed marked, only as many
+/// lines as the `height` of the screen has (the last stays free, so the
+/// screen never scrolls).
+pub fn draw(
+    rows: &[Live],
+    status: &str,
+    numeric: bool,
+    look: &super::look::Look,
+    height: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut buf = Vec::new();
+    let status = match look.width {
+        Some(w) => super::look::truncate(status, w),
+        None => status.to_string(),
+    };
+    writeln!(
+        buf,
+        "{}",
+        super::look::paint(look, super::look::BOLD, &status)
+    )?;
+    let screen = super::table::Screen {
+        lines: height.saturating_sub(2),
+        marks: true,
+    };
+    let all = || rows.iter().map(|r| (&r.listener, Some(&r.compact), r.mark));
+    super::table::listing(None, all, true, numeric, look, screen, &mut buf)?;
+    // Each line cleared to its end and the rest of the screen below, so
+    // nothing of the previous frame stays.
+    let text = String::from_utf8_lossy(&buf).replace('\n', "\x1b[K\n");
+    write!(out, "\x1b[H{text}\x1b[J")?;
+    out.flush()
+}
+
 /// A socket that closed before its owner could be read: the same
 /// Listener object as any other, with no processes.
 pub fn brief(l: &Listener) -> Described {
@@ -110,7 +166,8 @@ pub fn event(
             super::look::RED
         };
         let text = match look.width {
-            Some(w) => super::look::truncate(&d.text, w.saturating_sub(time.len() + 9)),
+            // The time, two spaces, the kind in six cells, two spaces.
+            Some(w) => super::look::truncate(&d.text, w.saturating_sub(time.len() + 10)),
             None => d.text.clone(),
         };
         writeln!(

@@ -33,4 +33,5 @@ mod ss;
 mod ss_compare;
 mod support;
 mod targets;
+mod terminal;
 mod untrusted;

@@ -85,7 +85,7 @@ fn unprivileged_run_lists_every_socket_and_says_what_is_hidden() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
     assert!(
-        stderr.contains("1 socket shows no owner") && stderr.contains("sudo"),
+        stderr.contains("1 socket without owner") && stderr.contains("sudo"),
         "{stderr}"
     );
 

@@ -80,6 +80,74 @@ pub(super) fn mismatch(l: &Listener, origin: &Origin) -> Option<String> {
     ))
 }
 
+/// Programs that pass a port on to someone else (a container, a forked
+/// server): their name says nothing about the service.
+const FORWARDERS: &[&str] = &[
+    "docker-proxy",
+    "rootlessport",
+    "conmon",
+    "slirp4netns",
+    "pasta",
+    "inetd",
+    "xinetd",
+    "systemd",
+];
+
+/// Programs that serve services not in `EXPECTED` under a name unlike the
+/// service's.
+const ALSO: &[(&str, &[&str])] = &[
+    ("mdns", &["avahi-daemon", "systemd-resolve"]),
+    ("llmnr", &["systemd-resolve"]),
+    (
+        "bootpc",
+        &["dhclient", "dhcpcd", "NetworkManager", "systemd-network"],
+    ),
+    ("bootps", &["dnsmasq", "dhcpd", "kea-dhcp4"]),
+    ("ipp", &["cupsd"]),
+];
+
+/// The table's compact form of `mismatch`, without the origin: whether the
+/// listener's owners evidently are not the program its port is registered
+/// for (a dev server on 3000 is not `hbci`). Unknown owners (hidden, the
+/// kernel's) and port forwarders are not judged. A service `EXPECTED`
+/// lists is judged by that list; any other by `ALSO`, then by name: an
+/// owner whose name starts with the service's (or the reverse, for names of
+/// four letters or more) looks like it.
+pub(crate) fn unlike_service(l: &Listener) -> bool {
+    let Some(service) = l.service else {
+        return false;
+    };
+    let names: Vec<String> = l
+        .owners
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.process.name).to_ascii_lowercase())
+        .collect();
+    if names.is_empty() || names.iter().any(|n| FORWARDERS.contains(&n.as_str())) {
+        return false;
+    }
+    let known = |table: &[(&str, &[&str])]| {
+        table
+            .iter()
+            .find(|(s, _)| *s == service.name)
+            .map(|(_, progs)| {
+                names
+                    .iter()
+                    .any(|n| progs.iter().any(|p| p.eq_ignore_ascii_case(n)))
+            })
+    };
+    if let Some(judged) = known(EXPECTED) {
+        return !judged;
+    }
+    if known(ALSO) == Some(true) {
+        return false;
+    }
+    let s = service.name.to_ascii_lowercase();
+    let stem = |x: &str| x.get(..4).map(str::to_string);
+    !names
+        .iter()
+        .any(|n| n.starts_with(&s) || stem(n).is_some_and(|p| Some(p) == stem(&s)))
+}
+
 /// How to stop the listener, fitting its origin. Never by killing an init:
 /// the host's PID 1 or a container's (that ends the whole container).
 pub(super) fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
