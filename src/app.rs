@@ -547,12 +547,19 @@ fn watch_loop(
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
     let protocols = &filter.protocols;
+    let query = Query {
+        filter: filter.clone(),
+        ..Query::whole_host()
+    };
     let mut known: HashSet<u64> = HashSet::new();
+    // Sockets --exposed or --loopback left out: not looked up again.
+    let mut ignored: HashSet<u64> = HashSet::new();
     let mut first = true;
     while !collect::interrupted() {
         let mut sockets = collect::listening_sockets(&config.source, protocols)?;
         sockets.retain(|s| filter.matches(s));
         let now: HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
+        ignored.retain(|i| now.contains(i));
         let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         if let Sink::Live(screen) = sink
             && first
@@ -565,7 +572,11 @@ fn watch_loop(
             known.remove(&inode);
             sink.closed(inode, &time, &config.look, out)?;
         }
-        let new: HashSet<u64> = now.difference(&known).copied().collect();
+        let new: HashSet<u64> = now
+            .difference(&known)
+            .filter(|i| !ignored.contains(i))
+            .copied()
+            .collect();
         if !new.is_empty() {
             let request = Request {
                 protocols,
@@ -584,12 +595,16 @@ fn watch_loop(
                 all_namespaces: false,
                 compact: true,
             };
-            let report = explain::explain(snapshot, &Query::whole_host(), options);
-            known.extend(report.listeners.iter().map(|l| l.inode));
+            let collected: HashSet<u64> = snapshot.sockets.iter().map(|s| s.inode).collect();
+            let report = explain::explain(snapshot, &query, options);
+            let shown: HashSet<u64> = report.listeners.iter().map(|l| l.inode).collect();
+            ignored.extend(collected.difference(&shown));
+            known.extend(shown);
             sink.opened(&report, first, config, &time, out)?;
+            // Gone between the dump and the owner scan: open only briefly.
             for s in sockets
                 .iter()
-                .filter(|s| new.contains(&s.inode) && !known.contains(&s.inode))
+                .filter(|s| new.contains(&s.inode) && !collected.contains(&s.inode))
             {
                 if !first {
                     sink.blinked(&explain::unowned(s, !config.numeric), config, &time, out)?;

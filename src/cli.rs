@@ -10,7 +10,7 @@ use crate::audit::severity::Severity;
 use crate::collect::Source;
 use crate::config::{Command, Config, Look, Output, ReportFormat};
 use crate::model::Protocol;
-use crate::query::{self, Filter, PortRange, Query, Target};
+use crate::query::{self, Filter, PortRange, Query, Reach, Target};
 
 mod help;
 mod man;
@@ -310,6 +310,12 @@ enum Sub {
         /// Only these ports: 22, 8000-8100, or a comma-separated list (repeatable)
         #[arg(long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
         ports: Vec<Vec<PortRange>>,
+        /// Only sockets reachable beyond loopback (as the listing's --exposed)
+        #[arg(long = "exposed", conflicts_with = "loopback")]
+        exposed: bool,
+        /// Only sockets reachable from this host alone
+        #[arg(long = "loopback")]
+        loopback: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(
@@ -501,11 +507,10 @@ impl Args {
                 tcp,
                 udp,
                 ports,
+                exposed,
+                loopback,
             }) => {
                 numeric |= n;
-                // --exposed/--loopback are not watch's yet: they need each
-                // socket's namespace facts, which watch's socket dump has
-                // not explained (the listing's filter does).
                 let ports: Vec<PortRange> = ports.into_iter().flatten().collect();
                 let filter = Filter {
                     protocols: match (tcp, udp) {
@@ -515,9 +520,13 @@ impl Args {
                     },
                     ipv4: true,
                     ipv6: true,
-                    narrowing: tcp || udp || !ports.is_empty(),
+                    narrowing: tcp || udp || exposed || loopback || !ports.is_empty(),
                     ports,
-                    reach: None,
+                    reach: match (exposed, loopback) {
+                        (true, _) => Some(Reach::Exposed),
+                        (_, true) => Some(Reach::Loopback),
+                        _ => None,
+                    },
                 };
                 Command::Watch {
                     interval,

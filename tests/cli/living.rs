@@ -482,3 +482,81 @@ fn watch_reports_a_listener_opened_then_closed() {
     let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+/// `watch --exposed` reports a wildcard listener and never a loopback one
+/// (the same reach as the listing's --exposed).
+#[test]
+fn watch_filters_by_reach() {
+    let _g = sockets_guard();
+    let mut child = Spawned::start(
+        whyport()
+            .args(["watch", "--json", "--exposed", "-t", "--interval", "0.3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("whyport: watching "), "{line}");
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&l).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let wide = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let (local_port, wide_port) = (
+        u64::from(local.local_addr().unwrap().port()),
+        u64::from(wide.local_addr().unwrap().port()),
+    );
+    // Is a wildcard exposed on this host at all (a non-loopback address)?
+    let wide_exposed = json_exposure(&run(whyport().args([
+        "--json",
+        "--port",
+        &wide_port.to_string(),
+    ])));
+    if wide_exposed.as_deref() != Some("exposed") {
+        signal(child.0.id(), libc::SIGINT);
+        let _ = child.0.wait();
+        skip(
+            "watch_filters_by_reach",
+            Skip::Other,
+            "this host has no address besides loopback, so nothing is exposed",
+        );
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen_wide = false;
+    while Instant::now() < deadline {
+        let Ok(v) = rx.recv_timeout(Duration::from_millis(200)) else {
+            if seen_wide {
+                break;
+            }
+            continue;
+        };
+        let port = &v["listener"]["port"];
+        assert_ne!(
+            *port, local_port,
+            "a loopback listener passed --exposed: {v}"
+        );
+        if *port == wide_port && v["event"] == "opened" {
+            seen_wide = true;
+        }
+    }
+    assert!(
+        seen_wide,
+        "no opened event for the wildcard port {wide_port}"
+    );
+    drop((local, wide));
+    signal(child.0.id(), libc::SIGINT);
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+}
+
+fn json_exposure(out: &std::process::Output) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["listeners"][0]["exposure"].as_str().map(str::to_string)
+}
