@@ -146,21 +146,20 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
             3 => Some(super::look::BOLD),
             _ => None,
         };
-        rows.write_styled(out, &cx.look, &[3, 4, 5], &paint)?;
+        rows.write_wrapping(out, &cx.look, &[3, 4, 5], Some(5), &paint)?;
         writeln!(out)?;
     }
     for i in audit.stale() {
-        writeln!(
-            out,
+        let note = format!(
             "note: {} matched no listener; remove it if it is stale",
             audit.policy.rules[i].label()
-        )?;
+        );
+        prose(out, &cx.look, &note, None)?;
     }
     let (with, count) = counts(audit);
     let total = audit.results.len();
     // The evidence, then the verdict: the last line stays the verdict.
-    writeln!(
-        out,
+    let evidence = format!(
         "evidence: whyport {}, policy sha256 {}, IANA registry of {}, at {}, {}",
         env!("CARGO_PKG_VERSION"),
         cx.policy_sha256,
@@ -171,21 +170,46 @@ fn table(audit: &Audit<'_>, cx: &Context, out: &mut dyn Write) -> io::Result<()>
         } else {
             "NOT every owner seen (see the notice on stderr)"
         }
-    )?;
-    let verdict = if audit.compliant() {
-        super::look::paint(&cx.look, super::look::GREEN, "PASS")
+    );
+    prose(out, &cx.look, &evidence, None)?;
+    let (word, color) = if audit.compliant() {
+        ("PASS", super::look::GREEN)
     } else {
-        super::look::paint(&cx.look, super::look::RED, "FAIL")
+        ("FAIL", super::look::RED)
     };
-    writeln!(
-        out,
-        "{verdict}: {} on {}: {total} listener{} checked, {} allowed, {with} with findings ({count} finding{})",
+    let verdict = format!(
+        "{word}: {} on {}: {total} listener{} checked, {} allowed, {with} with findings ({count} finding{})",
         escape_str(&cx.source),
         escape_str(&cx.hostname),
         super::plural(total),
         audit.results.iter().filter(|j| j.allowed).count(),
         super::plural(count)
-    )
+    );
+    prose(out, &cx.look, &verdict, Some((word, color)))
+}
+
+/// A line of prose, wrapped to the terminal's width (whole in a pipe);
+/// `lead`, its first word, painted.
+fn prose(
+    out: &mut dyn Write,
+    look: &super::look::Look,
+    text: &str,
+    lead: Option<(&str, &'static str)>,
+) -> io::Result<()> {
+    let lines = match look.width {
+        Some(w) => super::table::wrap(text, w),
+        None => vec![text.to_string()],
+    };
+    for (i, line) in lines.iter().enumerate() {
+        match lead {
+            Some((word, color)) if i == 0 => {
+                let rest = line.strip_prefix(word).unwrap_or(line);
+                writeln!(out, "{}{rest}", super::look::paint(look, color, word))?;
+            }
+            _ => writeln!(out, "{line}")?,
+        }
+    }
+    Ok(())
 }
 
 /// (listeners with findings, findings) that fail the audit: not under a

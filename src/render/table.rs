@@ -498,21 +498,43 @@ impl Rows {
         flexible: &[usize],
         paint: Painter<'_>,
     ) -> io::Result<()> {
+        self.write_wrapping(out, look, flexible, None, paint)
+    }
+
+    /// As `write_styled`, with the prose column `wrap` (an audit's WHY)
+    /// wrapped onto more lines under itself instead of cut.
+    pub(super) fn write_wrapping(
+        &self,
+        out: &mut dyn Write,
+        look: &Look,
+        flexible: &[usize],
+        wrap: Option<usize>,
+        paint: Painter<'_>,
+    ) -> io::Result<()> {
         let widths = self.fitted(look, flexible);
+        let kinds = (0..widths.len())
+            .map(|c| {
+                if Some(c) == wrap {
+                    Kind::Wrap
+                } else {
+                    Kind::Cut
+                }
+            })
+            .collect();
+        let layout = Layout {
+            widths,
+            kinds,
+            marks: false,
+            look: *look,
+        };
         let mut line = String::new();
         for (r, row) in self.lines.iter().enumerate() {
             let cells: Vec<&str> = row.split(SEP).collect();
             if r == 0 && self.header {
-                write_line(
-                    &mut line,
-                    &cells,
-                    &widths,
-                    look,
-                    &|_, _| Some(super::look::BOLD),
-                    out,
-                )?;
+                let bold = |_: usize, _: &str| Some(super::look::BOLD);
+                write_row(&mut line, &cells, &layout, &bold, None, usize::MAX, out)?;
             } else {
-                write_line(&mut line, &cells, &widths, look, paint, out)?;
+                write_row(&mut line, &cells, &layout, paint, None, usize::MAX, out)?;
             }
         }
         Ok(())
@@ -521,45 +543,6 @@ impl Rows {
 
 /// The color of a cell (by column index and text), if any.
 pub(super) type Painter<'a> = &'a dyn Fn(usize, &str) -> Option<&'static str>;
-
-/// Write one row: cells two spaces apart, each padded to its column's
-/// width (a trailing column that is empty everywhere takes no space), cut
-/// with `…` where the column was narrowed, colored as `paint` says, with no
-/// trailing blanks.
-fn write_line<S: AsRef<str>>(
-    line: &mut String,
-    cells: &[S],
-    widths: &[usize],
-    look: &Look,
-    paint: Painter<'_>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let used = widths.iter().rposition(|w| *w > 0).map_or(0, |i| i + 1);
-    line.clear();
-    let mut pending = 0;
-    for (i, cell) in cells.iter().map(AsRef::as_ref).enumerate().take(used) {
-        if i > 0 {
-            pending += 2;
-        }
-        let cut;
-        let cell = if cell.width() > widths[i] {
-            cut = super::look::truncate(cell, widths[i]);
-            cut.as_str()
-        } else {
-            cell
-        };
-        if !cell.is_empty() {
-            line.extend(std::iter::repeat_n(' ', pending));
-            pending = 0;
-            match paint(i, cell) {
-                Some(code) => line.push_str(&super::look::paint(look, code, cell)),
-                None => line.push_str(cell),
-            }
-        }
-        pending += widths[i].saturating_sub(cell.width());
-    }
-    writeln!(out, "{line}")
-}
 
 /// One row; `names` caches each process's escaped name and user, since one
 /// process may hold thousands of sockets.

@@ -15,10 +15,14 @@ struct Pane {
 
 impl Pane {
     fn start(test: &str, width: u16, command: &str) -> Pane {
+        Pane::sized(test, width, 24, command)
+    }
+
+    fn sized(test: &str, width: u16, height: u16, command: &str) -> Pane {
         let name = format!("wp-{test}-{}-{width}", std::process::id());
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", &name, "-x", &width.to_string()])
-            .args(["-y", "24", command])
+            .args(["-y", &height.to_string(), command])
             .status()
             .unwrap()
             .success();
@@ -160,4 +164,45 @@ fn watch_on_a_terminal_is_a_live_table_marking_what_opened_and_closed() {
         "the screen is restored:\n{screen}"
     );
     assert!(!screen.contains("PROTO"), "the table is gone:\n{screen}");
+}
+
+/// An audit's WHY is prose: at 80 columns it wraps under its column, whole,
+/// instead of being cut.
+#[test]
+fn audit_prose_wraps_at_80_columns() {
+    let test = "audit_prose_wraps_at_80_columns";
+    if !have("tmux") {
+        return skip(test, Skip::Tool("tmux"), "tmux is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "[[allow]]\nport = 80\nbind = \"loopback\"\nprocess = \"nginx\"\n",
+    )
+    .unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/nginx-netns");
+    let command = format!(
+        "{} audit --policy {} --proc-root {}; echo DONE; sleep 60",
+        bin_path().display(),
+        policy.display(),
+        fixture.display()
+    );
+    let pane = Pane::sized("prose", 80, 200, &command);
+    let screen = pane.wait(|s| s.contains("DONE"));
+    assert!(screen.contains("DONE"), "{screen}");
+    for line in screen.lines() {
+        assert!(line.chars().count() <= 80, "{line}\n{screen}");
+    }
+    assert_eq!(pane.capture(true), screen, "a line wrapped by the terminal");
+    // Every WHY said in full across its lines (a narrow column breaks
+    // within words, so compare without white space).
+    let whole: String = screen.split_whitespace().collect();
+    for said in [
+        "runitasanunprivilegeduser",
+        "thesocketisboundto",
+        "andthedefaultisdeny",
+    ] {
+        assert!(whole.contains(said), "{said} in\n{screen}");
+    }
 }
