@@ -423,13 +423,13 @@ fn unicode_width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
 }
 
-#[test]
-fn watch_reports_a_listener_opened_then_closed() {
-    let _g = sockets_guard();
-    let interval = Duration::from_millis(500);
+/// `whyport watch --json ARGS`, past its first line on stderr, and its
+/// events as they come.
+fn watch_events(args: &[&str]) -> (Spawned, std::sync::mpsc::Receiver<serde_json::Value>) {
     let mut child = Spawned::start(
         whyport()
-            .args(["watch", "--json", "--interval", "0.5"])
+            .args(["watch", "--json"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
@@ -446,6 +446,14 @@ fn watch_reports_a_listener_opened_then_closed() {
             }
         }
     });
+    (child, rx)
+}
+
+#[test]
+fn watch_reports_a_listener_opened_then_closed() {
+    let _g = sockets_guard();
+    let interval = Duration::from_millis(500);
+    let (mut child, rx) = watch_events(&["--interval", "0.5"]);
     let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP)).unwrap();
     s.set_only_v6(true).unwrap();
     s.bind(&"[::1]:0".parse::<std::net::SocketAddr>().unwrap().into())
@@ -488,25 +496,7 @@ fn watch_reports_a_listener_opened_then_closed() {
 #[test]
 fn watch_filters_by_reach() {
     let _g = sockets_guard();
-    let mut child = Spawned::start(
-        whyport()
-            .args(["watch", "--json", "--exposed", "-t", "--interval", "0.3"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(line.starts_with("whyport: watching "), "{line}");
-    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
-    let stdout = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(serde_json::from_str(&l).unwrap()).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut child, rx) = watch_events(&["--exposed", "-t", "--interval", "0.3"]);
     let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let wide = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let (local_port, wide_port) = (
