@@ -198,6 +198,10 @@ pub(super) const ENVIRONMENT: &[(&str, &str)] = &[
         "set and neither empty nor 0: find owners by scanning /proc instead of the BPF walk (to compare the two)",
     ),
     (
+        "WHYPORT_BPF",
+        "1: use the BPF walk even on a small host (fewer than 4096 open files), where the /proc scan is cheaper",
+    ),
+    (
         "WHYPORT_TODAY",
         "YYYY-MM-DD: audit as of that day (UTC) for waivers' expiry dates, to reproduce an audit or test a policy before a waiver lapses",
     ),

@@ -45,6 +45,9 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
         cmd.args(["--json", "--timings", "--port", &ports]);
         if no_bpf {
             cmd.env("WHYPORT_NO_BPF", "1");
+        } else {
+            // A small host scans /proc unless asked for the walk.
+            cmd.env("WHYPORT_BPF", "1");
         }
         let out = run(&mut cmd);
         let list = parse(&out);
@@ -123,4 +126,42 @@ fn why_no_walk() -> Option<String> {
         return Some(format!("missing CAP_BPF and CAP_PERFMON (CapEff {eff:x})"));
     }
     None
+}
+
+/// On a small host (few open files) the /proc scan is used: loading the
+/// walk costs more than it saves; --timings says why.
+#[test]
+fn a_small_host_is_scanned_through_proc() {
+    let test = "a_small_host_is_scanned_through_proc";
+    if let Some(why) = why_no_walk() {
+        return skip(test, Skip::Other, why);
+    }
+    let open: u64 = std::fs::read_to_string("/proc/sys/fs/file-nr")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(u64::MAX);
+    if open >= 3_000 {
+        return skip(
+            test,
+            Skip::Other,
+            format!("{open} open files here: not a small host"),
+        );
+    }
+    let _g = sockets_guard();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let out = run(whyport().args(["--timings", "--port", &port]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("open files on the host") && !err.contains("of which bpf walk"),
+        "{err}"
+    );
+    let forced = run(whyport()
+        .args(["--timings", "--port", &port])
+        .env("WHYPORT_BPF", "1"));
+    let err = String::from_utf8_lossy(&forced.stderr);
+    assert!(
+        err.contains("of which bpf walk") || err.contains("walk was not used"),
+        "{err}"
+    );
 }
