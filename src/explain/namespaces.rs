@@ -4,7 +4,7 @@
 
 use super::origin::machine::identify;
 use super::origin::{Runtime, from_cgroup};
-use super::why::origin_of::{runtime_name, short};
+use super::why::origin_of::short;
 use crate::model::{NetNamespace, Process};
 pub use crate::report::NsView;
 use crate::sanitize::{escape, escape_str};
@@ -74,7 +74,7 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)], machines: &[(String, 
                     .filter(|m| m.id.as_deref() == Some(c.id.as_str()))
                     .and_then(|m| m.name.clone())
             });
-        let runtime = runtime_name(c.runtime);
+        let runtime = c.runtime.name();
         if let (Runtime::Kubernetes, Some(pod)) = (c.runtime, &c.pod) {
             v.kind = "pod";
             v.label = format!("pod:{}", escape_str(pod.get(..8).unwrap_or(pod)));
@@ -103,7 +103,7 @@ pub fn view(ns: &NetNamespace, names: &[(String, String)], machines: &[(String, 
             .clone()
             .or_else(|| m.id.as_deref().map(|id| short(id).to_string()))
             .unwrap_or_default();
-        let word = runtime_name(runtime);
+        let word = runtime.name();
         v.kind = "container";
         v.label = format!("{}:{}", word.to_ascii_lowercase(), escape_str(&shown));
         v.summary = format!(

@@ -58,7 +58,7 @@ fn socket(j: &Judged<'_>) -> String {
             format!(
                 "{} {}:{}",
                 l.protocol.as_str(),
-                super::address_shown(l, true),
+                l.address_shown(true),
                 l.port
             )
         }
@@ -580,7 +580,7 @@ fn case_name(j: &Judged<'_>) -> String {
     match j.opening {
         Opening::Socket(e) if client => format!(
             "udp {}:ephemeral-range clients",
-            super::address_shown(e.listener, true)
+            e.listener.address_shown(true)
         ),
         _ => socket(j),
     }

@@ -205,7 +205,7 @@ fn forward(
                     escape(&o.process.name),
                     who(&o.process),
                     l.protocol.as_str(),
-                    super::address_shown(l, true),
+                    l.address_shown(true),
                     l.port
                 ));
                 if let Some(t) = o.process.started_at {
@@ -226,7 +226,7 @@ fn forward(
         owners.push(format!(
             "not {} {}:{}: it is bound to loopback, and a redirect of incoming traffic goes to the address of the interface it came in on (unless that interface has route_localnet)",
             l.protocol.as_str(),
-            super::address_shown(l, true),
+            l.address_shown(true),
             l.port
         ));
     }
@@ -255,7 +255,7 @@ fn forward(
         let shown = name.unwrap_or_else(|| crate::explain::why::origin_of::short(&id).to_string());
         stop.push(format!(
             "or stop the {} container {} (its runtime then removes the rule)",
-            crate::explain::why::origin_of::runtime_name(runtime),
+            runtime.name(),
             escape_str(&shown)
         ));
     }
@@ -264,7 +264,7 @@ fn forward(
 
 fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
     let l = e.listener;
-    let address = super::address_shown(l, true);
+    let address = l.address_shown(true);
     let service = match l.service {
         Some(s) if s.description.is_empty() => format!("  ({})", s.name),
         Some(s) => format!("  ({}: {})", s.name, s.description),
@@ -516,7 +516,7 @@ fn nothing(report: &Report, u: &Unanswered, out: &mut dyn Write) -> io::Result<(
                 format!(
                     "{} {}:{} in {}",
                     l.protocol.as_str(),
-                    super::address_shown(l, true),
+                    l.address_shown(true),
                     l.port,
                     ns_words(report, l.netns)
                 )

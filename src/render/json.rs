@@ -305,7 +305,7 @@ pub(super) fn listener_json<'a>(
     ListenerJson {
         protocol: l.protocol.as_str(),
         family: if l.address.is_ipv4() { "ipv4" } else { "ipv6" },
-        address: super::address_text(l),
+        address: l.address_text(),
         port: l.port,
         interface: l.interface.as_deref(),
         dual_stack: l.dual_stack,

@@ -254,7 +254,7 @@ pub fn unanswered(u: &crate::report::Unanswered) -> UnansweredJson {
             .iter()
             .map(|l| ElsewhereJson {
                 protocol: l.protocol.as_str(),
-                address: super::address_text(l),
+                address: l.address_text(),
                 port: l.port,
                 netns: l.netns,
             })

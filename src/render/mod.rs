@@ -178,7 +178,7 @@ pub fn unseen_owners(report: &Report) -> Option<(String, &'static str)> {
     let message = format!(
         "cannot name the owner of {} {}:{}{more}: {why}",
         first.protocol.as_str(),
-        address_shown(first, true),
+        first.address_shown(true),
         first.port
     );
     Some((message, fix))
@@ -201,16 +201,6 @@ fn pids(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{pid}")?;
     }
     Ok(())
-}
-
-/// How an address is written (`Listener::address_text`).
-pub fn address_text(l: &crate::report::Listener) -> String {
-    l.address_text()
-}
-
-/// How an address is shown to people (`Listener::address_shown`).
-pub fn address_shown(l: &crate::report::Listener, before_port: bool) -> String {
-    l.address_shown(before_port)
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ impl Where {
                     },
                     _ => Where {
                         protocol: l.protocol.as_str().into(),
-                        address: text(super::address_text(l).as_bytes()),
+                        address: text(l.address_text().as_bytes()),
                         port: l.port.to_string(),
                     },
                 }
@@ -159,7 +159,7 @@ pub fn listener_family(report: &Report, origins: &[(String, String)]) -> Family 
                     "family",
                     if l.address.is_ipv4() { "ipv4" } else { "ipv6" }.into(),
                 ),
-                ("address", text(super::address_text(l).as_bytes())),
+                ("address", text(l.address_text().as_bytes())),
                 ("dual_stack", l.dual_stack.to_string()),
                 ("port", l.port.to_string()),
                 (

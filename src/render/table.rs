@@ -595,7 +595,7 @@ fn row(l: &Listener, numeric: bool, names: &mut HashMap<u32, (String, String)>) 
 /// `*` for a dual-stack socket (as `ss` prints it), else the address with
 /// its interface.
 fn address(l: &Listener) -> String {
-    super::address_shown(l, false)
+    l.address_shown(false)
 }
 
 fn why(reason: HiddenReason) -> &'static str {

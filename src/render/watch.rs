@@ -41,7 +41,7 @@ pub fn describe(report: &Report, numeric: bool) -> Vec<Described> {
             let mut text = format!(
                 "{} {}:{}",
                 l.protocol.as_str(),
-                super::address_shown(l, true),
+                l.address_shown(true),
                 l.port
             );
             if let Some(s) = l.service {
@@ -129,7 +129,7 @@ pub fn brief(l: &Listener) -> Described {
         text: format!(
             "{} {}:{}  (closed before its owner could be read)",
             l.protocol.as_str(),
-            super::address_shown(l, true),
+            l.address_shown(true),
             l.port
         ),
         json: {

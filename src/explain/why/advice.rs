@@ -1,7 +1,7 @@
 //! Advice for one listener: a remark when the registered service and the
 //! program disagree, and how to stop it, fitting its origin.
 
-use super::origin_of::{runtime_name, short};
+use super::origin_of::short;
 use super::{Group, Origin, OriginKind, name};
 use crate::explain::origin::{Container, LauncherKind, Machine, Runtime};
 use crate::report::Listener;
@@ -208,7 +208,7 @@ pub(super) fn stop(l: &Listener, groups: &[Group], o: &Origin) -> Vec<String> {
             l.port
         )],
         OriginKind::PortForwarder { runtime, .. } => {
-            let tool = runtime_name(*runtime).to_ascii_lowercase();
+            let tool = runtime.name().to_ascii_lowercase();
             match (&o.container_name, &o.container) {
                 (Some(n), _) => vec![format!("{tool} stop {n}")],
                 (None, Some(c)) => vec![format!("{tool} stop {}", short(&c.id))],

@@ -234,7 +234,7 @@ fn forwarder_origin(report: &Report, leader: &Process, runtime: Runtime, mut o: 
         };
         o.summary = format!(
             "{}'s port forwarder ({}, pid {}){of}: it holds the port published on the host",
-            runtime_name(runtime),
+            runtime.name(),
             escape(&leader.name),
             leader.pid
         );
@@ -434,10 +434,6 @@ pub(super) fn launcher_text(x: &Launcher) -> String {
     }
 }
 
-pub(crate) fn runtime_name(r: Runtime) -> &'static str {
-    r.name()
-}
-
 pub(crate) fn short(id: &str) -> &str {
     if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         &id[..12]
@@ -448,7 +444,7 @@ pub(crate) fn short(id: &str) -> &str {
 
 pub(super) fn container_text(c: &Container, name: Option<&str>) -> String {
     let shown = name.map_or_else(|| short(&c.id).to_string(), |n| escape(n.as_bytes()));
-    let mut s = format!("{} container {shown}", runtime_name(c.runtime));
+    let mut s = format!("{} container {shown}", c.runtime.name());
     if let Some(pod) = &c.pod {
         s.push_str(&format!(" in pod {pod}"));
     }
@@ -473,7 +469,7 @@ pub(super) fn compact(o: &Origin, ancestry: &[Arc<Process>]) -> String {
             if program == "docker-proxy" {
                 "docker-proxy".into()
             } else {
-                let runtime = runtime_name(*runtime).to_ascii_lowercase();
+                let runtime = runtime.name().to_ascii_lowercase();
                 match (&o.container_name, &o.container) {
                     (Some(n), _) => format!("{runtime}:{}", escape(n.as_bytes())),
                     (None, Some(c)) => format!("{runtime}:{}", short(&c.id)),
@@ -484,13 +480,7 @@ pub(super) fn compact(o: &Origin, ancestry: &[Arc<Process>]) -> String {
         OriginKind::Container => o
             .container
             .as_ref()
-            .map(|c| {
-                format!(
-                    "{}:{}",
-                    runtime_name(c.runtime).to_ascii_lowercase(),
-                    short(&c.id)
-                )
-            })
+            .map(|c| format!("{}:{}", c.runtime.name().to_ascii_lowercase(), short(&c.id)))
             .unwrap_or_default(),
         OriginKind::SystemdUnit => o.unit.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
         OriginKind::UserUnit => o
