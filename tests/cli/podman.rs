@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::docker::lab::cgroup_mounts;
+use crate::docker::lab::{busybox_image, cgroup_mounts};
 use crate::netns::Netns;
 use crate::procs::{find_program, signal, wait_gone};
 use crate::support::*;
@@ -106,19 +106,7 @@ fn podmans_conmon_is_named_as_podmans() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    // The image: one static busybox, /bin/sh linked to it.
-    let root = dir.path().join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy(&busybox, root.join("bin/busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
-    let tar = dir.path().join("rootfs.tar");
-    let out = run(Command::new(&busybox)
-        .args(["tar", "-c", "-f"])
-        .arg(&tar)
-        .arg("-C")
-        .arg(&root)
-        .arg("."));
-    assert!(out.status.success(), "tar: {out:?}");
+    let tar = busybox_image(&busybox, dir.path());
     let bb = shell_quote(&busybox);
     let mut script = format!("set -e\n{bb} mount -t tmpfs -o mode=755 wp-podman-run /run\n");
     for (mount, fstype, options) in cgroup_mounts() {

@@ -32,19 +32,13 @@ fn hostile_names_and_command_lines() {
     }
     let _g = sockets_guard();
     let bad_arg: &[u8] = b"\xff\xfe\x1b]0;pwned\x07";
-    let mut child = Spawned::start(
-        Command::new(PYTHON3)
-            .args(["-c", SCRIPT])
-            .arg(OsStr::from_bytes(bad_arg))
-            .arg("line\nbreak \u{202e}txt")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped()),
+    let (_child, port) = python_listener(
+        SCRIPT,
+        &[
+            OsStr::from_bytes(bad_arg),
+            OsStr::new("line\nbreak \u{202e}txt"),
+        ],
     );
-    let mut port = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let port = port.trim().to_string();
 
     let list = listing(&["-t", "-4", "--port", &port]);
     assert_eq!(list.version, 2);
@@ -128,10 +122,16 @@ ctypes.CDLL(None).prctl(15, os.fsencode(sys.argv[1]), 0, 0, 0)
 print(s.getsockname()[1], flush=True)
 sys.stdin.read()
 "#;
+    python_listener(NAMED, &[OsStr::from_bytes(name)])
+}
+
+/// Debian's python3 running `script` with `args`, which prints the port it
+/// listens on first; the process and that port.
+fn python_listener(script: &str, args: &[&OsStr]) -> (Spawned, String) {
     let mut child = Spawned::start(
         Command::new(PYTHON3)
-            .args(["-c", NAMED])
-            .arg(OsStr::from_bytes(name))
+            .args(["-c", script])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped()),
     );

@@ -346,18 +346,7 @@ impl Lab {
     /// IMAGE from a root file system of one static busybox, `/bin/sh`
     /// linked to it: `tar -C dir -c . | docker import - IMAGE`.
     pub(super) fn import_image(&self) {
-        let root = self.path("rootfs");
-        fs::create_dir_all(root.join("bin")).unwrap();
-        fs::copy(&self.t.busybox, root.join("bin/busybox")).unwrap();
-        std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
-        let tar = self.path("rootfs.tar");
-        let out = run(Command::new(&self.t.busybox)
-            .args(["tar", "-c", "-f"])
-            .arg(&tar)
-            .arg("-C")
-            .arg(&root)
-            .arg("."));
-        assert!(out.status.success(), "tar: {out:?}");
+        let tar = busybox_image(&self.t.busybox, &self.path(""));
         let id = self.docker_ok(
             self.docker()
                 .args(["import", "-", IMAGE])
@@ -512,6 +501,24 @@ impl Drop for Lab {
 
 /// (mount point, file system type, super options without rw/ro) of the
 /// host's mounts at and below /sys/fs/cgroup, parents first.
+/// A one-file image in `dir`: a static busybox with /bin/sh linked to it,
+/// as the tar Docker and Podman import; its path.
+pub(crate) fn busybox_image(busybox: &Path, dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    fs::create_dir_all(root.join("bin")).unwrap();
+    fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+    let tar = dir.join("rootfs.tar");
+    let out = run(Command::new(busybox)
+        .args(["tar", "-c", "-f"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(&root)
+        .arg("."));
+    assert!(out.status.success(), "tar: {out:?}");
+    tar
+}
+
 pub(crate) fn cgroup_mounts() -> Vec<(PathBuf, String, String)> {
     mountinfo()
         .into_iter()
