@@ -65,7 +65,10 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
     for p in owners.iter().filter(|p| p.is_init()) {
         let units = if p.pid == 1 {
             socket_units_in(root, links)
-        } else if live {
+        } else if live && p.uid == Some(0) {
+            // Only a root init's root: an unprivileged user's namespace
+            // (`unshare -Urpf`) could mount a FUSE file there that never
+            // answers, and O_NONBLOCK does not stop that.
             socket_units_in(&root.join(format!("proc/{}/root", p.pid)), Links::InRoot)
         } else {
             continue;
@@ -158,13 +161,20 @@ pub(super) fn docker_names(root: &Path, links: Links) -> Vec<(String, String)> {
 }
 
 /// The configuration file an inetd runs with: its last argument when that
-/// is not an option (`inetd -i /etc/inetd.alt`), else /etc/inetd.conf.
-/// Relative to the root, so a recorded tree's own copy is read.
+/// is an absolute path (`inetd -i /etc/inetd.alt`), else /etc/inetd.conf.
+/// Relative to the root, so a recorded tree's own copy is read. The
+/// argument is taken only from an inetd running as root, and never with a
+/// `..`: any user can name a process `inetd` and give it arguments, which
+/// must not choose a file for root to read and quote.
 fn inetd_config(p: &Process) -> String {
     let last = p.cmdline.iter().skip(1).next_back();
-    match last.map(|a| String::from_utf8_lossy(a).into_owned()) {
-        Some(path) if path.starts_with('/') => path.trim_start_matches('/').to_string(),
-        _ => "etc/inetd.conf".into(),
+    let path = last
+        .filter(|_| p.uid == Some(0))
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .filter(|a| a.starts_with('/') && !a.split('/').any(|c| c == ".."));
+    match path {
+        Some(path) => path.trim_start_matches('/').to_string(),
+        None => "etc/inetd.conf".into(),
     }
 }
 
@@ -273,6 +283,7 @@ mod tests {
         let p = |args: &[&str]| Process {
             name: b"inetd".to_vec(),
             cmdline: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            uid: Some(0),
             ..Process::default()
         };
         assert_eq!(inetd_config(&p(&["/usr/sbin/inetd"])), "etc/inetd.conf");
@@ -283,6 +294,15 @@ mod tests {
         assert_eq!(
             inetd_config(&p(&["inetd", "-i", "/tmp/x/inetd.conf"])),
             "tmp/x/inetd.conf"
+        );
+        // Anyone can name a process inetd: its argument chooses nothing
+        // unless it runs as root, and never climbs out with `..`.
+        let mut user = p(&["inetd", "/etc/shadow"]);
+        user.uid = Some(1000);
+        assert_eq!(inetd_config(&user), "etc/inetd.conf");
+        assert_eq!(
+            inetd_config(&p(&["inetd", "/etc/../../etc/shadow"])),
+            "etc/inetd.conf"
         );
     }
 
