@@ -22,9 +22,10 @@ pub struct Report {
     pub unanswered: Vec<Unanswered>,
     /// How each process target was answered by name.
     pub names: Vec<NameAnswer>,
-    /// Whether each listed socket (and each that receives a forward) is
-    /// reachable beyond loopback, by inode (`Exposure::beyond_loopback`).
-    pub exposed: BTreeMap<u64, bool>,
+    /// Who can reach each listed socket (and each that receives a
+    /// forward), by inode: worked out once, from its own namespace's
+    /// addresses.
+    pub exposures: BTreeMap<u64, Exposure>,
     /// Host facts for explanations.
     pub host: Host,
     /// For the table and watch: each listed socket's compact origin and
@@ -66,9 +67,13 @@ impl Report {
     /// `exposed` or `loopback` for the socket with this inode (the JSON,
     /// CSV and NDJSON `exposure`), when it was worked out.
     pub fn exposure_id(&self, inode: u64) -> Option<&'static str> {
-        self.exposed
-            .get(&inode)
-            .map(|beyond| if *beyond { "exposed" } else { "loopback" })
+        self.exposures.get(&inode).map(|e| {
+            if e.beyond_loopback() {
+                "exposed"
+            } else {
+                "loopback"
+            }
+        })
     }
 
     /// The namespace with this inode.
@@ -246,4 +251,42 @@ pub struct NsView {
     pub own: bool,
     /// (interface, address) configured in it.
     pub addresses: Vec<(String, std::net::IpAddr)>,
+}
+
+/// The reach of one socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exposure {
+    /// 127.0.0.0/8 or ::1: only this host.
+    Loopback,
+    /// A wildcard bind: every address of its network namespace of the
+    /// families it accepts, listed (interface, address), loopback
+    /// excluded. `known` is false when the namespace's addresses could not
+    /// be read: then it is taken as reachable from beyond.
+    All {
+        ipv4: bool,
+        ipv6: bool,
+        addresses: Vec<(String, IpAddr)>,
+        known: bool,
+    },
+    /// Bound to one non-loopback address (and the interface holding it).
+    Address { interface: Option<String> },
+    /// Bound to a device: reachable only through that interface.
+    Interface { name: String },
+    /// fe80::/10: reachable only from the same network segment.
+    LinkLocal { interface: Option<String> },
+}
+
+impl Exposure {
+    /// Whether anything beyond its namespace's loopback can reach the
+    /// socket: a wildcard bind in a namespace with no other address (a
+    /// container with only `lo`) cannot, while that stays so.
+    pub fn beyond_loopback(&self) -> bool {
+        match self {
+            Exposure::Loopback => false,
+            Exposure::All {
+                addresses, known, ..
+            } => !known || !addresses.is_empty(),
+            _ => true,
+        }
+    }
 }

@@ -6,43 +6,7 @@ use std::net::IpAddr;
 
 use crate::report::Listener;
 
-/// The reach of one socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exposure {
-    /// 127.0.0.0/8 or ::1: only this host.
-    Loopback,
-    /// A wildcard bind: every address of its network namespace of the
-    /// families it accepts, listed (interface, address), loopback
-    /// excluded. `known` is false when the namespace's addresses could not
-    /// be read: then it is taken as reachable from beyond.
-    All {
-        ipv4: bool,
-        ipv6: bool,
-        addresses: Vec<(String, IpAddr)>,
-        known: bool,
-    },
-    /// Bound to one non-loopback address (and the interface holding it).
-    Address { interface: Option<String> },
-    /// Bound to a device: reachable only through that interface.
-    Interface { name: String },
-    /// fe80::/10: reachable only from the same network segment.
-    LinkLocal { interface: Option<String> },
-}
-
-impl Exposure {
-    /// Whether anything beyond its namespace's loopback can reach the
-    /// socket: a wildcard bind in a namespace with no other address (a
-    /// container with only `lo`) cannot, while that stays so.
-    pub fn beyond_loopback(&self) -> bool {
-        match self {
-            Exposure::Loopback => false,
-            Exposure::All {
-                addresses, known, ..
-            } => !known || !addresses.is_empty(),
-            _ => true,
-        }
-    }
-}
+pub use crate::report::Exposure;
 
 /// The exposure of `l` in a network namespace with these addresses
 /// (`None`: they could not be read).

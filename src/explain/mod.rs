@@ -19,6 +19,7 @@ use crate::report::{
     ConnectionUse, HiddenSummary, Listener, NameAnswer, Owner, OwnerStatus, Report, Unanswered,
 };
 use crate::services;
+use exposure::Exposure;
 use forward::Forward;
 use namespaces::NsView;
 
@@ -104,7 +105,7 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
     // Who may reach each socket, by its own namespace's addresses; the
     // forwards above were followed first, since a receiver need not be
     // asked about.
-    let exposed: BTreeMap<u64, bool> = listeners
+    let exposures: BTreeMap<u64, Exposure> = listeners
         .iter()
         .chain(&ns_listeners)
         .map(|l| {
@@ -116,10 +117,15 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
                     .find(|n| n.inode == l.netns)
                     .map(|n| n.addresses.as_slice())
             };
-            (l.inode, exposure::exposure(l, addresses).beyond_loopback())
+            (l.inode, exposure::exposure(l, addresses))
         })
         .collect();
-    listeners.retain(|l| query.filter.reaches(exposed.get(&l.inode) == Some(&true)));
+    let beyond = |l: &Listener| {
+        exposures
+            .get(&l.inode)
+            .is_some_and(Exposure::beyond_loopback)
+    };
+    listeners.retain(|l| query.filter.reaches(beyond(l)));
     let mut unanswered = Vec::new();
     let mut names = Vec::new();
     if query.asking() {
@@ -192,7 +198,7 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
         processes,
         unanswered,
         names,
-        exposed,
+        exposures,
         host: snapshot.host,
         origins: BTreeMap::new(),
         namespaces,

@@ -191,6 +191,16 @@ pub fn explain_each<'a>(
         .collect()
 }
 
+/// Who can reach `l`: as explain worked it out, or, for a socket it did
+/// not (none here), from its namespace's addresses.
+fn exposure_of(report: &Report, l: &Listener) -> Exposure {
+    report
+        .exposures
+        .get(&l.inode)
+        .cloned()
+        .unwrap_or_else(|| exposure(l, report.addresses_of(l.netns)))
+}
+
 /// For the listing: a compact origin (a unit, a container, a launcher or
 /// the parent program) and the warning ids of every listener, by inode.
 pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
@@ -205,7 +215,7 @@ pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
                 .map(|g| ancestry(report, &g.leader))
                 .unwrap_or_default();
             let origin = origin_of(report, l, &groups, &ancestry, &mut cache);
-            let exposure = exposure(l, report.addresses_of(l.netns));
+            let exposure = exposure_of(report, l);
             let warnings = all_warnings(report, l, &exposure, &origin)
                 .into_iter()
                 .map(|w| w.id)
@@ -224,7 +234,7 @@ fn explain_one<'a>(
     l: &'a Listener,
     cache: &mut OriginCache,
 ) -> Explanation<'a> {
-    let exposure = exposure(l, report.addresses_of(l.netns));
+    let exposure = exposure_of(report, l);
     let groups = groups(l);
     let leader = groups.first().map(|g| Arc::clone(&g.leader));
     let ancestry = leader
