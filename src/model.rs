@@ -323,7 +323,7 @@ impl std::fmt::Display for PortSet {
 }
 
 /// Ranges sorted, overlapping and adjacent ones joined.
-fn merged(ranges: impl IntoIterator<Item = (u16, u16)>) -> Vec<(u16, u16)> {
+pub(crate) fn merged(ranges: impl IntoIterator<Item = (u16, u16)>) -> Vec<(u16, u16)> {
     let mut r: Vec<(u16, u16)> = ranges
         .into_iter()
         .map(|(a, b)| (a.min(b), a.max(b)))

@@ -220,7 +220,8 @@ pub fn audit_on<'a>(policy: &'a Policy, openings: &'a [Opening<'a>], terms: Term
         policy,
         results: openings
             .iter()
-            .map(|o| judge(policy, o, terms.today))
+            .zip(&facts)
+            .map(|(o, f)| judge(policy, o, f, terms.today))
             .collect(),
         missing,
         terms,
@@ -276,18 +277,22 @@ pub fn wanted(rule: &Rule) -> String {
     parts.join(", ")
 }
 
-fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>, today: Date) -> Judged<'a> {
-    let facts = Facts::of(opening);
+fn judge<'a>(
+    policy: &Policy,
+    opening: &'a Opening<'a>,
+    facts: &Facts<'_>,
+    today: Date,
+) -> Judged<'a> {
     let mut findings = Vec::new();
     let deciding = policy
         .rules
         .iter()
-        .position(|r| r.decision == Decision::Deny && matches(r, &facts))
+        .position(|r| r.decision == Decision::Deny && matches(r, facts))
         .or_else(|| {
             policy
                 .rules
                 .iter()
-                .position(|r| r.decision == Decision::Allow && matches(r, &facts))
+                .position(|r| r.decision == Decision::Allow && matches(r, facts))
         });
     let allowed = match deciding {
         Some(i) => {
@@ -310,7 +315,7 @@ fn judge<'a>(policy: &Policy, opening: &'a Opening<'a>, today: Date) -> Judged<'
         }
         None if policy.default == Decision::Allow => true,
         None => {
-            let (message, nearest) = not_allowed(policy, &facts);
+            let (message, nearest) = not_allowed(policy, facts);
             findings.push(Finding {
                 id: "not-allowed".into(),
                 rule: None,

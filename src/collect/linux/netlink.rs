@@ -201,19 +201,7 @@ pub(super) fn filter_fits(ranges: &[(u16, u16)]) -> bool {
 
 /// `ranges` sorted, overlapping and adjacent ones merged.
 fn merged(ranges: &[(u16, u16)]) -> Vec<(u16, u16)> {
-    let mut sorted: Vec<(u16, u16)> = ranges
-        .iter()
-        .map(|&(lo, hi)| (lo.min(hi), lo.max(hi)))
-        .collect();
-    sorted.sort_unstable();
-    let mut out: Vec<(u16, u16)> = Vec::with_capacity(sorted.len());
-    for (lo, hi) in sorted {
-        match out.last_mut() {
-            Some(last) if u32::from(lo) <= u32::from(last.1) + 1 => last.1 = last.1.max(hi),
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
+    crate::model::merged(ranges.iter().copied())
 }
 
 /// inet_diag bytecode accepting a socket whose local port lies in any of
