@@ -30,14 +30,19 @@ mod usage;
     version,
     after_help = help::SHORT,
     after_long_help = help::long("whyport", help::LIST, help::EXIT_LIST, help::LIST_NOTES),
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    // Help fits 80 columns in a pipe too (clap's default there is 100).
+    max_term_width = 80
 )]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Sub>,
 
-    /// Explain these: a port (8080, :8080, 53/udp), a range (8000-8100) or an
-    /// IANA service name (ssh). Without targets, list every listening socket.
+    /// Explain these: a port, a range, a service or a process name
+    ///
+    /// A port (8080, :8080, 53/udp), a range (8000-8100), an IANA service
+    /// name (ssh), else a process name. Without targets, list every
+    /// listening socket.
     #[arg(value_name = "TARGET", value_parser = query::parse_target)]
     targets: Vec<Target>,
 
@@ -45,7 +50,7 @@ pub struct Args {
     #[arg(long = "pid", value_name = "PID")]
     pids: Vec<u32>,
 
-    /// Explain every socket held by processes of this name (repeatable)
+    /// Explain every socket of processes of this name (repeatable)
     #[arg(long = "process", value_name = "NAME")]
     processes: Vec<String>,
 
@@ -57,7 +62,7 @@ pub struct Args {
     #[arg(short = 'u', long = "udp")]
     udp: bool,
 
-    /// Only sockets that accept IPv4 (including dual-stack IPv6 sockets)
+    /// Only sockets that accept IPv4 (dual-stack ones too)
     #[arg(short = '4', long = "ipv4")]
     ipv4: bool,
 
@@ -65,16 +70,20 @@ pub struct Args {
     #[arg(short = '6', long = "ipv6")]
     ipv6: bool,
 
-    /// Only sockets reachable beyond loopback (by the bind and the network namespace's addresses; a firewall is not consulted)
+    /// Only sockets reachable beyond loopback
+    ///
+    /// By the bind and the addresses of the socket's network namespace; a
+    /// firewall is not consulted.
     #[arg(long = "exposed", conflicts_with = "loopback")]
     exposed: bool,
 
-    /// Only sockets reachable from this host (its network namespace) alone
+    /// Only sockets reachable from this host (namespace) alone
     #[arg(long = "loopback")]
     loopback: bool,
 
-    /// List only these ports: 22, 8000-8100, or a comma-separated list
-    /// (repeatable). No short form: -p is ss's "show processes", always on
+    /// Only these ports: 22, 8000-8100, 22,80 (repeatable)
+    ///
+    /// No short form: -p is ss's "show processes", always on.
     #[arg(long = "port", value_name = "PORTS", value_parser = query::parse_ports)]
     ports: Vec<Vec<PortRange>>,
 
@@ -98,8 +107,9 @@ pub struct Args {
     #[arg(short = 'n', long = "numeric")]
     numeric: bool,
 
-    /// List the listeners of every network namespace (containers, `ip
-    /// netns`), each with its namespace; needs root
+    /// Every network namespace's listeners (needs root)
+    ///
+    /// Containers' and `ip netns` ones, each with its namespace.
     #[arg(short = 'A', long = "all-namespaces")]
     all_namespaces: bool,
 
@@ -107,17 +117,25 @@ pub struct Args {
     #[arg(long = "no-header")]
     no_header: bool,
 
-    /// Print one JSON document (schema: docs/json.md, installed in
-    /// /usr/share/doc/whyport); indented on a terminal
+    /// Print one JSON document
+    ///
+    /// Indented on a terminal. Schema: docs/json.md, installed in
+    /// /usr/share/doc/whyport.
     #[arg(long = "json", conflicts_with_all = ["quiet", "format"])]
     json: bool,
 
-    /// Output format of the listing: table, json, csv (a row per socket),
-    /// ndjson (a JSON listener per line)
-    #[arg(long = "format", value_name = "FORMAT", conflicts_with = "quiet")]
+    /// Output format: table, json, csv, ndjson
+    ///
+    /// csv: a row per socket; ndjson: a JSON listener per line.
+    #[arg(
+        long = "format",
+        value_name = "FORMAT",
+        conflicts_with = "quiet",
+        hide_possible_values = true
+    )]
     format: Option<ListFormat>,
 
-    /// Print only the PIDs of the owning processes, one per line
+    /// Print only the owners' PIDs, one per line
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
 
@@ -125,12 +143,15 @@ pub struct Args {
     #[arg(long = "timings", hide = true)]
     timings: bool,
 
-    /// Color: auto (on a terminal, unless NO_COLOR is set), always, never
+    /// Color: auto, always, never
+    ///
+    /// auto: on a terminal, unless NO_COLOR is set.
     #[arg(
         long = "color",
         value_name = "WHEN",
         default_value = "auto",
-        global = true
+        global = true,
+        hide_possible_values = true
     )]
     color: ColorWhen,
 
@@ -150,7 +171,7 @@ pub struct Args {
     #[arg(short = 'w', long = "wide", global = true)]
     wide: bool,
 
-    /// Say in full which processes could not be read, why, and what to do
+    /// Say in full what could not be read, and why
     #[arg(short = 'v', long = "verbose", global = true)]
     verbose: bool,
 
@@ -317,7 +338,7 @@ enum Sub {
         #[arg(long = "loopback")]
         loopback: bool,
     },
-    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    /// Print a shell completion script (bash, zsh, fish, ...)
     #[command(
         after_help = help::SHORT,
         after_long_help = help::long("whyport-completions", help::COMPLETIONS, help::EXIT_OTHER, "")
