@@ -29,23 +29,43 @@ pub enum Opening<'a> {
 impl<'a> Opening<'a> {
     /// Every opening of the report: its listeners, then its forwards.
     pub fn all(report: &'a Report) -> Vec<Opening<'a>> {
-        let mut out: Vec<Opening<'a>> = crate::explain::why::explain_all(report)
+        let explained = crate::explain::why::explain_all(report);
+        // A forward reached from the output hook rewrites only this host's
+        // own connections: it opens nothing to others.
+        let outside: Vec<&Forward> = report
+            .forwards
+            .iter()
+            .filter(|f| crate::explain::forward::from_outside(f))
+            .collect();
+        // A receiver that is listed is explained already: cloned, not
+        // worked out again; the others (of other namespaces) once each.
+        let listed: std::collections::HashMap<u64, &Explanation<'a>> =
+            explained.iter().map(|e| (e.listener.inode, e)).collect();
+        let unlisted: Vec<&'a crate::report::Listener> = report
+            .ns_listeners
+            .iter()
+            .filter(|l| outside.iter().any(|f| f.receivers.contains(&l.inode)))
+            .collect();
+        let others = crate::explain::why::explain_each(report, unlisted);
+        let other: std::collections::HashMap<u64, &Explanation<'a>> =
+            others.iter().map(|e| (e.listener.inode, e)).collect();
+        let forwards: Vec<Opening<'a>> = outside
+            .iter()
+            .map(|f| Opening::Forward {
+                forward: f,
+                receivers: f
+                    .receivers
+                    .iter()
+                    .filter_map(|i| listed.get(i).or_else(|| other.get(i)))
+                    .map(|e| (*e).clone())
+                    .collect(),
+            })
+            .collect();
+        let mut out: Vec<Opening<'a>> = explained
             .into_iter()
             .map(|e| Opening::Socket(Box::new(e)))
             .collect();
-        // A forward reached from the output hook rewrites only this host's
-        // own connections: it opens nothing to others.
-        let outside = report
-            .forwards
-            .iter()
-            .filter(|f| crate::explain::forward::from_outside(f));
-        out.extend(outside.map(|f| Opening::Forward {
-            forward: f,
-            receivers: crate::explain::why::explain_each(
-                report,
-                f.receivers.iter().filter_map(|i| report.listener(*i)),
-            ),
-        }));
+        out.extend(forwards);
         out
     }
 
