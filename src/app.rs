@@ -341,8 +341,12 @@ fn diff(
 /// every page written to DIR as NAME.SECTION, each like `-o FILE`.
 fn man(page: Option<&str>, dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     if let Some(dir) = dir {
+        let hint = "give an existing directory whyport may write in (mkdir it first)";
+        let refused =
+            |e: files::Refusal| user_error(format!("cannot write in {}: {e}", dir.display()), hint);
+        files::check_dir(dir).map_err(refused)?;
         for page in crate::cli::pages() {
-            emit(Some(&dir.join(page.file_name())), page.text.as_bytes(), out)?;
+            files::write(&dir.join(page.file_name()), page.text.as_bytes()).map_err(refused)?;
         }
         return Ok(Outcome::Listed);
     }

@@ -763,3 +763,40 @@ fn audit_and_diff_o_refuse_a_symlink_to_a_regular_file() {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4, "{args:?}");
     }
 }
+
+/// `man --dir` writes its pages through the same writer as `-o`, and the
+/// directory itself is not followed when it is another user's link.
+#[test]
+fn man_dir_is_not_another_users_link() {
+    let test = "man_dir_is_not_another_users_link";
+    if !is_root() {
+        return skip(
+            test,
+            Skip::NotRoot,
+            "needs root to make a link of another uid",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere");
+    fs::create_dir(&target).unwrap();
+    let link = dir.path().join("pages");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let o = bounded(&mut wp(&["man", "--dir", arg(&link)]));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("symbolic link of uid 65534"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read_dir(&target).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+    // root's own link, and a plain directory, are fine.
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    let o = bounded(&mut wp(&["man", "--dir", arg(&link)]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 10);
+}

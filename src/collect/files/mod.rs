@@ -27,7 +27,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 pub use read::read;
-pub use write::write;
+pub use write::{check_dir, write};
 
 /// Why a file was not read or written, as a phrase to follow
 /// `cannot read policy FILE: `.

@@ -36,6 +36,24 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), Refusal> {
     }
 }
 
+/// Check a directory whyport is to write several files into (`man --dir`):
+/// it must be a directory, and a symbolic link to one only when root or the
+/// user running whyport owns the link (as `-o` follows links).
+pub fn check_dir(dir: &Path) -> Result<(), Refusal> {
+    let at = fs::symlink_metadata(dir)?;
+    if at.file_type().is_symlink()
+        && let Some(uid) = os::stranger(&at)
+    {
+        return Err(Refusal::Not(format!(
+            "a symbolic link of uid {uid}; whyport follows only links of root or of the user running it"
+        )));
+    }
+    if !fs::metadata(dir)?.is_dir() {
+        return Err(Refusal::Not("not a directory".into()));
+    }
+    Ok(())
+}
+
 /// A temporary file beside `path` (a rename does not cross filesystems),
 /// created exclusively under a random name (no link is followed and no
 /// name can be planted in advance), synced, then renamed over `path`.
