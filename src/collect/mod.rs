@@ -251,6 +251,7 @@ pub fn collect(
             namespaces,
             other_listeners,
             nat_rules,
+            firewall: None,
             ns_sockets,
             walk_error: walk.and_then(Result::err),
             pid_states: request

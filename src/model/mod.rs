@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+pub mod firewall;
+
 /// Transport protocol of a listening socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
@@ -543,6 +545,10 @@ pub struct Snapshot {
     pub other_listeners: Option<(usize, usize)>,
     /// DNAT and redirect rules of whyport's network namespace.
     pub nat_rules: Vec<NatRule>,
+    /// The packet filter of whyport's network namespace, when it was read
+    /// (`None`: not asked for, or a recorded tree).
+    #[allow(dead_code)] // read by the evaluation that follows
+    pub firewall: Option<firewall::Ruleset>,
     /// Listening sockets of the other namespaces when they are not listed
     /// (they may be where a DNAT rule leads).
     pub ns_sockets: Vec<Socket>,
