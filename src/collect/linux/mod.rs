@@ -18,6 +18,7 @@ mod proc_net;
 mod proc_text;
 mod process;
 mod users;
+mod xt;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
