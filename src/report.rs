@@ -1,6 +1,8 @@
 //! What whyport concluded: listeners with their owners and services, ready
 //! for any renderer. Built by `explain`, read by `render`.
 
+pub mod firewall;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! services and judges how complete the owner lists are. Pure functions.
 
 pub mod exposure;
+pub mod firewall;
 pub mod forward;
 pub mod namespaces;
 pub mod origin;
