@@ -140,6 +140,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         services: !config.numeric,
         all_namespaces: config.all_namespaces,
         compact: matches!(config.output, Output::Table { .. }),
+        firewall: config.output != Output::Pids,
     };
     let report = explain::explain(snapshot, query, options);
     let answer = asking.then(|| Answer {
@@ -598,6 +599,7 @@ fn watch_loop(
                 services: !config.numeric,
                 all_namespaces: false,
                 compact: true,
+                firewall: true,
             };
             let collected: HashSet<u64> = snapshot.sockets.iter().map(|s| s.inode).collect();
             let report = explain::explain(snapshot, &query, options);
@@ -660,6 +662,7 @@ fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow:
         services: !config.numeric,
         all_namespaces: config.all_namespaces,
         compact: false,
+        firewall: true,
     };
     let report = explain::explain(snapshot, &Query::whole_host(), options);
     notes(&report, err)?;

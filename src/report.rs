@@ -28,6 +28,9 @@ pub struct Report {
     /// forward), by inode: worked out once, from its own namespace's
     /// addresses.
     pub exposures: BTreeMap<u64, Exposure>,
+    /// What this host's packet filter lets in to each listed socket (and
+    /// each that receives a forward), by inode, when it was worked out.
+    pub firewalls: BTreeMap<u64, firewall::Reachability>,
     /// Host facts for explanations.
     pub host: Host,
     /// For the table and watch: each listed socket's compact origin and
@@ -220,6 +223,8 @@ pub struct Forward {
     /// The sockets that receive it, by inode: listed ones, or others
     /// (`Report::listener` finds either).
     pub receivers: Vec<u64>,
+    /// What this host's packet filter lets in, when it was worked out.
+    pub firewall: Option<firewall::Reachability>,
 }
 
 /// Where a forward leads.

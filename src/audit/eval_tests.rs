@@ -389,6 +389,7 @@ fn forward(ports: crate::model::PortSet, protocol: Option<Protocol>) -> crate::r
         to_address: "10.1.2.3".parse().ok(),
         to_ports: None,
         receivers: vec![],
+        firewall: None,
     }
 }
 

@@ -298,6 +298,7 @@ fn forwards_round_trip_through_init_and_audit() {
         to_address: None,
         to_ports: None,
         receivers: vec![],
+        firewall: None,
     };
     let mut r = report(vec![], &[]);
     r.forwards = vec![
@@ -423,6 +424,7 @@ fn init_then_audit_passes_on_generated_hosts() {
                 to_address: None,
                 to_ports: None,
                 receivers: r.listeners.first().map(|l| l.inode).into_iter().collect(),
+                firewall: None,
             });
         }
         let o = Opening::all(&r);

@@ -35,6 +35,7 @@ pub fn follow(report: &Report, rules: &[NatRule], own: u64) -> Vec<Forward> {
                 to_address,
                 to_ports,
                 receivers: Vec::new(),
+                firewall: None,
             };
             f.receivers = receivers(report, &f, own);
             f

@@ -34,6 +34,8 @@ pub struct Options {
     /// Work out each listed socket's compact origin and warnings (the
     /// table, watch).
     pub compact: bool,
+    /// Walk each listed opening through the packet filter.
+    pub firewall: bool,
 }
 
 /// Build the report for a snapshot: the sockets and forwards `query` asks
@@ -192,7 +194,43 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
             _ => {}
         }
     }
+    let mut firewalls = BTreeMap::new();
+    if options.firewall {
+        let ruleset_of = |netns: u64| {
+            if netns == 0 || netns == own_netns {
+                snapshot.firewall.as_ref()
+            } else {
+                snapshot
+                    .namespaces
+                    .iter()
+                    .find(|n| n.inode == netns)
+                    .and_then(|n| n.firewall.as_ref())
+            }
+        };
+        let addresses_of = |netns: u64| {
+            if netns == 0 || netns == own_netns {
+                snapshot.host.addresses.as_deref()
+            } else {
+                namespaces
+                    .iter()
+                    .find(|n| n.inode == netns)
+                    .map(|n| n.addresses.as_slice())
+            }
+        };
+        for l in listeners.iter().chain(&ns_listeners) {
+            let answer = firewall::of_socket(l, addresses_of(l.netns), ruleset_of(l.netns));
+            firewalls.insert(l.inode, answer);
+        }
+        for f in &mut forwards {
+            f.firewall = Some(firewall::of_forward(
+                f,
+                addresses_of(own_netns),
+                ruleset_of(own_netns),
+            ));
+        }
+    }
     let mut report = Report {
+        firewalls,
         listeners,
         hidden,
         notes: snapshot.notes,

@@ -26,6 +26,8 @@ use origin_of::{OriginCache, compact, origin_of};
 pub struct Explanation<'a> {
     pub listener: &'a Listener,
     pub exposure: Exposure,
+    /// What this host's packet filter lets in, when it was worked out.
+    pub firewall: Option<&'a crate::report::firewall::Reachability>,
     pub groups: Vec<Group>,
     /// From PID 1 down to the leader of the first group.
     pub ancestry: Vec<Arc<Process>>,
@@ -248,6 +250,7 @@ fn explain_one<'a>(
     Explanation {
         listener: l,
         exposure,
+        firewall: report.firewalls.get(&l.inode),
         groups,
         ancestry,
         origin,

@@ -128,6 +128,13 @@ pub struct Prefix {
     pub len: u8,
 }
 
+impl Prefix {
+    /// Always with its length (`10.0.0.1/32`), as JSON gives prefixes.
+    pub fn cidr(self) -> String {
+        format!("{}/{}", self.address, self.len)
+    }
+}
+
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let full = if self.address.is_ipv4() { 32 } else { 128 };

@@ -103,6 +103,9 @@ pub struct NetNamespace {
     pub addresses: Vec<(String, IpAddr)>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
+    /// Its packet filter, when it was read (entering it to read the
+    /// addresses, with `-A`).
+    pub firewall: Option<firewall::Ruleset>,
 }
 
 /// The init of a container's PID namespace, and its parent (the runtime's
@@ -547,7 +550,6 @@ pub struct Snapshot {
     pub nat_rules: Vec<NatRule>,
     /// The packet filter of whyport's network namespace, when it was read
     /// (`None`: not asked for, or a recorded tree).
-    #[allow(dead_code)] // read by the evaluation that follows
     pub firewall: Option<firewall::Ruleset>,
     /// Listening sockets of the other namespaces when they are not listed
     /// (they may be where a DNAT rule leads).

@@ -189,6 +189,9 @@ fn forward(
         ));
     }
     field(out, "to", &[to])?;
+    if let Some(fw) = &f.firewall {
+        field(out, "firewall", &firewall_lines(fw))?;
+    }
     let targets: Vec<&crate::report::Listener> = f
         .receivers
         .iter()
@@ -278,6 +281,9 @@ fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
         l.port
     )?;
     field(out, "reach", &[reach(&e.exposure)])?;
+    if let Some(fw) = e.firewall {
+        field(out, "firewall", &firewall_lines(fw))?;
+    }
     let mut owners = Vec::new();
     for g in &e.groups {
         owners.extend(group_lines(g, now));
@@ -319,6 +325,18 @@ fn field(out: &mut dyn Write, label: &str, lines: &[String]) -> io::Result<()> {
         writeln!(out, "  {label:<9} {}", escape_str(line))?;
     }
     Ok(())
+}
+
+/// The firewall's answer, and (said where it matters) that only this
+/// host's rules were read.
+fn firewall_lines(fw: &crate::report::firewall::Reachability) -> Vec<String> {
+    use crate::report::firewall::Answer;
+    let mut lines = vec![fw.summary.clone()];
+    lines.extend(fw.notes.iter().cloned());
+    if fw.answer != Answer::LocalOnly {
+        lines.push("(this host's rules only: upstream firewalls and cloud security groups are not seen)".into());
+    }
+    lines
 }
 
 fn reach(e: &Exposure) -> String {

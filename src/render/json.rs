@@ -64,6 +64,9 @@ pub struct ForwardJson {
     pub rule: RuleJson,
     /// The sockets that receive the traffic, as Listener objects.
     pub listeners: Vec<serde_json::Value>,
+    /// What this host's packet filter lets in (docs/firewall.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<super::json_firewall::FirewallJson>,
 }
 
 /// A port set: `only` these ranges, every port `except` them, `every`
@@ -121,6 +124,11 @@ impl Serialize for Listeners<'_> {
         serializer.collect_seq(self.report.listeners.iter().enumerate().map(|(i, l)| {
             let mut j = listener_json(l, self.texts);
             j.exposure = self.report.exposure_id(l.inode);
+            j.firewall = self
+                .report
+                .firewalls
+                .get(&l.inode)
+                .map(super::json_firewall::firewall);
             if self.report.all_namespaces {
                 j.netns = netns_json(self.report, l.netns);
             }
@@ -163,6 +171,9 @@ pub struct ListenerJson<'a> {
     /// (as `--exposed`/`--loopback` judge it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exposure: Option<&'static str>,
+    /// What this host's packet filter lets in (docs/firewall.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<super::json_firewall::FirewallJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -238,6 +249,10 @@ pub(super) fn render_ndjson(report: &Report, out: &mut dyn Write) -> io::Result<
     for l in &report.listeners {
         let mut j = listener_json(l, &texts);
         j.exposure = report.exposure_id(l.inode);
+        j.firewall = report
+            .firewalls
+            .get(&l.inode)
+            .map(super::json_firewall::firewall);
         if report.all_namespaces {
             j.netns = netns_json(report, l.netns);
         }
@@ -326,6 +341,7 @@ pub(super) fn listener_json<'a>(
         why: None,
         netns: None,
         exposure: None,
+        firewall: None,
     }
 }
 
@@ -399,6 +415,7 @@ pub fn forward_json(
             .filter_map(|i| report.listener(*i))
             .filter_map(|l| serde_json::to_value(listener_json(l, texts)).ok())
             .collect(),
+        firewall: f.firewall.as_ref().map(super::json_firewall::firewall),
     }
 }
 

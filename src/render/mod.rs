@@ -6,6 +6,7 @@ mod csv;
 pub mod diff;
 mod explain;
 mod json;
+mod json_firewall;
 mod json_why;
 mod junit;
 pub mod look;

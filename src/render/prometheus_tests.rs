@@ -93,6 +93,7 @@ fn host(pid_base: u32, clients: u32, shift: u32) -> Report {
         services: true,
         all_namespaces: false,
         compact: true,
+        firewall: false,
     };
     crate::explain::explain(snapshot, &crate::query::Query::whole_host(), options)
 }

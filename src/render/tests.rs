@@ -114,6 +114,7 @@ fn report(visibility: Visibility) -> Report {
         services: true,
         all_namespaces: false,
         compact: true,
+        firewall: false,
     };
     crate::explain::explain(snapshot, &crate::query::Query::whole_host(), options)
 }
@@ -352,6 +353,7 @@ fn unit_names_from_cgroups_are_escaped() {
         services: true,
         all_namespaces: false,
         compact: true,
+        firewall: false,
     };
     let report = crate::explain::explain(snapshot, &query, options);
     let table = text(&report, Output::Table { header: true }, false);

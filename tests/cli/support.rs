@@ -285,6 +285,51 @@ pub struct Listener {
     /// `exposed` or `loopback` (the listing; absent in audit documents).
     #[serde(default)]
     pub exposure: Option<String>,
+    /// What the host's packet filter lets in (the listing; docs/firewall.md).
+    #[serde(default)]
+    pub firewall: Option<Firewall>,
+}
+
+/// The `firewall` object of a listener or forward (docs/json.md).
+// Every field is part of the contract even where no test reads it.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Firewall {
+    /// `open`, `open-from`, `blocked`, `undecided`, `local-only`.
+    pub answer: String,
+    pub summary: String,
+    pub paths: Vec<FirewallPath>,
+    pub notes: Vec<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallPath {
+    pub interface: String,
+    pub address: String,
+    pub parts: Vec<FirewallPart>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallPart {
+    pub sources: Vec<String>,
+    pub outcome: String,
+    pub by: Option<FirewallBy>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallBy {
+    pub chain: String,
+    pub rule: Option<u64>,
+    pub text: String,
+    pub policy: bool,
+    pub unknown: Option<String>,
 }
 
 impl Listener {
