@@ -123,6 +123,8 @@ pub const JSON_VERSION: u32 = 2;
 pub struct Compact {
     pub origin: String,
     pub warnings: Vec<&'static str>,
+    /// The firewall's answer, for the address column's mark.
+    pub firewall: Option<firewall::Answer>,
 }
 
 /// A target nothing listens on or forwards.

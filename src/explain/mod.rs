@@ -251,6 +251,13 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
     };
     if options.compact {
         report.origins = why::compact_all(&report);
+        let marked = report
+            .origins
+            .values()
+            .any(|c| c.firewall.and_then(firewall::mark).is_some());
+        if marked {
+            report.notes.push(firewall::LEGEND.to_string());
+        }
     }
     report
 }

@@ -225,6 +225,11 @@ pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
             let compact = Compact {
                 origin: compact(&origin, &ancestry),
                 warnings,
+                firewall: report
+                    .firewalls
+                    .get(&l.inode)
+                    .filter(|f| !f.paths.is_empty())
+                    .map(|f| f.answer),
             };
             (l.inode, compact)
         })

@@ -334,7 +334,10 @@ fn firewall_lines(fw: &crate::report::firewall::Reachability) -> Vec<String> {
     let mut lines = vec![fw.summary.clone()];
     lines.extend(fw.notes.iter().cloned());
     if fw.answer != Answer::LocalOnly {
-        lines.push("(this host's rules only: upstream firewalls and cloud security groups are not seen)".into());
+        lines.push(
+            "(this host's rules only: upstream firewalls and cloud security groups are not seen)"
+                .into(),
+        );
     }
     lines
 }

@@ -66,6 +66,7 @@ pub(super) fn render(
 const GIVE: [(usize, usize); 7] = [(7, 12), (5, 10), (6, 8), (3, 8), (8, 13), (4, 0), (1, 15)];
 const TIGHT: [(usize, usize); 7] = [(7, 6), (5, 7), (6, 4), (3, 5), (8, 4), (4, 0), (1, 7)];
 const WARN: usize = 8;
+const ADDRESS: usize = 1;
 const PIDS: usize = 4;
 
 /// Write the listing of `rows` (called twice: once to measure, once to
@@ -101,6 +102,12 @@ pub(super) fn listing<'a, I: Iterator<Item = Row<'a>>>(
         let (origin, warnings) = compact.map_or((String::new(), String::new()), |c| {
             (escape_str(&c.origin), c.warnings.join(","))
         });
+        if let Some(m) = compact
+            .and_then(|c| c.firewall)
+            .and_then(crate::explain::firewall::mark)
+        {
+            cells[ADDRESS + usize::from(netns.is_some())].push(m);
+        }
         cells.push(origin);
         cells.push(warnings);
         for cell in &mut cells {

@@ -23,8 +23,9 @@ pub fn describe(report: &Report, numeric: bool) -> Vec<Described> {
         .listeners
         .iter()
         .map(|l| {
-            let crate::report::Compact { origin, warnings } =
-                report.origins.get(&l.inode).cloned().unwrap_or_default();
+            let crate::report::Compact {
+                origin, warnings, ..
+            } = report.origins.get(&l.inode).cloned().unwrap_or_default();
             let owners = match l.owner_status {
                 OwnerStatus::Kernel => "(kernel)".to_string(),
                 OwnerStatus::Hidden(_) => "(owner hidden)".to_string(),

@@ -18,6 +18,20 @@ use crate::sanitize;
 use sources::Sources;
 use walk::{Fate, Packet, Translated};
 
+/// What the table's address marks mean (said once, on stderr).
+pub const LEGEND: &str = "address marks: ~ open only from some sources, # blocked by this host's firewall, ? the firewall's answer is undecided (`whyport PORT` says why)";
+
+/// The table's one-character mark after an address: nothing where every
+/// source beyond the host gets in (or none can send to it at all).
+pub fn mark(answer: Answer) -> Option<char> {
+    match answer {
+        Answer::Open | Answer::LocalOnly => None,
+        Answer::OpenFrom => Some('~'),
+        Answer::Blocked => Some('#'),
+        Answer::Undecided => Some('?'),
+    }
+}
+
 /// Forwards of more ports than this are not walked port by port.
 const MAX_PORTS: u32 = 64;
 
