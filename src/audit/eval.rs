@@ -294,6 +294,9 @@ pub fn wanted(rule: &Rule) -> String {
     if let Some(f) = rule.forwarded {
         parts.push(if f { "forwarded by NAT" } else { "a socket" }.into());
     }
+    if let Some(r) = rule.reach {
+        parts.push(format!("reach {}", r.as_str()));
+    }
     parts.join(", ")
 }
 
@@ -444,6 +447,8 @@ struct Facts<'a> {
     exposed: bool,
     /// A forward rule, not a socket.
     forwarded: bool,
+    /// What this host's firewall lets in, when it was worked out.
+    firewall: Option<&'a crate::report::firewall::Reachability>,
     owners: Owners<'a>,
 }
 
@@ -475,6 +480,7 @@ impl<'a> Facts<'a> {
                     shown_address: l.address_shown(false),
                     exposed: e.exposure.beyond_loopback(),
                     forwarded: false,
+                    firewall: e.firewall,
                     owners,
                 }
             }
@@ -496,6 +502,7 @@ impl<'a> Facts<'a> {
                         .map_or_else(|| "every address".into(), |a| a.to_string()),
                     exposed: r.daddr.is_none_or(|a| !a.is_loopback()),
                     forwarded: true,
+                    firewall: forward.firewall.as_ref(),
                     owners,
                 }
             }
@@ -519,6 +526,7 @@ impl<'a> Facts<'a> {
 enum Field {
     Port,
     Forwarded,
+    Reach,
     Protocol,
     Family,
     Bind,
@@ -529,9 +537,10 @@ enum Field {
     Container,
 }
 
-const FIELDS: [Field; 10] = [
+const FIELDS: [Field; 11] = [
     Field::Port,
     Field::Forwarded,
+    Field::Reach,
     Field::Protocol,
     Field::Family,
     Field::Bind,
@@ -571,6 +580,7 @@ fn meets(rule: &Rule, facts: &Facts<'_>, field: Field) -> bool {
             })
         }),
         Field::Forwarded => rule.forwarded.is_none_or(|f| f == facts.forwarded),
+        Field::Reach => rule.reach.is_none_or(|r| reach_met(r, facts)),
         // A forward of both protocols needs a rule for both.
         Field::Protocol => rule.protocol.is_none_or(|p| facts.protocol == Some(p)),
         Field::Family => rule.family.is_none_or(|f| {
@@ -587,6 +597,22 @@ fn meets(rule: &Rule, facts: &Facts<'_>, field: Field) -> bool {
         Field::Unit => owner::unit_met(rule, &facts.owners),
         Field::Container => owner::container_met(rule, &facts.owners),
     }
+}
+
+/// `reach = "open"`: some source beyond the host gets in; `"firewalled"`:
+/// none can (the firewall blocks every path, or nothing beyond the host
+/// can send to it). Undecided, or not evaluated, meets neither.
+fn reach_met(reach: crate::audit::policy::Reach, facts: &Facts<'_>) -> bool {
+    use crate::audit::policy::Reach;
+    use crate::report::firewall::Answer;
+    if !facts.exposed {
+        return reach == Reach::Firewalled;
+    }
+    matches!(
+        (reach, facts.firewall.map(|f| f.answer)),
+        (Reach::Open, Some(Answer::Open | Answer::OpenFrom))
+            | (Reach::Firewalled, Some(Answer::Blocked | Answer::LocalOnly))
+    )
 }
 
 /// Why the condition `field` of `rule` does not hold, escaped.
@@ -610,6 +636,17 @@ fn unmet_text(rule: &Rule, facts: &Facts<'_>, field: Field) -> String {
         Field::Forwarded => {
             "the rule is for ports a NAT rule forwards, this is a listening socket".into()
         }
+        Field::Reach => match facts.firewall {
+            Some(f) => format!(
+                "the rule wants reach = \"{}\", the firewall says: {}",
+                rule.reach.map_or("?", |r| r.as_str()),
+                f.summary
+            ),
+            None => format!(
+                "the rule wants reach = \"{}\", and the firewall was not evaluated",
+                rule.reach.map_or("?", |r| r.as_str())
+            ),
+        },
         Field::Protocol => format!(
             "the rule is for {}, this is {}",
             rule.protocol.map_or("?", |p| p.as_str()),

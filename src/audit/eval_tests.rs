@@ -598,3 +598,83 @@ fn waivers_expire_and_severities_decide_what_fails() {
         .map(|(_, f)| f.severity);
     assert_eq!(f, Some(Severity::Low));
 }
+
+/// A report whose listeners have these firewall answers.
+fn with_firewall(listeners: Vec<(Listener, crate::report::firewall::Answer)>) -> Report {
+    let answers: Vec<_> = listeners.iter().map(|(l, a)| (l.inode, *a)).collect();
+    let mut r = report(listeners.into_iter().map(|(l, _)| l).collect());
+    for (inode, answer) in answers {
+        r.firewalls.insert(
+            inode,
+            crate::report::firewall::Reachability {
+                answer,
+                paths: vec![],
+                notes: vec![],
+                summary: format!("{} (made up for the test)", answer.id()),
+            },
+        );
+    }
+    r
+}
+
+#[test]
+fn reach_conditions_follow_the_firewall_and_undecided_meets_neither() {
+    use crate::report::firewall::Answer;
+    let redis = process(
+        10,
+        1,
+        "redis-server",
+        100,
+        "0::/system.slice/redis.service\n",
+    );
+    let at = |port: u16, inode: u64| {
+        let mut l = listener(Protocol::Tcp, "0.0.0.0", port, &[&redis]);
+        l.inode = inode;
+        l
+    };
+    let r = with_firewall(vec![
+        (at(6379, 1), Answer::OpenFrom),
+        (at(6380, 2), Answer::Blocked),
+        (at(6381, 3), Answer::Undecided),
+        (at(6382, 4), Answer::Open),
+    ]);
+    let p = policy(
+        "default = \"deny\"\n[[deny]]\nrange = \"6379-6382\"\nreach = \"open\"\nid = \"no-open-redis\"\n[[allow]]\nrange = \"6379-6382\"\nreach = \"firewalled\"\n",
+    );
+    let ex = Opening::all(&r);
+    let a = audit(&p, &ex);
+    let decided: Vec<(u16, Option<String>, Vec<String>)> = a
+        .results
+        .iter()
+        .zip(&ex)
+        .map(|(j, o)| {
+            let Opening::Socket(e) = o else { panic!() };
+            (
+                e.listener.port,
+                j.rule.map(|i| p.rules[i].label()),
+                j.findings.iter().map(|f| f.id.clone()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(decided[0].1.as_deref(), Some("deny #1 (line 2)"));
+    assert_eq!(decided[1].1.as_deref(), Some("allow #1 (line 6)"));
+    // Allowed; the bind's exposure is still a warning (a firewall is one
+    // rule change away from letting it in), which a rule may ignore.
+    assert_eq!(decided[1].2, ids(&["exposed-datastore"]));
+    // Undecided: neither rule; the default denies it.
+    assert_eq!(decided[2].1, None);
+    assert_eq!(decided[2].2, ids(&["not-allowed", "exposed-datastore"]));
+    assert_eq!(decided[3].1.as_deref(), Some("deny #1 (line 2)"));
+    // A loopback socket is firewalled: nothing beyond the host reaches it.
+    let lo = listener(Protocol::Tcp, "127.0.0.1", 6379, &[&redis]);
+    let got = judge_all(
+        "default = \"deny\"\n[[allow]]\nport = 6379\nreach = \"firewalled\"\n",
+        vec![lo],
+    );
+    assert_eq!(got[0], (vec![], Some("allow #1 (line 2)".into())));
+    // The rule's content digest says it has a reach condition.
+    let plain = policy("[[allow]]\nport = 22\n");
+    let reach = policy("[[allow]]\nport = 22\nreach = \"open\"\n");
+    assert_ne!(plain.rules[0].digest, reach.rules[0].digest);
+    assert!(parse("[[allow]]\nport = 22\nreach = \"maybe\"\n").is_err());
+}

@@ -64,6 +64,26 @@ pub enum Family {
     Ipv6,
 }
 
+/// Who this host's firewall lets in (`reach = "open"` or
+/// `"firewalled"`); an opening whose answer is undecided meets neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reach {
+    /// Some source beyond the host can connect.
+    Open,
+    /// No source beyond the host can connect.
+    Firewalled,
+}
+
+impl Reach {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::Open => "open",
+            Reach::Firewalled => "firewalled",
+        }
+    }
+}
+
 /// Which binds a rule accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -132,6 +152,8 @@ pub struct Rule {
     /// `forwarded = true`: only ports a NAT rule forwards (no socket);
     /// `false`: only listening sockets.
     pub forwarded: Option<bool>,
+    /// `reach = "open" | "firewalled"`: what this host's firewall lets in.
+    pub reach: Option<Reach>,
     pub protocol: Option<Protocol>,
     pub family: Option<Family>,
     pub bind: Bind,
@@ -227,6 +249,7 @@ struct RawRule {
     ports: Option<Vec<PortItem>>,
     range: Option<RangeSpec>,
     forwarded: Option<bool>,
+    reach: Option<Reach>,
     protocol: Option<ProtocolSpec>,
     family: Option<Family>,
     bind: Option<Bind>,
@@ -466,6 +489,7 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
         }),
         family: raw.family,
         forwarded: raw.forwarded,
+        reach: raw.reach,
         bind: raw.bind.unwrap_or(Bind::Any),
         process: bytes_of(&what, "process", raw.process, raw.process_hex)?,
         exe: bytes_of(&what, "exe", raw.exe, raw.exe_hex)?,
@@ -493,6 +517,7 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
     };
     let conditions = rule.ports.is_some()
         || rule.forwarded.is_some()
+        || rule.reach.is_some()
         || rule.protocol.is_some()
         || rule.family.is_some()
         || rule.bind != Bind::Any
@@ -508,7 +533,7 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
             Decision::Require => "no rule",
         };
         return Err(format!(
-            "{what} has no condition (port, ports, range, forwarded, protocol, family, bind, process, process_hex, exe, exe_hex, user, unit or container) and would match every listener; use {instead} for that"
+            "{what} has no condition (port, ports, range, forwarded, reach, protocol, family, bind, process, process_hex, exe, exe_hex, user, unit or container) and would match every listener; use {instead} for that"
         ));
     }
     Ok(rule)
@@ -519,7 +544,7 @@ fn rule(decision: Decision, index: usize, line: usize, raw: RawRule) -> Result<R
 fn digest(r: &Rule) -> String {
     use sha2::{Digest, Sha256};
     let text = format!(
-        "{}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}{}",
         r.decision.as_str(),
         r.ports
             .as_ref()
@@ -532,7 +557,11 @@ fn digest(r: &Rule) -> String {
         r.exe,
         r.user,
         r.unit,
-        r.container
+        r.container,
+        // Added after digests were published: absent, it adds nothing, so
+        // the digests of rules without it stay what they were.
+        r.reach
+            .map_or(String::new(), |x| format!("|reach={}", x.as_str()))
     );
     let hash = Sha256::digest(text.as_bytes());
     hash.iter().take(6).map(|b| format!("{b:02x}")).collect()

@@ -4,6 +4,7 @@
 use super::exposure::Exposure;
 use super::why::Origin;
 use crate::model::{HiddenReason, Protocol};
+use crate::report::firewall::{Answer, Reachability};
 use crate::report::{Listener, OwnerStatus};
 use crate::sanitize::escape;
 
@@ -57,13 +58,34 @@ const PLAINTEXT: &[(&str, &[u16], &[&str])] = &[
     ("rsh", &[514], &["in.rshd", "rshd"]),
 ];
 
+/// What this host's firewall lets in, as a clause after "reachable from
+/// other hosts" (the bind's reach): the two answers differ, and a person
+/// needs both.
+fn firewall_clause(f: &Reachability) -> String {
+    match f.answer {
+        Answer::Open => " (this host's firewall lets every source in)".into(),
+        Answer::OpenFrom => format!(" (this host's firewall: {})", f.summary),
+        Answer::Blocked => format!(
+            " by its bind, though this host's firewall blocks every source now ({}): one rule change exposes it",
+            f.summary
+        ),
+        Answer::Undecided => format!(
+            " (whether this host's firewall lets them in is undecided: {})",
+            f.summary
+        ),
+        Answer::LocalOnly => String::new(),
+    }
+}
+
 /// Every warning for one listener.
 pub fn warnings(
     l: &Listener,
     exposure: &Exposure,
     origin: &Origin,
     ephemeral: Option<(u16, u16)>,
+    firewall: Option<&Reachability>,
 ) -> Vec<Warning> {
+    let lets_in = firewall.map(firewall_clause).unwrap_or_default();
     let mut out = Vec::new();
     let owned_by = |names: &[&str]| {
         l.owners
@@ -105,12 +127,12 @@ pub fn warnings(
             "datastores and admin APIs belong on loopback or a private address behind a firewall";
         let text = match (by_program, by_port) {
             (Some((what, _, _)), _) => Some(format!(
-                "{what} on {}/{} is reachable from other hosts; {advice}",
+                "{what} on {}/{} is reachable from other hosts{lets_in}; {advice}",
                 l.port,
                 l.protocol.as_str()
             )),
             (None, Some((what, _, _))) => Some(format!(
-                "{}/{} is {what}'s port and is reachable from other hosts; if it is {what}, {advice}",
+                "{}/{} is {what}'s port and is reachable from other hosts{lets_in}; if it is {what}, {advice}",
                 l.port,
                 l.protocol.as_str()
             )),
@@ -130,9 +152,9 @@ pub fn warnings(
             out.push(Warning {
                     id: "plaintext-login",
                     text: if matches!(l.port, 110 | 143) {
-                        format!("{what} ({}) is reachable from other hosts: logins cross the network in clear text unless every client uses STARTTLS; prefer the TLS port ({})", l.port, if l.port == 110 { 995 } else { 993 })
+                        format!("{what} ({}) is reachable from other hosts{lets_in}: logins cross the network in clear text unless every client uses STARTTLS; prefer the TLS port ({})", l.port, if l.port == 110 { 995 } else { 993 })
                     } else {
-                        format!("{what} on port {} is reachable from other hosts and sends passwords in clear text", l.port)
+                        format!("{what} on port {} is reachable from other hosts{lets_in} and sends passwords in clear text", l.port)
                     },
                 });
         }

@@ -272,7 +272,13 @@ fn all_warnings(
     exposure: &Exposure,
     origin: &Origin,
 ) -> Vec<Warning> {
-    let mut out = warnings::warnings(l, exposure, origin, report.host.ephemeral_ports);
+    let mut out = warnings::warnings(
+        l,
+        exposure,
+        origin,
+        report.host.ephemeral_ports,
+        report.firewalls.get(&l.inode),
+    );
     if !origin.kind.is_port_forwarder() {
         out.extend(super::forward::shadowed(
             l,

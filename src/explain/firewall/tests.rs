@@ -509,3 +509,52 @@ fn answers_and_summaries_say_open_from_whom() {
         Answer::LocalOnly
     );
 }
+
+#[test]
+fn exposure_warnings_say_what_the_firewall_lets_in() {
+    let rs = allow_list();
+    let addresses = vec![("eth0".to_string(), "10.9.0.1".parse().unwrap())];
+    let mut l = Listener {
+        protocol: Protocol::Tcp,
+        address: "0.0.0.0".parse().unwrap(),
+        port: 23,
+        interface: None,
+        dual_stack: false,
+        inode: 1,
+        socket_uid: 0,
+        netns: 0,
+        service: None,
+        owners: vec![],
+        owner_status: crate::report::OwnerStatus::Kernel,
+    };
+    let exposure = crate::explain::exposure::exposure(&l, Some(&addresses));
+    let origin = crate::explain::why::Origin::default();
+    let text = |l: &Listener, fw: &Reachability| {
+        crate::explain::warnings::warnings(l, &exposure, &origin, None, Some(fw))
+            .into_iter()
+            .find(|w| w.id == "plaintext-login")
+            .map(|w| w.text)
+            .unwrap_or_default()
+    };
+    let blocked = of_socket(&l, Some(&addresses), Some(&rs));
+    assert!(
+        text(&l, &blocked).contains("though this host's firewall blocks every source now (blocked on eth0 by policy drop (inet filter input))"),
+        "{}",
+        text(&l, &blocked)
+    );
+    let mut open_rs = rs.clone();
+    open_rs
+        .chains
+        .get_mut(&chain("filter", "input"))
+        .unwrap()
+        .push(rule(
+            9,
+            vec![tcp(), dport(23), saddr("10.0.0.0/8")],
+            Verdict::Accept,
+        ));
+    let from = of_socket(&l, Some(&addresses), Some(&open_rs));
+    assert!(text(&l, &from).contains("(this host's firewall: open from 10.0.0.0/8 on eth0"));
+    l.port = 21;
+    let none = of_socket(&l, Some(&addresses), Some(&Ruleset::default()));
+    assert!(text(&l, &none).contains("(this host's firewall lets every source in)"));
+}
