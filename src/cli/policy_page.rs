@@ -147,6 +147,8 @@ mod tests {
         for key in [
             "ignore_warnings",
             "forwarded",
+            "reach",
+            "firewalled",
             "process_hex",
             "container",
             "not\\-allowed",
