@@ -14,10 +14,16 @@ use std::rc::Rc;
 use super::nft::{self, attrs, be32, text};
 use crate::model::firewall::{Backend, BaseChain, ChainRef, Family, Hook, Policy, Ruleset};
 
+#[path = "nft_filter_cmp.rs"]
+mod cmp;
 #[path = "nft_filter_expr.rs"]
 mod expr;
+#[path = "nft_filter_fields.rs"]
+mod fields;
 #[path = "nft_filter_sets.rs"]
 mod sets;
+#[path = "nft_filter_vals.rs"]
+mod vals;
 
 const NFT_MSG_NEWSET: u16 = 9;
 const NFT_MSG_GETSET: u16 = 10;
@@ -291,3 +297,7 @@ fn elements<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Vec<sets::Elem> {
 #[cfg(test)]
 #[path = "nft_filter_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "nft_filter_unit_tests.rs"]
+mod unit_tests;
