@@ -12,6 +12,7 @@ mod nat_walk;
 mod netlink;
 mod netns;
 mod nft;
+mod nft_filter;
 mod pid_state;
 mod proc_file;
 mod proc_net;

@@ -15,12 +15,12 @@ use crate::model::{NatAction, NatHook, NatRule, PortSet, Protocol};
 
 const NETLINK_NETFILTER: i32 = 12;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-const NFT_MSG_NEWCHAIN: u16 = 3;
-const NFT_MSG_GETCHAIN: u16 = 4;
-const NFT_MSG_NEWRULE: u16 = 6;
-const NFT_MSG_GETRULE: u16 = 7;
-const NFT_MSG_NEWSETELEM: u16 = 12;
-const NFT_MSG_GETSETELEM: u16 = 13;
+pub(super) const NFT_MSG_NEWCHAIN: u16 = 3;
+pub(super) const NFT_MSG_GETCHAIN: u16 = 4;
+pub(super) const NFT_MSG_NEWRULE: u16 = 6;
+pub(super) const NFT_MSG_GETRULE: u16 = 7;
+pub(super) const NFT_MSG_NEWSETELEM: u16 = 12;
+pub(super) const NFT_MSG_GETSETELEM: u16 = 13;
 const NLMSG_HDR: usize = 16;
 
 /// One rule as the kernel sends it, before decoding.
@@ -120,7 +120,7 @@ pub fn parse_chain(family: u8, b: &[u8]) -> Option<BaseChain> {
     Some((family, table, name, hook?, kind, priority))
 }
 
-fn open_socket() -> io::Result<OwnedFd> {
+pub(super) fn open_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let raw = unsafe {
         libc::socket(
@@ -137,7 +137,7 @@ fn open_socket() -> io::Result<OwnedFd> {
 }
 
 /// A request: netlink header, nfgenmsg (family, version 0, res_id 0), attrs.
-fn request(kind: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
+pub(super) fn request(kind: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
     let len = NLMSG_HDR + 4 + attrs.len();
     let mut msg = Vec::with_capacity(len);
     msg.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -152,7 +152,7 @@ fn request(kind: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
 
 /// Send `msg` and collect the payloads (after nfgenmsg) of every reply of
 /// type `want`, with the family of each.
-fn exchange(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, Vec<u8>)>> {
+pub(super) fn exchange(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, Vec<u8>)>> {
     let mut out = Vec::new();
     super::netlink::exchange(fd, msg, &mut |kind, body| {
         if kind == (NFNL_SUBSYS_NFTABLES << 8) | want && body.len() >= 4 {
@@ -162,7 +162,7 @@ fn exchange(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, Vec<u8>)
     Ok(out)
 }
 
-fn dump_rules(fd: &OwnedFd) -> io::Result<Vec<RawRule>> {
+pub(super) fn dump_rules(fd: &OwnedFd) -> io::Result<Vec<RawRule>> {
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     let msg = request(NFT_MSG_GETRULE, flags, libc::AF_UNSPEC as u8, &[]);
     Ok(exchange(fd, &msg, NFT_MSG_NEWRULE)?
@@ -190,7 +190,7 @@ pub fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
-fn be32(b: &[u8]) -> Option<u32> {
+pub(super) fn be32(b: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
 }
 
@@ -279,7 +279,7 @@ pub struct MapKey {
 /// nf_tables has 4 registers of 16 bytes (1-4) and 16 of 4 bytes (8-23)
 /// over the same storage: count in 4-byte ones, so that a concatenation
 /// (`meta l4proto . th dport`) is consecutive registers.
-fn reg32(r: u32) -> u32 {
+pub(super) fn reg32(r: u32) -> u32 {
     match r {
         1..=4 => 8 + (r - 1) * 4,
         r => r,
@@ -637,7 +637,7 @@ pub fn map_branches<'a>(replies: impl Iterator<Item = &'a [u8]>, map: &MapKey) -
     for elem in set_elements(replies) {
         let (key, flags, data) = (elem.key, elem.flags, elem.data);
         // An interval's end flag, a range key's end: not read.
-        if flags.is_some_and(|f| f & 1 != 0) || elem.key_end {
+        if flags.is_some_and(|f| f & 1 != 0) || elem.key_end.is_some() {
             return None;
         }
         let verdict = data.and_then(|d| {
@@ -853,7 +853,7 @@ pub fn xt_ports(rule: &mut NatRule, name: &str, info: &[u8]) {
 }
 
 /// The comment in a rule's user data (TLVs: type 0 is the comment).
-fn comment(userdata: &[u8]) -> Option<String> {
+pub(super) fn comment(userdata: &[u8]) -> Option<String> {
     let mut b = userdata;
     while b.len() >= 2 {
         let (kind, len) = (b[0], usize::from(b[1]));
@@ -903,7 +903,7 @@ fn resolve_sets(fd: &OwnedFd, raw: &RawRule, rule: &mut NatRule) {
     }
 }
 
-fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
+pub(super) fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
     let mut v = value.to_vec();
     v.push(0);
     out.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
@@ -916,18 +916,19 @@ fn put_attr(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
 
 /// One element of a set or map, from NFT_MSG_NEWSETELEM payloads
 /// (NFTA_SET_ELEM_LIST_ELEMENTS of NFTA_LIST_ELEM).
-struct SetElement<'a> {
+pub(super) struct SetElement<'a> {
     /// NFTA_SET_ELEM_KEY's value.
-    key: Option<Vec<u8>>,
-    /// NFTA_SET_ELEM_FLAGS (1: an interval's end).
-    flags: Option<u32>,
+    pub(super) key: Option<Vec<u8>>,
+    /// NFTA_SET_ELEM_FLAGS (1: an interval's end; 2: the catch-all `*`).
+    pub(super) flags: Option<u32>,
     /// NFTA_SET_ELEM_DATA: a map's value (a verdict for a vmap).
-    data: Option<&'a [u8]>,
-    /// NFTA_SET_ELEM_KEY_END present: a range key.
-    key_end: bool,
+    pub(super) data: Option<&'a [u8]>,
+    /// NFTA_SET_ELEM_KEY_END's value: the inclusive end of a range key
+    /// (sets of concatenations with intervals).
+    pub(super) key_end: Option<Vec<u8>>,
 }
 
-fn set_elements<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Vec<SetElement<'a>> {
+pub(super) fn set_elements<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Vec<SetElement<'a>> {
     let mut out = Vec::new();
     for body in replies {
         for (kind, list) in attrs(body) {
@@ -939,7 +940,7 @@ fn set_elements<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Vec<SetElement<'
                     key: None,
                     flags: None,
                     data: None,
-                    key_end: false,
+                    key_end: None,
                 };
                 for (k, v) in attrs(elem) {
                     match k {
@@ -951,7 +952,12 @@ fn set_elements<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Vec<SetElement<'
                         }
                         2 => e.data = Some(v),
                         3 => e.flags = be32(v),
-                        10 => e.key_end = true,
+                        10 => {
+                            e.key_end = attrs(v)
+                                .into_iter()
+                                .find(|(t, _)| *t == 1)
+                                .map(|(_, d)| d.to_vec())
+                        }
                         _ => {}
                     }
                 }
