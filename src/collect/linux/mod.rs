@@ -7,6 +7,7 @@ mod bpf_iter;
 mod fds;
 mod host;
 mod legacy;
+mod legacy_filter;
 mod mountinfo;
 mod nat_walk;
 mod netlink;
