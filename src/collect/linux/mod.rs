@@ -18,6 +18,7 @@ mod proc_file;
 mod proc_net;
 mod proc_text;
 mod process;
+mod routes;
 mod users;
 mod xt;
 
