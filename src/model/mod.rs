@@ -103,6 +103,11 @@ pub struct NetNamespace {
     pub addresses: Vec<(String, IpAddr)>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
+    /// Its packet filter, when namespaces were listed (-A) or followed
+    /// (a DNAT rule may lead into them) and it could be entered; for
+    /// whyport's own, the same as `Snapshot::firewall`. `None`: not read.
+    #[allow(dead_code)] // read by the evaluation that follows
+    pub firewall: Option<firewall::Ruleset>,
 }
 
 /// The init of a container's PID namespace, and its parent (the runtime's

@@ -6,8 +6,6 @@
 //! calls of legacy.rs, and only those /proc lists, so reading loads no
 //! module.
 
-#![allow(dead_code)] // wired into collection by the change that follows
-
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

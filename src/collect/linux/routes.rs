@@ -4,8 +4,6 @@
 //! whether policy routing rules beyond the default ones exist (rtnetlink
 //! RTM_GETROUTE / RTM_GETRULE dumps, hand-written as netlink.rs is).
 
-#![allow(dead_code)] // wired into collection by the change that follows
-
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -7,8 +7,6 @@
 //! (linux/netfilter/xt_*.h); numbers are host order unless the header
 //! says `__be`, addresses network order.
 
-#![allow(dead_code)] // used by the filter readers that follow
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::nft::text;
