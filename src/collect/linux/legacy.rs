@@ -281,12 +281,13 @@ fn decode_entry(
         _ => Verdict::Continue,
     };
     // struct ipt_ip: dst at 4, dmsk at 12, iniface at 16, proto at 80,
-    // invflags at 83 (0x01 input interface, 0x08 destination, 0x40 proto).
+    // invflags at 83 (IPT_INV_*: 0x01 input interface, 0x08 source, 0x10
+    // destination, 0x40 proto).
     let inv = e[83];
     let dst = Ipv4Addr::new(e[4], e[5], e[6], e[7]);
     let mask = [e[12], e[13], e[14], e[15]];
     if mask == [255; 4] {
-        if inv & 0x08 == 0 {
+        if inv & 0x10 == 0 {
             rule.daddr = Some(IpAddr::V4(dst));
         } else {
             rule.undecoded.push(format!("destination not {dst}"));
@@ -449,5 +450,28 @@ mod tests {
         let mut bad = first;
         bad[NEXT_OFFSET] = 1;
         assert!(decode_entries(&bad, &[]).is_empty());
+    }
+
+    #[test]
+    fn an_inverted_destination_is_not_the_destination() {
+        let mut dnat = vec![0u8; 20];
+        dnat[..4].copy_from_slice(&1u32.to_ne_bytes());
+        dnat[4..8].copy_from_slice(&1u32.to_ne_bytes());
+        dnat[8..12].copy_from_slice(&[10, 0, 0, 1]);
+        let mut e = entry(6, &[], "DNAT", 0, &dnat);
+        e[4..8].copy_from_slice(&[192, 0, 2, 1]);
+        e[12..16].copy_from_slice(&[255; 4]);
+        // `! -d 192.0.2.1` (IPT_INV_DSTIP); `! -s` (0x08) alongside must
+        // not be taken for it.
+        e[83] = 0x10;
+        let rules = decode_entries(&e, &[(0, "PREROUTING")]);
+        assert_eq!(rules[0].daddr, None);
+        assert_eq!(rules[0].undecoded, ["destination not 192.0.2.1"]);
+        e[83] = 0x08;
+        let rules = decode_entries(&e, &[(0, "PREROUTING")]);
+        assert_eq!(
+            rules[0].daddr,
+            Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
+        );
     }
 }
