@@ -208,14 +208,20 @@ pub fn decode(table: &Table, v6: bool, name: &str, rs: &mut Ruleset) {
             continue;
         }
         number += 1;
-        let r = rule(e, layout, v6, number, &starts);
+        let rules = rule(e, layout, v6, number, &starts);
         // A user chain ends in an unconditional RETURN iptables adds (not
         // one of its rules; `iptables -L` does not show it).
         let tail = *user && list.get(i + 1).is_some_and(|n| n.target == "ERROR");
-        if tail && r.conds.is_empty() && r.verdict == Verdict::Return {
+        if let (true, [r]) = (tail, &rules[..])
+            && r.conds.is_empty()
+            && r.verdict == Verdict::Return
+        {
             continue;
         }
-        rs.chains.entry(chain_ref(current)).or_default().push(r);
+        rs.chains
+            .entry(chain_ref(current))
+            .or_default()
+            .extend(rules);
     }
 }
 
@@ -231,24 +237,52 @@ fn standard(e: &Entry) -> Option<i32> {
     Some(i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-fn rule(e: &Entry, l: &Layout, v6: bool, number: u64, starts: &HashMap<usize, String>) -> Rule {
+/// The entry as a rule; as several with the same number and verdict when
+/// one match is an "or" (xt::match_alternatives), one per alternative.
+fn rule(
+    e: &Entry,
+    l: &Layout,
+    v6: bool,
+    number: u64,
+    starts: &HashMap<usize, String>,
+) -> Vec<Rule> {
     let b = e.bytes;
     let (flags, inv) = (b[l.flags], b[l.flags + 1]);
-    let mut conds = header(b, v6, flags, inv);
+    let mut alternatives = vec![header(b, v6, flags, inv)];
     let mut comment = None;
     let mut at = l.entry;
     while at + XT_HEADER <= e.target_offset {
         let size = usize::from(u16::from_ne_bytes([b[at], b[at + 1]]));
         if size < XT_HEADER || at + size > e.target_offset {
-            conds.push(Cond::Unknown("a malformed match".into()));
+            for conds in &mut alternatives {
+                conds.push(Cond::Unknown("a malformed match".into()));
+            }
             break;
         }
         let name = text(&b[at + 2..at + 31]);
-        let data = &b[at + XT_HEADER..at + size];
+        let (rev, data) = (u32::from(b[at + 31]), &b[at + XT_HEADER..at + size]);
         if name == "comment" {
             comment = xt::comment(data);
         }
-        conds.extend(xt::match_conds(&name, u32::from(b[at + 31]), data, v6));
+        let parts = xt::match_alternatives(&name, rev, data, v6);
+        alternatives = match (&alternatives[..], &parts[..]) {
+            (_, [all]) => alternatives
+                .into_iter()
+                .map(|c| [c, all.clone()].concat())
+                .collect(),
+            // One split per rule: a second "or" stays undecided.
+            ([before], _) => parts
+                .iter()
+                .map(|p| [before.clone(), p.clone()].concat())
+                .collect(),
+            _ => {
+                let unknown = xt::match_conds(&name, rev, data, v6);
+                alternatives
+                    .into_iter()
+                    .map(|c| [c, unknown.clone()].concat())
+                    .collect()
+            }
+        };
         at += size;
     }
     let data = &b[e.target_offset + XT_HEADER..];
@@ -267,12 +301,15 @@ fn rule(e: &Entry, l: &Layout, v6: bool, number: u64, starts: &HashMap<usize, St
             None => Verdict::Unknown(format!("a jump to byte {v}")),
         },
     };
-    Rule {
-        number,
-        conds,
-        verdict,
-        comment,
-    }
+    alternatives
+        .into_iter()
+        .map(|conds| Rule {
+            number,
+            conds,
+            verdict: verdict.clone(),
+            comment: comment.clone(),
+        })
+        .collect()
 }
 
 /// The conditions of ipt_ip / ip6t_ip6: protocol, addresses with masks,

@@ -327,6 +327,10 @@ fn real_iptables_legacy_rules_are_read_back() {
             ),
             (
                 "iptables-legacy",
+                "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
+            ),
+            (
+                "iptables-legacy",
                 "-A SSH -m comment --comment office -j ACCEPT",
             ),
             ("iptables-legacy", "-A SSH -j REJECT"),
@@ -377,6 +381,9 @@ fn real_iptables_legacy_rules_are_read_back() {
             "5 fib daddr type broadcast drop",
             "6 -m recent --rcheck --name x drop",
             "7 meta l4proto tcp daddr != 192.0.2.1 ct state new",
+            // firewalld's shape: one rule per alternative, same number.
+            "8 ct state { established, related } accept",
+            "8 ct status dnat accept",
         ]
     );
     assert_eq!(

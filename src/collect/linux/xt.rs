@@ -15,29 +15,60 @@ use crate::model::firewall::{Addresses, Cond, Verdict, ct};
 /// The conditions of one iptables match (`name`, its revision and its
 /// info struct as the kernel holds it); `v6` for ip6tables. All of them
 /// hold when the match does; an empty list: the match always holds
-/// (`comment`).
+/// (`comment`). A match that is an "or" of conditions is one `Unknown`
+/// here; `match_alternatives` has its parts.
 pub fn match_conds(name: &str, rev: u32, info: &[u8], v6: bool) -> Vec<Cond> {
+    match decode(name, rev, info, v6) {
+        Decoded::All(conds) => conds,
+        Decoded::Any(_, words) => vec![Cond::Unknown(words)],
+    }
+}
+
+/// The match as alternatives: it holds when all the conditions of any
+/// one list hold. One list for most matches; several for
+/// `--ctstate RELATED,ESTABLISHED,DNAT` (a state or the DNAT status) and
+/// `-m multiport --ports` (the source or the destination port). A reader
+/// may split its rule into one rule per list, with the same number and
+/// verdict: rules are tried in order and the evaluation has no side
+/// effects, so the first list that holds decides, as the "or" would (a
+/// jump taken twice returns the same way twice).
+pub fn match_alternatives(name: &str, rev: u32, info: &[u8], v6: bool) -> Vec<Vec<Cond>> {
+    match decode(name, rev, info, v6) {
+        Decoded::All(conds) => vec![conds],
+        Decoded::Any(lists, _) => lists,
+    }
+}
+
+/// A match decoded: a conjunction, or alternatives with the match in
+/// iptables' words.
+enum Decoded {
+    All(Vec<Cond>),
+    Any(Vec<Vec<Cond>>, String),
+}
+
+fn decode(name: &str, rev: u32, info: &[u8], v6: bool) -> Decoded {
+    let all = |c: Option<Vec<Cond>>| c.map(Decoded::All);
     let decoded = match name {
-        "comment" => Some(Vec::new()),
-        "tcp" => tcp(info),
-        "udp" => udp(info),
+        "comment" => Some(Decoded::All(Vec::new())),
+        "tcp" => all(tcp(info)),
+        "udp" => all(udp(info)),
         "multiport" => multiport(rev, info),
         "conntrack" => conntrack(rev, info),
-        "state" => ne32(info, 0).map(|mask| {
+        "state" => all(ne32(info, 0).map(|mask| {
             vec![Cond::CtState {
                 negated: false,
                 mask: state_bits(mask),
             }]
-        }),
-        "addrtype" => addrtype(rev, info),
-        "iprange" => iprange(rev, info, v6),
-        "rpfilter" => info.first().map(|flags| vec![rpfilter(*flags)]),
-        _ => Some(vec![Cond::Unknown(unknown_match(name, info))]),
+        })),
+        "addrtype" => all(addrtype(rev, info)),
+        "iprange" => all(iprange(rev, info, v6)),
+        "rpfilter" => all(info.first().map(|flags| vec![rpfilter(*flags)])),
+        _ => Some(Decoded::All(vec![Cond::Unknown(unknown_match(name, info))])),
     };
     decoded.unwrap_or_else(|| {
-        vec![Cond::Unknown(format!(
+        Decoded::All(vec![Cond::Unknown(format!(
             "-m {name} (revision {rev}, not decoded)"
-        ))]
+        ))])
     })
 }
 
@@ -158,7 +189,7 @@ fn tcp(info: &[u8]) -> Option<Vec<Cond>> {
 /// `xt_multiport` (revision 0: flags, count, ports[15]) and
 /// `xt_multiport_v1` (then pflags[15]: a range starts here, and invert).
 /// flags: 0 source, 1 destination, 2 either.
-fn multiport(rev: u32, info: &[u8]) -> Option<Vec<Cond>> {
+fn multiport(rev: u32, info: &[u8]) -> Option<Decoded> {
     let (flags, count) = (*info.first()?, usize::from(*info.get(1)?));
     if count > 15 {
         return None;
@@ -203,12 +234,14 @@ fn multiport(rev: u32, info: &[u8]) -> Option<Vec<Cond>> {
         ranges,
     };
     Some(match (flags, invert) {
-        (0, _) => vec![sport],
-        (1, _) => vec![dport],
-        // Either port in the list: an "or" the conditions cannot say;
-        // inverted, neither is (both conditions hold).
-        (2, true) => vec![sport, dport],
-        (2, false) => vec![Cond::Unknown("-m multiport --ports".into())],
+        (0, _) => Decoded::All(vec![sport]),
+        (1, _) => Decoded::All(vec![dport]),
+        // Inverted, neither port is in the list: both conditions hold.
+        (2, true) => Decoded::All(vec![sport, dport]),
+        (2, false) => Decoded::Any(
+            vec![vec![sport], vec![dport]],
+            "-m multiport --ports".into(),
+        ),
         _ => return None,
     })
 }
@@ -232,7 +265,7 @@ fn state_bits(mask: u32) -> u32 {
 /// `xt_conntrack_mtinfo1/2/3`: eight nf_inet_addr (128 bytes),
 /// expires_min/max, l4proto (136), four ports, match_flags (146),
 /// invert_flags (148), state_mask (150: u8 in revision 1, u16 after).
-fn conntrack(rev: u32, info: &[u8]) -> Option<Vec<Cond>> {
+fn conntrack(rev: u32, info: &[u8]) -> Option<Decoded> {
     const STATE: u16 = 1 << 0;
     const PROTO: u16 = 1 << 1;
     const STATE_ALIAS: u16 = 1 << 13;
@@ -245,6 +278,8 @@ fn conntrack(rev: u32, info: &[u8]) -> Option<Vec<Cond>> {
         _ => return None,
     };
     let mut conds = Vec::new();
+    // A state or the DNAT status: the alternatives, each with `conds`.
+    let mut either = None;
     if flags & STATE != 0 {
         let negated = invert & STATE != 0;
         let states = ct_bits(state_mask, 1 << 8);
@@ -252,12 +287,15 @@ fn conntrack(rev: u32, info: &[u8]) -> Option<Vec<Cond>> {
         // The kernel asks whether the packet's state bit, or its SNAT or
         // DNAT status bit, is in the mask: an "or". Inverted, none of
         // them is: each condition negated, all holding.
-        if state_mask & SNAT != 0 || (dnat && states != 0 && !negated) {
-            conds.push(Cond::Unknown(format!(
-                "-m conntrack {}--ctstate {}",
-                if negated { "! " } else { "" },
-                ctstate_words(state_mask)
-            )));
+        let words = format!(
+            "-m conntrack {}--ctstate {}",
+            if negated { "! " } else { "" },
+            ctstate_words(state_mask)
+        );
+        if state_mask & SNAT != 0 {
+            conds.push(Cond::Unknown(words));
+        } else if dnat && states != 0 && !negated {
+            either = Some((states, words));
         } else {
             if states != 0 || !dnat {
                 conds.push(Cond::CtState {
@@ -284,7 +322,22 @@ fn conntrack(rev: u32, info: &[u8]) -> Option<Vec<Cond>> {
             conntrack_words(rest)
         )));
     }
-    Some(conds)
+    Some(match either {
+        None => Decoded::All(conds),
+        Some((states, words)) => {
+            let with = |c: Cond| [vec![c], conds.clone()].concat();
+            Decoded::Any(
+                vec![
+                    with(Cond::CtState {
+                        negated: false,
+                        mask: states,
+                    }),
+                    with(Cond::CtDnat { negated: false }),
+                ],
+                words,
+            )
+        }
+    })
 }
 
 fn ctstate_words(mask: u32) -> String {

@@ -107,6 +107,19 @@ fn multiport_lists_and_ranges() {
         match_conds("multiport", 1, &b, false)[..],
         [Cond::Unknown(_)]
     ));
+    assert_eq!(
+        match_alternatives("multiport", 1, &b, false),
+        [
+            vec![Cond::Sport {
+                negated: false,
+                ranges: vec![(25, 25)]
+            }],
+            vec![Cond::Dport {
+                negated: false,
+                ranges: vec![(25, 25)]
+            }]
+        ]
+    );
     // ! --ports: neither.
     let b = multiport_v1(2, &[25], &[0], true);
     assert_eq!(
@@ -178,6 +191,23 @@ fn conntrack_states() {
         &match_conds("conntrack", 2, &b, false)[..],
         [Cond::Unknown(w)] if w == "-m conntrack --ctstate NEW,DNAT"
     ));
+    // Firewalld's RELATED,ESTABLISHED,DNAT: two alternatives.
+    let b = conntrack_info(2, 1 | 2, 0, 2 | 4 | 128);
+    let alts: Vec<String> = match_alternatives("conntrack", 2, &b, false)
+        .iter()
+        .map(|c| show(c))
+        .collect();
+    assert_eq!(
+        alts,
+        [
+            "ct state { established, related } meta l4proto tcp",
+            "ct status dnat meta l4proto tcp"
+        ]
+    );
+    assert_eq!(
+        match_alternatives("conntrack", 2, &conntrack_info(2, 1, 0, 2), false).len(),
+        1
+    );
     let b = conntrack_info(2, 1, 1, 8 | 128);
     assert_eq!(
         show(&match_conds("conntrack", 2, &b, false)),
