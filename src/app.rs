@@ -130,6 +130,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
         owner_files: details == Details::Explain,
         all_namespaces: config.all_namespaces,
         elsewhere: config.output != Output::Pids,
+        firewall: config.output != Output::Pids,
         backend: config.backend,
     };
     let snapshot = collect::collect(&config.source, request, |s| query.keeps(s))?;
@@ -592,6 +593,7 @@ fn watch_loop(
                 owner_files: false,
                 all_namespaces: false,
                 elsewhere: false,
+                firewall: false,
                 backend: config.backend,
             };
             let snapshot = collect::collect(&config.source, request, |s| new.contains(&s.inode))?;
@@ -655,6 +657,7 @@ fn whole_host(config: &Config, details: Details, err: &mut dyn Write) -> anyhow:
         owner_files: details >= Details::Identity,
         all_namespaces: false,
         elsewhere: true,
+        firewall: true,
         backend: config.backend,
     };
     let snapshot = collect::collect(&config.source, request, |_| true)?;

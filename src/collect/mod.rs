@@ -53,6 +53,10 @@ pub struct Request<'a> {
     /// Count the listeners of other network namespaces (for the footer)
     /// and read the NAT rules.
     pub elsewhere: bool,
+    /// Read the packet filter (nf_tables, iptables-legacy, reverse-path
+    /// facts) of whyport's namespace, and of every other namespace that
+    /// is listed or followed: what says who can reach a listener.
+    pub firewall: bool,
     /// Which backend reads the system.
     pub backend: Backend,
 }
@@ -102,8 +106,8 @@ pub fn collect(
             .iter()
             .any(|r| matches!(r.action, crate::model::NatAction::Dnat { .. }));
         let upfront = request.all_namespaces || (looking && dnat);
-        let (mut namespaces, mut other_sockets, mut own_netns) = if upfront {
-            linux::namespaces(source, request.protocols, None)
+        let (mut namespaces, mut other_sockets, mut own_netns, filters_read) = if upfront {
+            linux::namespaces(source, request.protocols, None, request.firewall)
         } else {
             Default::default()
         };
@@ -166,7 +170,9 @@ pub fn collect(
         notes.extend(owner_notes);
         if count_later {
             let known = (!members.is_empty()).then_some(members.as_slice());
-            let (spaces, found, own) = linux::namespaces(source, request.protocols, known);
+            // Counted only, for the footer: their filters are not needed.
+            let (spaces, found, own, _) =
+                linux::namespaces(source, request.protocols, known, false);
             namespaces = spaces;
             own_netns = own;
             ns_sockets.extend(found);
@@ -200,6 +206,12 @@ pub fn collect(
             other_listeners = Some((shown.len(), spaces.len()));
         }
         linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, own_netns);
+        let filter_start = std::time::Instant::now();
+        let firewall = request.firewall.then(|| linux::firewall(source)).flatten();
+        let filter_read = filter_start.elapsed();
+        for n in namespaces.iter_mut().filter(|n| n.own) {
+            n.firewall = firewall.clone();
+        }
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.
@@ -236,22 +248,25 @@ pub fn collect(
             notes,
             connections,
             host,
-            timings: vec![
-                ("sockets", dumped.saturating_sub(upfront_read)),
-                ("namespaces", namespaces_read),
-                ("owners", scanned.saturating_sub(dumped)),
-            ]
-            .into_iter()
-            .chain(
+            // Each "of which" follows the phase it is part of.
+            timings: [
+                Some(("sockets", dumped.saturating_sub(upfront_read))),
+                Some(("namespaces", namespaces_read)),
+                (filters_read > std::time::Duration::ZERO)
+                    .then_some(("of which firewalls", filters_read)),
+                Some(("owners", scanned.saturating_sub(dumped))),
                 walk.as_ref()
                     .and_then(|w| w.clone().ok())
                     .map(|w| ("of which bpf walk", w)),
-            )
+                request.firewall.then_some(("firewall", filter_read)),
+            ]
+            .into_iter()
+            .flatten()
             .collect(),
             namespaces,
             other_listeners,
             nat_rules,
-            firewall: None,
+            firewall,
             ns_sockets,
             walk_error: walk.and_then(Result::err),
             pid_states: request

@@ -136,6 +136,7 @@ pub fn listening_sockets(protocols: &[Protocol]) -> anyhow::Result<Vec<Socket>> 
         owner_files: false,
         all_namespaces: false,
         elsewhere: false,
+        firewall: false,
         backend: super::Backend::Portable,
     };
     Ok(collect(request, |_| true)?.sockets)

@@ -103,8 +103,9 @@ pub struct NetNamespace {
     pub addresses: Vec<(String, IpAddr)>,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
-    /// Its packet filter, when it was read (entering it to read the
-    /// addresses, with `-A`).
+    /// Its packet filter, when namespaces were listed (-A) or followed
+    /// (a DNAT rule may lead into them) and it could be entered; for
+    /// whyport's own, the same as `Snapshot::firewall`. `None`: not read.
     pub firewall: Option<firewall::Ruleset>,
 }
 

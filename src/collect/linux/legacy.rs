@@ -1,8 +1,10 @@
 //! Linux: DNAT and redirect rules of the iptables-legacy `nat` table (IPv4),
 //! read with the same getsockopt calls `iptables-legacy-save` makes
 //! (IPT_SO_GET_INFO, IPT_SO_GET_ENTRIES), for hosts that still use the
-//! legacy backend. Only asked when /proc/net/ip_tables_names lists `nat`,
-//! so reading never loads the legacy module on an nf_tables host.
+//! legacy backend; and the reading of any legacy table, IPv4 or IPv6, that
+//! the filter reader (legacy_filter.rs) shares. A table is only asked for
+//! when /proc/net/ip{,6}_tables_names lists it, so reading never loads a
+//! legacy module on an nf_tables host.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -25,25 +27,77 @@ const NEXT_OFFSET: usize = 90;
 const ENTRY: usize = 112;
 /// struct xt_entry_match / xt_entry_target header: size, name[29], revision.
 const XT_HEADER: usize = 32;
-const HOOKS: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+pub(super) const HOOKS: [&str; 5] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
 
 /// The legacy nat table's DNAT and redirect rules; empty when the table
 /// is not loaded.
 pub(super) fn nat_rules() -> io::Result<Vec<NatRule>> {
-    let names = super::proc_file::read_text(
+    // Unreadable (not root): as before, nothing; nf_tables' reader already
+    // says the NAT rules need root.
+    if !table_names(false)
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n == "nat")
+    {
+        return Ok(Vec::new());
+    }
+    let table = read_table(false, "nat")?;
+    let hook_entry: Vec<(usize, &str)> = (0..5)
+        .filter(|h| table.valid_hooks & (1 << h) != 0)
+        .map(|h| (table.hook_entry[h] as usize, HOOKS[h]))
+        .collect();
+    Ok(decode_entries(&table.entries, &hook_entry))
+}
+
+/// An x_tables table as the kernel hands it over: which hooks it has, the
+/// byte offset of each built-in chain's first entry and of its policy
+/// entry (`underflow`), and the entries.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Table {
+    pub valid_hooks: u32,
+    pub hook_entry: [u32; 5],
+    pub underflow: [u32; 5],
+    pub entries: Vec<u8>,
+}
+
+/// The loaded legacy tables of IPv4 (`v6`: IPv6), from the namespace of
+/// the calling thread (a thread may have entered another namespace, so
+/// /proc/thread-self, not /proc/self). None when the module is not
+/// loaded; an error when the list cannot be read (it is root's only).
+pub(super) fn table_names(v6: bool) -> io::Result<Vec<String>> {
+    let path = if v6 {
+        "/proc/thread-self/net/ip6_tables_names"
+    } else {
+        "/proc/thread-self/net/ip_tables_names"
+    };
+    match super::proc_file::read_text(
         rustix::fs::CWD,
-        "/proc/net/ip_tables_names",
+        path,
         super::proc_file::Links::Refuse,
         super::proc_file::SMALL,
-    )
-    .unwrap_or_default();
-    if !names.lines().any(|l| l.trim() == "nat") {
-        return Ok(Vec::new());
+    ) {
+        Ok(text) => Ok(text.lines().map(|l| l.trim().to_string()).collect()),
+        Err(e) if e.is_missing() => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Read one table with IPT_SO_GET_INFO and IPT_SO_GET_ENTRIES (IPv6: the
+/// IP6T_ ones, same numbers and structs, on an AF_INET6 socket). Only for
+/// a table `table_names` lists: asking for another loads its module.
+pub(super) fn read_table(v6: bool, name: &str) -> io::Result<Table> {
+    let (family, level) = if v6 {
+        (libc::AF_INET6, libc::IPPROTO_IPV6)
+    } else {
+        (libc::AF_INET, libc::IPPROTO_IP)
+    };
+    if name.len() >= 32 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
     // SAFETY: plain socket(2) call; checked before use.
     let raw = unsafe {
         libc::socket(
-            libc::AF_INET,
+            family,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
             libc::IPPROTO_RAW,
         )
@@ -53,30 +107,45 @@ pub(super) fn nat_rules() -> io::Result<Vec<NatRule>> {
     }
     // SAFETY: raw is a fresh descriptor nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let mut info = [0u8; GETINFO];
-    info[..3].copy_from_slice(b"nat");
-    getsockopt(&fd, IPT_SO_GET_INFO, &mut info)?;
     let u32_at = |b: &[u8], at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    let valid_hooks = u32_at(&info, 32);
-    let hook_entry: Vec<(usize, &str)> = (0..5)
-        .filter(|h| valid_hooks & (1 << h) != 0)
-        .map(|h| (u32_at(&info, 36 + 4 * h) as usize, HOOKS[h]))
-        .collect();
-    let size = u32_at(&info, 80) as usize;
-    let mut entries = vec![0u8; GET_ENTRIES + size];
-    entries[..3].copy_from_slice(b"nat");
-    entries[32..36].copy_from_slice(&(size as u32).to_ne_bytes());
-    getsockopt(&fd, IPT_SO_GET_ENTRIES, &mut entries)?;
-    Ok(decode_entries(&entries[GET_ENTRIES..], &hook_entry))
+    // The table can change between the two calls (the kernel then says
+    // EAGAIN): ask again a few times.
+    let mut tries = 0;
+    loop {
+        let mut info = [0u8; GETINFO];
+        info[..name.len()].copy_from_slice(name.as_bytes());
+        getsockopt(&fd, level, IPT_SO_GET_INFO, &mut info)?;
+        let mut table = Table {
+            valid_hooks: u32_at(&info, 32),
+            ..Table::default()
+        };
+        for h in 0..5 {
+            table.hook_entry[h] = u32_at(&info, 36 + 4 * h);
+            table.underflow[h] = u32_at(&info, 56 + 4 * h);
+        }
+        let size = u32_at(&info, 80) as usize;
+        let mut entries = vec![0u8; GET_ENTRIES + size];
+        entries[..name.len()].copy_from_slice(name.as_bytes());
+        entries[32..36].copy_from_slice(&(size as u32).to_ne_bytes());
+        match getsockopt(&fd, level, IPT_SO_GET_ENTRIES, &mut entries) {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < 3 => tries += 1,
+            Err(e) => return Err(e),
+            Ok(()) => {
+                entries.drain(..GET_ENTRIES);
+                table.entries = entries;
+                return Ok(table);
+            }
+        }
+    }
 }
 
-fn getsockopt(fd: &OwnedFd, opt: i32, buf: &mut [u8]) -> io::Result<()> {
+fn getsockopt(fd: &OwnedFd, level: i32, opt: i32, buf: &mut [u8]) -> io::Result<()> {
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: buf is valid for len bytes; the kernel writes at most len.
     let rc = unsafe {
         libc::getsockopt(
             fd.as_raw_fd(),
-            libc::IPPROTO_IP,
+            level,
             opt,
             buf.as_mut_ptr().cast(),
             &mut len,
@@ -212,12 +281,13 @@ fn decode_entry(
         _ => Verdict::Continue,
     };
     // struct ipt_ip: dst at 4, dmsk at 12, iniface at 16, proto at 80,
-    // invflags at 83 (0x01 input interface, 0x08 destination, 0x40 proto).
+    // invflags at 83 (IPT_INV_*: 0x01 input interface, 0x08 source, 0x10
+    // destination, 0x40 proto).
     let inv = e[83];
     let dst = Ipv4Addr::new(e[4], e[5], e[6], e[7]);
     let mask = [e[12], e[13], e[14], e[15]];
     if mask == [255; 4] {
-        if inv & 0x08 == 0 {
+        if inv & 0x10 == 0 {
             rule.daddr = Some(IpAddr::V4(dst));
         } else {
             rule.undecoded.push(format!("destination not {dst}"));
@@ -380,5 +450,28 @@ mod tests {
         let mut bad = first;
         bad[NEXT_OFFSET] = 1;
         assert!(decode_entries(&bad, &[]).is_empty());
+    }
+
+    #[test]
+    fn an_inverted_destination_is_not_the_destination() {
+        let mut dnat = vec![0u8; 20];
+        dnat[..4].copy_from_slice(&1u32.to_ne_bytes());
+        dnat[4..8].copy_from_slice(&1u32.to_ne_bytes());
+        dnat[8..12].copy_from_slice(&[10, 0, 0, 1]);
+        let mut e = entry(6, &[], "DNAT", 0, &dnat);
+        e[4..8].copy_from_slice(&[192, 0, 2, 1]);
+        e[12..16].copy_from_slice(&[255; 4]);
+        // `! -d 192.0.2.1` (IPT_INV_DSTIP); `! -s` (0x08) alongside must
+        // not be taken for it.
+        e[83] = 0x10;
+        let rules = decode_entries(&e, &[(0, "PREROUTING")]);
+        assert_eq!(rules[0].daddr, None);
+        assert_eq!(rules[0].undecoded, ["destination not 192.0.2.1"]);
+        e[83] = 0x08;
+        let rules = decode_entries(&e, &[(0, "PREROUTING")]);
+        assert_eq!(
+            rules[0].daddr,
+            Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
+        );
     }
 }

@@ -5,8 +5,10 @@
 
 mod bpf_iter;
 mod fds;
+mod firewall;
 mod host;
 mod legacy;
+mod legacy_filter;
 mod mountinfo;
 mod nat_walk;
 mod netlink;
@@ -18,6 +20,7 @@ mod proc_file;
 mod proc_net;
 mod proc_text;
 mod process;
+mod routes;
 mod users;
 mod xt;
 
@@ -232,24 +235,36 @@ pub(super) fn nat_rules(source: &Source, explain: bool) -> (Vec<NatRule>, Vec<St
     (rules, notes)
 }
 
+/// The packet filter of whyport's network namespace (live only: a
+/// recorded tree has none).
+pub(super) fn firewall(source: &Source) -> Option<crate::model::firewall::Ruleset> {
+    matches!(source, Source::Live)
+        .then(firewall::read)
+        .flatten()
+}
+
 /// Every network namespace with its listening sockets (all ports, each
 /// tagged with its namespace's inode) and addresses; and the inode of
 /// whyport's own. Entering a namespace needs CAP_SYS_ADMIN: without root,
 /// nothing. `known`: each process's namespace, if the owner scan read it.
+/// `firewalls`: also read each other namespace's packet filter (the last
+/// value: how long that took, in all).
 pub(super) fn namespaces(
     source: &Source,
     protocols: &[Protocol],
     known: Option<&[(u32, u64)]>,
-) -> (Vec<NetNamespace>, Vec<Socket>, u64) {
+    firewalls: bool,
+) -> (Vec<NetNamespace>, Vec<Socket>, u64, std::time::Duration) {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if matches!(source, Source::Recorded(_)) || !root {
-        return Default::default();
+        return (Vec::new(), Vec::new(), 0, std::time::Duration::ZERO);
     }
     let proc_root = proc_root(source);
     let mut spaces = Vec::new();
     let mut sockets = Vec::new();
     let mut own = 0;
+    let mut filter_time = std::time::Duration::ZERO;
     for found in netns::enumerate(&proc_root, known) {
         let mut ns = found.info;
         if let Some(first) = ns.pids.iter().find(|p| **p != std::process::id()) {
@@ -297,10 +312,14 @@ pub(super) fn namespaces(
                     }
                 }
             }
-            (sockets, host::addresses(), errors)
+            let start = std::time::Instant::now();
+            let filter = firewalls.then(firewall::read).flatten();
+            (sockets, host::addresses(), errors, filter, start.elapsed())
         });
         match read {
-            Ok((found_sockets, addresses, errors)) => {
+            Ok((found_sockets, addresses, errors, filter, took)) => {
+                ns.firewall = filter;
+                filter_time += took;
                 sockets.extend(found_sockets.into_iter().map(|mut s| {
                     s.netns = inode;
                     s
@@ -314,7 +333,7 @@ pub(super) fn namespaces(
         }
         spaces.push(ns);
     }
-    (spaces, sockets, own)
+    (spaces, sockets, own, filter_time)
 }
 
 /// How many of a namespace's first members are asked whether they are the

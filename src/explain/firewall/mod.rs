@@ -32,6 +32,9 @@ pub fn mark(answer: Answer) -> Option<char> {
     }
 }
 
+const NOT_READ: &str =
+    "the firewall rules were not read (reading them needs root; a recorded tree has none)";
+
 /// Forwards of more ports than this are not walked port by port.
 const MAX_PORTS: u32 = 64;
 
@@ -89,7 +92,7 @@ pub fn of_socket(
         return local_only();
     }
     let Some(ruleset) = ruleset else {
-        return not_evaluated("the firewall rules were not read");
+        return not_evaluated(NOT_READ);
     };
     let mut out = Vec::new();
     for (iface, address) in paths {
@@ -125,7 +128,7 @@ pub fn of_forward(
         return not_evaluated("the host's addresses were not read");
     };
     let Some(ruleset) = ruleset else {
-        return not_evaluated("the firewall rules were not read");
+        return not_evaluated(NOT_READ);
     };
     let ports: Vec<(u16, u16)> = match &f.rule.ports {
         PortSet::Only(r)

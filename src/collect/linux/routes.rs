@@ -1,0 +1,266 @@
+//! Linux: the routing facts a reverse-path check needs, in the calling
+//! thread's network namespace: `rp_filter` per interface
+//! (/proc/sys/net/ipv4/conf/*/rp_filter), the main table's routes and
+//! whether policy routing rules beyond the default ones exist (rtnetlink
+//! RTM_GETROUTE / RTM_GETRULE dumps, hand-written as netlink.rs is).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use super::proc_file::{self, Links};
+use crate::model::firewall::{Prefix, Routes};
+
+const RTM_NEWROUTE: u16 = 24;
+const RTM_GETROUTE: u16 = 26;
+const RTM_NEWRULE: u16 = 32;
+const RTM_GETRULE: u16 = 34;
+const RT_TABLE_MAIN: u32 = 254;
+const RTN_UNICAST: u8 = 1;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_MULTIPATH: u16 = 9;
+const RTA_TABLE: u16 = 15;
+const RTA_NH_ID: u16 = 30;
+/// struct rtmsg and struct fib_rule_hdr: both 12 bytes.
+const RTMSG: usize = 12;
+
+/// `net.ipv4.conf.*.rp_filter` by interface, `all` and `default`
+/// included; a value that cannot be read is left out.
+pub(super) fn rp_filter() -> BTreeMap<String, u8> {
+    let dir = "/proc/sys/net/ipv4/conf";
+    proc_file::names_in(rustix::fs::CWD, dir, Links::Refuse)
+        .into_iter()
+        .filter_map(|name| {
+            let text = proc_file::read_text(
+                rustix::fs::CWD,
+                format!("{dir}/{name}/rp_filter"),
+                Links::Refuse,
+                proc_file::SMALL,
+            )
+            .ok()?;
+            Some((name, text.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The main table's routes of one family and whether other policy rules
+/// exist; and what was not understood (routes through nexthop objects).
+pub(super) fn routes(v6: bool) -> io::Result<(Routes, Vec<String>)> {
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
+    let fd = open_socket()?;
+    let mut routes = Routes::default();
+    let mut unread = Vec::new();
+    let mut nexthop_objects = false;
+    super::netlink::exchange(&fd, &request(RTM_GETROUTE, family), &mut |kind, payload| {
+        if kind == RTM_NEWROUTE {
+            match parse_route(payload, v6) {
+                Some(Route::Main(list)) => routes.main.extend(list.into_iter().map(|(p, oif)| {
+                    let name = if oif == 0 {
+                        String::new()
+                    } else {
+                        super::interface_name(oif).unwrap_or_default()
+                    };
+                    (p, name)
+                })),
+                Some(Route::NexthopObject) => nexthop_objects = true,
+                _ => {}
+            }
+        }
+    })?;
+    if nexthop_objects {
+        unread.push(format!(
+            "IPv{} routes through nexthop objects (their interfaces)",
+            if v6 { 6 } else { 4 }
+        ));
+    }
+    let mut rules = Vec::new();
+    super::netlink::exchange(&fd, &request(RTM_GETRULE, family), &mut |kind, payload| {
+        if kind == RTM_NEWRULE {
+            rules.push(parse_rule(payload));
+        }
+    })?;
+    routes.extra_rules = extra_rules(&rules, v6);
+    routes.main.sort();
+    Ok((routes, unread))
+}
+
+fn open_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a freshly created descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// A dump request: nlmsghdr and an rtmsg / fib_rule_hdr with the family.
+fn request(kind: u16, family: u8) -> Vec<u8> {
+    let mut msg = vec![0u8; 16 + RTMSG];
+    msg[0..4].copy_from_slice(&((16 + RTMSG) as u32).to_ne_bytes());
+    msg[4..6].copy_from_slice(&kind.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+    msg[16] = family;
+    msg
+}
+
+/// Attributes (type, value) of a netlink payload.
+fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+        if len < 4 || len > b.len() {
+            break;
+        }
+        // NLA_F_NESTED / NLA_F_NET_BYTEORDER are the top bits.
+        out.push((u16::from_ne_bytes([b[2], b[3]]) & 0x3fff, &b[4..len]));
+        b = &b[((len + 3) & !3).min(b.len())..];
+    }
+    out
+}
+
+fn ne32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// A main-table route: its prefix with each output interface index
+    /// (several for a multipath route; 0 for a route that leads nowhere:
+    /// blackhole, unreachable, prohibit).
+    Main(Vec<(Prefix, u32)>),
+    /// A main-table unicast route whose interfaces are in a nexthop object.
+    NexthopObject,
+    Other,
+}
+
+/// One RTM_NEWROUTE payload. A blackhole, unreachable or prohibit route
+/// is kept with no interface (index 0): a reverse-path check fails for
+/// sources it covers, as the kernel's does. A multipath route gives one
+/// entry per nexthop: the strict check passes on any of them, as the
+/// kernel's does (fib_info_nh_uses_dev).
+fn parse_route(b: &[u8], v6: bool) -> Option<Route> {
+    let head = b.get(..RTMSG)?;
+    let (dst_len, table_byte, kind) = (head[1], head[4], head[7]);
+    let a = attrs(&b[RTMSG..]);
+    let table = a
+        .iter()
+        .find(|(t, _)| *t == RTA_TABLE)
+        .and_then(|(_, v)| ne32(v))
+        .unwrap_or(u32::from(table_byte));
+    if table != RT_TABLE_MAIN {
+        return Some(Route::Other);
+    }
+    let dst = a.iter().find(|(t, _)| *t == RTA_DST).map(|(_, v)| *v);
+    let address = match (dst, v6) {
+        (None, false) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (None, true) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        (Some(d), false) => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(d).ok()?)),
+        (Some(d), true) => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(d).ok()?)),
+    };
+    let prefix = Prefix {
+        address,
+        len: dst_len,
+    };
+    if kind != RTN_UNICAST {
+        return Some(Route::Main(vec![(prefix, 0)]));
+    }
+    let mut oifs: Vec<u32> = a
+        .iter()
+        .filter(|(t, _)| *t == RTA_OIF)
+        .filter_map(|(_, v)| ne32(v))
+        .collect();
+    if let Some(&(_, mut mp)) = a.iter().find(|(t, _)| *t == RTA_MULTIPATH) {
+        // struct rtnexthop: len u16, flags, hops, ifindex i32; then
+        // attributes up to len.
+        while mp.len() >= 8 {
+            let len = usize::from(u16::from_ne_bytes([mp[0], mp[1]]));
+            if len < 8 || len > mp.len() {
+                break;
+            }
+            oifs.push(ne32(&mp[4..])?);
+            mp = &mp[((len + 3) & !3).min(mp.len())..];
+        }
+    }
+    if oifs.is_empty() && a.iter().any(|(t, _)| *t == RTA_NH_ID) {
+        return Some(Route::NexthopObject);
+    }
+    Some(Route::Main(oifs.into_iter().map(|i| (prefix, i)).collect()))
+}
+
+/// What of an RTM_NEWRULE payload decides whether it is a default rule.
+#[derive(Debug, PartialEq, Eq)]
+struct RuleFacts {
+    priority: u32,
+    table: u32,
+    /// No selector (every packet), action "lookup a table".
+    plain: bool,
+}
+
+fn parse_rule(b: &[u8]) -> RuleFacts {
+    const FRA_PRIORITY: u16 = 6;
+    const FRA_SUPPRESS_IFGROUP: u16 = 13;
+    const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
+    const FRA_TABLE: u16 = 15;
+    const FRA_PAD: u16 = 18;
+    const FRA_PROTOCOL: u16 = 21;
+    let Some(head) = b.get(..RTMSG) else {
+        return RuleFacts {
+            priority: 0,
+            table: 0,
+            plain: false,
+        };
+    };
+    // fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2,
+    // action (1: to a table), flags (2: inverted).
+    let mut plain = head[1] == 0
+        && head[2] == 0
+        && head[3] == 0
+        && head[7] == 1
+        && ne32(&head[8..]).is_some_and(|f| f & 2 == 0);
+    let (mut priority, mut table) = (0, u32::from(head[4]));
+    for (kind, v) in attrs(&b[RTMSG..]) {
+        match kind {
+            FRA_PRIORITY => priority = ne32(v).unwrap_or(0),
+            FRA_TABLE => table = ne32(v).unwrap_or(table),
+            FRA_PROTOCOL | FRA_PAD => {}
+            // -1: not set.
+            FRA_SUPPRESS_IFGROUP | FRA_SUPPRESS_PREFIXLEN if ne32(v) == Some(u32::MAX) => {}
+            _ => plain = false,
+        }
+    }
+    RuleFacts {
+        priority,
+        table,
+        plain,
+    }
+}
+
+/// Whether the rules are anything but the kernel's defaults (IPv4: local
+/// at 0, main at 32766, default at 32767; IPv6 has no `default` rule). A
+/// missing main rule counts too: then `main` is not what routes.
+fn extra_rules(rules: &[RuleFacts], v6: bool) -> bool {
+    let defaults: &[(u32, u32)] = if v6 {
+        &[(0, 255), (32766, 254)]
+    } else {
+        &[(0, 255), (32766, 254), (32767, 253)]
+    };
+    let is_default = |r: &RuleFacts| r.plain && defaults.contains(&(r.priority, r.table));
+    rules.iter().any(|r| !is_default(r))
+        || !rules
+            .iter()
+            .any(|r| is_default(r) && r.table == RT_TABLE_MAIN)
+}
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;
