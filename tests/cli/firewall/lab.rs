@@ -129,6 +129,9 @@ pub const LISTENERS: [Sock; 7] = [
     udp(40053, Some(Dst::A2)),
 ];
 
+/// A TCP listener on 127.0.0.1 in T: no peer can reach it, and its
+/// firewall answer is "local-only" whatever the rules.
+pub const LOOPBACK: u16 = 8082;
 /// The port the Docker shape publishes (DNAT to C's port 80).
 pub const PUBLISHED: u16 = 8088;
 /// A port nothing listens on or forwards: every probe must fail.
@@ -178,6 +181,7 @@ impl Lab {
                     "addr": s.addr.map_or("0.0.0.0".to_string(), |a| lab.nets.dst(a)),
                 })
             })
+            .chain([serde_json::json!({"proto": "tcp", "port": LOOPBACK, "addr": "127.0.0.1"})])
             .collect();
         let web = serde_json::json!([{"proto": "tcp", "port": 80, "addr": "0.0.0.0"}]);
         let t_server = serve(&lab.t, &serde_json::Value::from(t_socks));

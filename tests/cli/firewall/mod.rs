@@ -157,8 +157,10 @@ fn firewall_claims_match_packets() {
         if let Err(e) = load(&lab, &set.load) {
             panic!("loading rule set {}: {e}", set.name);
         }
+        let loaded = Instant::now();
         let probes = Lab::probes(round);
         let seen = lab.probe(&probes);
+        let probed = Instant::now();
         let out = whyport_in(&lab.t, &["--json"]);
         assert!(
             matches!(code(&out), 0 | 1),
@@ -167,8 +169,14 @@ fn firewall_claims_match_packets() {
         );
         let doc = json(&out);
         tally.rule_sets += 1;
-        println!("\n== {}", set.name);
+        println!(
+            "\n== {} (probes {} ms, whyport {} ms)",
+            set.name,
+            (probed - loaded).as_millis(),
+            probed.elapsed().as_millis()
+        );
         check(&lab, set, &probes, &seen, &doc, &mut tally);
+        check_loopback(set, &doc, &mut tally);
     }
     drop(lab);
     let host_after = host_state();
@@ -183,9 +191,14 @@ fn firewall_claims_match_packets() {
         tally.lab.len(),
         tally.lab.join("\n")
     );
+    let absent = tally
+        .missing
+        .iter()
+        .filter(|m| m.ends_with(": no firewall claim"))
+        .count();
     assert!(
         tally.wrong.is_empty() && tally.missing.is_empty(),
-        "{} wrong claims, {} missing claims of {}:\n{}",
+        "{} wrong claims, {} missing claims ({absent} with no firewall claim at all) of {}:\n{}",
         tally.wrong.len(),
         tally.missing.len(),
         tally.checked,
@@ -269,6 +282,23 @@ fn check(lab: &Lab, set: &RuleSet, probes: &[Probe], seen: &[String], doc: &Valu
         if i % cols.len() == cols.len() - 1 {
             println!("{row}");
         }
+    }
+}
+
+/// The loopback listener's answer is "local-only", under every rule set.
+fn check_loopback(set: &RuleSet, doc: &Value, t: &mut Tally) {
+    t.checked += 1;
+    let found =
+        doc["listeners"].as_array().into_iter().flatten().find(|l| {
+            l["protocol"] == "tcp" && l["port"] == LOOPBACK && l["address"] == "127.0.0.1"
+        });
+    let answer = found.map(|l| &l["firewall"]["answer"]);
+    if answer.and_then(Value::as_str) != Some("local-only") {
+        t.missing.push(format!(
+            "[{}] tcp 127.0.0.1:{LOOPBACK}: firewall answer {} where \"local-only\" is due",
+            set.name,
+            answer.map_or("(listener not listed)".to_string(), |a| a.to_string())
+        ));
     }
 }
 
@@ -438,9 +468,9 @@ fn host_state() -> String {
 fn summary(t: &Tally, started: Instant) {
     let decided = t.checked - t.undecided.len() - t.missing.len();
     println!(
-        "\nfirewall matrix: {} rule sets x {} openings x {} sources x {} addresses (where a socket takes them): {} claims checked, {decided} decided, {} wrong, {} missing, {} undecided ({:.0}%), {} lab errors, {:.1} s",
+        "\nfirewall matrix: {} rule sets x {} listeners (and one on loopback; the Docker shape's forward) x {} sources x {} addresses (where the socket takes them): {} claims checked, {decided} decided, {} wrong, {} missing, {} undecided ({:.0}%), {} lab errors, {:.1} s",
         t.rule_sets,
-        LISTENERS.len() + 1,
+        LISTENERS.len(),
         SOURCES.len(),
         DESTINATIONS.len(),
         t.checked,
@@ -457,4 +487,64 @@ fn summary(t: &Tally, started: Instant) {
     println!(
         "matrix marks: o connected/answered, . refused/silent; claims O/B right, ! wrong, U undecided, ? missing"
     );
+}
+
+/// claim() reads the contract as documented: a partition per (interface,
+/// address), CIDR sources, the outcome of the one part that holds the
+/// source; anything else is a missing claim, never a guess.
+#[test]
+fn claim_reads_the_contract() {
+    let listener = serde_json::json!({
+        "protocol": "tcp", "port": 22,
+        "firewall": {
+            "answer": "open-from",
+            "summary": "open from 10.1.0.0/24 on v1",
+            "paths": [
+                { "interface": "v1", "address": "10.1.0.1", "parts": [
+                    { "sources": ["10.1.0.0/25"], "outcome": "open",
+                      "by": { "chain": "inet filter input", "rule": 12, "text": "ip saddr 10.1.0.0/25 accept", "policy": false } },
+                    { "sources": ["10.1.0.128/25"], "outcome": "undecided",
+                      "by": { "chain": "inet filter input", "rule": 13, "text": "meta mark 0x1 accept", "policy": false } },
+                    { "sources": ["0.0.0.0/5", "8.0.0.0/7", "10.0.0.0/16", "10.1.1.0/24", "11.0.0.0/8", "12.0.0.0/6", "16.0.0.0/4", "32.0.0.0/3", "64.0.0.0/2", "128.0.0.0/1"],
+                      "outcome": "blocked",
+                      "by": { "chain": "inet filter input", "rule": null, "text": "policy drop", "policy": true } }
+                ] },
+                { "interface": "v2", "address": "10.1.0.1", "parts": [
+                    { "sources": ["0.0.0.0/0"], "outcome": "blocked", "by": null },
+                    { "sources": ["10.2.0.2"], "outcome": "open", "by": null }
+                ] }
+            ]
+        }
+    });
+    let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+    let local = a("10.1.0.1");
+    assert_eq!(claim(&listener, "v1", local, a("10.1.0.2")), Claim::Open);
+    assert_eq!(
+        claim(&listener, "v1", local, a("192.0.2.7")),
+        Claim::Blocked
+    );
+    assert_eq!(
+        claim(&listener, "v1", local, a("10.0.255.1")),
+        Claim::Blocked
+    );
+    assert_eq!(
+        claim(&listener, "v1", local, a("10.1.0.200")),
+        Claim::Undecided("inet filter input rule 13: meta mark 0x1 accept".into())
+    );
+    // Not a partition: two parts hold 10.2.0.2.
+    assert!(matches!(
+        claim(&listener, "v2", local, a("10.2.0.2")),
+        Claim::Missing(m) if m.contains("2 parts")
+    ));
+    assert!(matches!(
+        claim(&listener, "v1", a("10.2.0.1"), a("10.1.0.2")),
+        Claim::Missing(m) if m.contains("no path")
+    ));
+    assert_eq!(
+        claim(&serde_json::json!({"port": 22}), "v1", local, a("10.1.0.2")),
+        Claim::Missing("no firewall claim".into())
+    );
+    assert!(covers("0.0.0.0/0", a("203.0.113.9")));
+    assert!(!covers("10.1.0.0/25", a("10.1.0.128")));
+    assert!(!covers("not a prefix", a("10.1.0.1")));
 }
