@@ -11,6 +11,7 @@ mod docker;
 mod exit_codes;
 mod explain;
 mod files;
+mod firewall;
 mod fixtures;
 mod fleet;
 mod interfaces;
