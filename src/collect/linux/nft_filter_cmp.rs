@@ -59,6 +59,20 @@ impl State<'_> {
             Val::Addr { .. } | Val::Port { .. } => {
                 fields::ordered_cmp(&val, op, data).unwrap_or_else(unknown)
             }
+            // Both ports equal: two conditions. (Not equal would be an
+            // "or" of the two, which a rule's list of conditions cannot say.)
+            Val::Ports if eq && data.len() == 4 => {
+                let sport = u16::from_be_bytes([data[0], data[1]]);
+                let dport = u16::from_be_bytes([data[2], data[3]]);
+                self.push(Cond::Sport {
+                    negated: false,
+                    ranges: vec![(sport, sport)],
+                });
+                Cond::Dport {
+                    negated: false,
+                    ranges: vec![(dport, dport)],
+                }
+            }
             Val::IfName { out } if eq || neq => {
                 // Shorter than IFNAMSIZ and without its NUL: a prefix (eth*).
                 let names = vec![IfName {

@@ -354,6 +354,7 @@ impl State<'_> {
             },
             (1, ..) => raw("nh"),
             (2, _, 0 | 2) if l == 2 => Val::Port { src: off == 0 },
+            (2, _, 0) if l == 4 => Val::Ports,
             (2, _, 13) if l == 1 && self.l4 == Some(6) => Val::TcpFlags { mask: 0xff },
             (2, ..) => raw("th"),
             (0, ..) => raw("ll"),

@@ -27,6 +27,9 @@ pub(super) enum Val {
     },
     /// `th sport` / `th dport` (2 bytes, network order).
     Port { src: bool },
+    /// Both ports in one 4-byte load (`@th,0,32`): what iptables-nft
+    /// writes for `--sport A --dport B` (ufw's DHCP client rule).
+    Ports,
     /// `iifname` / `oifname` (16 bytes).
     IfName { out: bool },
     /// `iif` / `oif`: an interface index (4 bytes, host order).
@@ -72,6 +75,7 @@ impl Val {
                 format!("{ip} {}{masked}", s(src, "saddr", "daddr"))
             }
             Val::Port { src } => format!("th {}", s(src, "sport", "dport")),
+            Val::Ports => "th sport . th dport".into(),
             Val::IfName { out } => s(out, "oifname", "iifname"),
             Val::IfIndex { out } => s(out, "oif", "iif"),
             Val::CtState { .. } => "ct state".into(),

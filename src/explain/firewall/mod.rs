@@ -49,16 +49,59 @@ fn usable(iface: &str, a: IpAddr) -> bool {
     iface != "lo" && !crate::explain::exposure::is_loopback(a)
 }
 
+/// Beyond this many (interface, address) pairs, a packet is evaluated
+/// only on the interface that holds the address it is sent to.
+const MAX_PATHS: usize = 16;
+
+/// Every (interface, address) pair by which a packet from beyond can
+/// reach `covered` addresses: Linux takes a packet for any of its
+/// addresses on any interface (the weak host model), so a packet arriving
+/// on eth1 for eth0's address is a path of its own, and rules on `iifname`
+/// treat it apart. Link-local addresses only on their own link. The
+/// second value says whether the cross-interface pairs were left out.
+fn pairs(
+    covered: &[(String, IpAddr)],
+    addresses: &[(String, IpAddr)],
+) -> (Vec<(String, IpAddr)>, bool) {
+    let mut ifaces: Vec<&str> = addresses
+        .iter()
+        .filter(|(i, a)| usable(i, *a))
+        .map(|(i, _)| i.as_str())
+        .collect();
+    ifaces.sort_unstable();
+    ifaces.dedup();
+    let link_local =
+        |a: &IpAddr| matches!(a, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+    let mut out: Vec<(String, IpAddr)> = Vec::new();
+    for (holder, a) in covered {
+        if link_local(a) {
+            out.push((holder.clone(), *a));
+            continue;
+        }
+        out.extend(ifaces.iter().map(|i| (i.to_string(), *a)));
+    }
+    out.sort();
+    out.dedup();
+    if out.len() > MAX_PATHS {
+        let mut own = covered.to_vec();
+        own.sort();
+        own.dedup();
+        return (own, true);
+    }
+    (out, false)
+}
+
+const CROSS_LEFT_OUT: &str = "packets arriving on one interface for another interface's address were not evaluated (too many interfaces)";
+
 /// The (interface, address) pairs a packet from beyond can reach `l` by.
-fn socket_paths(l: &Listener, addresses: &[(String, IpAddr)]) -> Vec<(String, IpAddr)> {
+fn socket_paths(l: &Listener, addresses: &[(String, IpAddr)]) -> (Vec<(String, IpAddr)>, bool) {
     let bound = match l.address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(l.address, IpAddr::V4),
         a => a,
     };
-    let mut out: Vec<(String, IpAddr)> = addresses
+    let covered: Vec<(String, IpAddr)> = addresses
         .iter()
         .filter(|(i, a)| usable(i, *a))
-        .filter(|(i, _)| l.interface.as_ref().is_none_or(|d| d == i))
         .filter(|(_, a)| {
             if l.address.is_unspecified() {
                 (a.is_ipv4() && (l.address.is_ipv4() || l.dual_stack))
@@ -69,9 +112,12 @@ fn socket_paths(l: &Listener, addresses: &[(String, IpAddr)]) -> Vec<(String, Ip
         })
         .cloned()
         .collect();
-    out.sort();
-    out.dedup();
-    out
+    let (mut out, cut) = pairs(&covered, addresses);
+    // A device bind takes packets from that device only.
+    if let Some(d) = &l.interface {
+        out.retain(|(i, _)| i == d);
+    }
+    (out, cut)
 }
 
 /// The firewall's answer for a socket in a namespace with these addresses
@@ -87,7 +133,7 @@ pub fn of_socket(
     let Some(addresses) = addresses else {
         return not_evaluated("the addresses of its network namespace were not read");
     };
-    let paths = socket_paths(l, addresses);
+    let (paths, cut) = socket_paths(l, addresses);
     if paths.is_empty() {
         return local_only();
     }
@@ -111,7 +157,12 @@ pub fn of_socket(
             parts,
         });
     }
-    assemble(out, Vec::new())
+    let notes = if cut {
+        vec![CROSS_LEFT_OUT.to_string()]
+    } else {
+        Vec::new()
+    };
+    assemble(out, notes)
 }
 
 /// The firewall's answer for a forward of the host's namespace (its
@@ -147,18 +198,23 @@ pub fn of_forward(
     };
     let family_v4 = f.rule.family != "ip6";
     let family_v6 = f.rule.family == "ip6" || f.rule.family == "inet";
-    let entries: Vec<&(String, IpAddr)> = addresses
+    let covered: Vec<(String, IpAddr)> = addresses
         .iter()
         .filter(|(i, a)| usable(i, *a))
         .filter(|(_, a)| (a.is_ipv4() && family_v4) || (a.is_ipv6() && family_v6))
         .filter(|(_, a)| f.rule.daddr.is_none_or(|d| d == *a))
-        .filter(|(i, _)| {
-            f.rule
-                .iif
-                .as_ref()
-                .is_none_or(|(negated, name)| (name == i) != *negated)
-        })
+        .cloned()
         .collect();
+    let (mut entries, cut) = pairs(&covered, addresses);
+    entries.retain(|(i, _)| {
+        f.rule.iif.as_ref().is_none_or(|(negated, name)| {
+            let hit = match name.strip_suffix('*') {
+                Some(prefix) => i.starts_with(prefix),
+                None => name == i,
+            };
+            hit != *negated
+        })
+    });
     if entries.is_empty() {
         return local_only();
     }
@@ -167,7 +223,7 @@ pub fn of_forward(
         return not_evaluated("where it translates to was not decoded");
     }
     let mut out = Vec::new();
-    for (iface, address) in entries {
+    for (iface, address) in &entries {
         let mut seen: Option<Vec<Part>> = None;
         for &protocol in &protocols {
             for &(lo, hi) in &ports {
@@ -210,7 +266,10 @@ pub fn of_forward(
             parts: seen.unwrap_or_default(),
         });
     }
-    let notes = docker_notes(ruleset, &out);
+    let mut notes = docker_notes(ruleset, &out);
+    if cut {
+        notes.push(CROSS_LEFT_OUT.to_string());
+    }
     assemble(out, notes)
 }
 
