@@ -132,18 +132,8 @@ pub fn decode(table: &Table, v6: bool, name: &str, rs: &mut Ruleset) {
     let hooks: Vec<usize> = (0..5)
         .filter(|h| table.valid_hooks & (1 << h) != 0)
         .collect();
-    // Whole, as the kernel hands a table over: it ends in the entry named
-    // ERROR that iptables and the kernel put last, and every built-in chain's start
-    // and policy are entries.
-    let whole = |list: &Vec<Entry>| {
-        let at = |offset: u32| list.iter().any(|e| e.at == offset as usize);
-        list.last().is_some_and(|e| {
-            e.target == "ERROR" && text(&e.bytes[e.target_offset + XT_HEADER..]) == "ERROR"
-        }) && hooks
-            .iter()
-            .all(|&h| at(table.hook_entry[h]) && at(table.underflow[h]))
-    };
-    let Some(list) = entries(&table.entries, layout).filter(whole) else {
+    let Some(list) = entries(&table.entries, layout).filter(|list| whole(list, table, &hooks))
+    else {
         let tool = if v6 {
             "ip6tables-legacy"
         } else {
@@ -154,17 +144,7 @@ pub fn decode(table: &Table, v6: bool, name: &str, rs: &mut Ruleset) {
         ));
         return;
     };
-    // Where each chain starts: a built-in chain at its hook entry, a user
-    // chain after the ERROR entry naming it (jumps point there).
-    let mut starts: HashMap<usize, String> = HashMap::new();
-    for &h in &hooks {
-        starts.insert(table.hook_entry[h] as usize, HOOKS[h].to_string());
-    }
-    for (i, e) in list.iter().enumerate() {
-        if let (true, Some(next)) = (e.target == "ERROR", list.get(i + 1)) {
-            starts.insert(next.at, text(&e.bytes[e.target_offset + XT_HEADER..]));
-        }
-    }
+    let starts = starts(&list, table, &hooks);
     let mut chain: Option<(String, bool)> = None;
     let mut number = 0;
     for (i, e) in list.iter().enumerate() {
@@ -188,6 +168,7 @@ pub fn decode(table: &Table, v6: bool, name: &str, rs: &mut Ruleset) {
             continue;
         };
         if let Some(&h) = hooks.iter().find(|&&h| table.underflow[h] as usize == e.at) {
+            // A policy is ACCEPT or DROP; anything else is said unread.
             let policy = match standard(e) {
                 Some(-1) => Policy::Drop,
                 Some(-2) => Policy::Accept,
@@ -197,11 +178,12 @@ pub fn decode(table: &Table, v6: bool, name: &str, rs: &mut Ruleset) {
                     Policy::Accept
                 }
             };
+            let (hook, priority) = (hook(h), priority(name, h));
             rs.base_chains.push(BaseChain {
                 chain: chain_ref(HOOKS[h]),
-                hook: hook(h),
+                hook,
                 kind: name.to_string(),
-                priority: priority(name, h),
+                priority,
                 policy,
             });
             rs.chains.entry(chain_ref(HOOKS[h])).or_default();
@@ -223,6 +205,33 @@ pub fn decode(table: &Table, v6: bool, name: &str, rs: &mut Ruleset) {
             .or_default()
             .extend(rules);
     }
+}
+
+/// Whether the table is whole, as the kernel hands one over: it ends in
+/// the entry named ERROR that iptables and the kernel put last, and every
+/// built-in chain's start and policy are entries.
+fn whole(list: &[Entry], table: &Table, hooks: &[usize]) -> bool {
+    let at = |offset: u32| list.iter().any(|e| e.at == offset as usize);
+    list.last().is_some_and(|e| {
+        e.target == "ERROR" && text(&e.bytes[e.target_offset + XT_HEADER..]) == "ERROR"
+    }) && hooks
+        .iter()
+        .all(|&h| at(table.hook_entry[h]) && at(table.underflow[h]))
+}
+
+/// Where each chain starts: a built-in chain at its hook entry, a user
+/// chain after the ERROR entry naming it (jumps point there).
+fn starts(list: &[Entry], table: &Table, hooks: &[usize]) -> HashMap<usize, String> {
+    let mut starts: HashMap<usize, String> = HashMap::new();
+    for &h in hooks {
+        starts.insert(table.hook_entry[h] as usize, HOOKS[h].to_string());
+    }
+    for (e, next) in list.iter().zip(list.iter().skip(1)) {
+        if e.target == "ERROR" {
+            starts.insert(next.at, text(&e.bytes[e.target_offset + XT_HEADER..]));
+        }
+    }
+    starts
 }
 
 /// The verdict of a standard target (empty name): negative, a kernel

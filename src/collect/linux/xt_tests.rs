@@ -2,7 +2,7 @@
 //! the kernel's uapi headers.
 
 use super::*;
-use crate::model::firewall::rtn;
+use crate::model::firewall::{ct, rtn};
 
 fn h16(v: u16) -> [u8; 2] {
     v.to_ne_bytes()
