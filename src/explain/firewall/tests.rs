@@ -558,3 +558,104 @@ fn exposure_warnings_say_what_the_firewall_lets_in() {
     let none = of_socket(&l, Some(&addresses), Some(&Ruleset::default()));
     assert!(text(&l, &none).contains("(this host's firewall lets every source in)"));
 }
+
+#[test]
+fn a_docker_port_says_whether_docker_user_restricts_it_and_that_ufw_does_not_apply() {
+    use crate::model::{NatAction, NatHook, NatRule, PortSet};
+    let forward = Forward {
+        rule: NatRule {
+            family: "ip".into(),
+            table: "nat".into(),
+            chain: "DOCKER".into(),
+            protocol: Some(Protocol::Tcp),
+            ports: PortSet::only([(8080, 8080)]),
+            iif: Some((true, "docker0".into())),
+            action: NatAction::Dnat {
+                address: Some("172.17.0.2".parse().unwrap()),
+                ports: Some((80, 80)),
+            },
+            hook: NatHook::Prerouting,
+            local_only: true,
+            ..NatRule::default()
+        },
+        destination: crate::report::Destination::Namespace(7),
+        to_address: Some("172.17.0.2".parse().unwrap()),
+        to_ports: Some((80, 80)),
+        receivers: vec![],
+        firewall: None,
+    };
+    let p = |s: &str| {
+        let (a, l) = s.split_once('/').unwrap();
+        Prefix {
+            address: a.parse().unwrap(),
+            len: l.parse().unwrap(),
+        }
+    };
+    let addresses = vec![
+        ("eth0".to_string(), "192.0.2.2".parse().unwrap()),
+        ("docker0".to_string(), "172.17.0.1".parse().unwrap()),
+        ("lo".to_string(), "127.0.0.1".parse().unwrap()),
+    ];
+    let docker_user = |rules: Vec<Rule>| {
+        let mut rs = ruleset(
+            vec![
+                base("filter", "FORWARD", Hook::Forward, 0, Policy::Drop),
+                base("filter", "INPUT", Hook::Input, 0, Policy::Drop),
+            ],
+            vec![
+                (
+                    "filter",
+                    "FORWARD",
+                    vec![
+                        rule(1, vec![], Verdict::Jump("DOCKER-USER".into())),
+                        rule(
+                            2,
+                            vec![Cond::Oif {
+                                negated: false,
+                                names: vec![IfName {
+                                    name: "docker0".into(),
+                                    prefix: false,
+                                }],
+                            }],
+                            Verdict::Accept,
+                        ),
+                    ],
+                ),
+                ("filter", "DOCKER-USER", rules),
+                ("filter", "INPUT", vec![]),
+                ("filter", "ufw-user-input", vec![]),
+            ],
+        );
+        rs.routes_v4.main = vec![
+            (p("0.0.0.0/0"), "eth0".into()),
+            (p("172.17.0.0/16"), "docker0".into()),
+        ];
+        rs
+    };
+    let open = docker_user(vec![rule(1, vec![], Verdict::Return)]);
+    let fw = of_forward(&forward, Some(&addresses), Some(&open));
+    assert_eq!(fw.answer, Answer::Open, "{}", fw.summary);
+    // eth0 only: docker0 is excluded by the rule's `! -i docker0`.
+    assert_eq!(fw.paths.len(), 2, "{:?}", fw.paths);
+    assert!(fw.paths.iter().all(|p| p.interface == "eth0"));
+    assert_eq!(
+        fw.notes,
+        [
+            "DOCKER-USER does not restrict it",
+            "ufw's rules (its input chains) do not apply to it: forwarded traffic takes the FORWARD path"
+        ]
+    );
+    let restricted = docker_user(vec![
+        rule(1, vec![saddr("10.0.0.0/8")], Verdict::Return),
+        rule(2, vec![], Verdict::Drop),
+    ]);
+    let fw = of_forward(&forward, Some(&addresses), Some(&restricted));
+    assert_eq!(fw.answer, Answer::OpenFrom, "{}", fw.summary);
+    assert_eq!(fw.notes[0], "DOCKER-USER restricts who reaches it");
+    assert!(
+        fw.summary
+            .starts_with("open from 10.0.0.0/8 on eth0 to 172.17.0.1"),
+        "{}",
+        fw.summary
+    );
+}
