@@ -12,6 +12,7 @@ mod exit_codes;
 mod explain;
 mod files;
 mod firewall;
+mod firewall_views;
 mod fixtures;
 mod fleet;
 mod interfaces;
