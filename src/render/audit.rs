@@ -364,7 +364,12 @@ fn json(audit: &Audit<'_>, report: &Report, cx: &Context, out: &mut dyn Write) -
             });
         }
         let (listener, forward) = match j.opening {
-            Opening::Socket(e) => (Some(listener_json(e.listener, &texts)), None),
+            Opening::Socket(e) => {
+                let mut l = listener_json(e.listener, &texts);
+                // What the firewall lets in is part of what was judged.
+                l.firewall = e.firewall.map(super::json_firewall::firewall);
+                (Some(l), None)
+            }
             Opening::Forward { forward, .. } => (None, Some(forward_json(report, forward, &texts))),
         };
         listeners.push(JudgedJson {
