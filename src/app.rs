@@ -601,7 +601,8 @@ fn watch_loop(
                 services: !config.numeric,
                 all_namespaces: false,
                 compact: true,
-                firewall: true,
+                // Not read each interval (the cost of a watch is its loop).
+                firewall: false,
             };
             let collected: HashSet<u64> = snapshot.sockets.iter().map(|s| s.inode).collect();
             let report = explain::explain(snapshot, &query, options);
