@@ -295,6 +295,17 @@ fn decode_entry(
     } else if mask != [0; 4] {
         rule.undecoded.push("a destination network".into());
     }
+    // A source condition (src at 0, smsk at 8): the rule forwards only some
+    // sources' traffic, which the forward's fields cannot say.
+    let smsk = [e[8], e[9], e[10], e[11]];
+    if smsk != [0; 4] {
+        let src = Ipv4Addr::new(e[0], e[1], e[2], e[3]);
+        let not = if inv & 0x08 != 0 { "not " } else { "" };
+        rule.undecoded.push(format!(
+            "only sources {not}{src}/{}",
+            u32::from_be_bytes(smsk).count_ones()
+        ));
+    }
     let iif = text(&e[16..32]);
     if !iif.is_empty() {
         let wildcard = e[48..64].iter().take_while(|b| **b == 0xff).count() < iif.len() + 1;
@@ -473,5 +484,22 @@ mod tests {
             rules[0].daddr,
             Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
         );
+    }
+
+    #[test]
+    fn a_source_condition_is_not_dropped() {
+        let mut dnat = vec![0u8; 20];
+        dnat[..4].copy_from_slice(&1u32.to_ne_bytes());
+        dnat[4..8].copy_from_slice(&1u32.to_ne_bytes());
+        dnat[8..12].copy_from_slice(&[10, 0, 0, 1]);
+        let mut e = entry(6, &[], "DNAT", 0, &dnat);
+        // `-s 10.0.0.0/8`: only those sources are forwarded.
+        e[0..4].copy_from_slice(&[10, 0, 0, 0]);
+        e[8..12].copy_from_slice(&[255, 0, 0, 0]);
+        let rules = decode_entries(&e, &[(0, "PREROUTING")]);
+        assert_eq!(rules[0].undecoded, ["only sources 10.0.0.0/8"]);
+        e[83] = 0x08;
+        let rules = decode_entries(&e, &[(0, "PREROUTING")]);
+        assert_eq!(rules[0].undecoded, ["only sources not 10.0.0.0/8"]);
     }
 }

@@ -181,6 +181,15 @@ pub fn of_forward(
     let Some(ruleset) = ruleset else {
         return not_evaluated(NOT_READ);
     };
+    // A condition of the NAT rule itself that was not decoded (a source
+    // prefix, a mark) may leave some sources untranslated: who is
+    // forwarded is then not known.
+    if !f.rule.undecoded.is_empty() {
+        return not_evaluated(&format!(
+            "the NAT rule has conditions that were not decoded ({})",
+            sanitize::escape_str(&f.rule.undecoded.join("; "))
+        ));
+    }
     let ports: Vec<(u16, u16)> = match &f.rule.ports {
         PortSet::Only(r)
             if r.iter().map(|(a, b)| u32::from(b - a) + 1).sum::<u32>() <= MAX_PORTS =>
