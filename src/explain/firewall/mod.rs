@@ -49,9 +49,31 @@ fn usable(iface: &str, a: IpAddr) -> bool {
     iface != "lo" && !crate::explain::exposure::is_loopback(a)
 }
 
-/// Beyond this many (interface, address) pairs, a packet is evaluated
-/// only on the interface that holds the address it is sent to.
+/// Beyond this many (interface, address) pairs of one family, a packet
+/// is evaluated only on the interface that holds the address it is sent
+/// to. Per family: a dual-stack socket is an IPv4 and an IPv6 socket in
+/// one, and is cut no sooner than they would be.
 const MAX_PATHS: usize = 16;
+
+/// `pairs` for each family of `covered` apart.
+fn pairs_by_family(
+    covered: &[(String, IpAddr)],
+    addresses: &[(String, IpAddr)],
+) -> (Vec<(String, IpAddr)>, bool) {
+    let mut out = Vec::new();
+    let mut cut = false;
+    for v6 in [false, true] {
+        let family: Vec<(String, IpAddr)> = covered
+            .iter()
+            .filter(|(_, a)| a.is_ipv6() == v6)
+            .cloned()
+            .collect();
+        let (found, left_out) = pairs(&family, addresses);
+        out.extend(found);
+        cut |= left_out;
+    }
+    (out, cut)
+}
 
 /// Every (interface, address) pair by which a packet from beyond can
 /// reach `covered` addresses: Linux takes a packet for any of its
@@ -112,7 +134,7 @@ fn socket_paths(l: &Listener, addresses: &[(String, IpAddr)]) -> (Vec<(String, I
         })
         .cloned()
         .collect();
-    let (mut out, cut) = pairs(&covered, addresses);
+    let (mut out, cut) = pairs_by_family(&covered, addresses);
     // A device bind takes packets from that device only.
     if let Some(d) = &l.interface {
         out.retain(|(i, _)| i == d);
@@ -214,7 +236,7 @@ pub fn of_forward(
         .filter(|(_, a)| f.rule.daddr.is_none_or(|d| d == *a))
         .cloned()
         .collect();
-    let (mut entries, cut) = pairs(&covered, addresses);
+    let (mut entries, cut) = pairs_by_family(&covered, addresses);
     entries.retain(|(i, _)| {
         f.rule.iif.as_ref().is_none_or(|(negated, name)| {
             let hit = match name.strip_suffix('*') {

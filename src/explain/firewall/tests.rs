@@ -659,3 +659,49 @@ fn a_docker_port_says_whether_docker_user_restricts_it_and_that_ufw_does_not_app
         fw.summary
     );
 }
+
+/// A dual-stack socket on a host with two links and a bridge (the
+/// firewall matrix's lab): its IPv4 and IPv6 paths are counted apart, so
+/// a packet on v1 for v2's address has a path in both families, as the
+/// two single-family sockets' packets do.
+#[test]
+fn a_dual_stack_socket_keeps_every_path_of_each_family() {
+    let mut addresses: Vec<(String, IpAddr)> = vec![("lo".into(), "127.0.0.1".parse().unwrap())];
+    for (iface, v4, v6, ll) in [
+        ("v1", "10.1.0.1", "fd00:1::1", "fe80::1"),
+        ("v2", "10.2.0.1", "fd00:2::1", "fe80::2"),
+        ("docker0", "172.17.0.1", "", "fe80::3"),
+        ("vc0", "", "", "fe80::4"),
+    ] {
+        for a in [v4, v6, ll].into_iter().filter(|a| !a.is_empty()) {
+            addresses.push((iface.into(), a.parse().unwrap()));
+        }
+    }
+    let l = |address: &str, dual_stack: bool| Listener {
+        protocol: Protocol::Tcp,
+        address: address.parse().unwrap(),
+        port: 80,
+        interface: None,
+        dual_stack,
+        inode: 1,
+        socket_uid: 0,
+        netns: 0,
+        service: None,
+        owners: vec![],
+        owner_status: crate::report::OwnerStatus::Kernel,
+    };
+    let rs = Ruleset::default();
+    let has = |r: &Reachability, iface: &str, a: &str| {
+        r.paths
+            .iter()
+            .any(|p| p.interface == iface && p.address == a.parse::<IpAddr>().unwrap())
+    };
+    let dual = of_socket(&l("::", true), Some(&addresses), Some(&rs));
+    assert!(dual.notes.is_empty(), "{:?}", dual.notes);
+    assert!(has(&dual, "v1", "10.2.0.1") && has(&dual, "v2", "fd00:1::1"));
+    assert!(has(&dual, "v1", "fe80::1") && !has(&dual, "v2", "fe80::1"));
+    assert_eq!(dual.paths.len(), 12 + 8 + 4);
+    let v4 = of_socket(&l("0.0.0.0", false), Some(&addresses), Some(&rs));
+    let v6 = of_socket(&l("::", false), Some(&addresses), Some(&rs));
+    assert_eq!(v4.paths.len() + v6.paths.len(), dual.paths.len());
+}

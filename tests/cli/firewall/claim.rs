@@ -2,7 +2,7 @@
 //! ("firewall" on listeners and forwards, docs/json.md): what whyport says
 //! of one packet. Adapt `claim` here if the contract shifts.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::Value;
 
@@ -21,18 +21,15 @@ pub enum Claim {
 /// The one place that reads the contract: `opening` is a listener or a
 /// forward object of `whyport --json`; its "firewall" has per (interface,
 /// address) a partition of the source space into parts with an outcome.
-pub fn claim(opening: &Value, iface: &str, local: Ipv4Addr, source: Ipv4Addr) -> Claim {
+pub fn claim(opening: &Value, iface: &str, local: IpAddr, source: IpAddr) -> Claim {
     let fw = &opening["firewall"];
     if fw.is_null() {
         return Claim::Missing("no firewall claim".into());
     }
-    let local = local.to_string();
-    let Some(path) = fw["paths"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["interface"] == iface && p["address"] == local.as_str())
-    else {
+    let Some(path) = fw["paths"].as_array().into_iter().flatten().find(|p| {
+        p["interface"] == iface
+            && p["address"].as_str().and_then(|a| a.parse::<IpAddr>().ok()) == Some(local)
+    }) else {
         return Claim::Missing(format!("no path for {iface} {local}"));
     };
     let parts: Vec<&Value> = path["parts"]
@@ -69,14 +66,27 @@ pub fn claim(opening: &Value, iface: &str, local: Ipv4Addr, source: Ipv4Addr) ->
     }
 }
 
-/// Whether the IPv4 prefix `cidr` ("10.0.0.0/8", or an address) holds `a`.
-fn covers(cidr: &str, a: Ipv4Addr) -> bool {
-    let (net, len) = cidr.split_once('/').unwrap_or((cidr, "32"));
-    let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else {
+/// Whether the prefix `cidr` ("10.0.0.0/8", "fd00::/8", or an address)
+/// holds `a` (a prefix of the other family holds nothing).
+fn covers(cidr: &str, a: IpAddr) -> bool {
+    let number = |a: IpAddr| match a {
+        IpAddr::V4(v4) => (false, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => (true, u128::from(v6)),
+    };
+    let (net, len) = cidr
+        .split_once('/')
+        .map_or((cidr, None), |(n, l)| (n, Some(l)));
+    let Ok(net) = net.parse::<IpAddr>() else {
         return false;
     };
-    let mask = u32::MAX.checked_shl(32 - len.min(32)).unwrap_or(0);
-    u32::from(net) & mask == u32::from(a) & mask
+    let ((v6, net), (a_v6, a)) = (number(net), number(a));
+    let bits = if v6 { 128 } else { 32 };
+    let Ok(len) = len.map_or(Ok(bits), str::parse::<u32>) else {
+        return false;
+    };
+    let host = bits - len.min(bits);
+    let mask = u128::MAX.checked_shl(host).unwrap_or(0);
+    v6 == a_v6 && net & mask == a & mask
 }
 
 /// claim() reads the contract as documented: a partition per (interface,
@@ -106,7 +116,7 @@ fn claim_reads_the_contract() {
             ]
         }
     });
-    let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+    let a = |s: &str| IpAddr::V4(s.parse::<Ipv4Addr>().unwrap());
     let local = a("10.1.0.1");
     assert_eq!(claim(&listener, "v1", local, a("10.1.0.2")), Claim::Open);
     assert_eq!(
@@ -137,4 +147,10 @@ fn claim_reads_the_contract() {
     assert!(covers("0.0.0.0/0", a("203.0.113.9")));
     assert!(!covers("10.1.0.0/25", a("10.1.0.128")));
     assert!(!covers("not a prefix", a("10.1.0.1")));
+    let b = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert!(covers("fd00::/120", b("fd00::ff")));
+    assert!(!covers("fd00::/120", b("fd00::100")));
+    assert!(covers("::/0", b("fd00::100")));
+    assert!(!covers("::/0", a("10.1.0.1")));
+    assert!(!covers("0.0.0.0/0", b("::ffff:10.1.0.1")));
 }

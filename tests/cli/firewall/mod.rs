@@ -6,11 +6,12 @@
 //! were answered (UDP), blocked ones were refused or timed out. Undecided
 //! claims are counted and listed; a missing claim is a failure.
 //!
-//! Nothing touches the host's namespace or its rulesets: the test asserts
-//! that the host's `nft list ruleset`, `iptables-legacy-save` and /etc/ufw
-//! are the same afterwards. Run it with `--nocapture` to see the matrix.
+//! Every probe is made in IPv4 and in IPv6. Nothing touches the host's
+//! namespace or its rulesets: the test asserts that the host's `nft list
+//! ruleset`, `iptables-legacy-save`, `ip6tables-legacy-save`, its
+//! `net.ipv4.conf.*.rp_filter` and /etc/ufw are the same afterwards. Run it with `--nocapture` to see the matrix.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -22,6 +23,7 @@ use crate::support::*;
 mod claim;
 mod lab;
 mod rules;
+mod rules_more;
 use claim::*;
 use lab::*;
 use rules::*;
@@ -82,7 +84,11 @@ fn firewall_claims_match_packets() {
             continue;
         }
         reset(&lab, legacy);
-        legacy |= matches!(set.load, Load::Restore("iptables-legacy-restore", _));
+        legacy |= set.load.legacy();
+        if set.kernel != Kernel::Plain {
+            lab.set_kernel(set.kernel)
+                .unwrap_or_else(|e| panic!("routes and rp_filter of rule set {}: {e}", set.name));
+        }
         if let Err(e) = load(&lab, &set.load) {
             panic!("loading rule set {}: {e}", set.name);
         }
@@ -106,13 +112,17 @@ fn firewall_claims_match_packets() {
         );
         check(&lab, set, &probes, &seen, &doc, &mut tally);
         check_loopback(set, &doc, &mut tally);
+        if set.kernel != Kernel::Plain {
+            lab.set_kernel(Kernel::Plain)
+                .unwrap_or_else(|e| panic!("undoing the routes of {}: {e}", set.name));
+        }
     }
     drop(lab);
     let host_after = host_state();
     summary(&tally, started);
     assert_eq!(
         host_after, host_before,
-        "the host's rulesets or /etc/ufw changed while the lab ran"
+        "the host's rulesets, rp_filter or /etc/ufw changed while the lab ran"
     );
     assert!(
         tally.lab.is_empty(),
@@ -149,30 +159,32 @@ fn head<'a>(lines: impl Iterator<Item = &'a String>, n: usize) -> String {
 /// claims; print its matrix.
 fn check(lab: &Lab, set: &RuleSet, probes: &[Probe], seen: &[String], doc: &Value, t: &mut Tally) {
     let nets = &lab.nets;
-    let cols: Vec<(Src, Dst)> = SOURCES
+    let cols = 2 * SOURCES.len() * DESTINATIONS.len();
+    let header: Vec<String> = probes[..cols]
         .iter()
-        .flat_map(|&s| DESTINATIONS.iter().map(move |&d| (s, d)))
+        .map(|p| format!("{:>6}", format!("{}>{:?}", p.src.short(), p.dst)))
         .collect();
-    let header: Vec<String> = cols
-        .iter()
-        .map(|(s, d)| format!("{:>6}", format!("{}>{d:?}", s.short())))
-        .collect();
-    println!("{:<22}{}", "", header.join(""));
+    let half = 6 * cols / 2;
+    println!("{:<24}{:<half$}{:<half$}", "", "  IPv4", "  IPv6");
+    println!("{:<24}{}", "", header.join(""));
     let mut row = String::new();
     for (i, p) in probes.iter().enumerate() {
-        let sock = LISTENERS
-            .iter()
-            .find(|l| l.tcp == p.tcp && l.port == p.port);
-        let forwarded = p.tcp && set.forwards.contains(&p.port);
-        let due = sock.is_some_and(|l| l.takes(p.src, p.dst)) || forwarded;
+        let sock = LISTENERS.iter().find(|l| l.takes(p));
+        let forwarded = p.tcp && !p.v6 && set.forwards.contains(&p.port);
+        let due = sock.is_some() || forwarded;
         let opened = matches!(seen[i].as_str(), "connected" | "replied");
-        let what = opening_name(p, sock, forwarded, nets);
+        let (src, dst) = nets.ends(p);
+        let what = row_name(p, forwarded);
         let case = format!(
-            "[{}] {what} from {} ({}) to {}",
+            "[{}] {} {} from {src} ({}) to {dst}",
             set.name,
-            nets.src(p.src),
+            if p.tcp { "tcp" } else { "udp" },
+            sock.map_or(format!("fwd :{}", p.port), |s| format!(
+                "{}:{}",
+                s.short(),
+                s.port
+            )),
             p.src.iface(),
-            nets.dst(p.dst)
         );
         let meant = due && (set.lets)(p);
         if opened != meant {
@@ -185,8 +197,8 @@ fn check(lab: &Lab, set: &RuleSet, probes: &[Probe], seen: &[String], doc: &Valu
         let said = if !due {
             None
         } else {
-            let source: Ipv4Addr = nets.src(p.src).parse().unwrap();
-            let local: Ipv4Addr = nets.dst(p.dst).parse().unwrap();
+            let source: IpAddr = src.parse().unwrap();
+            let local: IpAddr = dst.parse().unwrap();
             let said = match opening(doc, p, sock, forwarded, nets) {
                 Ok(openings) => openings
                     .iter()
@@ -203,12 +215,12 @@ fn check(lab: &Lab, set: &RuleSet, probes: &[Probe], seen: &[String], doc: &Valu
                 tally_claims(t, said, opened, &case, &seen[i])
             }
         };
-        if i % cols.len() == 0 {
-            row = format!("{what:<22}");
+        if i % cols == 0 {
+            row = format!("{what:<24}");
         }
         let got = if opened { 'o' } else { '.' };
         row.push_str(&format!("{:>6}", format!("{got}{mark}")));
-        if i % cols.len() == cols.len() - 1 {
+        if i % cols == cols - 1 {
             println!("{row}");
         }
     }
@@ -261,16 +273,20 @@ fn tally_claims(t: &mut Tally, said: &[Claim], opened: bool, case: &str, seen: &
     mark
 }
 
-fn opening_name(p: &Probe, sock: Option<&Sock>, forwarded: bool, nets: &Nets) -> String {
+/// The matrix row of `p`'s port: its protocol, port and sockets (`*`
+/// every IPv4 address, `[*]` every IPv6 one, `*46` dual-stack, `A1` one
+/// address, `%v2` a device bind), or that it is forwarded or closed.
+fn row_name(p: &Probe, forwarded: bool) -> String {
     let proto = if p.tcp { "tcp" } else { "udp" };
-    match sock {
-        Some(s) => {
-            let addr = s.addr.map_or("*".to_string(), |a| nets.dst(a));
-            let dev = s.dev.map_or(String::new(), |d| format!("%{d}"));
-            format!("{proto} {addr}{dev}:{}", p.port)
-        }
-        None if forwarded => format!("{proto} fwd :{}", p.port),
-        None => format!("{proto} none :{}", p.port),
+    let socks: Vec<String> = LISTENERS
+        .iter()
+        .filter(|l| l.tcp == p.tcp && l.port == p.port)
+        .map(|l| l.short())
+        .collect();
+    match socks.is_empty() {
+        false => format!("{proto} {} {}", p.port, socks.join(",")),
+        true if forwarded => format!("{proto} {} fwd", p.port),
+        true => format!("{proto} {} none", p.port),
     }
 }
 
@@ -284,11 +300,17 @@ fn opening(
 ) -> Result<Vec<Value>, String> {
     let proto = if p.tcp { "tcp" } else { "udp" };
     if let Some(s) = sock {
-        let addr = s.addr.map_or("0.0.0.0".to_string(), |a| nets.dst(a));
+        let addr: IpAddr = s.address(nets).parse().unwrap();
+        let family = if s.fam == Fam::V4 { "ipv4" } else { "ipv6" };
         let found = doc["listeners"].as_array().into_iter().flatten().find(|l| {
             l["protocol"] == proto
                 && l["port"] == p.port
-                && l["address"].as_str().and_then(|a| a.split('%').next()) == Some(addr.as_str())
+                && l["family"] == family
+                && l["address"]
+                    .as_str()
+                    .and_then(|a| a.split('%').next())
+                    .and_then(|a| a.parse::<IpAddr>().ok())
+                    == Some(addr)
                 && l["interface"].as_str() == s.dev
         });
         return found
@@ -313,15 +335,21 @@ fn opening(
 }
 
 /// Empty T's rulesets: nftables (iptables-nft's tables too) and, once a
-/// rule set used it, iptables-legacy's filter and nat tables.
+/// rule set used them, iptables-legacy's filter and nat tables and
+/// ip6tables-legacy's filter table.
 fn reset(lab: &Lab, legacy: bool) {
     lab.in_t("nft", &["flush", "ruleset"], "")
         .unwrap_or_else(|e| panic!("nft flush ruleset: {e}"));
     if legacy {
-        let empty = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n\
-                     *nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n";
-        lab.in_t("iptables-legacy-restore", &[], empty)
+        let filter =
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+        let nat = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n";
+        lab.in_t("iptables-legacy-restore", &[], &format!("{filter}{nat}"))
             .unwrap_or_else(|e| panic!("emptying iptables-legacy: {e}"));
+        if find_program("ip6tables-legacy-restore").is_some() {
+            lab.in_t("ip6tables-legacy-restore", &[], filter)
+                .unwrap_or_else(|e| panic!("emptying ip6tables-legacy: {e}"));
+        }
     }
 }
 
@@ -350,6 +378,7 @@ mount --bind /tmp/default-ufw /etc/default/ufw
 
 fn load(lab: &Lab, load: &Load) -> Result<(), String> {
     match load {
+        Load::All(loads) => loads.iter().try_for_each(|l| self::load(lab, l)),
         Load::Nft(text) => lab.in_t("nft", &["-f", "-"], text),
         Load::Restore(tool, text) => lab.in_t(tool, &[], text),
         Load::Ufw(commands) => {
@@ -369,6 +398,7 @@ fn host_state() -> String {
     for (program, args) in [
         ("nft", &["list", "ruleset"][..]),
         ("iptables-legacy-save", &[]),
+        ("ip6tables-legacy-save", &[]),
     ] {
         if let Some(path) = find_program(program) {
             let out = run(std::process::Command::new(path).args(args));
@@ -379,6 +409,18 @@ fn host_state() -> String {
                 state.push('\n');
             }
         }
+    }
+    // The host's reverse-path filter: the lab sets T's own.
+    let mut confs: Vec<_> = std::fs::read_dir("/proc/sys/net/ipv4/conf")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("rp_filter"))
+        .collect();
+    confs.sort();
+    for c in confs {
+        let value = std::fs::read_to_string(&c).unwrap_or_default();
+        state.push_str(&format!("{}: {}\n", c.display(), value.trim()));
     }
     let mut files: Vec<_> = std::fs::read_dir("/etc/ufw")
         .into_iter()
@@ -397,7 +439,7 @@ fn host_state() -> String {
 fn summary(t: &Tally, started: Instant) {
     let decided = t.checked - t.undecided.len() - t.missing.len();
     println!(
-        "\nfirewall matrix: {} rule sets x {} listeners (and one on loopback; the Docker shape's forward) x {} sources x {} addresses (where the socket takes them): {} claims checked, {decided} decided, {} wrong, {} missing, {} undecided ({:.0}%), {} lab errors, {:.1} s",
+        "\nfirewall matrix: {} rule sets x {} listeners (and one on loopback; the Docker shape's forward) x {} sources x {} addresses x 2 families (where the socket takes them): {} claims checked, {decided} decided, {} wrong, {} missing, {} undecided ({:.0}%), {} lab errors, {:.1} s",
         t.rule_sets,
         LISTENERS.len(),
         SOURCES.len(),

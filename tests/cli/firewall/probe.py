@@ -5,6 +5,7 @@
 # later one look established). Prints a JSON list of results, in order:
 # TCP "connected" | "refused" | "timeout" | "error ERRNO";
 # UDP "replied" | "silent" (no answer to three datagrams) | "error ERRNO".
+# An address with a ":" is IPv6.
 import errno
 import json
 import socket
@@ -16,8 +17,12 @@ UDP_WAIT = 0.3
 UDP_TRIES = 3
 
 
+def family(p):
+    return socket.AF_INET6 if ":" in p["src"] else socket.AF_INET
+
+
 def tcp(p):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family(p), socket.SOCK_STREAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((p["src"], p["sport"]))
@@ -35,7 +40,7 @@ def tcp(p):
 
 
 def udp(p):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(p), socket.SOCK_DGRAM)
     try:
         s.bind((p["src"], p["sport"]))
         s.settimeout(UDP_WAIT)

@@ -7,7 +7,7 @@
 //! `nft list table inet firewalld` of firewalld 1.3 with a source zone, an
 //! interface zone and the default zone); neither daemon runs here.
 
-use super::lab::{Dst, Nets, PUBLISHED, Probe, Src};
+use super::lab::{Dst, Kernel, Nets, PUBLISHED, Probe, Src};
 
 /// How a rule set is loaded into T.
 pub enum Load {
@@ -17,6 +17,20 @@ pub enum Load {
     Restore(&'static str, String),
     /// ufw commands, with ufw's configuration in a private mount namespace.
     Ufw(&'static [&'static str]),
+    /// Each of these, in order (nftables and iptables-legacy together).
+    All(Vec<Load>),
+}
+
+impl Load {
+    /// Whether it fills iptables-legacy or ip6tables-legacy tables (which
+    /// `nft flush ruleset` does not empty).
+    pub fn legacy(&self) -> bool {
+        match self {
+            Load::Restore(tool, _) => tool.contains("-legacy-"),
+            Load::All(loads) => loads.iter().any(Load::legacy),
+            Load::Nft(_) | Load::Ufw(_) => false,
+        }
+    }
 }
 
 pub struct RuleSet {
@@ -29,6 +43,8 @@ pub struct RuleSet {
     pub lets: fn(&Probe) -> bool,
     /// The TCP ports it forwards (DNAT) to the container.
     pub forwards: &'static [u16],
+    /// T's routes and rp_filter while it is loaded.
+    pub kernel: Kernel,
 }
 
 /// Every rule set, with the lab's addresses.
@@ -38,13 +54,14 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
     let a1 = n.dst(Dst::A1);
     let p1b = n.src(Src::P1b);
     let p2 = n.src(Src::P2);
-    vec![
+    let mut sets = vec![
         RuleSet {
             name: "none",
             needs: &[],
             load: Load::Nft(String::new()),
             lets: |_| true,
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft allow-list, policy drop, ct established",
@@ -66,6 +83,7 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
             ),
             lets: |p| matches!((p.tcp, p.port), (true, 22 | 80) | (false, 53)),
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft source prefixes",
@@ -84,7 +102,9 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
 }}
 "
             )),
+            // A table of family ip: IPv6 passes.
             lets: |p| match (p.tcp, p.port) {
+                _ if p.v6 => true,
                 (true, 40022) => p.src == Src::P1a,
                 (true, 80 | 8443) => p.src == Src::P2,
                 (false, 53) => p.src != Src::P1b,
@@ -92,6 +112,7 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
                 _ => false,
             },
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft interfaces",
@@ -120,6 +141,7 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
                 }
             },
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft connection tracking only",
@@ -138,10 +160,12 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
             )),
             lets: |p| match (p.tcp, p.port) {
                 (true, 22) | (false, 40053) => true,
-                (true, 80) => p.src == Src::P1a,
+                // `ip saddr` matches IPv4 only: IPv6 meets the policy.
+                (true, 80) => !p.v6 && p.src == Src::P1a,
                 _ => false,
             },
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft named sets and verdict maps",
@@ -167,12 +191,14 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
             )),
             lets: |p| match (p.tcp, p.port) {
                 (true, 22 | 40022) | (false, 53) => true,
-                (true, 80) => p.src != Src::P1b,
+                // @friends holds IPv4 prefixes: IPv6 is dropped in web.
+                (true, 80) => !p.v6 && p.src != Src::P1b,
                 (true, 8081) => p.src == Src::P2,
                 (true, 8443) => p.src != Src::P2,
                 _ => false,
             },
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft jumps, gotos and returns",
@@ -214,7 +240,9 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
             // P1a's; the rest goes to strict and ends there. P2: 40022
             // dropped, then goto from_v2 (22 dropped, dns accepts udp 53,
             // 80 rejected) whose end is the base chain's policy accept.
+            // (A table of family ip: IPv6 passes.)
             lets: |p| match (p.src, p.tcp, p.port) {
+                _ if p.v6 => true,
                 (_, true, 80) => p.src != Src::P2,
                 (_, true, 40022) => false,
                 (Src::P1a, true, 8443) | (Src::P1a, false, 53) => false,
@@ -224,6 +252,7 @@ pub fn rule_sets(n: &Nets) -> Vec<RuleSet> {
                 _ => true,
             },
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft base chains at three hooks and priorities",
@@ -258,14 +287,16 @@ table netdev wpingress {{
 }}
 "
             )),
+            // The raw and ingress chains and P2's 22 match IPv4 only.
             lets: |p| match (p.tcp, p.port) {
                 (true, 40022) => false,
-                (true, 22) => p.src == Src::P2,
-                (false, 53) => p.src != Src::P1b,
-                (true, 8443) => p.src != Src::P2,
+                (true, 22) => !p.v6 && p.src == Src::P2,
+                (false, 53) => p.v6 || p.src != Src::P1b,
+                (true, 8443) => p.v6 || p.src != Src::P2,
                 _ => true,
             },
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "iptables-legacy INPUT with user chains",
@@ -273,6 +304,7 @@ table netdev wpingress {{
             load: Load::Restore("iptables-legacy-restore", iptables_input(n1, &a2)),
             lets: iptables_lets,
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "iptables-nft INPUT with user chains",
@@ -280,6 +312,7 @@ table netdev wpingress {{
             load: Load::Restore("iptables-nft-restore", iptables_input(n1, &a2)),
             lets: iptables_lets,
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "ufw default deny, allow 22/tcp",
@@ -291,19 +324,23 @@ table netdev wpingress {{
             ]),
             lets: |p| p.tcp && p.port == 22,
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "firewalld zones (shape)",
             needs: &[],
             load: Load::Nft(firewalld(n1)),
-            // P1a: the trusted source zone; P1b: public (ssh); P2 on v2:
-            // internal (ssh, dns, http; 8081 denied by a rich rule).
+            // P1a: the trusted source zone (an IPv4 prefix: its IPv6
+            // address is public); P1b: public (ssh); P2 on v2: internal
+            // (ssh, dns, http; 8081 denied by a rich rule).
             lets: |p| match p.src {
-                Src::P1a => true,
+                Src::P1a if !p.v6 => true,
+                Src::P1a |
                 Src::P1b => p.tcp && p.port == 22,
                 Src::P2 => matches!((p.tcp, p.port), (true, 22 | 80) | (false, 53)),
             },
             forwards: &[],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "Docker published port, DOCKER-USER (shape)",
@@ -313,6 +350,7 @@ table netdev wpingress {{
             // is forwarded to C, where DOCKER-USER drops P2's subnet.
             lets: |p| !(p.tcp && p.port == PUBLISHED) || p.src != Src::P2,
             forwards: &[PUBLISHED],
+            kernel: Kernel::Plain,
         },
         RuleSet {
             name: "nft rate-limit meter",
@@ -329,10 +367,14 @@ table netdev wpingress {{
 "
                 .into(),
             ),
-            lets: |p| p.tcp && matches!(p.port, 22 | 80),
+            // The meter's `ip saddr` makes its rule IPv4 only.
+            lets: |p| p.tcp && (p.port == 80 || (p.port == 22 && !p.v6)),
             forwards: &[],
+            kernel: Kernel::Plain,
         },
-    ]
+    ];
+    sets.extend(super::rules_more::rule_sets(n));
+    sets
 }
 
 /// INPUT policy DROP with a TRUSTED chain for P1a's /25 and a SERVICES
@@ -362,8 +404,10 @@ COMMIT
     )
 }
 
+/// (iptables filters IPv4 only: IPv6 passes.)
 fn iptables_lets(p: &Probe) -> bool {
     match (p.tcp, p.port) {
+        _ if p.v6 => true,
         (true, 22) | (false, 40053) => true,
         (true, 40022) | (false, 53) => p.src == Src::P1a,
         (true, 80 | 8081 | 8443) => p.src == Src::P2,
