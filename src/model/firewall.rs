@@ -270,6 +270,13 @@ pub enum Cond {
         mask: u8,
         value: u8,
     },
+    /// An IPv6 extension header is present (`-m rt`, `-m frag`, `-m hbh`,
+    /// `-m dst`; what the match then tests of it). A new connection's
+    /// first packet as a client sends it carries none, but a sender may add
+    /// one: the walk takes such a rule as not matching when it drops
+    /// (an ordinary packet avoids it), and as undecided when it could let
+    /// a crafted packet in.
+    Ipv6Header(String),
     /// A condition whyport does not evaluate (a ct mark, a meter, a
     /// dynamic set, a bpf match, a rate limit, ...): what it is.
     Unknown(String),
@@ -477,6 +484,7 @@ impl fmt::Display for Cond {
                 mask,
                 value,
             } => write!(f, "tcp flags & {mask:#04x} {}{value:#04x}", not(negated)),
+            Cond::Ipv6Header(what) => write!(f, "{what}"),
             Cond::Unknown(what) => write!(f, "{what}"),
         }
     }

@@ -66,6 +66,11 @@ fn decode(name: &str, rev: u32, info: &[u8], v6: bool) -> Decoded {
         "addrtype" => all(addrtype(rev, info)),
         "iprange" => all(iprange(rev, info, v6)),
         "rpfilter" => all(info.first().map(|flags| vec![rpfilter(*flags)])),
+        // These hold only when the packet has that extension header
+        // (whatever their inversions say of its fields).
+        "rt" | "frag" | "hbh" | "dst" if v6 => Some(Decoded::All(vec![Cond::Ipv6Header(
+            unknown_match(name, info),
+        )])),
         _ => Some(Decoded::All(vec![Cond::Unknown(unknown_match(name, info))])),
     };
     decoded.unwrap_or_else(|| {

@@ -705,3 +705,33 @@ fn a_dual_stack_socket_keeps_every_path_of_each_family() {
     let v6 = of_socket(&l("::", false), Some(&addresses), Some(&rs));
     assert_eq!(v4.paths.len() + v6.paths.len(), dual.paths.len());
 }
+
+#[test]
+fn an_extension_header_drop_is_avoided_and_an_accept_on_one_is_undecided() {
+    let rt = Cond::Ipv6Header("-m rt --rt-type 0".into());
+    let rs = ruleset(
+        vec![base("filter", "input", Hook::Input, 0, Policy::Drop)],
+        vec![(
+            "filter",
+            "input",
+            vec![
+                // ufw6-before-input: drop type-0 routing headers.
+                rule(1, vec![rt.clone()], Verdict::Drop),
+                rule(2, vec![tcp(), dport(22)], Verdict::Accept),
+                rule(3, vec![tcp(), dport(80), rt], Verdict::Accept),
+            ],
+        )],
+    );
+    let v6 = |port: u16| Packet {
+        ipv6: true,
+        daddr: "fd00::1".parse().unwrap(),
+        ..packet(port, "eth0")
+    };
+    assert_eq!(fate_of(&evaluate(&rs, &v6(22)), "fd00::2"), "open");
+    // A crafted packet with the header would get in on 80.
+    assert_eq!(fate_of(&evaluate(&rs, &v6(80)), "fd00::2"), "undecided 3");
+    assert_eq!(
+        fate_of(&evaluate(&rs, &v6(443)), "fd00::2"),
+        "blocked policy drop"
+    );
+}
