@@ -1,0 +1,207 @@
+//! The walk's partitions as an answer: parts merged by fate, the answer
+//! in one word, and the one-line summary that names the deciding rules.
+
+use std::collections::BTreeMap;
+
+use super::sources::Sources;
+use super::walk::Fate;
+use crate::model::firewall::{Addresses, Prefix};
+use crate::report::firewall::{Answer, Outcome, Part, Path, Reachability, RuleAt};
+
+pub(super) fn local_only() -> Reachability {
+    Reachability {
+        answer: Answer::LocalOnly,
+        paths: Vec::new(),
+        notes: Vec::new(),
+        summary: "nothing beyond this host can send to it".into(),
+    }
+}
+
+pub(super) fn not_evaluated(why: &str) -> Reachability {
+    Reachability {
+        answer: Answer::Undecided,
+        paths: Vec::new(),
+        notes: vec![why.to_string()],
+        summary: format!("undecided: {why}"),
+    }
+}
+
+/// The walk's partition as parts, the same fates merged, open first.
+pub(super) fn parts(fates: Vec<(Sources, Fate)>) -> Vec<Part> {
+    let mut merged: BTreeMap<(Outcome, Option<RuleAt>), Sources> = BTreeMap::new();
+    for (s, fate) in fates {
+        let key = match fate {
+            Fate::Open(by) => (Outcome::Open, by),
+            Fate::Blocked(by) => (Outcome::Blocked, Some(by)),
+            Fate::Undecided(by) => (Outcome::Undecided, Some(by)),
+        };
+        let entry = merged.entry(key).or_insert_with(|| Sources::none(s.v6));
+        *entry = entry.union(&s);
+    }
+    merged
+        .into_iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|((outcome, by), s)| Part {
+            sources: s.prefixes(),
+            outcome,
+            by,
+        })
+        .collect()
+}
+
+pub(super) fn assemble(paths: Vec<Path>, notes: Vec<String>) -> Reachability {
+    let outcomes: Vec<Outcome> = paths
+        .iter()
+        .flat_map(|p| &p.parts)
+        .map(|p| p.outcome)
+        .collect();
+    let answer = if outcomes.is_empty() {
+        Answer::LocalOnly
+    } else if outcomes.iter().all(|o| *o == Outcome::Open) {
+        Answer::Open
+    } else if outcomes.contains(&Outcome::Open) {
+        Answer::OpenFrom
+    } else if outcomes.contains(&Outcome::Undecided) {
+        Answer::Undecided
+    } else {
+        Answer::Blocked
+    };
+    let summary = summary(answer, &paths);
+    Reachability {
+        answer,
+        paths,
+        notes,
+        summary,
+    }
+}
+
+/// Prefixes for people: "10.0.0.0/8", or "all but 10.0.0.0/8" when that
+/// is shorter, or "every source".
+fn sources_text(prefixes: &[Prefix]) -> String {
+    let Some(first) = prefixes.first() else {
+        return "no source".into();
+    };
+    let v6 = first.address.is_ipv6();
+    let set = Sources::of(
+        v6,
+        &Addresses {
+            prefixes: prefixes.to_vec(),
+            ranges: Vec::new(),
+        },
+    );
+    if set.is_all() {
+        return "every source".into();
+    }
+    let rest = set.complement().prefixes();
+    let list = |p: &[Prefix]| {
+        p.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if rest.len() < prefixes.len() {
+        format!("all but {}", list(&rest))
+    } else {
+        list(prefixes)
+    }
+}
+
+/// "inet filter input, rule 12 'tcp dport 22 accept'", "policy drop (inet
+/// filter input)".
+pub(super) fn by_text(by: &RuleAt) -> String {
+    let mut s = match by.rule {
+        Some(n) => format!("{}, rule {n} '{}'", by.chain, by.text),
+        None if by.text.is_empty() => by.chain.clone(),
+        None => format!("{} ({})", by.text, by.chain),
+    };
+    if let Some(u) = &by.unknown {
+        s.push_str(&format!(": not evaluated: {u}"));
+    }
+    s
+}
+
+fn summary(answer: Answer, paths: &[Path]) -> String {
+    if answer == Answer::LocalOnly {
+        return "nothing beyond this host can send to it".into();
+    }
+    let ifaces = |pred: &dyn Fn(&Part) -> bool| {
+        let mut v: Vec<&str> = paths
+            .iter()
+            .filter(|p| p.parts.iter().any(pred))
+            .map(|p| p.interface.as_str())
+            .collect();
+        v.dedup();
+        v.join(", ")
+    };
+    let mut clauses: Vec<String> = Vec::new();
+    if answer == Answer::Open {
+        let by: Vec<&RuleAt> = unique(
+            paths
+                .iter()
+                .flat_map(|p| &p.parts)
+                .filter_map(|p| p.by.as_ref()),
+        );
+        let on = ifaces(&|_| true);
+        return match by.first() {
+            None => format!("open to every source on {on}: no rule filters it"),
+            Some(b) if by.len() == 1 => format!("open to every source on {on} ({})", by_text(b)),
+            Some(_) => format!("open to every source on {on}"),
+        };
+    }
+    for p in paths {
+        for part in p.parts.iter().filter(|x| x.outcome == Outcome::Open) {
+            let by = part
+                .by
+                .as_ref()
+                .map(|b| format!(" ({})", by_text(b)))
+                .unwrap_or_default();
+            clauses.push(format!(
+                "open from {} on {} to {}{by}",
+                sources_text(&part.sources),
+                p.interface,
+                p.address
+            ));
+        }
+    }
+    for outcome in [Outcome::Undecided, Outcome::Blocked] {
+        let by: Vec<&RuleAt> = unique(
+            paths
+                .iter()
+                .flat_map(|p| &p.parts)
+                .filter(|x| x.outcome == outcome)
+                .filter_map(|x| x.by.as_ref()),
+        );
+        if by.is_empty() {
+            continue;
+        }
+        let word = if outcome == Outcome::Blocked {
+            "blocked"
+        } else {
+            "undecided"
+        };
+        let where_ =
+            if clauses.is_empty() && outcome == Outcome::Blocked && answer == Answer::Blocked {
+                format!("on {}", ifaces(&|x| x.outcome == outcome))
+            } else {
+                "elsewhere".to_string()
+            };
+        let shown: Vec<String> = by.iter().take(2).map(|b| by_text(b)).collect();
+        let more = if by.len() > 2 {
+            format!(" and {} more", by.len() - 2)
+        } else {
+            String::new()
+        };
+        clauses.push(format!("{word} {where_} by {}{more}", shown.join("; ")));
+    }
+    clauses.join("; ")
+}
+
+fn unique<'a>(items: impl Iterator<Item = &'a RuleAt>) -> Vec<&'a RuleAt> {
+    let mut v: Vec<&RuleAt> = Vec::new();
+    for i in items {
+        if !v.contains(&i) {
+            v.push(i);
+        }
+    }
+    v
+}
