@@ -336,6 +336,9 @@ pub struct Ruleset {
     pub rp_filter: BTreeMap<String, u8>,
     pub routes_v4: Routes,
     pub routes_v6: Routes,
+    /// Interfaces enslaved to a bridge or bond: a packet arrives on the
+    /// master, never on them, so they are no path.
+    pub enslaved: std::collections::BTreeSet<String>,
     /// What could not be read, in a phrase each (a table not decoded, a
     /// backend refused): every answer that could depend on it is
     /// undecided.

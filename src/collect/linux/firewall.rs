@@ -24,6 +24,12 @@ pub(super) fn read() -> Option<Ruleset> {
         rs.unread.push(unread("iptables-legacy", &e));
     }
     rs.rp_filter = routes::rp_filter();
+    match routes::enslaved() {
+        Ok(found) => rs.enslaved = found,
+        Err(e) => rs
+            .unread
+            .push(format!("the interfaces' masters could not be read: {e}")),
+    }
     for v6 in [false, true] {
         match routes::routes(v6) {
             Ok((found, notes)) => {

@@ -86,6 +86,42 @@ pub(super) fn routes(v6: bool) -> io::Result<(Routes, Vec<String>)> {
     Ok((routes, unread))
 }
 
+/// Interfaces enslaved to another (a bridge's ports, a bond's members):
+/// the stack takes their packets as arriving on the master, so they are
+/// no path of their own (RTM_GETLINK dump, IFLA_MASTER).
+pub(super) fn enslaved() -> io::Result<std::collections::BTreeSet<String>> {
+    const RTM_NEWLINK: u16 = 16;
+    const RTM_GETLINK: u16 = 18;
+    const IFINFOMSG: usize = 16;
+    const IFLA_IFNAME: u16 = 3;
+    const IFLA_MASTER: u16 = 10;
+    let fd = open_socket()?;
+    let mut msg = vec![0u8; 16 + IFINFOMSG];
+    msg[0..4].copy_from_slice(&((16 + IFINFOMSG) as u32).to_ne_bytes());
+    msg[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+    let mut out = std::collections::BTreeSet::new();
+    super::netlink::exchange(&fd, &msg, &mut |kind, payload| {
+        if kind != RTM_NEWLINK || payload.len() < IFINFOMSG {
+            return;
+        }
+        let found = attrs(&payload[IFINFOMSG..]);
+        let name = found.iter().find(|(k, _)| *k == IFLA_IFNAME);
+        let master = found
+            .iter()
+            .find(|(k, _)| *k == IFLA_MASTER)
+            .and_then(|(_, v)| ne32(v));
+        if let (Some((_, name)), Some(m)) = (name, master)
+            && m != 0
+        {
+            let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+            out.insert(String::from_utf8_lossy(&name[..end]).into_owned());
+        }
+    })?;
+    Ok(out)
+}
+
 fn open_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let raw = unsafe {

@@ -120,6 +120,9 @@ pub(super) fn by_text(by: &RuleAt) -> String {
     s
 }
 
+/// Sources, interface, the accepting rule, and the addresses they reach.
+type OpenClause<'a> = (&'a [Prefix], &'a str, Option<&'a RuleAt>, Vec<String>);
+
 fn summary(answer: Answer, paths: &[Path]) -> String {
     if answer == Answer::LocalOnly {
         return "nothing beyond this host can send to it".into();
@@ -148,20 +151,29 @@ fn summary(answer: Answer, paths: &[Path]) -> String {
             Some(_) => format!("open to every source on {on}"),
         };
     }
+    // The same sources let in by the same rule on one interface, to
+    // several of its addresses: one clause.
+    let mut open: Vec<OpenClause<'_>> = Vec::new();
     for p in paths {
         for part in p.parts.iter().filter(|x| x.outcome == Outcome::Open) {
-            let by = part
-                .by
-                .as_ref()
-                .map(|b| format!(" ({})", by_text(b)))
-                .unwrap_or_default();
-            clauses.push(format!(
-                "open from {} on {} to {}{by}",
-                sources_text(&part.sources),
-                p.interface,
-                p.address
-            ));
+            let key = (
+                part.sources.as_slice(),
+                p.interface.as_str(),
+                part.by.as_ref(),
+            );
+            match open.iter_mut().find(|o| (o.0, o.1, o.2) == key) {
+                Some(o) => o.3.push(p.address.to_string()),
+                None => open.push((key.0, key.1, key.2, vec![p.address.to_string()])),
+            }
         }
+    }
+    for (sources, iface, by, to) in open {
+        let by = by.map(|b| format!(" ({})", by_text(b))).unwrap_or_default();
+        clauses.push(format!(
+            "open from {} on {iface} to {}{by}",
+            sources_text(sources),
+            to.join(", ")
+        ));
     }
     for outcome in [Outcome::Undecided, Outcome::Blocked] {
         let by: Vec<&RuleAt> = unique(

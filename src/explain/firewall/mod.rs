@@ -48,6 +48,16 @@ fn l4(p: Protocol) -> u8 {
     }
 }
 
+/// The addresses of the interfaces packets can arrive on: not a bridge's
+/// ports or a bond's members (their packets arrive on the master).
+fn arrivals(addresses: &[(String, IpAddr)], ruleset: &Ruleset) -> Vec<(String, IpAddr)> {
+    addresses
+        .iter()
+        .filter(|(i, _)| !ruleset.enslaved.contains(i))
+        .cloned()
+        .collect()
+}
+
 pub(super) fn usable(iface: &str, a: IpAddr) -> bool {
     iface != "lo" && !crate::explain::exposure::is_loopback(a)
 }
@@ -65,7 +75,8 @@ pub fn of_socket(
     let Some(addresses) = addresses else {
         return not_evaluated("the addresses of its network namespace were not read");
     };
-    let (paths, cut) = socket_paths(l, addresses);
+    let arriving = ruleset.map(|r| arrivals(addresses, r));
+    let (paths, cut) = socket_paths(l, arriving.as_deref().unwrap_or(addresses));
     if paths.is_empty() {
         return local_only();
     }
@@ -139,6 +150,7 @@ pub fn of_forward(
     };
     let family_v4 = f.rule.family != "ip6";
     let family_v6 = f.rule.family == "ip6" || f.rule.family == "inet";
+    let addresses = &arrivals(addresses, ruleset);
     let covered: Vec<(String, IpAddr)> = addresses
         .iter()
         .filter(|(i, a)| usable(i, *a))

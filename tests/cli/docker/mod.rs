@@ -92,6 +92,7 @@ fn docker_proxy_and_host_network_container() {
     check_published(&list, &lab, &web);
     check_forwarded(&list, &web);
     let hostnet_name = check_hostnet(&list, &hostnet);
+    check_firewall(&lab);
     check_name_with_default_data_root(&lab, &hostnet);
     check_table(&lab, &hostnet);
     let compared = compare_with_ss(&lab);
@@ -204,6 +205,79 @@ fn check_forwarded(list: &Listing, web: &Container) {
     assert_eq!(target["port"], 80, "{f:#}");
     assert_eq!(target["processes"][0]["pid"], web.pid, "{f:#}");
     assert_eq!(target["processes"][0]["name"], "busybox", "{f:#}");
+}
+
+/// The published port through Docker's own rules: from an uplink (a veth
+/// pair inside the lab, so no packet leaves it), the forward path is open
+/// while DOCKER-USER is empty, and restricted once it drops a source; the
+/// bridge's ports are no path of their own.
+fn check_firewall(lab: &Lab) {
+    for args in [
+        &[
+            "link", "add", "wpup0", "type", "veth", "peer", "name", "wpup1",
+        ][..],
+        &["addr", "add", "203.0.113.9/24", "dev", "wpup0"],
+        &["link", "set", "wpup0", "up"],
+    ] {
+        let out = run(lab.exec(&lab.t.ip).args(args));
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let forward = |lab: &Lab| {
+        let list = parse(&run(lab
+            .exec(bin_path())
+            .args(["--json", &PUBLISHED.to_string()])));
+        list.forwarded
+            .iter()
+            .find(|f| f["ports"]["ranges"][0][0] == PUBLISHED)
+            .map(|f| f["firewall"].clone())
+            .unwrap_or_else(|| panic!("no forward of {PUBLISHED}"))
+    };
+    let fw = forward(lab);
+    assert_eq!(fw["answer"], "open", "{fw:#}");
+    assert_eq!(fw["notes"][0], "DOCKER-USER does not restrict it", "{fw:#}");
+    let paths = fw["paths"].as_array().unwrap();
+    assert!(
+        !paths.is_empty() && paths.iter().all(|p| p["interface"] == "wpup0"),
+        "docker0 is excluded by the rule, its ports are no path: {fw:#}"
+    );
+    let Some(iptables) = crate::procs::find_program("iptables") else {
+        skip(
+            TEST,
+            Skip::Tool("iptables"),
+            "needs iptables to change DOCKER-USER",
+        );
+        return;
+    };
+    let out = run(lab.exec(&iptables).args([
+        "-I",
+        "DOCKER-USER",
+        "-s",
+        "203.0.113.128/25",
+        "-j",
+        "DROP",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fw = forward(lab);
+    assert_eq!(fw["answer"], "open-from", "{fw:#}");
+    assert_eq!(
+        fw["notes"][0], "DOCKER-USER restricts who reaches it",
+        "{fw:#}"
+    );
+    assert!(
+        fw["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("blocked elsewhere by ip filter DOCKER-USER, rule "),
+        "{fw:#}"
+    );
 }
 
 /// 8089: the container's own process in the namespace, its cgroup naming
