@@ -6,6 +6,7 @@
 
 use std::io::{self, Write};
 
+use crate::report::firewall::Answer;
 use crate::report::{Listener, OwnerStatus, Report};
 use crate::sanitize::escape_reversible;
 
@@ -25,6 +26,7 @@ pub const COLUMNS: &[&str] = &[
     "inode",
     "namespace",
     "exposure",
+    "firewall",
 ];
 
 pub(super) fn render(report: &Report, header: bool, out: &mut dyn Write) -> io::Result<()> {
@@ -43,6 +45,16 @@ pub(super) fn render(report: &Report, header: bool, out: &mut dyn Write) -> io::
         let mut record = row(l);
         record.push(namespace);
         record.push(report.exposure_id(l.inode).unwrap_or_default().into());
+        // The firewall's answer in one word; empty when nothing was
+        // evaluated (not root, a recorded tree).
+        record.push(
+            report
+                .firewalls
+                .get(&l.inode)
+                .filter(|f| !f.paths.is_empty() || f.answer == Answer::LocalOnly)
+                .map_or("", |f| f.answer.id())
+                .into(),
+        );
         w.write_record(record).map_err(to_io)?;
     }
     w.flush()

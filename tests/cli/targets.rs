@@ -243,12 +243,17 @@ fn exposed_and_loopback_filter_by_bind_and_namespace_addresses() {
     // CSV and NDJSON carry it too.
     let csv = table(&["-t", "--format", "csv", "--loopback"]);
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    assert_eq!(header.last(), Some(&"exposure"), "{csv}");
+    assert_eq!(
+        header[header.len() - 2..],
+        ["exposure", "firewall"],
+        "{csv}"
+    );
     let row = csv
         .lines()
         .find(|r| r.split(',').nth(3) == Some(local_port.to_string().as_str()))
         .unwrap_or_else(|| panic!("{csv}"));
-    assert!(row.ends_with(",loopback"), "{row}");
+    // Loopback: nothing beyond the host can send to it.
+    assert!(row.ends_with(",loopback,local-only"), "{row}");
     let ndjson = table(&["-t", "--format", "ndjson", "--loopback"]);
     assert!(
         ndjson
