@@ -259,15 +259,33 @@ fn write_row<S: AsRef<str>>(
     left: usize,
     out: &mut dyn Write,
 ) -> io::Result<usize> {
-    let (widths, look) = (&layout.widths, &layout.look);
+    let widths = &layout.widths;
     let used = widths.iter().rposition(|w| *w > 0).map_or(0, |i| i + 1);
+    let cells = &cells[..used.min(cells.len())];
+    let whole = match mark {
+        Some(Mark::Opened) => Some(super::look::GREEN),
+        Some(Mark::Closed) => Some(super::look::RED),
+        None => None,
+    };
+    // Most rows fit (always, when not on a terminal): written straight
+    // from the cells, without a vector of lines per cell (10,000 rows
+    // spent ~15 ms on those allocations).
+    let fits = cells
+        .iter()
+        .enumerate()
+        .all(|(i, c)| cell_width(c.as_ref()) <= widths[i]);
+    if fits && left > 0 {
+        line.clear();
+        push_line(line, layout, mark, 0, cells.iter().map(AsRef::as_ref), whole, paint);
+        writeln!(out, "{line}")?;
+        return Ok(1);
+    }
     let parts: Vec<Vec<String>> = cells
         .iter()
-        .take(used)
         .enumerate()
         .map(|(i, cell)| {
             let cell = cell.as_ref();
-            if cell.width() <= widths[i] {
+            if cell_width(cell) <= widths[i] {
                 return vec![cell.to_string()];
             }
             match layout.kinds.get(i).copied().unwrap_or(Kind::Cut) {
@@ -278,41 +296,61 @@ fn write_row<S: AsRef<str>>(
         })
         .collect();
     let height = parts.iter().map(Vec::len).max().unwrap_or(1).min(left);
-    let whole = match mark {
-        Some(Mark::Opened) => Some(super::look::GREEN),
-        Some(Mark::Closed) => Some(super::look::RED),
-        None => None,
-    };
     for k in 0..height {
         line.clear();
-        if layout.marks {
-            line.push_str(match (mark, k) {
-                (Some(Mark::Opened), 0) => "+ ",
-                (Some(Mark::Closed), 0) => "- ",
-                _ => "  ",
-            });
-        }
-        let mut pending = 0;
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                pending += 2;
-            }
-            let cell = part.get(k).map_or("", String::as_str);
-            if !cell.is_empty() {
-                line.extend(std::iter::repeat_n(' ', pending));
-                pending = 0;
-                match whole.or_else(|| paint(i, cell)) {
-                    Some(code) => line.push_str(&super::look::paint(look, code, cell)),
-                    None => line.push_str(cell),
-                }
-            }
-            pending += widths[i].saturating_sub(cell.width());
-        }
-        let kept = line.trim_end().len();
-        line.truncate(kept);
+        let cells = parts.iter().map(|part| part.get(k).map_or("", String::as_str));
+        push_line(line, layout, mark, k, cells, whole, paint);
         writeln!(out, "{line}")?;
     }
     Ok(height)
+}
+
+/// Line `k` of a row, from the text each cell shows on it.
+fn push_line<'c>(
+    line: &mut String,
+    layout: &Layout,
+    mark: Option<Mark>,
+    k: usize,
+    cells: impl Iterator<Item = &'c str>,
+    whole: Option<&'static str>,
+    paint: Painter<'_>,
+) {
+    if layout.marks {
+        line.push_str(match (mark, k) {
+            (Some(Mark::Opened), 0) => "+ ",
+            (Some(Mark::Closed), 0) => "- ",
+            _ => "  ",
+        });
+    }
+    let mut pending = 0;
+    for (i, cell) in cells.enumerate() {
+        if i > 0 {
+            pending += 2;
+        }
+        if !cell.is_empty() {
+            line.extend(std::iter::repeat_n(' ', pending));
+            pending = 0;
+            match whole.or_else(|| paint(i, cell)) {
+                Some(code) if layout.look.color => {
+                    line.push_str(&super::look::paint(&layout.look, code, cell))
+                }
+                _ => line.push_str(cell),
+            }
+        }
+        pending += layout.widths[i].saturating_sub(cell_width(cell));
+    }
+    let kept = line.trim_end().len();
+    line.truncate(kept);
+}
+
+/// Terminal cells `text` takes; printable ASCII (nearly every cell)
+/// without the Unicode tables.
+fn cell_width(text: &str) -> usize {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        text.len()
+    } else {
+        text.width()
+    }
 }
 
 /// An address every host can reach the socket on.
@@ -457,7 +495,7 @@ impl Rows {
             if self.widths.len() <= i {
                 self.widths.push(0);
             }
-            self.widths[i] = self.widths[i].max(cell.as_ref().width());
+            self.widths[i] = self.widths[i].max(cell_width(cell.as_ref()));
         }
     }
 
@@ -481,7 +519,7 @@ impl Rows {
             if self.widths.len() <= i {
                 self.widths.push(0);
             }
-            self.widths[i] = self.widths[i].max(cell.width());
+            self.widths[i] = self.widths[i].max(cell_width(cell));
         }
         self.lines.push(line);
     }
