@@ -169,7 +169,7 @@ pub struct ListenerJson<'a> {
 pub struct ServiceJson {
     pub name: &'static str,
     pub description: &'static str,
-    pub aliases: &'static [&'static str],
+    pub aliases: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -312,9 +312,9 @@ pub(super) fn listener_json<'a>(
         inode: l.inode,
         socket_uid: l.socket_uid,
         service: l.service.map(|s| ServiceJson {
-            name: s.name,
-            description: s.description,
-            aliases: s.aliases,
+            name: s.name(),
+            description: s.description(),
+            aliases: s.aliases().collect(),
         }),
         processes: l
             .owners

@@ -276,7 +276,15 @@ fn write_row<S: AsRef<str>>(
         .all(|(i, c)| cell_width(c.as_ref()) <= widths[i]);
     if fits && left > 0 {
         line.clear();
-        push_line(line, layout, mark, 0, cells.iter().map(AsRef::as_ref), whole, paint);
+        push_line(
+            line,
+            layout,
+            mark,
+            0,
+            cells.iter().map(AsRef::as_ref),
+            whole,
+            paint,
+        );
         writeln!(out, "{line}")?;
         return Ok(1);
     }
@@ -298,7 +306,9 @@ fn write_row<S: AsRef<str>>(
     let height = parts.iter().map(Vec::len).max().unwrap_or(1).min(left);
     for k in 0..height {
         line.clear();
-        let cells = parts.iter().map(|part| part.get(k).map_or("", String::as_str));
+        let cells = parts
+            .iter()
+            .map(|part| part.get(k).map_or("", String::as_str));
         push_line(line, layout, mark, k, cells, whole, paint);
         writeln!(out, "{line}")?;
     }
@@ -589,7 +599,7 @@ fn row(l: &Listener, numeric: bool, names: &mut HashMap<u32, (String, String)>) 
     // that service (docs/usage.md).
     let service = l.service.map_or(String::new(), |s| {
         let unlike = crate::explain::why::unlike_service(l);
-        format!("{}{}", s.name, if unlike { "?" } else { "" })
+        format!("{}{}", s.name(), if unlike { "?" } else { "" })
     });
     let (pids, names, users) = match l.owner_status {
         // The socket's creator, from sock_diag: all that can be said of a
