@@ -101,17 +101,15 @@ pub(super) fn scan(
         found = from_walk(walked, &proc_dir, how);
     }
     let shared = Shared {
+        sizes_count_fds: live && sizes_count_fds(&proc_dir),
         proc_dir,
-        sizes_count_fds: live,
         wanted,
         how,
         netns,
         open_items: AtomicUsize::new(pids.len()),
         queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
+    let workers = workers();
     let mut result = found;
     result.walk = walked_in;
     std::thread::scope(|scope| {
@@ -171,9 +169,7 @@ fn from_walk(walked: Walked, proc_dir: &OwnedFd, how: Reading) -> FdScan {
         fds, starts, netns, ..
     } = walked;
     let pids: Vec<(u32, u64)> = starts.into_iter().collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
+    let workers = workers();
     let chunk = pids.len().div_ceil(workers).max(1);
     let parts: Vec<(Vec<Process>, Vec<Refused>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = pids
@@ -248,6 +244,31 @@ fn worker(shared: &Shared<'_>) -> FdScan {
         }
         shared.open_items.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// One worker per CPU whyport may run on, at most 8: the CPUs of its
+/// affinity mask (std's available_parallelism also reads the cgroup's CPU
+/// quota, ten system calls more; a quota slows a worker, it does not take
+/// a CPU away).
+fn workers() -> usize {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity writes
+    // at most its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let n = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if n != 0 {
+        return 1;
+    }
+    // SAFETY: `set` was filled by the kernel.
+    (unsafe { libc::CPU_COUNT(&set) } as usize).clamp(1, 8)
+}
+
+/// Whether this kernel reports the number of open descriptors as the size
+/// of /proc/<pid>/fd (Linux 6.2+; before, it is 0): ours is never empty
+/// (the /proc directory is open). Then a size of 0 is an empty table (a
+/// kernel thread: most processes of a small host), not listed.
+fn sizes_count_fds(proc_dir: &OwnedFd) -> bool {
+    rustix::fs::statat(proc_dir, "self/fd", rustix::fs::AtFlags::empty())
+        .is_ok_and(|st| st.st_size > 0)
 }
 
 /// Numeric entries of the /proc directory: one per process (not thread).
@@ -366,7 +387,8 @@ enum Probe {
 /// have been found, or the gaps say the table is sparse.
 fn probe(shared: &Shared<'_>, pid: u32, fd_dir: &OwnedFd, out: &mut FdScan) -> Result<Probe, ()> {
     let open = match rustix::fs::fstat(fd_dir) {
-        Ok(st) if st.st_size > 0 && (st.st_size as usize) <= SPLIT_ABOVE => st.st_size as usize,
+        Ok(st) if st.st_size == 0 => return Ok(Probe::Complete),
+        Ok(st) if (st.st_size as usize) <= SPLIT_ABOVE => st.st_size as usize,
         _ => return Ok(Probe::Unknown),
     };
     let max_misses = 8;
