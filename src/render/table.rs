@@ -93,28 +93,36 @@ pub(super) fn listing<'a, I: Iterator<Item = Row<'a>>>(
         measured.measure(&head);
     }
     let mut names: HashMap<u32, (String, String)> = HashMap::new();
-    let mut cells_of = |(l, compact, _): Row<'_>| {
-        let mut cells = row(l, numeric, &mut names);
+    // One set of cells, refilled for every row: their buffers are reused
+    // (fresh strings cost ten allocations a row, twice).
+    let mut cells: Vec<String> = Vec::new();
+    let mut fill = |(l, compact, _): Row<'_>, cells: &mut Vec<String>| {
+        cells.resize_with(head.len(), String::new);
+        cells.iter_mut().for_each(String::clear);
         if let Some(report) = netns {
-            cells.insert(0, ns_label(report, l.netns));
+            cells[0].push_str(&ns_label(report, l.netns));
         }
-        let (origin, warnings) = compact.map_or((String::new(), String::new()), |c| {
-            (escape_str(&c.origin), c.warnings.join(","))
-        });
-        cells.push(origin);
-        cells.push(warnings);
-        for cell in &mut cells {
-            // A blank cell would shift every later field in awk.
-            if cell.is_empty() {
-                *cell = "-".into();
+        row_into(l, numeric, &mut names, &mut cells[at..at + 7]);
+        if let Some(c) = compact {
+            crate::sanitize::escape_into(&mut cells[at + 7], c.origin.as_bytes());
+            for (i, w) in c.warnings.iter().enumerate() {
+                if i > 0 {
+                    cells[at + 8].push(',');
+                }
+                cells[at + 8].push_str(w);
             }
         }
-        cells
+        for cell in cells.iter_mut() {
+            // A blank cell would shift every later field in awk.
+            if cell.is_empty() {
+                cell.push('-');
+            }
+        }
     };
     // The PID(S) column never goes below its first PID and "+N".
     let mut pid_floor = 6;
     for r in rows() {
-        let cells = cells_of(r);
+        fill(r, &mut cells);
         pid_floor = pid_floor.max(pid_cut_floor(&cells[PIDS + at]));
         measured.measure(&cells);
     }
@@ -163,7 +171,7 @@ pub(super) fn listing<'a, I: Iterator<Item = Row<'a>>>(
             break;
         }
         let mark = r.2;
-        let cells = cells_of(r);
+        fill(r, &mut cells);
         left -= write_row(&mut line, &cells, &layout, &paint, mark, left, out)?;
     }
     Ok(())
@@ -595,49 +603,74 @@ pub(super) type Painter<'a> = &'a dyn Fn(usize, &str) -> Option<&'static str>;
 /// One row; `names` caches each process's escaped name and user, since one
 /// process may hold thousands of sockets.
 fn row(l: &Listener, numeric: bool, names: &mut HashMap<u32, (String, String)>) -> Vec<String> {
+    let mut cells = vec![String::new(); 7];
+    row_into(l, numeric, names, &mut cells);
+    cells
+}
+
+/// The seven cells of `row`, written into `cells` (empty strings whose
+/// buffers are reused).
+fn row_into(
+    l: &Listener,
+    numeric: bool,
+    names: &mut HashMap<u32, (String, String)>,
+    cells: &mut [String],
+) {
+    use std::fmt::Write as _;
+    let [proto, addr, port, service, pids, procs, users] = cells else {
+        return;
+    };
+    proto.push_str(l.protocol.as_str());
+    address_into(addr, l);
+    let _ = write!(port, "{}", l.port);
     // `hbci?`: the registry's name, marked when the owner evidently is not
     // that service (docs/usage.md).
-    let service = l.service.map_or(String::new(), |s| {
-        let unlike = crate::explain::why::unlike_service(l);
-        format!("{}{}", s.name(), if unlike { "?" } else { "" })
-    });
-    let (pids, names, users) = match l.owner_status {
+    if let Some(s) = l.service {
+        service.push_str(s.name());
+        if crate::explain::why::unlike_service(l) {
+            service.push('?');
+        }
+    }
+    match l.owner_status {
         // The socket's creator, from sock_diag: all that can be said of a
         // user whose processes cannot be read.
-        OwnerStatus::Hidden(reason) => (
-            "-".into(),
-            format!("(hidden: {})", why(reason)),
-            l.socket_uid.to_string(),
-        ),
-        OwnerStatus::Kernel => ("-".into(), "(kernel)".into(), String::new()),
+        OwnerStatus::Hidden(reason) => {
+            pids.push('-');
+            let _ = write!(procs, "(hidden: {})", why(reason));
+            let _ = write!(users, "{}", l.socket_uid);
+        }
+        OwnerStatus::Kernel => {
+            pids.push('-');
+            procs.push_str("(kernel)");
+        }
         OwnerStatus::Visible | OwnerStatus::Partial(_) => {
-            let pids: Vec<String> = l.owners.iter().map(|o| o.process.pid.to_string()).collect();
-            for o in &l.owners {
+            for (i, o) in l.owners.iter().enumerate() {
+                if i > 0 {
+                    pids.push(',');
+                }
+                let _ = write!(pids, "{}", o.process.pid);
                 names
                     .entry(o.process.pid)
                     .or_insert_with(|| owner_text(&o.process, numeric));
             }
-            let texts: Vec<&(String, String)> = l
-                .owners
-                .iter()
-                .filter_map(|o| names.get(&o.process.pid))
-                .collect();
-            (
-                pids.join(","),
-                unique(texts.iter().map(|t| t.0.as_str())),
-                unique(texts.iter().map(|t| t.1.as_str())),
-            )
+            let texts = || l.owners.iter().filter_map(|o| names.get(&o.process.pid));
+            unique_into(procs, texts().map(|t| t.0.as_str()));
+            unique_into(users, texts().map(|t| t.1.as_str()));
         }
-    };
-    vec![
-        l.protocol.as_str().to_string(),
-        address(l),
-        l.port.to_string(),
-        service,
-        pids,
-        names,
-        users,
-    ]
+    }
+}
+
+/// As `Listener::address_shown(false)`, appended to `out`.
+fn address_into(out: &mut String, l: &Listener) {
+    use std::fmt::Write as _;
+    match (l.dual_stack, &l.interface) {
+        (true, None) => out.push('*'),
+        // An address alone has nothing to escape.
+        (false, None) => {
+            let _ = write!(out, "{}", l.address);
+        }
+        _ => out.push_str(&address(l)),
+    }
 }
 
 /// `*` for a dual-stack socket (as `ss` prints it), else the address with
@@ -666,12 +699,16 @@ pub(super) fn owner_text(p: &Process, numeric: bool) -> (String, String) {
 }
 
 /// Distinct values in first-seen order, comma-joined.
-fn unique<'a>(items: impl Iterator<Item = &'a str>) -> String {
+/// Each of `items` once, comma-separated, appended to `out`.
+fn unique_into<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
     let mut seen: Vec<&str> = Vec::new();
     for item in items {
         if !seen.contains(&item) {
+            if !seen.is_empty() {
+                out.push(',');
+            }
+            out.push_str(item);
             seen.push(item);
         }
     }
-    seen.join(",")
 }
