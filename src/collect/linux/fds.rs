@@ -60,6 +60,8 @@ struct Shared<'a> {
     /// The live /proc reports the number of open descriptors as the size of
     /// /proc/<pid>/fd (Linux 6.2+); a recorded tree on disk does not.
     sizes_count_fds: bool,
+    /// Stat each fd directory before opening it (see `scan_process`).
+    empty_first: bool,
     wanted: &'a HashSet<u64>,
     how: Reading,
     netns: bool,
@@ -100,8 +102,12 @@ pub(super) fn scan(
         pids.retain(|p| !walked.seen.contains(p));
         found = from_walk(walked, &proc_dir, how);
     }
+    let sizes = live && sizes_count_fds(&proc_dir);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
     let shared = Shared {
-        sizes_count_fds: live && sizes_count_fds(&proc_dir),
+        sizes_count_fds: sizes,
+        empty_first: sizes && root,
         proc_dir,
         wanted,
         how,
@@ -284,6 +290,23 @@ fn list_pids(proc_root: &Path) -> io::Result<Vec<u32>> {
 }
 
 fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut FdScan) {
+    // Most processes of a small host are kernel threads, with no
+    // descriptor: one stat says so, where opening, sizing and closing the
+    // directory took three calls. Only as root: another user's process
+    // that holds nothing would no longer count as unreadable.
+    if shared.empty_first
+        && rustix::fs::statat(
+            &shared.proc_dir,
+            format!("{pid}/fd"),
+            rustix::fs::AtFlags::empty(),
+        )
+        .is_ok_and(|st| st.st_size == 0)
+    {
+        if shared.netns {
+            note_netns(&shared.proc_dir, &format!("{pid}/ns/net"), pid, out);
+        }
+        return;
+    }
     let fd_dir = match openat(
         &shared.proc_dir,
         format!("{pid}/fd"),
@@ -295,15 +318,7 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
         Err(_) => return, // exited since the listing: not an error
     };
     if shared.netns {
-        // The link text `net:[INODE]`: cheaper than a stat through it.
-        let mut buf = [0u8; 64];
-        if let Ok(n) = readlinkat_raw(&fd_dir, "../ns/net", &mut buf[..])
-            && let Some(ino) = std::str::from_utf8(&buf[..n.min(buf.len())])
-                .ok()
-                .and_then(|t| t.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok())
-        {
-            out.netns.push((pid, ino));
-        }
+        note_netns(&fd_dir, "../ns/net", pid, out);
     }
     let before = out.fds.len();
     // Descriptors are allocated lowest-first, so most tables are dense:
@@ -353,6 +368,19 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
         out.unreadable.push(pid);
     }
     read_details_if_owner(shared, &fd_dir, pid, before, out);
+}
+
+/// Note the network namespace of `pid`, from its `ns/net` link at `path`.
+fn note_netns(dir: &OwnedFd, path: &str, pid: u32, out: &mut FdScan) {
+    // The link text `net:[INODE]`: cheaper than a stat through it.
+    let mut buf = [0u8; 64];
+    if let Ok(n) = readlinkat_raw(dir, path, &mut buf[..])
+        && let Some(ino) = std::str::from_utf8(&buf[..n.min(buf.len())])
+            .ok()
+            .and_then(|t| t.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok())
+    {
+        out.netns.push((pid, ino));
+    }
 }
 
 fn read_details_if_owner(
