@@ -284,12 +284,16 @@ pub(super) fn render<'a>(
                 namespaces,
             }),
     };
+    // serde_json writes a document in small pieces (a key, a comma): into
+    // a buffer of a known type, not each through `dyn Write`.
+    let mut buf = io::BufWriter::with_capacity(64 * 1024, &mut *out);
     if pretty {
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+        serde_json::to_writer_pretty(&mut buf, &doc).map_err(io::Error::from)?;
     } else {
-        serde_json::to_writer(&mut *out, &doc).map_err(io::Error::from)?;
+        serde_json::to_writer(&mut buf, &doc).map_err(io::Error::from)?;
     }
-    writeln!(out)
+    writeln!(buf)?;
+    buf.flush()
 }
 
 pub(super) fn listener_json<'a>(
