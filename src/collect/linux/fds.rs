@@ -90,17 +90,41 @@ pub(super) fn scan(
     // the processes it did not see are scanned through /proc below.
     let walk_started = std::time::Instant::now();
     let mut walked = Walked::default();
-    let tried =
-        (live && walk).then(|| super::bpf_iter::socket_fds(|r| walked.add(r, wanted, netns)));
-    let fast = matches!(tried, Some(Ok(())));
-    let walked_in = tried.map(|r| {
-        r.map(|()| walk_started.elapsed())
-            .map_err(|e| e.to_string())
-    });
+    let mut walked_in = None;
+    let mut read = Vec::new();
+    if live && walk {
+        // Owners' details are read while the walk goes on: each owner is
+        // handed to the readers as soon as the walk first reports it, so
+        // the kernel's walk (one core) and the /proc reads (the others)
+        // overlap.
+        let (tx, rx) = std::sync::mpsc::channel::<(u32, u64)>();
+        let rx = Mutex::new(rx);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..workers())
+                .map(|_| scope.spawn(|| read_owners(&rx, &proc_dir, how)))
+                .collect();
+            let tried = super::bpf_iter::socket_fds(|r| {
+                if let Some(owner) = walked.add(r, wanted, netns) {
+                    let _ = tx.send(owner);
+                }
+            });
+            walked_in = Some(
+                tried
+                    .map(|()| walk_started.elapsed())
+                    .map_err(|e| e.to_string()),
+            );
+            drop(tx);
+            read = readers
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect();
+        });
+    }
+    let fast = matches!(walked_in, Some(Ok(_)));
     let mut found = FdScan::default();
     if fast {
         pids.retain(|p| !walked.seen.contains(p));
-        found = from_walk(walked, &proc_dir, how);
+        found = from_walk(walked, read);
     }
     let sizes = live && sizes_count_fds(&proc_dir);
     // SAFETY: geteuid has no preconditions.
@@ -152,7 +176,14 @@ struct Walked {
 }
 
 impl Walked {
-    fn add(&mut self, r: super::bpf_iter::Record, wanted: &HashSet<u64>, netns: bool) {
+    /// Keep record `r`; the owner (pid, start) when it is the first
+    /// wanted socket of its process.
+    fn add(
+        &mut self,
+        r: super::bpf_iter::Record,
+        wanted: &HashSet<u64>,
+        netns: bool,
+    ) -> Option<(u32, u64)> {
         if self.seen.insert(r.tgid) && netns && r.netns != 0 {
             self.netns.push((r.tgid, u64::from(r.netns)));
         }
@@ -162,53 +193,52 @@ impl Walked {
                 fd: Some(r.fd),
                 inode: r.inode,
             });
-            self.starts.insert(r.tgid, r.start_ns);
+            if self.starts.insert(r.tgid, r.start_ns).is_none() {
+                return Some((r.tgid, r.start_ns));
+            }
         }
+        None
     }
 }
 
-/// The owners the walk found, with their details (read in parallel); a
-/// process whose start time is not the walk's has exited and its PID was
-/// reused: left out.
-fn from_walk(walked: Walked, proc_dir: &OwnedFd, how: Reading) -> FdScan {
-    let Walked {
-        fds, starts, netns, ..
-    } = walked;
-    let pids: Vec<(u32, u64)> = starts.into_iter().collect();
-    let workers = workers();
-    let chunk = pids.len().div_ceil(workers).max(1);
-    let parts: Vec<(Vec<Process>, Vec<Refused>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pids
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut refused = Vec::new();
-                    let owners = part
-                        .iter()
-                        .filter_map(|&(pid, start_ns)| {
-                            // The walk's start time in the ticks of
-                            // /proc/<pid>/stat (nsec_to_clock_t).
-                            let tick_ns = 1_000_000_000 / how.clock.ticks_per_second.max(1);
-                            let born = (how.details != Details::Pid).then_some(start_ns / tick_ns);
-                            process::read(
-                                proc_dir.as_fd(),
-                                &pid.to_string(),
-                                pid,
-                                how,
-                                born,
-                                &mut refused,
-                            )
-                        })
-                        .collect::<Vec<_>>();
-                    (owners, refused)
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
+/// Read the details of each owner the walk sends until it ends; a process
+/// whose start time is not the walk's has exited and its PID was reused:
+/// left out.
+fn read_owners(
+    owners: &Mutex<std::sync::mpsc::Receiver<(u32, u64)>>,
+    proc_dir: &OwnedFd,
+    how: Reading,
+) -> (Vec<Process>, Vec<Refused>) {
+    let mut read = Vec::new();
+    let mut refused = Vec::new();
+    // The walk's start time in the ticks of /proc/<pid>/stat
+    // (nsec_to_clock_t).
+    let tick_ns = 1_000_000_000 / how.clock.ticks_per_second.max(1);
+    loop {
+        let next = owners.lock().ok().and_then(|rx| rx.recv().ok());
+        let Some((pid, start_ns)) = next else {
+            return (read, refused);
+        };
+        let born = (how.details != Details::Pid).then_some(start_ns / tick_ns);
+        read.extend(process::read(
+            proc_dir.as_fd(),
+            &pid.to_string(),
+            pid,
+            how,
+            born,
+            &mut refused,
+        ));
+    }
+}
+
+/// The owners the walk found, with their details as `read_owners` read
+/// them: the descriptors of an owner that was not read (exited, PID
+/// reused) are left out.
+fn from_walk(walked: Walked, read: Vec<(Vec<Process>, Vec<Refused>)>) -> FdScan {
+    let Walked { fds, netns, .. } = walked;
     let mut owners = Vec::new();
     let mut refused = Vec::new();
-    for (o, r) in parts {
+    for (o, r) in read {
         owners.extend(o);
         refused.extend(r);
     }
