@@ -204,39 +204,11 @@ fn exposure_of(report: &Report, l: &Listener) -> Exposure {
 /// For the listing: a compact origin (a unit, a container, a launcher or
 /// the parent program) and the warning ids of every listener, by inode.
 pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
-    // Pure and per listener: shared out to the cores when there are many
-    // (10,000 listeners took ~13 ms on one), each part with its own cache.
-    const PART: usize = 2_000;
-    let n = report.listeners.len();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |w| w.get())
-        .min(n.div_ceil(PART))
-        .max(1);
-    if workers == 1 {
-        return compact_part(report, &report.listeners).collect();
-    }
-    let parts: Vec<Vec<(u64, Compact)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = report
-            .listeners
-            .chunks(n.div_ceil(workers))
-            .map(|part| scope.spawn(move || compact_part(report, part).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    parts.into_iter().flatten().collect()
-}
-
-fn compact_part<'a>(
-    report: &'a Report,
-    listeners: &'a [Listener],
-) -> impl Iterator<Item = (u64, Compact)> + 'a {
     let mut cache = OriginCache::new();
-    listeners
+    report
+        .listeners
         .iter()
-        .map(move |l| {
+        .map(|l| {
             let groups = groups(l);
             let ancestry = groups
                 .first()
@@ -254,6 +226,7 @@ fn compact_part<'a>(
             };
             (l.inode, compact)
         })
+        .collect()
 }
 
 fn explain_one<'a>(
