@@ -19,6 +19,16 @@ pub fn escape_reversible(bytes: &[u8]) -> String {
 
 fn escape_with(bytes: &[u8], backslash: bool) -> String {
     let mut out = String::with_capacity(bytes.len());
+    escape_with_into(&mut out, bytes, backslash);
+    out
+}
+
+/// `escape(bytes)` appended to `out`, without a String of its own.
+pub fn escape_into(out: &mut String, bytes: &[u8]) {
+    escape_with_into(out, bytes, false)
+}
+
+fn escape_with_into(out: &mut String, bytes: &[u8], backslash: bool) {
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if backslash && c == '\\' {
@@ -37,7 +47,6 @@ fn escape_with(bytes: &[u8], backslash: bool) -> String {
             let _ = write!(out, "\\x{b:02x}");
         }
     }
-    out
 }
 
 /// `text` as one line for an error or notice: runs of whitespace (newlines

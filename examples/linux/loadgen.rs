@@ -1,14 +1,16 @@
 //! Load generator for whyport's benchmark: forks processes that hold
 //! listening sockets and other descriptors, like a busy server host.
 //!
-//! `loadgen [--procs N] [--sockets S] [--fds F] [--prefork K] [--reuseport R] [--seconds T] [--sparse] [--big B]`
+//! `loadgen [--procs N] [--sockets S] [--fds F] [--prefork K] [--reuseport R] [--seconds T] [--sparse] [--big B] [--idle I] [--idle-fds G]`
 //!
 //! Each of N processes holds S listening sockets (TCP and UDP, IPv4 and IPv6,
 //! on loopback, ephemeral ports) and about F other descriptors (pipes and
 //! /dev/null), numbered densely from 0 as a daemon's are; with `--sparse`
 //! each also holds one descriptor at 900. With `--big B` one more process
 //! holds about B descriptors (up to its hard limit) with a TCP and a UDP
-//! listener on one port at the top of its table. A pre-fork group of K processes shares one TCP socket, and an
+//! listener on one port at the top of its table. With `--idle I`, I more
+//! processes hold G descriptors each (default 50) and no socket: the
+//! fd-holders of a busy host that own nothing whyport lists. A pre-fork group of K processes shares one TCP socket, and an
 //! SO_REUSEPORT group of R processes holds R sockets on one port. It binds
 //! only to loopback. When every process is ready it prints one line
 //! (`ready procs=... listeners=... fds=... prefork_port=... reuseport_port=...`)
@@ -29,6 +31,8 @@ struct Args {
     seconds: u32,
     sparse: bool,
     big: usize,
+    idle: usize,
+    idle_fds: usize,
 }
 
 fn parse_args() -> Args {
@@ -41,6 +45,8 @@ fn parse_args() -> Args {
         seconds: 900,
         sparse: false,
         big: 0,
+        idle: 0,
+        idle_fds: 50,
     };
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = argv.iter().position(|x| x == "--sparse") {
@@ -62,6 +68,8 @@ fn parse_args() -> Args {
             "--reuseport" => a.reuseport = value(),
             "--seconds" => a.seconds = value() as u32,
             "--big" => a.big = value(),
+            "--idle" => a.idle = value(),
+            "--idle-fds" => a.idle_fds = value(),
             other => {
                 eprintln!(
                     "loadgen: unknown option {other}; see the comment at the top of examples/loadgen.rs"
@@ -96,6 +104,20 @@ fn listener(kind: usize, port: u16, reuseport: bool) -> socket2::Socket {
         s.listen(16).expect("listen");
     }
     s
+}
+
+/// Open about `fds` descriptors: half pipes, the rest /dev/null.
+fn hold_fds(fds: usize) {
+    let mut other = 0;
+    while other + 2 <= fds / 2 {
+        let mut p = [0i32; 2];
+        unsafe { libc::pipe(p.as_mut_ptr()) };
+        other += 2;
+    }
+    while other < fds {
+        unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        other += 1;
+    }
 }
 
 fn port_of(s: &socket2::Socket) -> u16 {
@@ -154,16 +176,7 @@ pub fn main() {
             let held: Vec<socket2::Socket> = (0..sockets)
                 .map(|j| listener(i * sockets + j, 0, false))
                 .collect();
-            let mut other = 0;
-            while other + 2 <= fds / 2 {
-                let mut p = [0i32; 2];
-                unsafe { libc::pipe(p.as_mut_ptr()) };
-                other += 2;
-            }
-            while other < fds {
-                unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
-                other += 1;
-            }
+            hold_fds(fds);
             if sparse {
                 // One descriptor far above the rest, as a shell's fd 255.
                 unsafe { libc::dup2(0, 900) };
@@ -171,6 +184,12 @@ pub fn main() {
             std::mem::forget(held);
         }));
         fds_total += a.sockets + a.fds + 3;
+    }
+
+    for _ in 0..a.idle {
+        let fds = a.idle_fds;
+        children.push(spawn(ready, -1, parent, a.seconds, move || hold_fds(fds)));
+        fds_total += a.idle_fds + 3;
     }
 
     let shared = listener(0, 0, false);

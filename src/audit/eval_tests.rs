@@ -678,3 +678,52 @@ fn reach_conditions_follow_the_firewall_and_undecided_meets_neither() {
     assert_ne!(plain.rules[0].digest, reach.rules[0].digest);
     assert!(parse("[[allow]]\nport = 22\nreach = \"maybe\"\n").is_err());
 }
+
+/// Rules are found through an index by port (RuleIndex): whatever the
+/// index holds them in, the first deny in policy order decides, then the
+/// first allow, whether a rule names one port, a few, many (tried on
+/// every listener) or none; a `[[require]]` rule finds its listener the
+/// same way.
+#[test]
+fn indexed_rules_keep_policy_order() {
+    let p = process(10, 1, "nc", 1000, "0::/user.slice\n");
+    let decided = |text: &str, listeners: Vec<Listener>| {
+        let pol = policy(text);
+        let r = report(listeners);
+        let o = Opening::all(&r);
+        let a = audit(&pol, &o);
+        let id = |i: usize| pol.rules[i].id.clone().unwrap_or_default();
+        let rules: Vec<String> = a
+            .results
+            .iter()
+            .map(|j| j.rule.map(id).unwrap_or_default())
+            .collect();
+        let missing: Vec<String> = a.missing.iter().map(|i| id(*i)).collect();
+        (rules, missing)
+    };
+    let few = "\
+[[allow]]\nport = 8080\nid = \"ONE\"\n\
+[[allow]]\nports = [8080, \"8079-8081\"]\nid = \"FEW\"\n\
+[[allow]]\nprotocol = \"tcp\"\nid = \"ANY\"\n\
+[[deny]]\nports = [7000, 8080]\nprocess = \"other\"\nid = \"NOPE\"\n\
+[[deny]]\nrange = \"1-65535\"\nprocess = \"nc\"\nid = \"LATE\"\nprotocol = \"udp\"\n\
+[[require]]\nport = 8080\nid = \"NEED\"\n\
+[[require]]\nrange = \"100-200\"\nid = \"GONE\"\n\
+[[require]]\nrange = \"9000-9999\"\nid = \"WIDE-NEED\"\n";
+    let wide = format!("[[allow]]\nrange = \"8000-9000\"\nid = \"WIDE\"\n{few}");
+    let listeners = || {
+        vec![
+            listener(Protocol::Tcp, "127.0.0.1", 8080, &[&p]),
+            listener(Protocol::Tcp, "127.0.0.1", 8081, &[&p]),
+            listener(Protocol::Tcp, "127.0.0.1", 9500, &[&p]),
+            listener(Protocol::Udp, "127.0.0.1", 8080, &[&p]),
+            listener(Protocol::Udp, "127.0.0.1", 9999, &[&p]),
+        ]
+    };
+    let (rules, missing) = decided(&wide, listeners());
+    assert_eq!(rules, ["WIDE", "WIDE", "ANY", "LATE", "LATE"]);
+    assert_eq!(missing, ["GONE"]);
+    let (rules, missing) = decided(few, listeners());
+    assert_eq!(rules, ["ONE", "FEW", "ANY", "LATE", "LATE"]);
+    assert_eq!(missing, ["GONE"]);
+}

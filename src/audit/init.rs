@@ -226,7 +226,7 @@ fn draft(e: &Explanation<'_>, ephemeral_ports: Option<(u16, u16)>) -> Draft {
         l.address_shown(false),
         l.port,
         l.service
-            .map(|s| format!(" ({})", s.name))
+            .map(|s| format!(" ({})", s.name()))
             .unwrap_or_default(),
         holders(e)
     )];

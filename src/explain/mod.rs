@@ -41,8 +41,8 @@ pub struct Options {
 /// Build the report for a snapshot: the sockets and forwards `query` asks
 /// about, joined to their owners, and the targets nothing answers. The
 /// report is complete when returned; nobody edits it afterwards.
-pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
-    let mut fds = snapshot.socket_fds;
+pub fn explain(mut snapshot: Snapshot, query: &Query, options: Options) -> Report {
+    let mut fds = std::mem::take(&mut snapshot.socket_fds);
     fds.sort_unstable_by_key(|f| (f.inode, f.pid, f.fd));
     fds.dedup();
     let processes: BTreeMap<u32, Arc<Process>> = snapshot
@@ -80,6 +80,10 @@ pub fn explain(snapshot: Snapshot, query: &Query, options: Options) -> Report {
             listener(socket, owners, status, with_services)
         })
         .collect();
+    // The sockets are listeners now: freed here, not when the report is
+    // returned (at 100,000 sockets, ~10 MB held through the rest).
+    drop(std::mem::take(&mut snapshot.sockets));
+    drop(std::mem::take(&mut snapshot.ns_sockets));
     let own_netns = snapshot
         .namespaces
         .iter()

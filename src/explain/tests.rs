@@ -146,7 +146,7 @@ fn joins_every_owner_and_sorts_by_port_protocol_address() {
         vec![6, 7],
         "one process may hold a socket twice"
     );
-    assert_eq!(nginx.service.map(|s| s.name), Some("http"));
+    assert_eq!(nginx.service.map(|s| s.name()), Some("http"));
 }
 
 #[test]

@@ -223,7 +223,7 @@ pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
                 .map(|w| w.id)
                 .collect();
             let compact = Compact {
-                origin: compact(&origin, &ancestry),
+                origin: compact(&origin, &ancestry).into_boxed_str(),
                 warnings,
                 firewall: report
                     .firewalls

@@ -81,7 +81,7 @@ fn row(l: &Listener) -> Vec<String> {
                 .unwrap_or_default(),
         ),
         l.dual_stack.to_string(),
-        l.service.map(|s| s.name.to_string()).unwrap_or_default(),
+        l.service.map(|s| s.name().to_string()).unwrap_or_default(),
         join(&|p| p.pid.to_string()),
         untrusted(join(&|p| field(&p.name))),
         untrusted(join(&|p| match (&p.user, p.uid) {

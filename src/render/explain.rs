@@ -269,8 +269,8 @@ fn block(e: &Explanation<'_>, now: u64, out: &mut dyn Write) -> io::Result<()> {
     let l = e.listener;
     let address = l.address_shown(true);
     let service = match l.service {
-        Some(s) if s.description.is_empty() => format!("  ({})", s.name),
-        Some(s) => format!("  ({}: {})", s.name, s.description),
+        Some(s) if s.description().is_empty() => format!("  ({})", s.name()),
+        Some(s) => format!("  ({}: {})", s.name(), s.description()),
         None => String::new(),
     };
     writeln!(

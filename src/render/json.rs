@@ -180,7 +180,7 @@ pub struct ListenerJson<'a> {
 pub struct ServiceJson {
     pub name: &'static str,
     pub description: &'static str,
-    pub aliases: &'static [&'static str],
+    pub aliases: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -299,12 +299,16 @@ pub(super) fn render<'a>(
                 namespaces,
             }),
     };
+    // serde_json writes a document in small pieces (a key, a comma): into
+    // a buffer of a known type, not each through `dyn Write`.
+    let mut buf = io::BufWriter::with_capacity(64 * 1024, &mut *out);
     if pretty {
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+        serde_json::to_writer_pretty(&mut buf, &doc).map_err(io::Error::from)?;
     } else {
-        serde_json::to_writer(&mut *out, &doc).map_err(io::Error::from)?;
+        serde_json::to_writer(&mut buf, &doc).map_err(io::Error::from)?;
     }
-    writeln!(out)
+    writeln!(buf)?;
+    buf.flush()
 }
 
 pub(super) fn listener_json<'a>(
@@ -327,9 +331,9 @@ pub(super) fn listener_json<'a>(
         inode: l.inode,
         socket_uid: l.socket_uid,
         service: l.service.map(|s| ServiceJson {
-            name: s.name,
-            description: s.description,
-            aliases: s.aliases,
+            name: s.name(),
+            description: s.description(),
+            aliases: s.aliases().collect(),
         }),
         processes: l
             .owners

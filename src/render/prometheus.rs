@@ -164,7 +164,7 @@ pub fn listener_family(report: &Report, origins: &[(String, String)]) -> Family 
                 ("port", l.port.to_string()),
                 (
                     "service",
-                    l.service.map(|s| s.name.to_string()).unwrap_or_default(),
+                    l.service.map(|s| s.name().to_string()).unwrap_or_default(),
                 ),
                 ("process", process),
                 ("user", users.join(",")),

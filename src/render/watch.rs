@@ -46,7 +46,7 @@ pub fn describe(report: &Report, numeric: bool) -> Vec<Described> {
                 l.port
             );
             if let Some(s) = l.service {
-                text.push_str(&format!(" ({})", s.name));
+                text.push_str(&format!(" ({})", s.name()));
             }
             text.push_str(&format!("  {owners}"));
             if !origin.is_empty() {

@@ -9,14 +9,47 @@ use crate::model::Protocol;
 /// Date of the newest change in the embedded registry snapshot.
 pub const IANA_SNAPSHOT: &str = "2026-04-09";
 
-/// One registration, as embedded by build.rs.
+/// One registration, as embedded by build.rs: numbers only (texts are
+/// spans of one string), so that the table needs no relocation at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceRecord {
     pub port: u16,
     protocol: u8,
-    pub name: &'static str,
-    pub description: &'static str,
-    pub aliases: &'static [&'static str],
+    name: Span,
+    description: Span,
+    /// The aliases: `ALIASES[.0...1]`.
+    aliases: (u32, u32),
+}
+
+/// Byte offsets `start..end` of a text in `TEXT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span(u32, u32);
+
+impl Span {
+    fn text(self) -> &'static str {
+        TEXT.get(self.0 as usize..self.1 as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl ServiceRecord {
+    pub fn name(&self) -> &'static str {
+        self.name.text()
+    }
+
+    pub fn description(&self) -> &'static str {
+        self.description.text()
+    }
+
+    /// The other names registered on the same port and protocol.
+    pub fn aliases(&self) -> impl ExactSizeIterator<Item = &'static str> + Clone + use<> {
+        let (start, end) = self.aliases;
+        ALIASES
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.text())
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/services.rs"));
@@ -37,8 +70,7 @@ pub fn ports_for(name: &str) -> Vec<(u16, Protocol)> {
     SERVICES
         .iter()
         .filter(|r| {
-            r.name.eq_ignore_ascii_case(name)
-                || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            r.name().eq_ignore_ascii_case(name) || r.aliases().any(|a| a.eq_ignore_ascii_case(name))
         })
         .map(|r| {
             (
@@ -66,7 +98,7 @@ mod tests {
     use crate::model::Protocol::{Tcp, Udp};
 
     fn name(port: u16, p: Protocol) -> Option<&'static str> {
-        lookup(port, p).map(|r| r.name)
+        lookup(port, p).map(|r| r.name())
     }
 
     #[test]
@@ -83,9 +115,9 @@ mod tests {
     #[test]
     fn conflicts_and_aliases_pick_the_expected_name() {
         assert_eq!(name(2049, Tcp), Some("nfs"));
-        assert!(lookup(2049, Tcp).is_some_and(|r| r.aliases.contains(&"shilp")));
+        assert!(lookup(2049, Tcp).is_some_and(|r| r.aliases().any(|a| a == "shilp")));
         assert_eq!(name(80, Tcp), Some("http"));
-        assert!(lookup(80, Tcp).is_some_and(|r| r.aliases.contains(&"www-http")));
+        assert!(lookup(80, Tcp).is_some_and(|r| r.aliases().any(|a| a == "www-http")));
         assert_eq!(name(113, Tcp), Some("auth"));
     }
 
@@ -101,10 +133,10 @@ mod tests {
     #[test]
     fn descriptions_are_one_clean_line() {
         assert_eq!(
-            lookup(22, Tcp).map(|r| r.description),
+            lookup(22, Tcp).map(|r| r.description()),
             Some("The Secure Shell (SSH) Protocol")
         );
-        assert!(SERVICES.iter().all(|r| !r.description.contains('\n')));
+        assert!(SERVICES.iter().all(|r| !r.description().contains('\n')));
         assert!(
             SERVICES
                 .windows(2)

@@ -60,6 +60,8 @@ struct Shared<'a> {
     /// The live /proc reports the number of open descriptors as the size of
     /// /proc/<pid>/fd (Linux 6.2+); a recorded tree on disk does not.
     sizes_count_fds: bool,
+    /// Stat each fd directory before opening it (see `scan_process`).
+    empty_first: bool,
     wanted: &'a HashSet<u64>,
     how: Reading,
     netns: bool,
@@ -88,30 +90,56 @@ pub(super) fn scan(
     // the processes it did not see are scanned through /proc below.
     let walk_started = std::time::Instant::now();
     let mut walked = Walked::default();
-    let tried =
-        (live && walk).then(|| super::bpf_iter::socket_fds(|r| walked.add(r, wanted, netns)));
-    let fast = matches!(tried, Some(Ok(())));
-    let walked_in = tried.map(|r| {
-        r.map(|()| walk_started.elapsed())
-            .map_err(|e| e.to_string())
-    });
+    let mut walked_in = None;
+    let mut read = Vec::new();
+    if live && walk {
+        // Owners' details are read while the walk goes on: each owner is
+        // handed to the readers as soon as the walk first reports it, so
+        // the kernel's walk (one core) and the /proc reads (the others)
+        // overlap.
+        let (tx, rx) = std::sync::mpsc::channel::<(u32, u64)>();
+        let rx = Mutex::new(rx);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..workers())
+                .map(|_| scope.spawn(|| read_owners(&rx, &proc_dir, how)))
+                .collect();
+            let tried = super::bpf_iter::socket_fds(|r| {
+                if let Some(owner) = walked.add(r, wanted, netns) {
+                    let _ = tx.send(owner);
+                }
+            });
+            walked_in = Some(
+                tried
+                    .map(|()| walk_started.elapsed())
+                    .map_err(|e| e.to_string()),
+            );
+            drop(tx);
+            read = readers
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect();
+        });
+    }
+    let fast = matches!(walked_in, Some(Ok(_)));
     let mut found = FdScan::default();
     if fast {
         pids.retain(|p| !walked.seen.contains(p));
-        found = from_walk(walked, &proc_dir, how);
+        found = from_walk(walked, read);
     }
+    let sizes = live && sizes_count_fds(&proc_dir);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
     let shared = Shared {
+        sizes_count_fds: sizes,
+        empty_first: sizes && root,
         proc_dir,
-        sizes_count_fds: live,
         wanted,
         how,
         netns,
         open_items: AtomicUsize::new(pids.len()),
         queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
+    let workers = workers();
     let mut result = found;
     result.walk = walked_in;
     std::thread::scope(|scope| {
@@ -148,7 +176,14 @@ struct Walked {
 }
 
 impl Walked {
-    fn add(&mut self, r: super::bpf_iter::Record, wanted: &HashSet<u64>, netns: bool) {
+    /// Keep record `r`; the owner (pid, start) when it is the first
+    /// wanted socket of its process.
+    fn add(
+        &mut self,
+        r: super::bpf_iter::Record,
+        wanted: &HashSet<u64>,
+        netns: bool,
+    ) -> Option<(u32, u64)> {
         if self.seen.insert(r.tgid) && netns && r.netns != 0 {
             self.netns.push((r.tgid, u64::from(r.netns)));
         }
@@ -158,55 +193,52 @@ impl Walked {
                 fd: Some(r.fd),
                 inode: r.inode,
             });
-            self.starts.insert(r.tgid, r.start_ns);
+            if self.starts.insert(r.tgid, r.start_ns).is_none() {
+                return Some((r.tgid, r.start_ns));
+            }
         }
+        None
     }
 }
 
-/// The owners the walk found, with their details (read in parallel); a
-/// process whose start time is not the walk's has exited and its PID was
-/// reused: left out.
-fn from_walk(walked: Walked, proc_dir: &OwnedFd, how: Reading) -> FdScan {
-    let Walked {
-        fds, starts, netns, ..
-    } = walked;
-    let pids: Vec<(u32, u64)> = starts.into_iter().collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = pids.len().div_ceil(workers).max(1);
-    let parts: Vec<(Vec<Process>, Vec<Refused>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pids
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut refused = Vec::new();
-                    let owners = part
-                        .iter()
-                        .filter_map(|&(pid, start_ns)| {
-                            // The walk's start time in the ticks of
-                            // /proc/<pid>/stat (nsec_to_clock_t).
-                            let tick_ns = 1_000_000_000 / how.clock.ticks_per_second.max(1);
-                            let born = (how.details != Details::Pid).then_some(start_ns / tick_ns);
-                            process::read(
-                                proc_dir.as_fd(),
-                                &pid.to_string(),
-                                pid,
-                                how,
-                                born,
-                                &mut refused,
-                            )
-                        })
-                        .collect::<Vec<_>>();
-                    (owners, refused)
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
+/// Read the details of each owner the walk sends until it ends; a process
+/// whose start time is not the walk's has exited and its PID was reused:
+/// left out.
+fn read_owners(
+    owners: &Mutex<std::sync::mpsc::Receiver<(u32, u64)>>,
+    proc_dir: &OwnedFd,
+    how: Reading,
+) -> (Vec<Process>, Vec<Refused>) {
+    let mut read = Vec::new();
+    let mut refused = Vec::new();
+    // The walk's start time in the ticks of /proc/<pid>/stat
+    // (nsec_to_clock_t).
+    let tick_ns = 1_000_000_000 / how.clock.ticks_per_second.max(1);
+    loop {
+        let next = owners.lock().ok().and_then(|rx| rx.recv().ok());
+        let Some((pid, start_ns)) = next else {
+            return (read, refused);
+        };
+        let born = (how.details != Details::Pid).then_some(start_ns / tick_ns);
+        read.extend(process::read(
+            proc_dir.as_fd(),
+            &pid.to_string(),
+            pid,
+            how,
+            born,
+            &mut refused,
+        ));
+    }
+}
+
+/// The owners the walk found, with their details as `read_owners` read
+/// them: the descriptors of an owner that was not read (exited, PID
+/// reused) are left out.
+fn from_walk(walked: Walked, read: Vec<(Vec<Process>, Vec<Refused>)>) -> FdScan {
+    let Walked { fds, netns, .. } = walked;
     let mut owners = Vec::new();
     let mut refused = Vec::new();
-    for (o, r) in parts {
+    for (o, r) in read {
         owners.extend(o);
         refused.extend(r);
     }
@@ -250,6 +282,31 @@ fn worker(shared: &Shared<'_>) -> FdScan {
     }
 }
 
+/// One worker per CPU whyport may run on, at most 8: the CPUs of its
+/// affinity mask (std's available_parallelism also reads the cgroup's CPU
+/// quota, ten system calls more; a quota slows a worker, it does not take
+/// a CPU away).
+fn workers() -> usize {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity writes
+    // at most its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let n = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if n != 0 {
+        return 1;
+    }
+    // SAFETY: `set` was filled by the kernel.
+    (unsafe { libc::CPU_COUNT(&set) } as usize).clamp(1, 8)
+}
+
+/// Whether this kernel reports the number of open descriptors as the size
+/// of /proc/<pid>/fd (Linux 6.2+; before, it is 0): ours is never empty
+/// (the /proc directory is open). Then a size of 0 is an empty table (a
+/// kernel thread: most processes of a small host), not listed.
+fn sizes_count_fds(proc_dir: &OwnedFd) -> bool {
+    rustix::fs::statat(proc_dir, "self/fd", rustix::fs::AtFlags::empty())
+        .is_ok_and(|st| st.st_size > 0)
+}
+
 /// Numeric entries of the /proc directory: one per process (not thread).
 fn list_pids(proc_root: &Path) -> io::Result<Vec<u32>> {
     let mut pids = Vec::new();
@@ -263,6 +320,23 @@ fn list_pids(proc_root: &Path) -> io::Result<Vec<u32>> {
 }
 
 fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut FdScan) {
+    // Most processes of a small host are kernel threads, with no
+    // descriptor: one stat says so, where opening, sizing and closing the
+    // directory took three calls. Only as root: another user's process
+    // that holds nothing would no longer count as unreadable.
+    if shared.empty_first
+        && rustix::fs::statat(
+            &shared.proc_dir,
+            format!("{pid}/fd"),
+            rustix::fs::AtFlags::empty(),
+        )
+        .is_ok_and(|st| st.st_size == 0)
+    {
+        if shared.netns {
+            note_netns(&shared.proc_dir, &format!("{pid}/ns/net"), pid, out);
+        }
+        return;
+    }
     let fd_dir = match openat(
         &shared.proc_dir,
         format!("{pid}/fd"),
@@ -274,15 +348,7 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
         Err(_) => return, // exited since the listing: not an error
     };
     if shared.netns {
-        // The link text `net:[INODE]`: cheaper than a stat through it.
-        let mut buf = [0u8; 64];
-        if let Ok(n) = readlinkat_raw(&fd_dir, "../ns/net", &mut buf[..])
-            && let Some(ino) = std::str::from_utf8(&buf[..n.min(buf.len())])
-                .ok()
-                .and_then(|t| t.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok())
-        {
-            out.netns.push((pid, ino));
-        }
+        note_netns(&fd_dir, "../ns/net", pid, out);
     }
     let before = out.fds.len();
     // Descriptors are allocated lowest-first, so most tables are dense:
@@ -334,6 +400,19 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
     read_details_if_owner(shared, &fd_dir, pid, before, out);
 }
 
+/// Note the network namespace of `pid`, from its `ns/net` link at `path`.
+fn note_netns(dir: &OwnedFd, path: &str, pid: u32, out: &mut FdScan) {
+    // The link text `net:[INODE]`: cheaper than a stat through it.
+    let mut buf = [0u8; 64];
+    if let Ok(n) = readlinkat_raw(dir, path, &mut buf[..])
+        && let Some(ino) = std::str::from_utf8(&buf[..n.min(buf.len())])
+            .ok()
+            .and_then(|t| t.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok())
+    {
+        out.netns.push((pid, ino));
+    }
+}
+
 fn read_details_if_owner(
     shared: &Shared<'_>,
     fd_dir: &OwnedFd,
@@ -366,7 +445,8 @@ enum Probe {
 /// have been found, or the gaps say the table is sparse.
 fn probe(shared: &Shared<'_>, pid: u32, fd_dir: &OwnedFd, out: &mut FdScan) -> Result<Probe, ()> {
     let open = match rustix::fs::fstat(fd_dir) {
-        Ok(st) if st.st_size > 0 && (st.st_size as usize) <= SPLIT_ABOVE => st.st_size as usize,
+        Ok(st) if st.st_size == 0 => return Ok(Probe::Complete),
+        Ok(st) if (st.st_size as usize) <= SPLIT_ABOVE => st.st_size as usize,
         _ => return Ok(Probe::Unknown),
     };
     let max_misses = 8;

@@ -51,7 +51,7 @@ pub(super) const EXPECTED: &[(&str, &[&str])] = &[
 
 pub(super) fn mismatch(l: &Listener, origin: &Origin) -> Option<String> {
     let service = l.service?;
-    let expected = EXPECTED.iter().find(|(s, _)| *s == service.name)?.1;
+    let expected = EXPECTED.iter().find(|(s, _)| *s == service.name())?.1;
     if origin.kind.listens_for_others()
         || matches!(origin.kind, OriginKind::Kernel | OriginKind::Hidden)
         || l.owners.is_empty()
@@ -75,7 +75,7 @@ pub(super) fn mismatch(l: &Listener, origin: &Origin) -> Option<String> {
         "{}/{} is registered for {} but is held by {}",
         l.port,
         l.protocol.as_str(),
-        service.name,
+        service.name(),
         held.join(", ")
     ))
 }
@@ -128,7 +128,7 @@ pub(crate) fn unlike_service(l: &Listener) -> bool {
     let known = |table: &[(&str, &[&str])]| {
         table
             .iter()
-            .find(|(s, _)| *s == service.name)
+            .find(|(s, _)| *s == service.name())
             .map(|(_, progs)| {
                 names
                     .iter()
@@ -141,7 +141,7 @@ pub(crate) fn unlike_service(l: &Listener) -> bool {
     if known(ALSO) == Some(true) {
         return false;
     }
-    let s = service.name.to_ascii_lowercase();
+    let s = service.name().to_ascii_lowercase();
     let stem = |x: &str| x.get(..4).map(str::to_string);
     !names
         .iter()

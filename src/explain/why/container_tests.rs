@@ -75,7 +75,7 @@ fn a_containers_systemd_is_socket_activation() {
         e.stop[0],
         "systemctl -M lab1 stop echo.socket echo@*.service"
     );
-    assert_eq!(compact_all(&r)[&7777].origin, "systemd socket");
+    assert_eq!(compact_all(&r)[&7777].origin.as_ref(), "systemd socket");
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn podmans_conmon_is_podmans_port_forwarder() {
     );
     assert!(e.warnings.is_empty(), "{:?}", e.warnings);
     assert_eq!(e.stop, vec!["podman stop web".to_string()]);
-    assert_eq!(compact_all(&r)[&8080].origin, "podman:web");
+    assert_eq!(compact_all(&r)[&8080].origin.as_ref(), "podman:web");
     // docker-proxy keeps its id.
     let proxy = process(
         950,
