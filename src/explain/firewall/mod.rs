@@ -21,8 +21,9 @@ use paths::{CROSS_LEFT_OUT, pairs_by_family, socket_paths};
 use sources::Sources;
 use walk::{Packet, Translated};
 
-/// What the table's address marks mean (said once, on stderr).
-pub const LEGEND: &str = "address marks: ~ open only from some sources, # blocked by this host's firewall, ? the firewall's answer is undecided (`whyport PORT` says why)";
+/// What the table's address marks mean (said once, on stderr, within 80
+/// columns with its `whyport: note: `).
+pub const LEGEND: &str = "address marks: ~ open to some sources, # firewalled, ? undecided";
 
 /// The table's one-character mark after an address: nothing where every
 /// source beyond the host gets in (or none can send to it at all).
