@@ -217,9 +217,7 @@ pub fn collect(
             other_listeners = Some((shown.len(), spaces.len()));
         }
         linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, own_netns);
-        let (firewall, filter_read) = filter_read
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
+        let (firewall, filter_read) = filter_read.and_then(|h| h.join().ok()).unwrap_or_default();
         for n in namespaces.iter_mut().filter(|n| n.own) {
             n.firewall = firewall.clone();
         }
