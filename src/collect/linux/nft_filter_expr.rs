@@ -311,8 +311,15 @@ impl State<'_> {
                     self.regs.insert(d, Val::Other { what, len: 4 });
                 }
             }
-            // Counting, logging, tracking and copying change no verdict.
-            "counter" | "log" | "notrack" | "last" | "dup" | "flow_offload" | "byteorder" => {
+            // The packet goes on untracked: later `ct state` tests see
+            // `untracked`, not `new`, which the walk does not model.
+            "notrack" => {
+                self.verdict = Some(Verdict::Unknown(
+                    "notrack (later rules see the packet untracked)".into(),
+                ))
+            }
+            // Counting, logging and copying change no verdict.
+            "counter" | "log" | "last" | "dup" | "flow_offload" | "byteorder" => {
                 if name == "byteorder"
                     && let Some(d) = reg(2)
                 {

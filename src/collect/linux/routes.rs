@@ -53,22 +53,27 @@ pub(super) fn routes(v6: bool) -> io::Result<(Routes, Vec<String>)> {
     let mut routes = Routes::default();
     let mut unread = Vec::new();
     let mut nexthop_objects = false;
+    // (prefix, output interface, metric): of routes to one prefix the
+    // kernel uses the lowest metric's (all of a multipath one's hops).
+    let mut found: Vec<(Prefix, String, u32)> = Vec::new();
     super::netlink::exchange(&fd, &request(RTM_GETROUTE, family), &mut |kind, payload| {
         if kind == RTM_NEWROUTE {
+            let metric = route_metric(payload);
             match parse_route(payload, v6) {
-                Some(Route::Main(list)) => routes.main.extend(list.into_iter().map(|(p, oif)| {
+                Some(Route::Main(list)) => found.extend(list.into_iter().map(|(p, oif)| {
                     let name = if oif == 0 {
                         String::new()
                     } else {
                         super::interface_name(oif).unwrap_or_default()
                     };
-                    (p, name)
+                    (p, name, metric)
                 })),
                 Some(Route::NexthopObject) => nexthop_objects = true,
                 _ => {}
             }
         }
     })?;
+    routes.main = best_routes(found);
     if nexthop_objects {
         unread.push(format!(
             "IPv{} routes through nexthop objects (their interfaces)",
@@ -120,6 +125,30 @@ pub(super) fn enslaved() -> io::Result<std::collections::BTreeSet<String>> {
         }
     })?;
     Ok(out)
+}
+
+/// RTA_PRIORITY: the route's metric (0 when absent).
+fn route_metric(b: &[u8]) -> u32 {
+    const RTA_PRIORITY: u16 = 6;
+    b.get(RTMSG..)
+        .map(attrs)
+        .and_then(|a| a.into_iter().find(|(t, _)| *t == RTA_PRIORITY))
+        .and_then(|(_, v)| ne32(v))
+        .unwrap_or(0)
+}
+
+/// Of the routes to each prefix, those of the lowest metric.
+pub(super) fn best_routes(found: Vec<(Prefix, String, u32)>) -> Vec<(Prefix, String)> {
+    let mut best: std::collections::BTreeMap<Prefix, u32> = std::collections::BTreeMap::new();
+    for (p, _, m) in &found {
+        let e = best.entry(*p).or_insert(*m);
+        *e = (*e).min(*m);
+    }
+    found
+        .into_iter()
+        .filter(|(p, _, m)| best.get(p) == Some(m))
+        .map(|(p, oif, _)| (p, oif))
+        .collect()
 }
 
 fn open_socket() -> io::Result<OwnedFd> {

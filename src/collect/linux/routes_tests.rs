@@ -208,3 +208,28 @@ fn real_routes_and_rules_in_a_private_namespace() {
     );
     assert!(unread4.is_empty() && unread6.is_empty());
 }
+
+#[test]
+fn of_routes_to_one_prefix_the_lowest_metric_is_kept() {
+    let p = |s: &str| {
+        let (a, l) = s.split_once('/').unwrap();
+        Prefix {
+            address: a.parse().unwrap(),
+            len: l.parse().unwrap(),
+        }
+    };
+    let kept = super::best_routes(vec![
+        (p("10.50.0.0/16"), "zz0".into(), 100),
+        (p("10.50.0.0/16"), "eth0".into(), 10),
+        (p("0.0.0.0/0"), "eth0".into(), 0),
+        (p("0.0.0.0/0"), "wlan0".into(), 0),
+    ]);
+    assert_eq!(
+        kept,
+        [
+            (p("10.50.0.0/16"), "eth0".to_string()),
+            (p("0.0.0.0/0"), "eth0".to_string()),
+            (p("0.0.0.0/0"), "wlan0".to_string()),
+        ]
+    );
+}

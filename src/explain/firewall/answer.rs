@@ -33,7 +33,7 @@ pub(super) fn parts(fates: Vec<(Sources, Fate)>) -> Vec<Part> {
         let key = match fate {
             Fate::Open(by) => (Outcome::Open, by),
             Fate::Blocked(by) => (Outcome::Blocked, Some(by)),
-            Fate::Undecided(by) => (Outcome::Undecided, Some(by)),
+            Fate::Undecided(by) | Fate::Lost(by) => (Outcome::Undecided, Some(by)),
         };
         let entry = merged.entry(key).or_insert_with(|| Sources::none(s.v6));
         *entry = entry.union(&s);

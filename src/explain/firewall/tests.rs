@@ -116,7 +116,7 @@ pub(super) fn fate_of(fates: &[(Sources, Fate)], source: &str) -> String {
             "blocked {}",
             by.rule.map_or(by.text.clone(), |n| n.to_string())
         ),
-        Fate::Undecided(by) => format!("undecided {}", by.rule.unwrap_or(0)),
+        Fate::Undecided(by) | Fate::Lost(by) => format!("undecided {}", by.rule.unwrap_or(0)),
     }
 }
 
@@ -493,5 +493,166 @@ fn an_extension_header_drop_is_avoided_and_an_accept_on_one_is_undecided() {
     assert_eq!(
         fate_of(&evaluate(&rs, &v6(443)), "fd00::2"),
         "blocked policy drop"
+    );
+}
+
+/// The review's cases: each was a wrong claim before (checked against the
+/// kernel in a namespace by the reviewer).
+#[test]
+fn notrack_before_conntrack_flags_and_no_output_interface() {
+    let raw = |rules: Vec<Rule>, input: Vec<Rule>, policy: Policy| {
+        ruleset(
+            vec![
+                base("t", "raw", Hook::Prerouting, -300, Policy::Accept),
+                base("t", "input", Hook::Input, 0, policy),
+            ],
+            vec![("t", "raw", rules), ("t", "input", input)],
+        )
+    };
+    let new = |negated: bool| Cond::CtState {
+        negated,
+        mask: ct::NEW,
+    };
+    let notrack = rule(
+        1,
+        vec![tcp(), dport(22)],
+        Verdict::Unknown("notrack".into()),
+    );
+    // Untracked, a later `ct state new drop` does not drop it, and a later
+    // `ct state new accept` does not accept it: neither open nor blocked.
+    let rs = raw(
+        vec![notrack.clone()],
+        vec![rule(2, vec![new(false)], Verdict::Drop)],
+        Policy::Accept,
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "undecided 1"
+    );
+    let rs = raw(
+        vec![notrack],
+        vec![rule(2, vec![new(false), tcp(), dport(22)], Verdict::Accept)],
+        Policy::Drop,
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "undecided 1"
+    );
+    // Before conntrack (-300) the state is `invalid`.
+    let rs = raw(
+        vec![rule(
+            3,
+            vec![Cond::CtState {
+                negated: false,
+                mask: ct::INVALID,
+            }],
+            Verdict::Drop,
+        )],
+        vec![],
+        Policy::Accept,
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "blocked 3"
+    );
+    let mut rs = raw(
+        vec![rule(4, vec![new(false)], Verdict::Accept)],
+        vec![],
+        Policy::Accept,
+    );
+    rs.base_chains[0].policy = Policy::Drop;
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "blocked policy drop"
+    );
+    // `tcp flags == syn drop` lets an ECN client's SYN (SYN|ECE|CWR) by.
+    let rs = raw(
+        vec![],
+        vec![rule(
+            5,
+            vec![Cond::TcpFlags {
+                negated: false,
+                mask: 0xff,
+                value: 0x02,
+            }],
+            Verdict::Drop,
+        )],
+        Policy::Accept,
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "undecided 5"
+    );
+    // `tcp flags syn / syn,ack` is the same for every SYN form.
+    let rs = raw(
+        vec![],
+        vec![rule(
+            6,
+            vec![Cond::TcpFlags {
+                negated: false,
+                mask: 0x12,
+                value: 0x02,
+            }],
+            Verdict::Drop,
+        )],
+        Policy::Accept,
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "blocked 6"
+    );
+    // At input there is no output interface: `oifname != "eth0"` matches.
+    let rs = raw(
+        vec![],
+        vec![rule(
+            7,
+            vec![Cond::Oif {
+                negated: true,
+                names: vec![IfName {
+                    name: "eth0".into(),
+                    prefix: false,
+                }],
+            }],
+            Verdict::Drop,
+        )],
+        Policy::Accept,
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "blocked 7"
+    );
+}
+
+#[test]
+fn reverse_path_takes_every_hop_and_fails_routes_to_nowhere() {
+    let p = |s: &str| {
+        let (a, l) = s.split_once('/').unwrap();
+        Prefix {
+            address: a.parse().unwrap(),
+            len: l.parse().unwrap(),
+        }
+    };
+    let mut rs = Ruleset::default();
+    // Two default routes of one metric (a multipath route's hops).
+    rs.routes_v4.main = vec![
+        (p("0.0.0.0/0"), "wlan0".into()),
+        (p("0.0.0.0/0"), "eth0".into()),
+        (p("10.50.0.0/16"), String::new()),
+    ];
+    rs.rp_filter.insert("all".into(), 1);
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "8.8.8.8"),
+        "open"
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "wlan0")), "8.8.8.8"),
+        "open"
+    );
+    // A blackhole route fails loose mode too.
+    rs.rp_filter.insert("all".into(), 2);
+    assert!(fate_of(&evaluate(&rs, &packet(22, "eth0")), "10.50.0.5").starts_with("blocked"));
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "10.49.0.5"),
+        "open"
     );
 }

@@ -22,6 +22,13 @@ const MAX_STEPS: usize = 100_000;
 /// The priority of the dstnat hook: base chains after it see the
 /// translated destination.
 const DSTNAT: i32 = -100;
+/// The priority conntrack attaches at (prerouting): before it a packet
+/// has no connection, its `ct state` is `invalid` and `ct status` finds
+/// nothing.
+const CONNTRACK: i32 = -200;
+/// The flags a client's first segment may carry besides SYN (ECN's ECE
+/// and CWR, PSH, URG): a flags test that tells them apart is undecided.
+const SYN_FORMS: [u8; 4] = [0x02, 0x02 | 0x40 | 0x80, 0x02 | 0x08, 0x02 | 0x20];
 
 /// A new connection's first packet, with the source left open.
 #[derive(Debug, Clone)]
@@ -54,6 +61,10 @@ pub enum Fate {
     Open(Option<RuleAt>),
     Blocked(RuleAt),
     Undecided(RuleAt),
+    /// Undecided by a verdict whyport cannot read (`notrack`, `queue`, an
+    /// unknown target): what later chains see may have changed (an
+    /// untracked packet's `ct state`), so no later drop decides it.
+    Lost(RuleAt),
 }
 
 /// Where a chain left some sources.
@@ -62,6 +73,8 @@ enum End {
     Accepted(RuleAt),
     Blocked(RuleAt),
     Undecided(RuleAt),
+    /// A verdict that could not be read (see `Fate::Lost`).
+    Lost(RuleAt),
     /// Fell off the end or returned.
     Back,
 }
@@ -130,20 +143,34 @@ fn through_base(
 ) -> Vec<(Sources, Fate)> {
     let mut out = Vec::new();
     for (sources, fate) in flows {
-        if matches!(fate, Fate::Blocked(_)) {
+        if matches!(fate, Fate::Blocked(_) | Fate::Lost(_)) {
             out.push((sources, fate));
             continue;
         }
+        let before_conntrack = matches!(base.hook, Hook::Ingress(_))
+            || (base.hook == Hook::Prerouting && base.priority < CONNTRACK);
         let mut w = Walker {
             ruleset,
             packet,
             translated: packet.forward.is_some() && base.priority > DSTNAT,
             at_dstnat: packet.forward.is_some() && base.priority == DSTNAT,
+            routed: base.hook == Hook::Forward,
+            tracked: if before_conntrack {
+                Some(false)
+            } else if base.hook == Hook::Prerouting && base.priority == CONNTRACK {
+                None
+            } else {
+                Some(true)
+            },
             steps: 0,
         };
         for (s, end) in w.chain(&base.chain, sources, 0) {
             let next = match end {
                 End::Blocked(r) => Fate::Blocked(r),
+                End::Lost(r) => match &fate {
+                    Fate::Undecided(first) => Fate::Lost(first.clone()),
+                    _ => Fate::Lost(r),
+                },
                 End::Undecided(r) => match &fate {
                     Fate::Undecided(first) => Fate::Undecided(first.clone()),
                     _ => Fate::Undecided(r),
@@ -189,6 +216,12 @@ struct Walker<'a> {
     /// The chain runs at the dstnat priority itself: before or after the
     /// translation is not defined.
     at_dstnat: bool,
+    /// At the forward hook: the packet has been routed and has an output
+    /// interface. Before routing, and at input, it has none.
+    routed: bool,
+    /// Conntrack has seen the packet (`None`: the chain runs at
+    /// conntrack's own priority, before or after it is not defined).
+    tracked: Option<bool>,
     steps: usize,
 }
 
@@ -288,10 +321,10 @@ impl Walker<'_> {
                 }
                 Verdict::Nat => {
                     let why = "a translation in a filter chain".to_string();
-                    out.push((matched, End::Undecided(at(chain, rule, Some(why)))));
+                    out.push((matched, End::Lost(at(chain, rule, Some(why)))));
                 }
                 Verdict::Unknown(what) => {
-                    out.push((matched, End::Undecided(at(chain, rule, Some(what.clone())))));
+                    out.push((matched, End::Lost(at(chain, rule, Some(what.clone())))));
                 }
             }
         }
@@ -334,16 +367,25 @@ impl Walker<'_> {
             },
             Cond::Sport { .. } => Truth::Unknown(format!("{cond}: a source port")),
             Cond::Iif { negated, names } => yes(names.iter().any(|n| n.matches(p.iif)) != *negated),
-            Cond::Oif { negated, names } => match (&p.forward, self.translated) {
-                (Some(t), _) if !t.to_local && (self.translated || self.at_dstnat) => match t.oif {
+            Cond::Oif { negated, names } => match &p.forward {
+                Some(t) if !t.to_local && self.routed => match t.oif {
                     Some(oif) => yes(names.iter().any(|n| n.matches(oif)) != *negated),
                     None => Truth::Unknown(format!("{cond}: the output interface is not known")),
                 },
-                // Before routing there is no output interface: the
-                // expression finds none and the rule does not match.
-                _ => Truth::No,
+                // Before routing, and at input, there is no output
+                // interface: the kernel compares an empty name (index 0),
+                // which `!=` matches.
+                _ => yes(*negated),
             },
-            Cond::CtState { negated, mask } => yes((mask & ct::NEW != 0) != *negated),
+            Cond::CtState { negated, mask } => match self.tracked {
+                Some(true) => yes((mask & ct::NEW != 0) != *negated),
+                Some(false) => yes((mask & ct::INVALID != 0) != *negated),
+                None => Truth::Unknown(format!("{cond} at conntrack's priority")),
+            },
+            // Before conntrack there is no status to test.
+            Cond::CtDnat { .. } if self.tracked != Some(true) => {
+                Truth::Unknown(format!("{cond} before conntrack"))
+            }
             Cond::CtDnat { negated } => {
                 let dnat = p.forward.is_some() && self.translated;
                 if p.forward.is_some() && self.at_dstnat {
@@ -383,8 +425,17 @@ impl Walker<'_> {
                 if p.l4proto != 6 {
                     return Truth::No;
                 }
-                // The first packet of a TCP connection: SYN alone.
-                yes((0x02 & mask == *value) != *negated)
+                // The first segment of a TCP connection: SYN, with ECN's
+                // flags or PSH/URG as some clients send it.
+                let hit = |flags: u8| (flags & mask == *value) != *negated;
+                let first = hit(SYN_FORMS[0]);
+                if SYN_FORMS.iter().all(|f| hit(*f) == first) {
+                    yes(first)
+                } else {
+                    Truth::Unknown(format!(
+                        "{cond}: depends on the flags a client's SYN carries"
+                    ))
+                }
             }
             Cond::Ipv6Header(what) => {
                 Truth::Unknown(format!("{what}: a sender may add the header"))
@@ -401,21 +452,25 @@ pub fn passing(routes: &Routes, v6: bool, iif: &str, loose: bool) -> Option<Sour
     if routes.extra_rules {
         return None;
     }
-    let mut sorted: Vec<_> = routes.main.iter().collect();
-    sorted.sort_by_key(|(p, _)| p.len);
+    // Each prefix with whether any of its hops (a multipath route has
+    // several) passes: strict, one out of `iif`; loose, one that leads
+    // anywhere. A route that leads nowhere (blackhole, unreachable,
+    // prohibit) fails both modes.
+    let mut by_prefix: std::collections::BTreeMap<(u8, crate::model::firewall::Prefix), bool> =
+        std::collections::BTreeMap::new();
+    for (prefix, oif) in &routes.main {
+        let ok = !oif.is_empty() && (loose || oif == iif);
+        *by_prefix.entry((prefix.len, *prefix)).or_insert(false) |= ok;
+    }
     let mut pass = Sources::none(v6);
-    for (prefix, oif) in sorted {
+    // Shorter prefixes first: a longer one decides over them.
+    for ((_, prefix), ok) in by_prefix {
         let set = crate::model::firewall::Addresses {
-            prefixes: vec![*prefix],
+            prefixes: vec![prefix],
             ranges: Vec::new(),
         };
         let s = Sources::of(v6, &set);
-        // A longer prefix decides over a shorter one.
-        pass = if loose || oif == iif {
-            pass.union(&s)
-        } else {
-            pass.minus(&s)
-        };
+        pass = if ok { pass.union(&s) } else { pass.minus(&s) };
     }
     Some(pass)
 }
@@ -454,7 +509,7 @@ fn reverse_path(
         return flows
             .into_iter()
             .map(|(s, f)| match f {
-                Fate::Blocked(_) => (s, f),
+                Fate::Blocked(_) | Fate::Lost(_) => (s, f),
                 _ => (s, Fate::Undecided(by.clone())),
             })
             .collect();
