@@ -364,7 +364,18 @@ fn header(b: &[u8], v6: bool, flags: u8, inv: u8) -> Vec<Cond> {
     }
     for (which, inv_bit) in [(0, 0x01), (1, 0x02)] {
         let name = text(&b[ifaces + 16 * which..ifaces + 16 * (which + 1)]);
+        let negated = inv & inv_bit != 0;
         if name.is_empty() {
+            // `-i +` matches every interface; `! -i +` none: an empty
+            // prefix, negated, says so.
+            if negated {
+                let names = vec![IfName { name, prefix: true }];
+                conds.push(if which == 0 {
+                    Cond::Iif { negated, names }
+                } else {
+                    Cond::Oif { negated, names }
+                });
+            }
             continue;
         }
         // iptables masks the name and its NUL for an exact name, the
@@ -382,7 +393,6 @@ fn header(b: &[u8], v6: bool, flags: u8, inv: u8) -> Vec<Cond> {
                 prefix: true,
             }
         }];
-        let negated = inv & inv_bit != 0;
         conds.push(if which == 0 {
             Cond::Iif { negated, names }
         } else {

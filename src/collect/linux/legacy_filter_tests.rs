@@ -427,3 +427,19 @@ fn real_iptables_legacy_rules_are_read_back() {
         ]
     );
 }
+
+#[test]
+fn a_negated_plus_interface_matches_nothing() {
+    // `! -i +` and `-i +`: an empty name with an empty mask.
+    let b = vec![0u8; 112];
+    let conds = header(&b, false, 0, 0x01);
+    assert_eq!(conds.len(), 1, "{conds:?}");
+    let Cond::Iif { negated, names } = &conds[0] else {
+        panic!("{conds:?}")
+    };
+    assert!(*negated && names.iter().any(|n| n.matches("eth0") && n.matches("")));
+    assert!(
+        header(&b, false, 0, 0).is_empty(),
+        "`-i +` is every interface"
+    );
+}

@@ -656,3 +656,31 @@ fn reverse_path_takes_every_hop_and_fails_routes_to_nowhere() {
         "open"
     );
 }
+
+#[test]
+fn a_negated_empty_output_prefix_never_matches_at_input() {
+    // iptables `! -o +`: at input the output name is empty, which the
+    // empty prefix matches; negated, the rule matches nothing.
+    let rs = ruleset(
+        vec![base("t", "input", Hook::Input, 0, Policy::Accept)],
+        vec![(
+            "t",
+            "input",
+            vec![rule(
+                1,
+                vec![Cond::Oif {
+                    negated: true,
+                    names: vec![IfName {
+                        name: String::new(),
+                        prefix: true,
+                    }],
+                }],
+                Verdict::Drop,
+            )],
+        )],
+    );
+    assert_eq!(
+        fate_of(&evaluate(&rs, &packet(22, "eth0")), "1.2.3.4"),
+        "open"
+    );
+}

@@ -374,8 +374,8 @@ impl Walker<'_> {
                 },
                 // Before routing, and at input, there is no output
                 // interface: the kernel compares an empty name (index 0),
-                // which `!=` matches.
-                _ => yes(*negated),
+                // which `!=` matches (and `! -o +` does not).
+                _ => yes(names.iter().any(|n| n.matches("")) != *negated),
             },
             Cond::CtState { negated, mask } => match self.tracked {
                 Some(true) => yes((mask & ct::NEW != 0) != *negated),
