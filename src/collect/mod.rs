@@ -218,9 +218,6 @@ pub fn collect(
         }
         linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, own_netns);
         let (firewall, filter_read) = filter_read.and_then(|h| h.join().ok()).unwrap_or_default();
-        for n in namespaces.iter_mut().filter(|n| n.own) {
-            n.firewall = firewall.clone();
-        }
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.

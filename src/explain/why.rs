@@ -228,7 +228,7 @@ pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
                 firewall: report
                     .firewalls
                     .get(&l.inode)
-                    .filter(|f| !f.paths.is_empty())
+                    .filter(|f| f.evaluated())
                     .map(|f| f.answer),
             };
             (l.inode, compact)

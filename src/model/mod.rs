@@ -104,8 +104,9 @@ pub struct NetNamespace {
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
     /// Its packet filter, when namespaces were listed (-A) or followed
-    /// (a DNAT rule may lead into them) and it could be entered; for
-    /// whyport's own, the same as `Snapshot::firewall`. `None`: not read.
+    /// (a DNAT rule may lead into them) and it could be entered. `None`:
+    /// not read, and always for whyport's own (that one is
+    /// `Snapshot::firewall`, read once).
     pub firewall: Option<firewall::Ruleset>,
 }
 

@@ -6,7 +6,6 @@
 
 use std::io::{self, Write};
 
-use crate::report::firewall::Answer;
 use crate::report::{Listener, OwnerStatus, Report};
 use crate::sanitize::escape_reversible;
 
@@ -51,7 +50,7 @@ pub(super) fn render(report: &Report, header: bool, out: &mut dyn Write) -> io::
             report
                 .firewalls
                 .get(&l.inode)
-                .filter(|f| !f.paths.is_empty() || f.answer == Answer::LocalOnly)
+                .filter(|f| f.evaluated())
                 .map_or("", |f| f.answer.id())
                 .into(),
         );

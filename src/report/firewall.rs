@@ -19,6 +19,14 @@ pub struct Reachability {
     pub summary: String,
 }
 
+impl Reachability {
+    /// Whether the firewall was evaluated for it: a path was walked, or
+    /// none exists. Not when the rules or addresses were not read.
+    pub fn evaluated(&self) -> bool {
+        !self.paths.is_empty() || self.answer == Answer::LocalOnly
+    }
+}
+
 /// The answer in one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Answer {
