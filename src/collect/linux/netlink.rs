@@ -138,12 +138,18 @@ enum Flow {
 }
 
 fn open_socket() -> io::Result<OwnedFd> {
+    open(libc::NETLINK_SOCK_DIAG)
+}
+
+/// A netlink socket of `protocol` (NETLINK_SOCK_DIAG, NETLINK_ROUTE,
+/// NETLINK_NETFILTER): every reader here talks to the kernel through one.
+pub(super) fn open(protocol: i32) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let raw = unsafe {
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::NETLINK_SOCK_DIAG,
+            protocol,
         )
     };
     if raw < 0 {
@@ -151,6 +157,22 @@ fn open_socket() -> io::Result<OwnedFd> {
     }
     // SAFETY: raw is a freshly created descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// The attributes (type, value) of a netlink payload, the type without
+/// its NLA_F_NESTED / NLA_F_NET_BYTEORDER bits; stops at the first that
+/// does not fit.
+pub(super) fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+        if len < 4 || len > b.len() {
+            break;
+        }
+        out.push((u16::from_ne_bytes([b[2], b[3]]) & 0x3fff, &b[4..len]));
+        b = &b[((len + 3) & !3).min(b.len())..];
+    }
+    out
 }
 
 fn request(family: u8, protocol: Protocol, states: u32, bytecode: &[u8]) -> Vec<u8> {

@@ -8,7 +8,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use super::nat_walk::{Branch, Chains, Step, Verdict};
 use crate::model::{NatAction, NatHook, NatRule, PortSet, Protocol};
@@ -121,19 +121,7 @@ pub fn parse_chain(family: u8, b: &[u8]) -> Option<BaseChain> {
 }
 
 pub(super) fn open_socket() -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2) call; the result is checked before use.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            NETLINK_NETFILTER,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: raw is a freshly created descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    super::netlink::open(NETLINK_NETFILTER)
 }
 
 /// A request: netlink header, nfgenmsg (family, version 0, res_id 0), attrs.
@@ -171,24 +159,8 @@ pub(super) fn dump_rules(fd: &OwnedFd) -> io::Result<Vec<RawRule>> {
         .collect())
 }
 
-const fn align(n: usize) -> usize {
-    (n + 3) & !3
-}
-
 /// Netlink attributes: (type without the nested/byte-order flags, payload).
-pub fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    while b.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
-        let kind = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
-        if len < 4 || len > b.len() {
-            break;
-        }
-        out.push((kind, &b[4..len]));
-        b = &b[align(len).min(b.len())..];
-    }
-    out
-}
+pub(super) use super::netlink::attrs;
 
 pub(super) fn be32(b: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
@@ -546,8 +518,10 @@ fn immediate_verdict(data: &[u8]) -> Verdict {
     verdict_of(v)
 }
 
-/// A verdict's code and chain as a walk step.
-fn verdict_of(v: &[u8]) -> Verdict {
+/// NFTA_VERDICT_CODE (1) and, for a jump or goto, NFTA_VERDICT_CHAIN (2)
+/// of an NFTA_DATA_VERDICT: what the NAT walk and the filter reader each
+/// make a verdict of.
+pub(super) fn verdict_code(v: &[u8]) -> (Option<i32>, String) {
     let mut code = None;
     let mut chain = String::new();
     for (k, x) in attrs(v) {
@@ -557,6 +531,12 @@ fn verdict_of(v: &[u8]) -> Verdict {
             _ => {}
         }
     }
+    (code, chain)
+}
+
+/// A verdict's code and chain as a walk step.
+fn verdict_of(v: &[u8]) -> Verdict {
+    let (code, chain) = verdict_code(v);
     // NF_DROP 0, NF_ACCEPT 1, NFT_CONTINUE -1, NFT_BREAK -2, NFT_JUMP -3,
     // NFT_GOTO -4, NFT_RETURN -5.
     match code {

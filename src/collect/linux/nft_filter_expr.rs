@@ -39,15 +39,7 @@ pub(super) struct State<'e> {
 /// NF_DROP 0, NF_ACCEPT 1, NF_STOLEN 2, NF_QUEUE 3; NFT_CONTINUE -1,
 /// NFT_BREAK -2, NFT_JUMP -3, NFT_GOTO -4, NFT_RETURN -5.
 pub(super) fn verdict_of(v: &[u8]) -> Verdict {
-    let mut code = None;
-    let mut chain = String::new();
-    for (k, x) in attrs(v) {
-        match k {
-            1 => code = be32(x).map(|c| c as i32),
-            2 => chain = text(x),
-            _ => {}
-        }
-    }
+    let (code, chain) = super::nft::verdict_code(v);
     match code {
         Some(0) => Verdict::Drop,
         Some(1) => Verdict::Accept,

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
+use super::netlink::attrs;
 use super::proc_file::{self, Links};
 use crate::model::firewall::{Prefix, Routes};
 
@@ -152,19 +153,7 @@ pub(super) fn best_routes(found: Vec<(Prefix, String, u32)>) -> Vec<(Prefix, Str
 }
 
 fn open_socket() -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2) call; the result is checked before use.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: raw is a freshly created descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    super::netlink::open(libc::NETLINK_ROUTE)
 }
 
 /// A dump request: nlmsghdr and an rtmsg / fib_rule_hdr with the family.
@@ -176,21 +165,6 @@ fn request(kind: u16, family: u8) -> Vec<u8> {
     msg[6..8].copy_from_slice(&flags.to_ne_bytes());
     msg[16] = family;
     msg
-}
-
-/// Attributes (type, value) of a netlink payload.
-fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    while b.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
-        if len < 4 || len > b.len() {
-            break;
-        }
-        // NLA_F_NESTED / NLA_F_NET_BYTEORDER are the top bits.
-        out.push((u16::from_ne_bytes([b[2], b[3]]) & 0x3fff, &b[4..len]));
-        b = &b[((len + 3) & !3).min(b.len())..];
-    }
-    out
 }
 
 fn ne32(b: &[u8]) -> Option<u32> {
