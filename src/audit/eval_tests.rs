@@ -611,6 +611,7 @@ fn with_firewall(listeners: Vec<(Listener, crate::report::firewall::Answer)>) ->
                 paths: vec![],
                 notes: vec![],
                 summary: format!("{} (made up for the test)", answer.id()),
+                lines: vec![],
             },
         );
     }

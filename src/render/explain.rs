@@ -331,13 +331,11 @@ fn field(out: &mut dyn Write, label: &str, lines: &[String]) -> io::Result<()> {
 /// host's rules were read.
 fn firewall_lines(fw: &crate::report::firewall::Reachability) -> Vec<String> {
     use crate::report::firewall::Answer;
-    let mut lines = vec![fw.summary.clone()];
+    let mut lines = fw.lines.clone();
     lines.extend(fw.notes.iter().cloned());
     if fw.answer != Answer::LocalOnly {
-        lines.push(
-            "(this host's rules only: upstream firewalls and cloud security groups are not seen)"
-                .into(),
-        );
+        // Within 80 columns after the field's label.
+        lines.push("(this host's rules only; not upstream or cloud firewalls)".into());
     }
     lines
 }

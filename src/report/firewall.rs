@@ -15,8 +15,11 @@ pub struct Reachability {
     pub paths: Vec<Path>,
     /// Said once per answer: about Docker's chains, ufw, what was not read.
     pub notes: Vec<String>,
-    /// The answer in one line for people (escaped).
+    /// The answer in one line (escaped): the JSON `summary`.
     pub summary: String,
+    /// The same for people: a line per clause, the rules that decide it
+    /// on lines of their own under it (escaped).
+    pub lines: Vec<String>,
 }
 
 impl Reachability {

@@ -70,16 +70,32 @@ fn marks_lines_and_audits_follow_the_firewall() {
     // The explanation names the rule and the policy, and says whose rules.
     let why = text(&whyport_in(&ns, &["43102"]));
     assert!(
-        why.contains(
-            "firewall  open from 198.51.100.0/25 on d0 to 198.51.100.2 (inet wpviews input, rule "
-        ),
+        why.contains("firewall  open from 198.51.100.0/25 on d0 to 198.51.100.2\n"),
         "{why}"
     );
     assert!(
-        why.contains("blocked elsewhere by policy drop (inet wpviews input)"),
+        why.contains("              by inet wpviews input, rule "),
+        "{why}"
+    );
+    assert!(
+        why.contains(
+            "            blocked elsewhere\n              by policy drop (inet wpviews input)\n"
+        ),
         "{why}"
     );
     assert!(why.contains("this host's rules only"), "{why}");
+    // Nothing whyport writes there is wider than a terminal but the rule
+    // texts themselves (and the test binary's own command line).
+    for line in why
+        .lines()
+        .filter(|l| !l.contains(" by ") && !l.contains("cli-"))
+    {
+        assert!(
+            line.chars().count() <= 80,
+            "{} cells: {line}",
+            line.chars().count()
+        );
+    }
     let limited = text(&whyport_in(&ns, &["43104"]));
     assert!(limited.contains("undecided"), "{limited}");
 

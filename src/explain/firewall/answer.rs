@@ -14,6 +14,7 @@ pub(super) fn local_only() -> Reachability {
         paths: Vec::new(),
         notes: Vec::new(),
         summary: "nothing beyond this host can send to it".into(),
+        lines: vec!["nothing beyond this host can send to it".into()],
     }
 }
 
@@ -23,6 +24,7 @@ pub(super) fn not_evaluated(why: &str) -> Reachability {
         paths: Vec::new(),
         notes: vec![why.to_string()],
         summary: format!("undecided: {why}"),
+        lines: vec![format!("undecided: {why}")],
     }
 }
 
@@ -66,12 +68,13 @@ pub(super) fn assemble(paths: Vec<Path>, notes: Vec<String>) -> Reachability {
     } else {
         Answer::Blocked
     };
-    let summary = summary(answer, &paths);
+    let (summary, lines) = summary(answer, &paths);
     Reachability {
         answer,
         paths,
         notes,
         summary,
+        lines,
     }
 }
 
@@ -123,9 +126,54 @@ pub(super) fn by_text(by: &RuleAt) -> String {
 /// Sources, interface, the accepting rule, and the addresses they reach.
 type OpenClause<'a> = (&'a [Prefix], &'a str, Option<&'a RuleAt>, Vec<String>);
 
-fn summary(answer: Answer, paths: &[Path]) -> String {
+/// One clause of the answer: what happens to whom, and the rules that
+/// decide it (in parentheses after an open clause, after "by" else).
+struct Clause {
+    head: String,
+    by: Vec<String>,
+    paren: bool,
+}
+
+impl Clause {
+    fn plain(head: &str) -> Clause {
+        Clause {
+            head: head.to_string(),
+            by: Vec::new(),
+            paren: false,
+        }
+    }
+
+    /// The clause on one line (the JSON `summary`).
+    fn line(&self) -> String {
+        match (self.by.is_empty(), self.paren) {
+            (true, _) => self.head.clone(),
+            (false, true) => format!("{} ({})", self.head, self.by.join("; ")),
+            (false, false) => format!("{} by {}", self.head, self.by.join("; ")),
+        }
+    }
+}
+
+/// The summary on one line, and as lines for people: each clause, its
+/// rules under it ("by ..."), so that a rule's text is not appended to a
+/// line already as wide as a terminal.
+fn summary(answer: Answer, paths: &[Path]) -> (String, Vec<String>) {
+    let clauses = clauses(answer, paths);
+    let one = clauses
+        .iter()
+        .map(Clause::line)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut lines = Vec::new();
+    for c in &clauses {
+        lines.push(c.head.clone());
+        lines.extend(c.by.iter().map(|b| format!("  by {b}")));
+    }
+    (one, lines)
+}
+
+fn clauses(answer: Answer, paths: &[Path]) -> Vec<Clause> {
     if answer == Answer::LocalOnly {
-        return "nothing beyond this host can send to it".into();
+        return vec![Clause::plain("nothing beyond this host can send to it")];
     }
     let ifaces = |pred: &dyn Fn(&Part) -> bool| {
         let mut v: Vec<&str> = paths
@@ -136,7 +184,7 @@ fn summary(answer: Answer, paths: &[Path]) -> String {
         v.dedup();
         v.join(", ")
     };
-    let mut clauses: Vec<String> = Vec::new();
+    let mut clauses: Vec<Clause> = Vec::new();
     if answer == Answer::Open {
         let by: Vec<&RuleAt> = unique(
             paths
@@ -145,11 +193,15 @@ fn summary(answer: Answer, paths: &[Path]) -> String {
                 .filter_map(|p| p.by.as_ref()),
         );
         let on = ifaces(&|_| true);
-        return match by.first() {
-            None => format!("open to every source on {on}: no rule filters it"),
-            Some(b) if by.len() == 1 => format!("open to every source on {on} ({})", by_text(b)),
-            Some(_) => format!("open to every source on {on}"),
-        };
+        return vec![match by.first() {
+            None => Clause::plain(&format!("open to every source on {on}: no rule filters it")),
+            Some(b) if by.len() == 1 => Clause {
+                head: format!("open to every source on {on}"),
+                by: vec![by_text(b)],
+                paren: true,
+            },
+            Some(_) => Clause::plain(&format!("open to every source on {on}")),
+        }];
     }
     // The same sources let in by the same rule on one interface, to
     // several of its addresses: one clause.
@@ -168,12 +220,15 @@ fn summary(answer: Answer, paths: &[Path]) -> String {
         }
     }
     for (sources, iface, by, to) in open {
-        let by = by.map(|b| format!(" ({})", by_text(b))).unwrap_or_default();
-        clauses.push(format!(
-            "open from {} on {iface} to {}{by}",
-            sources_text(sources),
-            to.join(", ")
-        ));
+        clauses.push(Clause {
+            head: format!(
+                "open from {} on {iface} to {}",
+                sources_text(sources),
+                to.join(", ")
+            ),
+            by: by.map(by_text).into_iter().collect(),
+            paren: true,
+        });
     }
     for outcome in [Outcome::Undecided, Outcome::Blocked] {
         let by: Vec<&RuleAt> = unique(
@@ -197,15 +252,19 @@ fn summary(answer: Answer, paths: &[Path]) -> String {
             } else {
                 "elsewhere".to_string()
             };
-        let shown: Vec<String> = by.iter().take(2).map(|b| by_text(b)).collect();
-        let more = if by.len() > 2 {
-            format!(" and {} more", by.len() - 2)
-        } else {
-            String::new()
-        };
-        clauses.push(format!("{word} {where_} by {}{more}", shown.join("; ")));
+        let mut shown: Vec<String> = by.iter().take(2).map(|b| by_text(b)).collect();
+        if by.len() > 2
+            && let Some(last) = shown.last_mut()
+        {
+            last.push_str(&format!(" and {} more", by.len() - 2));
+        }
+        clauses.push(Clause {
+            head: format!("{word} {where_}"),
+            by: shown,
+            paren: false,
+        });
     }
-    clauses.join("; ")
+    clauses
 }
 
 fn unique<'a>(items: impl Iterator<Item = &'a RuleAt>) -> Vec<&'a RuleAt> {

@@ -33,6 +33,15 @@ fn answers_and_summaries_say_open_from_whom() {
         ssh.summary,
         "open from 10.0.0.0/8 on eth0 to 10.9.0.1 (inet filter input, rule 4 'meta l4proto tcp th dport 22 saddr 10.0.0.0/8 accept'); blocked elsewhere by policy drop (inet filter input)"
     );
+    assert_eq!(
+        ssh.lines,
+        [
+            "open from 10.0.0.0/8 on eth0 to 10.9.0.1",
+            "  by inet filter input, rule 4 'meta l4proto tcp th dport 22 saddr 10.0.0.0/8 accept'",
+            "blocked elsewhere",
+            "  by policy drop (inet filter input)",
+        ]
+    );
     assert_eq!(ssh.paths.len(), 1, "lo is not a path from beyond");
     let http = of_socket(&listener(80), Some(&addresses), Some(&rs));
     assert_eq!(http.answer, Answer::Open);
