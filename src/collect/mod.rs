@@ -90,11 +90,12 @@ pub fn collect(
         };
         let own_dumped = start.elapsed();
         let looking = request.elsewhere || request.all_namespaces;
-        let (nat_rules, mut nat_notes) = if looking {
+        let (nat_rules, mut nat_notes, nft_dump) = if looking {
             linux::nat_rules(source, explain)
         } else {
             Default::default()
         };
+        let nat_read = start.elapsed().saturating_sub(own_dumped);
         let mut notes = notes;
         notes.append(&mut nat_notes);
         // Every namespace is read before the owner scan when its sockets
@@ -160,7 +161,10 @@ pub fn collect(
             let source = source.clone();
             std::thread::spawn(move || {
                 let start = std::time::Instant::now();
-                (linux::firewall(&source), start.elapsed())
+                (
+                    linux::firewall(&source, nft_dump.as_deref()),
+                    start.elapsed(),
+                )
             })
         });
         let linux::Owners {
@@ -257,7 +261,8 @@ pub fn collect(
             // Each "of which" follows the phase it is part of.
             timings: [
                 Some(("sockets", dumped.saturating_sub(upfront_read))),
-                Some(("namespaces", namespaces_read)),
+                Some(("nat rules", nat_read)),
+                Some(("namespaces", namespaces_read.saturating_sub(nat_read))),
                 (filters_read > std::time::Duration::ZERO)
                     .then_some(("of which firewalls", filters_read)),
                 Some(("owners", scanned.saturating_sub(dumped))),

@@ -12,10 +12,11 @@ use crate::model::firewall::Ruleset;
 
 /// Read everything; a namespace thread (netns::run_in) calls this too.
 /// `None` when the kernel refuses the rules (not root): then nothing is
-/// evaluated, rather than everything undecided.
-pub(super) fn read() -> Option<Ruleset> {
+/// evaluated, rather than everything undecided. `dump`: the nf_tables
+/// chains and rules already dumped in this namespace, if they were.
+pub(super) fn read(dump: Option<&super::NftDump>) -> Option<Ruleset> {
     let mut rs = Ruleset::default();
-    match super::nft_filter::ruleset_nft(&mut rs) {
+    match super::nft_filter::ruleset_nft(&mut rs, dump) {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return None,
         Err(e) => rs.unread.push(unread("nf_tables", &e)),
         Ok(()) => {}

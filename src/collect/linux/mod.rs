@@ -206,22 +206,26 @@ pub(super) fn drop_closed(
     });
 }
 
-/// The DNAT and redirect rules of whyport's network namespace, and a note
-/// when they could not be read and an explanation needs them.
-pub(super) fn nat_rules(source: &Source, explain: bool) -> (Vec<NatRule>, Vec<String>) {
+/// The DNAT and redirect rules of whyport's network namespace, a note
+/// when they could not be read and an explanation needs them, and the
+/// nf_tables dump they were read from (for the filter reader: one dump,
+/// not two).
+pub(super) fn nat_rules(
+    source: &Source,
+    explain: bool,
+) -> (Vec<NatRule>, Vec<String>, Option<std::sync::Arc<NftDump>>) {
     if matches!(source, Source::Recorded(_)) {
         return Default::default();
     }
     let mut rules = Vec::new();
     let mut notes = Vec::new();
-    for (what, read) in [
-        (
-            "nf_tables",
-            nft::nat_rules as fn() -> std::io::Result<Vec<NatRule>>,
-        ),
-        ("iptables-legacy", legacy::nat_rules),
+    let dump = nft::dump().map(std::sync::Arc::new);
+    let nf_tables = dump.as_ref().map_err(|e| std::io::Error::from(e.kind()));
+    for (what, found) in [
+        ("nf_tables", nf_tables.and_then(|d| nft::nat_rules(d))),
+        ("iptables-legacy", legacy::nat_rules()),
     ] {
-        match read() {
+        match found {
             Ok(found) => rules.extend(found),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 if explain {
@@ -232,14 +236,20 @@ pub(super) fn nat_rules(source: &Source, explain: bool) -> (Vec<NatRule>, Vec<St
             Err(_) => {}
         }
     }
-    (rules, notes)
+    (rules, notes, dump.ok())
 }
 
+/// The chains and rules of one nf_tables dump, shared by its readers.
+pub(super) use nft::Dump as NftDump;
+
 /// The packet filter of whyport's network namespace (live only: a
-/// recorded tree has none).
-pub(super) fn firewall(source: &Source) -> Option<crate::model::firewall::Ruleset> {
+/// recorded tree has none), from the NAT reader's dump when there is one.
+pub(super) fn firewall(
+    source: &Source,
+    dump: Option<&NftDump>,
+) -> Option<crate::model::firewall::Ruleset> {
     matches!(source, Source::Live)
-        .then(firewall::read)
+        .then(|| firewall::read(dump))
         .flatten()
 }
 
@@ -313,7 +323,7 @@ pub(super) fn namespaces(
                 }
             }
             let start = std::time::Instant::now();
-            let filter = firewalls.then(firewall::read).flatten();
+            let filter = firewalls.then(|| firewall::read(None)).flatten();
             (sockets, host::addresses(), errors, filter, start.elapsed())
         });
         match read {

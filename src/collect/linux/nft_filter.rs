@@ -32,14 +32,24 @@ const NFT_MSG_GETSET: u16 = 10;
 /// namespace into `rs`. An error means nothing could be read (no
 /// nf_tables, or not allowed); what could be read only in part is said in
 /// `rs.unread` and in the rules' `Unknown` conditions.
-#[allow(dead_code)] // wired into the collector by the change that evaluates it
-pub(super) fn ruleset_nft(rs: &mut Ruleset) -> io::Result<()> {
+/// `dumped`: the chains and rules the NAT reader already dumped in this
+/// namespace, if it did.
+pub(super) fn ruleset_nft(rs: &mut Ruleset, dumped: Option<&nft::Dump>) -> io::Result<()> {
     let fd = nft::open_socket()?;
-    let chains: Vec<Chain> = dump(&fd, nft::NFT_MSG_GETCHAIN, nft::NFT_MSG_NEWCHAIN)?
-        .into_iter()
-        .map(|(family, b)| parse_chain(family, &b))
+    let own;
+    let dumped = match dumped {
+        Some(d) => d,
+        None => {
+            own = nft::dump()?;
+            &own
+        }
+    };
+    let chains: Vec<Chain> = dumped
+        .chains
+        .iter()
+        .map(|(family, b)| parse_chain(*family, b))
         .collect();
-    let rules = nft::dump_rules(&fd)?;
+    let rules = &dumped.rules;
     let infos = match dump(&fd, NFT_MSG_GETSET, NFT_MSG_NEWSET) {
         Ok(sets) => sets.into_iter().map(|(f, b)| parse_set(f, &b)).collect(),
         Err(e) => {
@@ -62,7 +72,7 @@ pub(super) fn ruleset_nft(rs: &mut Ruleset) -> io::Result<()> {
         infos: &infos,
         cache: HashMap::new(),
     };
-    for raw in &rules {
+    for raw in rules {
         live.family = raw.family;
         live.table.clone_from(&raw.table);
         let decoded = expr::decode(raw, &mut live);

@@ -90,7 +90,12 @@ fn load(test: &str, steps: &[(&str, &[&str], &str)]) -> Option<Ruleset> {
             );
         }
         let mut rs = Ruleset::default();
-        ruleset_nft(&mut rs).unwrap();
+        ruleset_nft(&mut rs, None).unwrap();
+        // The NAT reader's dump, shared, reads the same.
+        let dumped = nft::dump().unwrap();
+        let mut shared = Ruleset::default();
+        ruleset_nft(&mut shared, Some(&dumped)).unwrap();
+        assert_eq!(shared, rs, "{test}: a shared dump reads otherwise");
         rs
     });
     Some(read.join().unwrap())
