@@ -18,8 +18,10 @@ use crate::model::firewall::{
     Ruleset, Verdict,
 };
 
-/// The tables a packet to this host can meet (in their hook order).
-const TABLES: [&str; 5] = ["raw", "mangle", "nat", "filter", "security"];
+/// The tables that can drop a packet to this host (in their hook order).
+/// Not `nat`: the walk does not evaluate nat chains (the NAT reader reads
+/// that table, and reading it twice cost a second copy of its entries).
+const TABLES: [&str; 4] = ["raw", "mangle", "filter", "security"];
 
 /// Add every listed legacy table of both families to `rs`. An error
 /// (permission, a table that vanished) ends the reading: the caller says
