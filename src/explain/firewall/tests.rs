@@ -57,16 +57,30 @@ pub(super) fn dport(p: u16) -> Cond {
 }
 
 pub(super) fn saddr(s: &str) -> Cond {
-    let (a, l) = s.split_once('/').unwrap();
     Cond::Saddr {
         negated: false,
         set: Addresses {
-            prefixes: vec![Prefix {
-                address: a.parse().unwrap(),
-                len: l.parse().unwrap(),
-            }],
+            prefixes: vec![prefix(s)],
             ranges: vec![],
         },
+    }
+}
+
+pub(super) fn prefix(s: &str) -> Prefix {
+    let (a, l) = s.split_once('/').unwrap();
+    Prefix {
+        address: a.parse().unwrap(),
+        len: l.parse().unwrap(),
+    }
+}
+
+pub(super) fn oifname(name: &str) -> Cond {
+    Cond::Oif {
+        negated: false,
+        names: vec![IfName {
+            name: name.into(),
+            prefix: false,
+        }],
     }
 }
 
@@ -307,16 +321,9 @@ fn what_is_not_evaluated_is_undecided_and_a_later_drop_still_decides() {
 #[test]
 fn reverse_path_filtering_drops_sources_routed_elsewhere() {
     let mut rs = Ruleset::default();
-    let p = |s: &str| {
-        let (a, l) = s.split_once('/').unwrap();
-        Prefix {
-            address: a.parse().unwrap(),
-            len: l.parse().unwrap(),
-        }
-    };
     rs.routes_v4.main = vec![
-        (p("0.0.0.0/0"), "eth0".into()),
-        (p("10.2.0.0/16"), "eth1".into()),
+        (prefix("0.0.0.0/0"), "eth0".into()),
+        (prefix("10.2.0.0/16"), "eth1".into()),
     ];
     rs.rp_filter.insert("all".into(), 1);
     let f = evaluate(&rs, &packet(22, "eth0"));
@@ -360,8 +367,8 @@ fn reverse_path_filtering_drops_sources_routed_elsewhere() {
         )],
     );
     fw.routes_v4.main = vec![
-        (p("0.0.0.0/0"), "eth0".into()),
-        (p("10.2.0.0/16"), "eth1".into()),
+        (prefix("0.0.0.0/0"), "eth0".into()),
+        (prefix("10.2.0.0/16"), "eth1".into()),
     ];
     assert_eq!(
         fate_of(&evaluate(&fw, &packet(22, "eth0")), "10.2.0.1"),
@@ -388,17 +395,7 @@ fn a_forwarded_port_meets_the_forward_chains_with_its_translated_destination() {
                 "FORWARD",
                 vec![
                     rule(1, vec![], Verdict::Jump("DOCKER-USER".into())),
-                    rule(
-                        2,
-                        vec![Cond::Oif {
-                            negated: false,
-                            names: vec![IfName {
-                                name: "docker0".into(),
-                                prefix: false,
-                            }],
-                        }],
-                        Verdict::Jump("DOCKER".into()),
-                    ),
+                    rule(2, vec![oifname("docker0")], Verdict::Jump("DOCKER".into())),
                 ],
             ),
             (
@@ -625,19 +622,12 @@ fn notrack_before_conntrack_flags_and_no_output_interface() {
 
 #[test]
 fn reverse_path_takes_every_hop_and_fails_routes_to_nowhere() {
-    let p = |s: &str| {
-        let (a, l) = s.split_once('/').unwrap();
-        Prefix {
-            address: a.parse().unwrap(),
-            len: l.parse().unwrap(),
-        }
-    };
     let mut rs = Ruleset::default();
     // Two default routes of one metric (a multipath route's hops).
     rs.routes_v4.main = vec![
-        (p("0.0.0.0/0"), "wlan0".into()),
-        (p("0.0.0.0/0"), "eth0".into()),
-        (p("10.50.0.0/16"), String::new()),
+        (prefix("0.0.0.0/0"), "wlan0".into()),
+        (prefix("0.0.0.0/0"), "eth0".into()),
+        (prefix("10.50.0.0/16"), String::new()),
     ];
     rs.rp_filter.insert("all".into(), 1);
     assert_eq!(

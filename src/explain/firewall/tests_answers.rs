@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::tests::*;
 use super::*;
-use crate::model::firewall::{Cond, Hook, IfName, Policy, Prefix, Rule, Ruleset, Verdict};
+use crate::model::firewall::{Hook, Policy, Rule, Ruleset, Verdict};
 
 #[test]
 fn answers_and_summaries_say_open_from_whom() {
@@ -140,13 +140,6 @@ fn a_docker_port_says_whether_docker_user_restricts_it_and_that_ufw_does_not_app
         receivers: vec![],
         firewall: None,
     };
-    let p = |s: &str| {
-        let (a, l) = s.split_once('/').unwrap();
-        Prefix {
-            address: a.parse().unwrap(),
-            len: l.parse().unwrap(),
-        }
-    };
     let addresses = vec![
         ("eth0".to_string(), "192.0.2.2".parse().unwrap()),
         ("docker0".to_string(), "172.17.0.1".parse().unwrap()),
@@ -164,17 +157,7 @@ fn a_docker_port_says_whether_docker_user_restricts_it_and_that_ufw_does_not_app
                     "FORWARD",
                     vec![
                         rule(1, vec![], Verdict::Jump("DOCKER-USER".into())),
-                        rule(
-                            2,
-                            vec![Cond::Oif {
-                                negated: false,
-                                names: vec![IfName {
-                                    name: "docker0".into(),
-                                    prefix: false,
-                                }],
-                            }],
-                            Verdict::Accept,
-                        ),
+                        rule(2, vec![oifname("docker0")], Verdict::Accept),
                     ],
                 ),
                 ("filter", "DOCKER-USER", rules),
@@ -183,8 +166,8 @@ fn a_docker_port_says_whether_docker_user_restricts_it_and_that_ufw_does_not_app
             ],
         );
         rs.routes_v4.main = vec![
-            (p("0.0.0.0/0"), "eth0".into()),
-            (p("172.17.0.0/16"), "docker0".into()),
+            (prefix("0.0.0.0/0"), "eth0".into()),
+            (prefix("172.17.0.0/16"), "docker0".into()),
         ];
         rs
     };
