@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::tests::*;
 use super::*;
+use crate::explain::why::tests::listener;
 use crate::model::firewall::{Hook, Policy, Rule, Ruleset, Verdict};
 
 #[test]
@@ -14,19 +15,7 @@ fn answers_and_summaries_say_open_from_whom() {
         ("lo".to_string(), "127.0.0.1".parse().unwrap()),
         ("eth0".to_string(), "10.9.0.1".parse().unwrap()),
     ];
-    let listener = |port: u16| Listener {
-        protocol: Protocol::Tcp,
-        address: "0.0.0.0".parse().unwrap(),
-        port,
-        interface: None,
-        dual_stack: false,
-        inode: 1,
-        socket_uid: 0,
-        netns: 0,
-        service: None,
-        owners: vec![],
-        owner_status: crate::report::OwnerStatus::Kernel,
-    };
+    let listener = |port: u16| listener(Protocol::Tcp, "0.0.0.0", port, &[]);
     let ssh = of_socket(&listener(22), Some(&addresses), Some(&rs));
     assert_eq!(ssh.answer, Answer::OpenFrom);
     assert_eq!(
@@ -70,19 +59,7 @@ fn answers_and_summaries_say_open_from_whom() {
 fn exposure_warnings_say_what_the_firewall_lets_in() {
     let rs = allow_list();
     let addresses = vec![("eth0".to_string(), "10.9.0.1".parse().unwrap())];
-    let mut l = Listener {
-        protocol: Protocol::Tcp,
-        address: "0.0.0.0".parse().unwrap(),
-        port: 23,
-        interface: None,
-        dual_stack: false,
-        inode: 1,
-        socket_uid: 0,
-        netns: 0,
-        service: None,
-        owners: vec![],
-        owner_status: crate::report::OwnerStatus::Kernel,
-    };
+    let mut l = listener(Protocol::Tcp, "0.0.0.0", 23, &[]);
     let exposure = crate::explain::exposure::exposure(&l, Some(&addresses));
     let origin = crate::explain::why::Origin::default();
     let text = |l: &Listener, fw: &Reachability| {
@@ -217,17 +194,8 @@ fn a_dual_stack_socket_keeps_every_path_of_each_family() {
         }
     }
     let l = |address: &str, dual_stack: bool| Listener {
-        protocol: Protocol::Tcp,
-        address: address.parse().unwrap(),
-        port: 80,
-        interface: None,
         dual_stack,
-        inode: 1,
-        socket_uid: 0,
-        netns: 0,
-        service: None,
-        owners: vec![],
-        owner_status: crate::report::OwnerStatus::Kernel,
+        ..listener(Protocol::Tcp, address, 80, &[])
     };
     let rs = Ruleset::default();
     let has = |r: &Reachability, iface: &str, a: &str| {
