@@ -221,7 +221,14 @@ pub fn explain(mut snapshot: Snapshot, query: &Query, options: Options) -> Repor
                     .map(|n| n.addresses.as_slice())
             }
         };
-        for l in listeners.iter().chain(&ns_listeners) {
+        // The listed sockets, and those of other namespaces only where a
+        // forward leads (the rest are counted for the footer, not shown).
+        let receivers: std::collections::HashSet<u64> = forwards
+            .iter()
+            .flat_map(|f| f.receivers.iter().copied())
+            .collect();
+        let shown = ns_listeners.iter().filter(|l| receivers.contains(&l.inode));
+        for l in listeners.iter().chain(shown) {
             let answer = firewall::of_socket(l, addresses_of(l.netns), ruleset_of(l.netns));
             firewalls.insert(l.inode, answer);
         }
