@@ -3,6 +3,7 @@
 
 mod app;
 mod audit;
+mod chunks;
 mod cli;
 mod collect;
 mod config;

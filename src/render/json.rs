@@ -117,28 +117,85 @@ pub struct Listeners<'a> {
     report: &'a Report,
     answer: Option<&'a Answer<'a>>,
     texts: &'a HashMap<u32, ProcessText>,
+    /// Written apart, on every core (`write_apart`): serialized here as
+    /// an empty list, whose place the objects are written into.
+    apart: bool,
+}
+
+impl Listeners<'_> {
+    /// Listener `i` of the report, as its JSON object.
+    fn object<'b>(&'b self, i: usize, l: &'b Listener) -> ListenerJson<'b> {
+        let mut j = listener_json(l, self.texts);
+        j.exposure = self.report.exposure_id(l.inode);
+        j.firewall = self
+            .report
+            .firewalls
+            .get(&l.inode)
+            .map(super::json_firewall::firewall);
+        if self.report.all_namespaces {
+            j.netns = netns_json(self.report, l.netns);
+        }
+        j.why = self
+            .answer
+            .and_then(|a| a.explanations.get(i))
+            .map(super::json_why::why);
+        j
+    }
 }
 
 impl Serialize for Listeners<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.report.listeners.iter().enumerate().map(|(i, l)| {
-            let mut j = listener_json(l, self.texts);
-            j.exposure = self.report.exposure_id(l.inode);
-            j.firewall = self
-                .report
-                .firewalls
-                .get(&l.inode)
-                .map(super::json_firewall::firewall);
-            if self.report.all_namespaces {
-                j.netns = netns_json(self.report, l.netns);
-            }
-            j.why = self
-                .answer
-                .and_then(|a| a.explanations.get(i))
-                .map(super::json_why::why);
-            j
-        }))
+        if self.apart {
+            return serializer.collect_seq(std::iter::empty::<()>());
+        }
+        let listeners = &self.report.listeners;
+        serializer.collect_seq(listeners.iter().enumerate().map(|(i, l)| self.object(i, l)))
     }
+}
+
+/// Listeners written at a time by one thread: enough to make the hand-over
+/// cheap, few enough to keep little in flight (~150 KB of text).
+const CHUNK: usize = 256;
+
+/// The listeners' objects, comma-separated, written on every core a chunk
+/// at a time and copied to `out` in order.
+fn write_apart(listeners: &Listeners<'_>, threads: usize, out: &mut impl Write) -> io::Result<()> {
+    // Each chunk's buffer is handed back to be written into again: a new
+    // one each time would be fresh pages to fault in.
+    let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+    crate::chunks::in_order(
+        &listeners.report.listeners,
+        CHUNK,
+        threads,
+        |first, chunk| -> io::Result<Vec<u8>> {
+            let mut text = spare
+                .lock()
+                .ok()
+                .and_then(|mut s| s.pop())
+                .unwrap_or_default();
+            for (k, l) in chunk.iter().enumerate() {
+                if k > 0 {
+                    text.push(b',');
+                }
+                serde_json::to_writer(&mut text, &listeners.object(first + k, l))?;
+            }
+            Ok(text)
+        },
+        |chunks| {
+            for (n, text) in chunks.enumerate() {
+                let mut text = text?;
+                if n > 0 {
+                    out.write_all(b",")?;
+                }
+                out.write_all(&text)?;
+                text.clear();
+                if let Ok(mut s) = spare.lock() {
+                    s.push(text);
+                }
+            }
+            Ok(())
+        },
+    )
 }
 
 impl std::fmt::Debug for Listeners<'_> {
@@ -269,13 +326,27 @@ pub(super) fn render<'a>(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let texts = texts(report);
-    let doc = ListingJson {
+    let doc = document(report, answer, &texts);
+    // serde_json writes a document in small pieces (a key, a comma): into
+    // a buffer of a known type, not each through `dyn Write`.
+    let mut buf = io::BufWriter::with_capacity(64 * 1024, &mut *out);
+    write_document(doc, pretty, crate::chunks::threads(), &mut buf)?;
+    buf.flush()
+}
+
+pub(super) fn document<'a>(
+    report: &'a Report,
+    answer: Option<&'a Answer<'a>>,
+    texts: &'a HashMap<u32, ProcessText>,
+) -> ListingJson<'a> {
+    ListingJson {
         version: JSON_VERSION,
         iana_snapshot: IANA_SNAPSHOT,
         listeners: Listeners {
             report,
             answer,
-            texts: &texts,
+            texts,
+            apart: false,
         },
         hidden: HiddenJson {
             reason: report.hidden.reason.map(reason_id),
@@ -290,7 +361,7 @@ pub(super) fn render<'a>(
                 .map(super::json_why::unanswered)
                 .collect()
         }),
-        forwarded: forwards_json(report, &texts),
+        forwarded: forwards_json(report, texts),
         other_namespaces: report
             .other_listeners
             .filter(|_| !report.all_namespaces)
@@ -298,17 +369,38 @@ pub(super) fn render<'a>(
                 listeners,
                 namespaces,
             }),
-    };
-    // serde_json writes a document in small pieces (a key, a comma): into
-    // a buffer of a known type, not each through `dyn Write`.
-    let mut buf = io::BufWriter::with_capacity(64 * 1024, &mut *out);
-    if pretty {
-        serde_json::to_writer_pretty(&mut buf, &doc).map_err(io::Error::from)?;
-    } else {
-        serde_json::to_writer(&mut buf, &doc).map_err(io::Error::from)?;
     }
-    writeln!(buf)?;
-    buf.flush()
+}
+
+/// The document and a newline, its listeners written on `threads` threads
+/// when there are many of them and it is not indented.
+pub(super) fn write_document(
+    mut doc: ListingJson<'_>,
+    pretty: bool,
+    threads: usize,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    doc.listeners.apart =
+        !pretty && doc.listeners.report.listeners.len() >= crate::chunks::WORTH_IT && threads > 1;
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+    } else if doc.listeners.apart {
+        // The document with an empty list, and the objects written into
+        // its place: byte for byte what serializing it whole writes.
+        let skeleton = serde_json::to_vec(&doc).map_err(io::Error::from)?;
+        const PLACE: &[u8] = b"\"listeners\":[";
+        let at = skeleton
+            .windows(PLACE.len())
+            .position(|w| w == PLACE)
+            .map(|i| i + PLACE.len())
+            .ok_or_else(|| io::Error::other("the listing has no listeners key"))?;
+        out.write_all(&skeleton[..at])?;
+        write_apart(&doc.listeners, threads, out)?;
+        out.write_all(&skeleton[at..])?;
+    } else {
+        serde_json::to_writer(&mut *out, &doc).map_err(io::Error::from)?;
+    }
+    writeln!(out)
 }
 
 pub(super) fn listener_json<'a>(

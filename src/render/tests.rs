@@ -384,3 +384,35 @@ fn unit_names_from_cgroups_are_escaped() {
         );
     }
 }
+
+/// A long listing is written on several threads, a chunk at a time: the
+/// document must be the one written whole, byte for byte, hostile names,
+/// several owners and the order included.
+#[test]
+fn json_written_on_threads_is_the_document_written_whole() {
+    let base = report(Visibility::default());
+    let mut many = report(Visibility::default());
+    many.listeners = (0..3_000u64)
+        .map(|i| {
+            let mut l = base.listeners[(i % 5) as usize].clone();
+            l.inode = 100 + i;
+            l.port = 1 + (i / 5) as u16;
+            l
+        })
+        .collect();
+    let texts = json::texts(&many);
+    let written = |threads: usize| {
+        let mut buf = Vec::new();
+        let doc = json::document(&many, None, &texts);
+        assert!(json::write_document(doc, false, threads, &mut buf).is_ok());
+        buf
+    };
+    let whole = written(1);
+    assert_eq!(
+        String::from_utf8_lossy(&written(3)),
+        String::from_utf8_lossy(&whole)
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&whole).unwrap_or_default();
+    assert_eq!(parsed["listeners"].as_array().map(Vec::len), Some(3_000));
+    assert_eq!(parsed["listeners"][2_999]["inode"], 3_099);
+}

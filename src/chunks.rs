@@ -1,0 +1,143 @@
+//! Work on a long list on every core: the list is cut into chunks, worked
+//! on by a few threads, and handed back in order, with at most two chunks
+//! per thread in flight (so 100,000 listeners never exist twice in
+//! memory, as they would if each thread did half and the halves were
+//! joined).
+//!
+//! Rendering 10,000 listeners is one core's work for 20-40 ms while the
+//! others wait (measured with `whyport --timings`, tools/bench); the
+//! listing's order is the report's, so the chunks must come back in it.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+/// Below this many items the threads cost more than they save.
+pub(crate) const WORTH_IT: usize = 1024;
+
+/// Chunks of `items` of `size` each, worked on by `work` (given the index
+/// of the chunk's first item) on up to `threads` threads, and handed to
+/// `consume` as an iterator in the list's order. With fewer than
+/// [`WORTH_IT`] items, or one thread, everything runs here, in order.
+///
+/// When `consume` returns before taking every chunk (the output was
+/// closed), the threads stop at their next chunk. A thread that panics
+/// ends the iterator early and the panic is raised again here.
+pub(crate) fn in_order<T, R, O>(
+    items: &[T],
+    size: usize,
+    threads: usize,
+    work: impl Fn(usize, &[T]) -> R + Sync,
+    consume: impl FnOnce(&mut dyn Iterator<Item = R>) -> O,
+) -> O
+where
+    T: Sync,
+    R: Send,
+{
+    let size = size.max(1);
+    let count = items.len().div_ceil(size);
+    let threads = threads.min(count);
+    if items.len() < WORTH_IT || threads <= 1 {
+        let mut each = items
+            .chunks(size)
+            .enumerate()
+            .map(|(i, c)| work(i * size, c));
+        return consume(&mut each);
+    }
+    std::thread::scope(|scope| {
+        let mut receivers = Vec::with_capacity(threads);
+        for first in 0..threads {
+            // One chunk waits in the channel while the next is made.
+            let (tx, rx): (SyncSender<R>, Receiver<R>) = sync_channel(1);
+            receivers.push(rx);
+            let work = &work;
+            scope.spawn(move || {
+                for c in (first..count).step_by(threads) {
+                    let start = c * size;
+                    let end = (start + size).min(items.len());
+                    if tx.send(work(start, &items[start..end])).is_err() {
+                        return; // the consumer stopped
+                    }
+                }
+            });
+        }
+        let mut next = 0;
+        let mut each = std::iter::from_fn(|| {
+            let got = receivers.get(next % threads)?.recv().ok();
+            next += 1;
+            got
+        });
+        // The receivers are dropped with `each` when this closure returns,
+        // so a thread blocked on a full channel wakes and stops before the
+        // scope waits for it.
+        consume(&mut each)
+    })
+}
+
+/// How many threads to work on: the CPUs whyport may use, at most 8.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_come_back_in_order_on_several_threads() {
+        let items: Vec<u32> = (0..10_000).collect();
+        let got: Vec<u32> = in_order(
+            &items,
+            97,
+            3,
+            |first, c| {
+                assert_eq!(c[0] as usize, first);
+                c.iter().map(|x| x * 2).collect::<Vec<u32>>()
+            },
+            |it| it.flatten().collect(),
+        );
+        assert_eq!(got, items.iter().map(|x| x * 2).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn a_consumer_that_stops_early_does_not_hang_the_threads() {
+        let items: Vec<u32> = (0..100_000).collect();
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let first: Vec<Vec<u32>> = in_order(
+            &items,
+            10,
+            2,
+            |_, c| {
+                made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                c.to_vec()
+            },
+            |it| it.take(3).collect(),
+        );
+        assert_eq!(
+            first,
+            vec![
+                (0..10).collect::<Vec<u32>>(),
+                (10..20).collect(),
+                (20..30).collect()
+            ]
+        );
+        // Each thread makes at most the chunk it holds and the one queued
+        // beyond what was taken: far from all 10,000.
+        assert!(made.load(std::sync::atomic::Ordering::Relaxed) <= 3 + 2 * 2);
+    }
+
+    #[test]
+    fn short_lists_and_one_thread_run_here() {
+        let items: Vec<u32> = (0..100).collect();
+        let here = std::thread::current().id();
+        let sum: u32 = in_order(
+            &items,
+            7,
+            4,
+            |_, c| {
+                assert_eq!(std::thread::current().id(), here);
+                c.iter().sum::<u32>()
+            },
+            |it| it.sum(),
+        );
+        assert_eq!(sum, 4950);
+    }
+}
