@@ -19,8 +19,12 @@ fn listen(domain: Domain, addr: &str, reuse: bool) -> Socket {
     s
 }
 
-/// (port, address, [(pid, fds)]) of a listener.
-type Row = (u16, String, Vec<(u32, Vec<u32>)>);
+/// (port, address, [(pid, fds, uid, user)]) of a listener.
+type Row = (
+    u16,
+    String,
+    Vec<(u32, Vec<u32>, Option<u32>, Option<String>)>,
+);
 
 #[test]
 fn the_bpf_walk_and_the_proc_scan_agree() {
@@ -58,7 +62,10 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
                 (
                     l.port,
                     l.address.clone(),
-                    l.processes.iter().map(|p| (p.pid, p.fds.clone())).collect(),
+                    l.processes
+                        .iter()
+                        .map(|p| (p.pid, p.fds.clone(), p.uid, p.user.clone()))
+                        .collect(),
                 )
             })
             .collect();
@@ -68,12 +75,17 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
     let (fast, fast_err) = rows(false);
     let (slow, slow_err) = rows(true);
     assert_eq!(fast.len(), 4, "{fast:?}");
-    assert_eq!(fast, slow, "same listeners, owners and descriptors");
+    assert_eq!(fast, slow, "same listeners, owners, descriptors and users");
     let first = fast.iter().find(|r| r.0 == port).unwrap();
     assert_eq!(first.2.len(), 2, "the test and wp-bpf-a: {first:?}");
     assert!(
-        first.2.iter().any(|(_, fds)| fds.contains(&900)),
+        first.2.iter().any(|(_, fds, _, _)| fds.contains(&900)),
         "{first:?}"
+    );
+    let second = fast.iter().find(|r| r.0 == port + 1).unwrap();
+    assert!(
+        second.2.iter().any(|(_, _, uid, _)| *uid == Some(65534)),
+        "wp-bpf-b runs as 65534: {second:?}"
     );
     unsafe { libc::close(900) };
     assert!(
@@ -164,4 +176,75 @@ fn a_small_host_is_scanned_through_proc() {
         err.contains("of which bpf walk") || err.contains("walk was not used"),
         "{err}"
     );
+}
+
+/// The walk reads each owner's uid and its PID in its own PID namespace
+/// instead of /proc/<pid>/status: an owner that is PID 1 of a namespace one
+/// and two levels down is the init there (its explanation says so), as
+/// the /proc scan finds, and everything else whyport says of it is the
+/// same.
+#[test]
+fn the_walk_knows_the_init_of_a_pid_namespace_as_proc_does() {
+    let test = "the_walk_knows_the_init_of_a_pid_namespace_as_proc_does";
+    if let Some(why) = why_no_walk() {
+        return skip(test, Skip::Other, why);
+    }
+    if !have("unshare") {
+        return skip(
+            test,
+            Skip::Tool("unshare"),
+            "unshare (util-linux) is not installed",
+        );
+    }
+    let _g = sockets_guard();
+    let listen = "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); \
+                  print(s.getsockname()[1], flush=True); sys.stdout.close(); time.sleep(120)";
+    // --kill-child: the namespace's init dies with unshare, and every
+    // process of the namespace with it.
+    let one = ["-p", "-f", "--kill-child", PYTHON3, "-c", listen];
+    let two = [
+        "-p",
+        "-f",
+        "--kill-child",
+        "unshare",
+        "-p",
+        "-f",
+        "--kill-child",
+        PYTHON3,
+        "-c",
+        listen,
+    ];
+    for (depth, args) in [(1, &one[..]), (2, &two[..])] {
+        let (_ns, port) = start_ready(std::path::Path::new("unshare"), args);
+        let port = port.trim();
+        assert!(
+            port.parse::<u16>().is_ok(),
+            "no port from the listener: {port:?}"
+        );
+        let explain = |no_bpf: bool| {
+            let mut cmd = whyport();
+            cmd.args(["--json", "--timings", port]);
+            cmd.env(
+                if no_bpf {
+                    "WHYPORT_NO_BPF"
+                } else {
+                    "WHYPORT_BPF"
+                },
+                "1",
+            );
+            let out = run(&mut cmd);
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (fast, fast_err) = explain(false);
+        let (slow, _) = explain(true);
+        assert!(fast_err.contains("of which bpf walk"), "{fast_err}");
+        assert_eq!(fast, slow, "depth {depth}: the walk and /proc say the same");
+        assert!(
+            fast.contains("PID 1 there"),
+            "depth {depth}: the init of its namespace: {fast}"
+        );
+    }
 }

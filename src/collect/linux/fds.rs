@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
 
+use super::bpf_iter::Record;
 use super::process::{self, Reading, Refused};
 use crate::collect::Details;
 use crate::model::{Process, SocketFd};
@@ -97,7 +98,7 @@ pub(super) fn scan(
         // handed to the readers as soon as the walk first reports it, so
         // the kernel's walk (one core) and the /proc reads (the others)
         // overlap.
-        let (tx, rx) = std::sync::mpsc::channel::<(u32, u64)>();
+        let (tx, rx) = std::sync::mpsc::channel::<Record>();
         let rx = Mutex::new(rx);
         std::thread::scope(|scope| {
             let readers: Vec<_> = (0..workers())
@@ -176,14 +177,9 @@ struct Walked {
 }
 
 impl Walked {
-    /// Keep record `r`; the owner (pid, start) when it is the first
-    /// wanted socket of its process.
-    fn add(
-        &mut self,
-        r: super::bpf_iter::Record,
-        wanted: &HashSet<u64>,
-        netns: bool,
-    ) -> Option<(u32, u64)> {
+    /// Keep record `r`; the record again when it is the first wanted
+    /// socket of its process (a new owner).
+    fn add(&mut self, r: Record, wanted: &HashSet<u64>, netns: bool) -> Option<Record> {
         if self.seen.insert(r.tgid) && netns && r.netns != 0 {
             self.netns.push((r.tgid, u64::from(r.netns)));
         }
@@ -194,7 +190,7 @@ impl Walked {
                 inode: r.inode,
             });
             if self.starts.insert(r.tgid, r.start_ns).is_none() {
-                return Some((r.tgid, r.start_ns));
+                return Some(r);
             }
         }
         None
@@ -205,7 +201,7 @@ impl Walked {
 /// whose start time is not the walk's has exited and its PID was reused:
 /// left out.
 fn read_owners(
-    owners: &Mutex<std::sync::mpsc::Receiver<(u32, u64)>>,
+    owners: &Mutex<std::sync::mpsc::Receiver<Record>>,
     proc_dir: &OwnedFd,
     how: Reading,
 ) -> (Vec<Process>, Vec<Refused>) {
@@ -216,16 +212,20 @@ fn read_owners(
     let tick_ns = 1_000_000_000 / how.clock.ticks_per_second.max(1);
     loop {
         let next = owners.lock().ok().and_then(|rx| rx.recv().ok());
-        let Some((pid, start_ns)) = next else {
+        let Some(r) = next else {
             return (read, refused);
         };
-        let born = (how.details != Details::Pid).then_some(start_ns / tick_ns);
+        let known = process::Known {
+            born: (how.details != Details::Pid).then_some(r.start_ns / tick_ns),
+            uid: r.uid,
+            ns_pid: r.ns_pid,
+        };
         read.extend(process::read(
             proc_dir.as_fd(),
-            &pid.to_string(),
-            pid,
+            &r.tgid.to_string(),
+            r.tgid,
             how,
-            born,
+            known,
             &mut refused,
         ));
     }
@@ -389,7 +389,7 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
             "..",
             pid,
             shared.how,
-            None,
+            process::Known::default(),
             &mut out.refused,
         ));
         return;
@@ -426,7 +426,7 @@ fn read_details_if_owner(
             "..",
             pid,
             shared.how,
-            None,
+            process::Known::default(),
             &mut out.refused,
         ));
     }

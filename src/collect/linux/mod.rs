@@ -622,7 +622,7 @@ fn add_ancestors(
             &pid.to_string(),
             pid,
             how,
-            None,
+            process::Known::default(),
             refused,
         ) {
             todo.extend(p.ppid);

@@ -63,6 +63,19 @@ pub(super) struct Reading {
     pub tree: Tree,
 }
 
+/// What the caller already knows of a process (the BPF walk's record of
+/// it): read from /proc only what is missing. The start time is checked,
+/// not trusted: it tells the process from a later one with its PID.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Known {
+    /// Its start, in clock ticks since boot.
+    pub born: Option<u64>,
+    /// Its real uid.
+    pub uid: Option<u32>,
+    /// Its PID in its own PID namespace.
+    pub ns_pid: Option<u32>,
+}
+
 /// A file of a process that was there and was not read (or not whole
 /// where that matters): a recorded tree's link to a device, a FIFO, a stat
 /// over its cap.
@@ -82,17 +95,19 @@ pub(super) struct Refused {
 /// `base`/`path` names the process's /proc directory: `/proc` and the pid,
 /// or an open `/proc/<pid>/fd` and `..`, which can only reach the process
 /// whose descriptors were just read, even if its pid has been reused since.
-/// `born`, when the caller knows the process's start time (in clock ticks
-/// since boot, as /proc/<pid>/stat has it), rejects a process that started
-/// at another time: the PID was reused.
+/// `known.born`, when the caller knows the process's start time (in clock
+/// ticks since boot, as /proc/<pid>/stat has it), rejects a process that
+/// started at another time: the PID was reused. Its ids, when the caller
+/// knows both, spare the read of /proc/<pid>/status.
 pub(super) fn read(
     base: BorrowedFd<'_>,
     path: &str,
     pid: u32,
     how: Reading,
-    born: Option<u64>,
+    known: Known,
     refused: &mut Vec<Refused>,
 ) -> Option<Process> {
+    let born = known.born;
     let details = how.details;
     if details == Details::Pid {
         return Some(Process {
@@ -139,12 +154,15 @@ pub(super) fn read(
             Err(_) => None,
         }
     };
-    let (uid, ns_pid) = text("status", proc_file::STATUS, &mut buf).map_or((None, None), |fill| {
-        if fill == Fill::Truncated {
-            proc_file::cut_to_line(&mut buf);
-        }
-        (status_ruid(&buf), status_nspid(&buf))
-    });
+    let (uid, ns_pid) = match (known.uid, known.ns_pid) {
+        (Some(uid), Some(ns_pid)) => (Some(uid), Some(ns_pid)),
+        _ => text("status", proc_file::STATUS, &mut buf).map_or((None, None), |fill| {
+            if fill == Fill::Truncated {
+                proc_file::cut_to_line(&mut buf);
+            }
+            (status_ruid(&buf), status_nspid(&buf))
+        }),
+    };
     let cmdline = if details >= Details::Full {
         text("cmdline", proc_file::CMDLINE, &mut buf)
             .map(|fill| {
@@ -275,7 +293,10 @@ mod tests {
                 &pid.to_string(),
                 pid,
                 how,
-                born,
+                Known {
+                    born,
+                    ..Known::default()
+                },
                 &mut Vec::new(),
             )
         };
