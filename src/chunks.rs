@@ -13,33 +13,37 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 /// Below this many items the threads cost more than they save.
 pub(crate) const WORTH_IT: usize = 1024;
 
-/// Chunks of `items` of `size` each, worked on by `work` (given the index
-/// of the chunk's first item) on up to `threads` threads, and handed to
-/// `consume` as an iterator in the list's order. With fewer than
-/// [`WORTH_IT`] items, or one thread, everything runs here, in order.
+/// Chunks of `items` of `size` each, worked on by `work` (given the
+/// thread's own state, made by `S::default()` and kept from chunk to
+/// chunk, a cache say, and the index of the chunk's first item) on up to
+/// `threads` threads, and handed to `consume` as an iterator in the list's
+/// order. With fewer than [`WORTH_IT`] items, or one thread, everything
+/// runs here, in order, with one state.
 ///
 /// When `consume` returns before taking every chunk (the output was
 /// closed), the threads stop at their next chunk. A thread that panics
 /// ends the iterator early and the panic is raised again here.
-pub(crate) fn in_order<T, R, O>(
+pub(crate) fn in_order<T, S, R, O>(
     items: &[T],
     size: usize,
     threads: usize,
-    work: impl Fn(usize, &[T]) -> R + Sync,
+    work: impl Fn(&mut S, usize, &[T]) -> R + Sync,
     consume: impl FnOnce(&mut dyn Iterator<Item = R>) -> O,
 ) -> O
 where
     T: Sync,
+    S: Default,
     R: Send,
 {
     let size = size.max(1);
     let count = items.len().div_ceil(size);
     let threads = threads.min(count);
     if items.len() < WORTH_IT || threads <= 1 {
+        let mut state = S::default();
         let mut each = items
             .chunks(size)
             .enumerate()
-            .map(|(i, c)| work(i * size, c));
+            .map(|(i, c)| work(&mut state, i * size, c));
         return consume(&mut each);
     }
     std::thread::scope(|scope| {
@@ -50,10 +54,14 @@ where
             receivers.push(rx);
             let work = &work;
             scope.spawn(move || {
+                let mut state = S::default();
                 for c in (first..count).step_by(threads) {
                     let start = c * size;
                     let end = (start + size).min(items.len());
-                    if tx.send(work(start, &items[start..end])).is_err() {
+                    if tx
+                        .send(work(&mut state, start, &items[start..end]))
+                        .is_err()
+                    {
                         return; // the consumer stopped
                     }
                 }
@@ -88,7 +96,7 @@ mod tests {
             &items,
             97,
             3,
-            |first, c| {
+            |_: &mut (), first, c| {
                 assert_eq!(c[0] as usize, first);
                 c.iter().map(|x| x * 2).collect::<Vec<u32>>()
             },
@@ -105,7 +113,7 @@ mod tests {
             &items,
             10,
             2,
-            |_, c| {
+            |_: &mut (), _, c| {
                 made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 c.to_vec()
             },
@@ -125,19 +133,44 @@ mod tests {
     }
 
     #[test]
-    fn short_lists_and_one_thread_run_here() {
+    fn short_lists_and_one_thread_run_here_with_one_state() {
         let items: Vec<u32> = (0..100).collect();
         let here = std::thread::current().id();
-        let sum: u32 = in_order(
+        let got: Vec<(usize, u32)> = in_order(
             &items,
             7,
             4,
-            |_, c| {
+            |seen: &mut usize, _, c| {
                 assert_eq!(std::thread::current().id(), here);
-                c.iter().sum::<u32>()
+                *seen += c.len();
+                (*seen, c.iter().sum::<u32>())
             },
-            |it| it.sum(),
+            |it| it.collect(),
         );
-        assert_eq!(sum, 4950);
+        assert_eq!(got.iter().map(|(_, s)| s).sum::<u32>(), 4950);
+        assert_eq!(
+            got.last().map(|(seen, _)| *seen),
+            Some(100),
+            "one state throughout"
+        );
+    }
+
+    #[test]
+    fn each_thread_keeps_its_state_from_chunk_to_chunk() {
+        let items: Vec<u32> = (0..4_000).collect();
+        // Each chunk reports how many chunks its thread had made before.
+        let before: Vec<usize> = in_order(
+            &items,
+            100,
+            2,
+            |made: &mut usize, _, _| {
+                *made += 1;
+                *made - 1
+            },
+            |it| it.collect(),
+        );
+        // Chunk c is thread c % 2's (c / 2)th.
+        let expected: Vec<usize> = (0..40).map(|c| c / 2).collect();
+        assert_eq!(before, expected);
     }
 }

@@ -167,7 +167,7 @@ fn write_apart(listeners: &Listeners<'_>, threads: usize, out: &mut impl Write) 
         &listeners.report.listeners,
         CHUNK,
         threads,
-        |first, chunk| -> io::Result<Vec<u8>> {
+        |_: &mut (), first, chunk| -> io::Result<Vec<u8>> {
             let mut text = spare
                 .lock()
                 .ok()

@@ -16,8 +16,19 @@ use crate::sanitize::escape;
 use super::config_text::{activation_unit, inetd_line, inetd_program, xinetd_service};
 
 /// What a process's cgroup and ancestry say of it, by pid: everything in an
-/// origin but the inetd line, which depends on the socket.
-pub(super) type OriginCache = HashMap<u32, Origin>;
+/// origin but the inetd line, which depends on the socket. Worked out here,
+/// or taken from `known`, worked out beforehand and shared by threads.
+#[derive(Debug, Default)]
+pub(super) struct OriginCache<'a> {
+    pub known: Option<&'a HashMap<u32, Origin>>,
+    own: HashMap<u32, Origin>,
+}
+
+impl OriginCache<'_> {
+    pub fn has(&self, pid: u32) -> bool {
+        self.known.is_some_and(|k| k.contains_key(&pid)) || self.own.contains_key(&pid)
+    }
+}
 
 pub(super) fn origin_of(
     report: &Report,
@@ -51,10 +62,14 @@ pub(super) fn origin_of(
     }
     // The cgroup and the ancestry belong to the process, not the socket:
     // worked out once per process however many sockets it holds.
-    let mut o = cache
-        .entry(leader.pid)
-        .or_insert_with(|| process_origin(report, leader, ancestry))
-        .clone();
+    let mut o = match cache.known.and_then(|k| k.get(&leader.pid)) {
+        Some(o) => o.clone(),
+        None => cache
+            .own
+            .entry(leader.pid)
+            .or_insert_with(|| process_origin(report, leader, ancestry))
+            .clone(),
+    };
     if let OriginKind::Inetd { .. } = o.kind {
         // inetd.conf lines, or xinetd's `service NAME { ... }` blocks.
         let entry = report.host.inetd_conf.as_deref().and_then(|conf| {
@@ -244,7 +259,11 @@ fn forwarder_origin(report: &Report, leader: &Process, runtime: Runtime, mut o: 
 }
 
 /// The origin of a process from its cgroup and its ancestors.
-fn process_origin(report: &Report, leader: &Process, ancestry: &[Arc<Process>]) -> Origin {
+pub(super) fn process_origin(
+    report: &Report,
+    leader: &Process,
+    ancestry: &[Arc<Process>],
+) -> Origin {
     let cgroup = leader
         .cgroup
         .as_deref()
@@ -451,15 +470,10 @@ pub(super) fn container_text(c: &Container, name: Option<&str>) -> String {
     s
 }
 
-/// A few words for the ORIGIN column.
-pub(super) fn compact(o: &Origin, ancestry: &[Arc<Process>]) -> String {
-    let parent = || {
-        let n = ancestry.len();
-        ancestry
-            .get(n.wrapping_sub(2))
-            .map(|p| name(p))
-            .unwrap_or_default()
-    };
+/// The few words the ORIGIN column shows for origin `o` of a process whose
+/// parent, when it was read, is `parent`.
+pub(super) fn compact(o: &Origin, parent: Option<&Process>) -> String {
+    let parent = || parent.map(name).unwrap_or_default();
     match &o.kind {
         OriginKind::Kernel => "kernel".into(),
         OriginKind::Hidden => "-".into(),

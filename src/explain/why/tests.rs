@@ -352,3 +352,66 @@ fn xinetd_names_the_service_block() {
         e.stop
     );
 }
+
+/// The listing's compact origins are worked out on several threads for a
+/// long list: the same as on one, for owners of every kind (a unit, a
+/// parent, master and workers where the first owner is not the leader,
+/// the kernel, a user's unit).
+#[test]
+fn compact_origins_on_threads_are_those_on_one() {
+    let init = process(1, 0, "systemd", 0, "0::/init.scope\n");
+    let shell = process(
+        40,
+        1,
+        "bash",
+        1000,
+        "0::/user.slice/user-1000.slice/session-2.scope\n",
+    );
+    let mut owners = vec![];
+    for i in 0..400u32 {
+        owners.push(match i % 4 {
+            0 => process(1000 + i, 1, "nginx", 0, UNIT),
+            1 => process(
+                1000 + i,
+                40,
+                "python3",
+                1000,
+                "0::/user.slice/user-1000.slice/session-2.scope\n",
+            ),
+            2 => process(
+                1000 + i,
+                1,
+                "redis",
+                0,
+                "0::/user.slice/user-1000.slice/user@1000.service/app.slice/redis.service\n",
+            ),
+            _ => process(1000 + i, 999_999, "orphan", 0, "0::/\n"),
+        });
+    }
+    let listeners: Vec<Listener> = (0..3_000u32)
+        .map(|i| {
+            let owner = &owners[(i % 400) as usize];
+            let mut l = match i % 7 {
+                // Kernel-held.
+                0 => listener(Protocol::Udp, "0.0.0.0", 0, &[]),
+                // A worker listed before its master.
+                1 => listener(
+                    Protocol::Tcp,
+                    "0.0.0.0",
+                    0,
+                    &[&owners[((i + 4) % 400) as usize], owner],
+                ),
+                _ => listener(Protocol::Tcp, "0.0.0.0", 0, &[owner]),
+            };
+            l.port = 1 + (i % 60_000) as u16;
+            l.inode = 10_000 + u64::from(i);
+            l
+        })
+        .collect();
+    let report = report(listeners, &[&init, &shell]);
+    let one = compact_on(&report, 1);
+    assert_eq!(one.len(), 3_000);
+    assert_eq!(compact_on(&report, 3), one);
+    let origins: std::collections::BTreeSet<&str> = one.values().map(|c| &*c.origin).collect();
+    assert!(origins.len() >= 4, "owners of several kinds: {origins:?}");
+}
