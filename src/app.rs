@@ -201,6 +201,10 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
     if let Some(notice) = render::elsewhere_notice(&report) {
         writeln!(err, "{notice}")?;
     }
+    // The process ends here: freeing the report piece by piece would take
+    // 2% of a 10,000-listener run (perf) for memory the exit returns anyway.
+    std::mem::forget(answer);
+    std::mem::forget(report);
     Ok(outcome)
 }
 
