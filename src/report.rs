@@ -30,7 +30,8 @@ pub struct Report {
     pub exposures: BTreeMap<u64, Exposure>,
     /// What this host's packet filter lets in to each listed socket (and
     /// each that receives a forward), by inode, when it was worked out.
-    pub firewalls: BTreeMap<u64, firewall::Reachability>,
+    /// Shared: most sockets' answers are the same answer.
+    pub firewalls: BTreeMap<u64, Arc<firewall::Reachability>>,
     /// Host facts for explanations.
     pub host: Host,
     /// For the table and watch: each listed socket's compact origin and

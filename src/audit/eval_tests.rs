@@ -606,13 +606,13 @@ fn with_firewall(listeners: Vec<(Listener, crate::report::firewall::Answer)>) ->
     for (inode, answer) in answers {
         r.firewalls.insert(
             inode,
-            crate::report::firewall::Reachability {
+            std::sync::Arc::new(crate::report::firewall::Reachability {
                 answer,
                 paths: vec![],
                 notes: vec![],
                 summary: format!("{} (made up for the test)", answer.id()),
                 lines: vec![],
-            },
+            }),
         );
     }
     r

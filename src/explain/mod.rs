@@ -228,9 +228,25 @@ pub fn explain(mut snapshot: Snapshot, query: &Query, options: Options) -> Repor
             .flat_map(|f| f.receivers.iter().copied())
             .collect();
         let shown = ns_listeners.iter().filter(|l| receivers.contains(&l.inode));
+        // Most sockets share their answer with others (every loopback one
+        // is local-only; every wildcard one on the same ports' rules is
+        // open the same way): one copy each, not one per socket (at
+        // 100,000 listeners ~30 MB).
+        let mut recent: Vec<Arc<crate::report::firewall::Reachability>> = Vec::new();
         for l in listeners.iter().chain(shown) {
             let answer = firewall::of_socket(l, addresses_of(l.netns), ruleset_of(l.netns));
-            firewalls.insert(l.inode, answer);
+            let shared = match recent.iter().position(|r| **r == answer) {
+                Some(i) => Arc::clone(&recent[i]),
+                None => {
+                    let new = Arc::new(answer);
+                    if recent.len() == 8 {
+                        recent.remove(0);
+                    }
+                    recent.push(Arc::clone(&new));
+                    new
+                }
+            };
+            firewalls.insert(l.inode, shared);
         }
         for f in &mut forwards {
             f.firewall = Some(firewall::of_forward(

@@ -298,7 +298,7 @@ fn explain_one<'a>(
     Explanation {
         listener: l,
         exposure,
-        firewall: report.firewalls.get(&l.inode),
+        firewall: report.firewalls.get(&l.inode).map(|f| &**f),
         groups,
         ancestry,
         origin,
@@ -320,7 +320,7 @@ fn all_warnings(
         exposure,
         origin,
         report.host.ephemeral_ports,
-        report.firewalls.get(&l.inode),
+        report.firewalls.get(&l.inode).map(|f| &**f),
     );
     if !origin.kind.is_port_forwarder() {
         out.extend(super::forward::shadowed(

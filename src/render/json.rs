@@ -131,7 +131,7 @@ impl Listeners<'_> {
             .report
             .firewalls
             .get(&l.inode)
-            .map(super::json_firewall::firewall);
+            .map(|f| super::json_firewall::firewall(f));
         if self.report.all_namespaces {
             j.netns = netns_json(self.report, l.netns);
         }
@@ -309,7 +309,7 @@ pub(super) fn render_ndjson(report: &Report, out: &mut dyn Write) -> io::Result<
         j.firewall = report
             .firewalls
             .get(&l.inode)
-            .map(super::json_firewall::firewall);
+            .map(|f| super::json_firewall::firewall(f));
         if report.all_namespaces {
             j.netns = netns_json(report, l.netns);
         }
