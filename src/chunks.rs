@@ -15,10 +15,11 @@ pub(crate) const WORTH_IT: usize = 1024;
 
 /// Chunks of `items` of `size` each, worked on by `work` (given the
 /// thread's own state, made by `S::default()` and kept from chunk to
-/// chunk, a cache say, and the index of the chunk's first item) on up to
-/// `threads` threads, and handed to `consume` as an iterator in the list's
-/// order. With fewer than [`WORTH_IT`] items, or one thread, everything
-/// runs here, in order, with one state.
+/// chunk, a cache say, and the index of the chunk's first item) on
+/// `threads` threads (`None`: one per CPU whyport may use, at most 8), and
+/// handed to `consume` as an iterator in the list's order. With fewer than
+/// [`WORTH_IT`] items, or one thread, everything runs here, in order, with
+/// one state (and the CPUs are not even counted).
 ///
 /// When `consume` returns before taking every chunk (the output was
 /// closed), the threads stop at their next chunk. A thread that panics
@@ -26,7 +27,7 @@ pub(crate) const WORTH_IT: usize = 1024;
 pub(crate) fn in_order<T, S, R, O>(
     items: &[T],
     size: usize,
-    threads: usize,
+    threads: Option<usize>,
     work: impl Fn(&mut S, usize, &[T]) -> R + Sync,
     consume: impl FnOnce(&mut dyn Iterator<Item = R>) -> O,
 ) -> O
@@ -37,8 +38,14 @@ where
 {
     let size = size.max(1);
     let count = items.len().div_ceil(size);
-    let threads = threads.min(count);
-    if items.len() < WORTH_IT || threads <= 1 {
+    let threads = if items.len() < WORTH_IT {
+        1
+    } else {
+        threads
+            .unwrap_or_else(|| crate::collect::cpus().min(8))
+            .min(count)
+    };
+    if threads <= 1 {
         let mut state = S::default();
         let mut each = items
             .chunks(size)
@@ -80,11 +87,6 @@ where
     })
 }
 
-/// How many threads to work on: the CPUs whyport may use, at most 8.
-pub(crate) fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +97,7 @@ mod tests {
         let got: Vec<u32> = in_order(
             &items,
             97,
-            3,
+            Some(3),
             |_: &mut (), first, c| {
                 assert_eq!(c[0] as usize, first);
                 c.iter().map(|x| x * 2).collect::<Vec<u32>>()
@@ -112,7 +114,7 @@ mod tests {
         let first: Vec<Vec<u32>> = in_order(
             &items,
             10,
-            2,
+            Some(2),
             |_: &mut (), _, c| {
                 made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 c.to_vec()
@@ -139,7 +141,7 @@ mod tests {
         let got: Vec<(usize, u32)> = in_order(
             &items,
             7,
-            4,
+            Some(4),
             |seen: &mut usize, _, c| {
                 assert_eq!(std::thread::current().id(), here);
                 *seen += c.len();
@@ -162,7 +164,7 @@ mod tests {
         let before: Vec<usize> = in_order(
             &items,
             100,
-            2,
+            Some(2),
             |made: &mut usize, _, _| {
                 *made += 1;
                 *made - 1

@@ -319,6 +319,14 @@ pub fn hostname(source: &Source) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// How many CPUs whyport may run on (at least 1).
+pub fn cpus() -> usize {
+    #[cfg(target_os = "linux")]
+    return linux::cpus();
+    #[cfg(not(target_os = "linux"))]
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The width of the terminal standard output is, in cells; `None` when it
 /// is not a terminal. The kernel's window size first, then `COLUMNS`, then
 /// 80.

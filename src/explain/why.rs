@@ -206,13 +206,13 @@ fn exposure_of(report: &Report, l: &Listener) -> Exposure {
 /// For the listing: a compact origin (a unit, a container, a launcher or
 /// the parent program) and the warning ids of every listener, by inode.
 pub fn compact_all(report: &Report) -> BTreeMap<u64, Compact> {
-    compact_on(report, crate::chunks::threads())
+    compact_on(report, None)
 }
 
 /// `compact_all` on `threads` threads, a chunk at a time (10,000
 /// listeners took one core 35-40 ms): first each owner's origin, once
 /// however many sockets it holds, then each listener's.
-fn compact_on(report: &Report, threads: usize) -> BTreeMap<u64, Compact> {
+fn compact_on(report: &Report, threads: Option<usize>) -> BTreeMap<u64, Compact> {
     let mut leaders: Vec<&Arc<Process>> = report
         .listeners
         .iter()

@@ -159,7 +159,11 @@ const CHUNK: usize = 256;
 
 /// The listeners' objects, comma-separated, written on every core a chunk
 /// at a time and copied to `out` in order.
-fn write_apart(listeners: &Listeners<'_>, threads: usize, out: &mut impl Write) -> io::Result<()> {
+fn write_apart(
+    listeners: &Listeners<'_>,
+    threads: Option<usize>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     // Each chunk's buffer is handed back to be written into again: a new
     // one each time would be fresh pages to fault in.
     let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
@@ -330,7 +334,7 @@ pub(super) fn render<'a>(
     // serde_json writes a document in small pieces (a key, a comma): into
     // a buffer of a known type, not each through `dyn Write`.
     let mut buf = io::BufWriter::with_capacity(64 * 1024, &mut *out);
-    write_document(doc, pretty, crate::chunks::threads(), &mut buf)?;
+    write_document(doc, pretty, None, &mut buf)?;
     buf.flush()
 }
 
@@ -373,15 +377,16 @@ pub(super) fn document<'a>(
 }
 
 /// The document and a newline, its listeners written on `threads` threads
-/// when there are many of them and it is not indented.
+/// (`chunks::in_order`) when there are many of them and it is not
+/// indented.
 pub(super) fn write_document(
     mut doc: ListingJson<'_>,
     pretty: bool,
-    threads: usize,
+    threads: Option<usize>,
     out: &mut impl Write,
 ) -> io::Result<()> {
     doc.listeners.apart =
-        !pretty && doc.listeners.report.listeners.len() >= crate::chunks::WORTH_IT && threads > 1;
+        !pretty && doc.listeners.report.listeners.len() >= crate::chunks::WORTH_IT;
     if pretty {
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     } else if doc.listeners.apart {

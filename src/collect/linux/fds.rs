@@ -282,20 +282,9 @@ fn worker(shared: &Shared<'_>) -> FdScan {
     }
 }
 
-/// One worker per CPU whyport may run on, at most 8: the CPUs of its
-/// affinity mask (std's available_parallelism also reads the cgroup's CPU
-/// quota, ten system calls more; a quota slows a worker, it does not take
-/// a CPU away).
+/// One worker per CPU whyport may run on, at most 8.
 fn workers() -> usize {
-    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity writes
-    // at most its size.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let n = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-    if n != 0 {
-        return 1;
-    }
-    // SAFETY: `set` was filled by the kernel.
-    (unsafe { libc::CPU_COUNT(&set) } as usize).clamp(1, 8)
+    super::cpus().min(8)
 }
 
 /// Whether this kernel reports the number of open descriptors as the size

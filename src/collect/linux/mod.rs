@@ -37,6 +37,21 @@ use crate::model::{
 use proc_file::Links;
 use process::Tree;
 
+/// The CPUs whyport may run on: those of its affinity mask (std's
+/// available_parallelism also reads the cgroup's CPU quota, ten system
+/// calls more; a quota slows a thread, it does not take a CPU away).
+pub(super) fn cpus() -> usize {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity writes
+    // at most its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let n = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if n != 0 {
+        return 1;
+    }
+    // SAFETY: `set` was filled by the kernel.
+    (unsafe { libc::CPU_COUNT(&set) } as usize).max(1)
+}
+
 /// Listening sockets of the requested protocols, and notes on any fallback.
 pub(super) fn sockets(
     source: &Source,

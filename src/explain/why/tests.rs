@@ -409,9 +409,9 @@ fn compact_origins_on_threads_are_those_on_one() {
         })
         .collect();
     let report = report(listeners, &[&init, &shell]);
-    let one = compact_on(&report, 1);
+    let one = compact_on(&report, Some(1));
     assert_eq!(one.len(), 3_000);
-    assert_eq!(compact_on(&report, 3), one);
+    assert_eq!(compact_on(&report, Some(3)), one);
     let origins: std::collections::BTreeSet<&str> = one.values().map(|c| &*c.origin).collect();
     assert!(origins.len() >= 4, "owners of several kinds: {origins:?}");
 }
