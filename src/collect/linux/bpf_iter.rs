@@ -480,7 +480,7 @@ pub fn layout(btf: &[u8]) -> Option<Layout> {
     ] = <[Option<u32>; 12]>::try_from(ids).ok()?;
     let (attach_id, ctx, task, file, inode) = (attach_id?, ctx?, task?, file?, inode?);
     let (meta, nsproxy, net, ns_common) = (meta?, nsproxy?, net?, ns_common?);
-    let off = |id: u32, name: &str| -> Option<i16> { i16::try_from(b.member(id, name)? / 8).ok() };
+    let off = |id: u32, name: &str| b.byte_offset(id, name);
     Some(Layout {
         attach_id,
         ctx_meta: off(ctx, "meta")?,
@@ -497,31 +497,38 @@ pub fn layout(btf: &[u8]) -> Option<Layout> {
         file_inode: off(file, "f_inode")?,
         inode_mode: off(inode, "i_mode")?,
         inode_ino: off(inode, "i_ino")?,
-        ids: (|| {
-            let (cred, pid, upid) = (cred?, pid?, upid?);
-            let numbers = off(pid, "numbers")?;
-            let (size, nr) = (b.size(upid)?, off(upid, "nr")?);
-            // A flexible array (0 elements) reaches every level.
-            let levels = match b.array_len(pid, "numbers")? {
-                0 => LEVELS,
-                n => (n as usize).min(LEVELS),
-            };
-            let mut level_nr = [0i16; LEVELS];
-            for (k, at) in level_nr.iter_mut().enumerate().take(levels) {
-                *at = i16::try_from(
-                    i64::from(numbers) + (k as i64) * i64::from(size) + i64::from(nr),
-                )
-                .ok()?;
-            }
-            Some(Ids {
-                task_real_cred: off(task, "real_cred")?,
-                cred_uid: off(cred, "uid")?,
-                task_thread_pid: off(task, "thread_pid")?,
-                pid_level: off(pid, "level")?,
-                level_nr,
-                levels: levels as u8,
-            })
-        })(),
+        ids: ids_layout(&b, task, cred, pid, upid),
+    })
+}
+
+/// Where the owner's ids are, when the BTF has `cred`, `pid` and `upid`.
+fn ids_layout(
+    b: &Btf<'_>,
+    task: u32,
+    cred: Option<u32>,
+    pid: Option<u32>,
+    upid: Option<u32>,
+) -> Option<Ids> {
+    let (cred, pid, upid) = (cred?, pid?, upid?);
+    let numbers = b.byte_offset(pid, "numbers")?;
+    let (size, nr) = (b.size(upid)?, b.byte_offset(upid, "nr")?);
+    // A flexible array (0 elements) reaches every level.
+    let levels = match b.array_len(pid, "numbers")? {
+        0 => LEVELS,
+        n => (n as usize).min(LEVELS),
+    };
+    let mut level_nr = [0i16; LEVELS];
+    for (k, at) in level_nr.iter_mut().enumerate().take(levels) {
+        let off = i64::from(numbers) + (k as i64) * i64::from(size) + i64::from(nr);
+        *at = i16::try_from(off).ok()?;
+    }
+    Some(Ids {
+        task_real_cred: b.byte_offset(task, "real_cred")?,
+        cred_uid: b.byte_offset(cred, "uid")?,
+        task_thread_pid: b.byte_offset(task, "thread_pid")?,
+        pid_level: b.byte_offset(pid, "level")?,
+        level_nr,
+        levels: levels as u8,
     })
 }
 
@@ -598,6 +605,12 @@ impl<'a> Btf<'a> {
             }
         }
         found
+    }
+
+    /// Byte offset of member `name` of struct/union `id`, as the program's
+    /// 16-bit offsets take it.
+    fn byte_offset(&self, id: u32, name: &str) -> Option<i16> {
+        i16::try_from(self.member(id, name)? / 8).ok()
     }
 
     /// The size in bytes of struct `id`.
