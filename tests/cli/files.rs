@@ -360,7 +360,16 @@ fn a_replaced_file_keeps_its_mode_and_belongs_to_the_runner() {
     let dir = tempfile::tempdir().unwrap();
     // SAFETY: no preconditions.
     let me = unsafe { libc::geteuid() };
-    for (mode, kept) in [(0o640, 0o640), (0o2750, 0o750)] {
+    let umask = fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        .unwrap();
+    // Another user's world-writable file (a plant in /tmp) keeps no bit a
+    // new file would not have: root's output is not left writable to all.
+    let planted = if is_root() { 0o666 & !umask } else { 0o666 };
+    for (mode, kept) in [(0o640, 0o640), (0o2750, 0o750), (0o666, planted)] {
         let out = dir.path().join(format!("out-{mode:o}.toml"));
         fs::write(&out, "old\n").unwrap();
         if is_root() {

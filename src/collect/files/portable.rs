@@ -39,6 +39,10 @@ pub fn permissions(_: &Metadata) -> Option<Permissions> {
     None
 }
 
+pub fn no_wider(keep: Permissions, _: &Metadata) -> Permissions {
+    keep
+}
+
 pub fn new_file_permissions() -> Option<Permissions> {
     None
 }

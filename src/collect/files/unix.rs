@@ -80,6 +80,12 @@ pub fn permissions(m: &Metadata) -> Option<Permissions> {
     Some(Permissions::from_mode(m.mode() & 0o777))
 }
 
+/// `keep` without the read and write bits the file `created` lacks (a new
+/// file has no execute bits to compare with; those of `keep` stay).
+pub fn no_wider(keep: Permissions, created: &Metadata) -> Permissions {
+    Permissions::from_mode(keep.mode() & (created.mode() | 0o111) & 0o777)
+}
+
 /// A new file is readable and writable by all, less the umask, as the
 /// shell's `>` makes it.
 pub fn new_file_permissions() -> Option<Permissions> {

@@ -9,7 +9,10 @@ use std::path::Path;
 use super::{Kind, Refusal, os};
 
 /// Write `bytes` to `path`: a regular file (or none yet) is replaced whole
-/// or not at all, keeping its permission bits; a character device or a FIFO
+/// or not at all, keeping its permission bits (another user's file keeps
+/// them only where they are no wider than a new file's: a world-writable
+/// file planted in /tmp does not make root's output world-writable); a
+/// character device or a FIFO
 /// (also behind a symbolic link, as `/dev/stdout`) is written in place.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), Refusal> {
     let at = match fs::symlink_metadata(path) {
@@ -24,7 +27,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), Refusal> {
     let kind = |m: &Option<fs::Metadata>| m.as_ref().map(|m| Kind::of(m.file_type()));
     let stranger = at.as_ref().and_then(os::stranger);
     match plan(kind(&at), kind(&followed), stranger) {
-        Plan::Replace => replace(path, bytes, at.as_ref().and_then(os::permissions)),
+        Plan::Replace => replace(
+            path,
+            bytes,
+            at.as_ref().and_then(os::permissions),
+            stranger.is_some(),
+        ),
         Plan::InPlace { follow } => {
             let expected = if follow { followed } else { at };
             match expected {
@@ -57,8 +65,14 @@ pub fn check_dir(dir: &Path) -> Result<(), Refusal> {
 /// A temporary file beside `path` (a rename does not cross filesystems),
 /// created exclusively under a random name (no link is followed and no
 /// name can be planted in advance), synced, then renamed over `path`.
-/// Dropping it on any error removes it.
-fn replace(path: &Path, bytes: &[u8], keep: Option<fs::Permissions>) -> Result<(), Refusal> {
+/// Dropping it on any error removes it. `narrow`: `keep` loses any read or
+/// write bit the new file was not created with.
+fn replace(
+    path: &Path,
+    bytes: &[u8],
+    keep: Option<fs::Permissions>,
+    narrow: bool,
+) -> Result<(), Refusal> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -75,6 +89,11 @@ fn replace(path: &Path, bytes: &[u8], keep: Option<fs::Permissions>) -> Result<(
     }
     let mut tmp = builder.tempfile_in(dir)?;
     if let Some(p) = keep {
+        let p = if narrow {
+            os::no_wider(p, &tmp.as_file().metadata()?)
+        } else {
+            p
+        };
         // The umask applied at creation; an explicit mode is exact.
         tmp.as_file().set_permissions(p)?;
     }
