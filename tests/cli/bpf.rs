@@ -176,10 +176,13 @@ fn a_small_host_is_scanned_through_proc() {
         .args(["--timings", "--port", &port])
         .env("WHYPORT_BPF", "1"));
     let err = String::from_utf8_lossy(&forced.stderr);
-    assert!(
-        err.contains("of which bpf walk") || err.contains("walk was not used"),
-        "{err}"
-    );
+    // Forced, the walk is not declined for the host's size: it runs, or the
+    // kernel refuses it for a reason of its own.
+    assert!(!err.contains("open files on the host"), "{err}");
+    if let Some(why) = refused(&err) {
+        return skip(test, Skip::Other, why);
+    }
+    assert!(err.contains("of which bpf walk"), "{err}");
 }
 
 /// The walk reads each owner's uid and its PID in its own PID namespace

@@ -19,12 +19,17 @@ fn dist(path: &str) -> PathBuf {
         .join(path)
 }
 
-/// The program, or a SKIP line naming it and the package that ships it.
+/// The program, or a skip (logged for `.ci/run`, which provides it) naming
+/// it and the package that ships it.
 fn tool(test: &str, program: &str, package: &str) -> Option<()> {
     if have(program) {
         Some(())
     } else {
-        eprintln!("SKIP {test}: {program} is not installed (Debian package {package})");
+        skip(
+            test,
+            Skip::Tool(program),
+            format!("{program} is not installed (Debian package {package})"),
+        );
         None
     }
 }
