@@ -134,8 +134,8 @@ fn stop_advice_names_every_holder_and_following_it_closes_the_port() {
         .map(|f| f.parse().unwrap())
         .collect();
     let (port, parent, child) = (fields[0] as u16, fields[1], fields[2]);
-    let _parent = KillOnDrop(parent);
-    let _child = KillOnDrop(child);
+    let parent_guard = KillOnDrop(parent);
+    let child_guard = KillOnDrop(child);
 
     let out = run(whyport().args(["--json", &format!("{port}/tcp")]));
     let list = parse(&out);
@@ -173,6 +173,10 @@ fn stop_advice_names_every_holder_and_following_it_closes_the_port() {
         .status()
         .unwrap();
     assert!(status.success(), "{command}");
+    // Both were killed: their PIDs may be another process's by the time
+    // the test ends, so the guards must not kill again.
+    std::mem::forget(parent_guard);
+    std::mem::forget(child_guard);
     let _ = server.0.wait();
     let start = Instant::now();
     while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
