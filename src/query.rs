@@ -160,8 +160,7 @@ impl Target {
         let name = name.as_bytes();
         let comm = process.name.as_slice();
         let exe = process.exe.as_deref().and_then(|e| {
-            use std::os::unix::ffi::OsStrExt;
-            let text = e.as_os_str().as_bytes();
+            let text = e.as_os_str().as_encoded_bytes();
             // The kernel marks a deleted executable in the link's text.
             let text = text.strip_suffix(b" (deleted)").unwrap_or(text);
             text.rsplit(|b| *b == b'/').next()
