@@ -3,7 +3,8 @@
 //! each label set once (samples with equal labels are added up, so a
 //! SO_REUSEPORT group is one series with its socket count). Labels carry
 //! stable identity (protocol, address, port, a rule's digest), never a PID
-//! or a policy line, so that a restart or an edit makes no new series.
+//! or a policy line, so that a restart or an edit makes no new series (but
+//! for the audit's one info series, which names the policy's digest).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
