@@ -499,8 +499,6 @@ impl Drop for Lab {
     }
 }
 
-/// (mount point, file system type, super options without rw/ro) of the
-/// host's mounts at and below /sys/fs/cgroup, parents first.
 /// A one-file image in `dir`: a static busybox with /bin/sh linked to it,
 /// as the tar Docker and Podman import; its path.
 pub(crate) fn busybox_image(busybox: &Path, dir: &Path) -> PathBuf {
@@ -519,6 +517,8 @@ pub(crate) fn busybox_image(busybox: &Path, dir: &Path) -> PathBuf {
     tar
 }
 
+/// (mount point, file system type, super options without rw/ro) of the
+/// host's mounts at and below /sys/fs/cgroup, parents first.
 pub(crate) fn cgroup_mounts() -> Vec<(PathBuf, String, String)> {
     mountinfo()
         .into_iter()

@@ -247,7 +247,7 @@ fn check_firewall(lab: &Lab) {
     let Some(iptables) = crate::procs::find_program("iptables") else {
         skip(
             TEST,
-            Skip::Tool("iptables"),
+            Skip::Tool("iptables-nft"),
             "needs iptables to change DOCKER-USER",
         );
         return;

@@ -55,9 +55,7 @@ impl Src {
 }
 
 /// The lab's subnets: P1's link, P2's link, the container bridge; P1's and
-/// P2's links in IPv6 (ULA /64s unique to the test run), and the link from
-/// P2 back to P1 that carries T's replies to P1b when T routes P1b's
-/// address through P2 (the asymmetric route of the reverse-path rule sets).
+/// P2's links in IPv6 (ULA /64s unique to the test run).
 pub struct Nets {
     pub n1: String,
     pub n2: String,
@@ -559,6 +557,14 @@ impl Lab {
             .collect();
         let mut out = vec![String::new(); probes.len()];
         for (mut child, idx) in running {
+            // stderr on a thread of its own: read after stdout, a full
+            // stderr pipe would block the probe and so both of us.
+            let mut stderr = child.0.stderr.take().unwrap();
+            let err = std::thread::spawn(move || {
+                let mut err = String::new();
+                let _ = stderr.read_to_string(&mut err);
+                err
+            });
             let mut text = String::new();
             child
                 .0
@@ -567,14 +573,7 @@ impl Lab {
                 .unwrap()
                 .read_to_string(&mut text)
                 .unwrap();
-            let mut err = String::new();
-            child
-                .0
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
+            let err = err.join().unwrap_or_default();
             let results: Vec<String> = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("probe output ({e}): {text}\n{err}"));
             assert_eq!(results.len(), idx.len(), "{text}");
