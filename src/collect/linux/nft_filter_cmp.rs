@@ -154,9 +154,12 @@ impl State<'_> {
         let vmap = dreg == Some(0);
         let mut parts = Vec::new();
         let mut r = sreg;
+        // A concatenation's parts follow one another in 4-byte registers;
+        // a part of no length (never loaded so) still takes one, so that
+        // the walk always ends.
         while let Some(v) = self.regs.get(&r) {
             parts.push(v.clone());
-            r += v.len().div_ceil(4) as u32;
+            r += v.len().div_ceil(4).max(1) as u32;
             if r >= sreg + 16 {
                 break;
             }

@@ -285,13 +285,33 @@ impl State<'_> {
                 if name == "exthdr" && reg(1).is_none() {
                     return; // a rewrite of an option
                 }
-                if let Some(d) = reg(if name == "socket" { 2 } else { 1 }) {
-                    let len = get32(4).map_or(4, |l| l as usize);
+                // Each names its destination register and its value's size
+                // in attributes of its own (the kernel's NFTA_<NAME>_*);
+                // tproxy and inner load nothing.
+                let (dreg, len) = match name {
+                    "socket" => (reg(2), if get32(1) == Some(3) { 8 } else { 4 }),
+                    // Keys 2 and 4 are IPv6 addresses.
+                    "xfrm" => (
+                        reg(1),
+                        if matches!(get32(2), Some(2 | 4)) {
+                            16
+                        } else {
+                            4
+                        },
+                    ),
+                    // Key 2 is an IPv6 next hop.
+                    "rt" => (reg(1), if get32(2) == Some(2) { 16 } else { 4 }),
+                    "exthdr" => (reg(1), get32(4).map_or(4, |l| l as usize)),
+                    "osf" => (reg(1), 16),
+                    "tunnel" => (reg(2), 4),
+                    _ => (None, 0),
+                };
+                if let Some(d) = dreg {
                     self.regs.insert(
                         d,
                         Val::Other {
                             what: what.clone(),
-                            len,
+                            len: len.clamp(1, 64),
                         },
                     );
                 }

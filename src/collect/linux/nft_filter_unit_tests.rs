@@ -165,3 +165,46 @@ fn a_verdict_maps_catch_all_is_every_other_key() {
     };
     assert_eq!(c, Cond::Unknown("th dport in dynamic set @d".into()));
 }
+
+/// `ipsec in reqid @s accept` as the kernel dumps it: the xfrm load's
+/// fourth attribute is its SA index (0), not a length. A load of no length
+/// once kept the lookup's walk over the registers from ever ending (a hang
+/// that grew without bound, from rules any user may write in a namespace
+/// of their own); now it is one rule, undecided.
+#[test]
+fn a_lookup_of_an_xfrm_load_ends_and_is_undecided() {
+    let xfrm = [
+        attr(1, &be(1)), // DREG: register 1
+        attr(2, &be(5)), // KEY: reqid
+        attr(3, &[0]),   // DIR: in
+        attr(4, &be(0)), // SPNUM: 0
+    ]
+    .concat();
+    let lookup = [attr(1, b"s\0"), attr(2, &be(1))].concat();
+    let verdict = attr(2, &attr(2, &attr(1, &be(1))));
+    let imm = [attr(1, &be(0)), verdict].concat();
+    let rule = RawRule {
+        family: 1,
+        handle: 9,
+        exprs: vec![
+            ("xfrm".into(), xfrm),
+            ("lookup".into(), lookup),
+            ("immediate".into(), imm),
+        ],
+        ..RawRule::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(decode(&rule, &mut Fake(Vec::new())));
+    });
+    let rules = rx
+        .recv_timeout(std::time::Duration::from_secs(2))
+        .unwrap_or_else(|_| panic!("decoding an xfrm lookup did not end"));
+    assert_eq!(rules.len(), 1);
+    assert!(
+        rules[0].conds.iter().any(|c| matches!(c, Cond::Unknown(_))),
+        "{:?}",
+        rules[0].conds
+    );
+    assert_eq!(rules[0].verdict, Verdict::Accept);
+}
