@@ -123,7 +123,7 @@ pub(super) fn read_table(v6: bool, name: &str) -> io::Result<Table> {
             table.hook_entry[h] = u32_at(&info, 36 + 4 * h);
             table.underflow[h] = u32_at(&info, 56 + 4 * h);
         }
-        let size = u32_at(&info, 80) as usize;
+        let size = table_size(u32_at(&info, 80))?;
         let mut entries = vec![0u8; GET_ENTRIES + size];
         entries[..name.len()].copy_from_slice(name.as_bytes());
         entries[32..36].copy_from_slice(&(size as u32).to_ne_bytes());
@@ -137,6 +137,25 @@ pub(super) fn read_table(v6: bool, name: &str) -> io::Result<Table> {
             }
         }
     }
+}
+
+/// The most of one table read: ~300,000 rules (a real large ruleset is a
+/// few MB); the kernel allows 512 MiB, and a table in a network namespace
+/// any user may own would otherwise size whyport's allocation, up to 8
+/// tables a namespace.
+const TABLE_MAX: usize = 64 << 20;
+
+/// The size IPT_SO_GET_INFO gave, when whyport reads a table that large.
+fn table_size(size: u32) -> io::Result<usize> {
+    let size = size as usize;
+    if size > TABLE_MAX {
+        return Err(io::Error::other(format!(
+            "a table of {} MiB, over the {} MiB whyport reads",
+            size >> 20,
+            TABLE_MAX >> 20
+        )));
+    }
+    Ok(size)
 }
 
 fn getsockopt(fd: &OwnedFd, level: i32, opt: i32, buf: &mut [u8]) -> io::Result<()> {
@@ -346,6 +365,18 @@ fn decode_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_over_the_cap_is_not_read() {
+        assert_eq!(table_size(4096).ok(), Some(4096));
+        assert_eq!(table_size(64 << 20).ok(), Some(64 << 20));
+        let e = table_size((64 << 20) + 1).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("a table of 64 MiB, over the 64 MiB whyport reads")
+        );
+        assert!(table_size(512 << 20).is_err());
+    }
 
     fn entry(
         proto: u16,
