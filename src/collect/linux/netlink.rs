@@ -290,6 +290,14 @@ fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([b[at], b[at + 1]])
 }
 
+/// The flag of a dump interrupted by a change (linux/netlink.h).
+const NLM_F_DUMP_INTR: u16 = 0x10;
+
+/// A dump the kernel's state changed under.
+pub(super) fn torn() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, "it changed while it was read")
+}
+
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
@@ -297,7 +305,9 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 /// Walk one datagram of netlink messages, handing each to `on`.
 /// An error code inside NLMSG_DONE or NLMSG_ERROR becomes an `Err`: the
 /// kernel reports a missing diag module that way, and treating it as an
-/// empty table would silently drop sockets.
+/// empty table would silently drop sockets. A message the kernel flags
+/// NLM_F_DUMP_INTR (what it dumps changed meanwhile: nf_tables' rules) is
+/// an `Interrupted` error: the dump is torn, not whole.
 fn walk(mut buf: &[u8], on: &mut dyn FnMut(u16, &[u8])) -> io::Result<Flow> {
     while buf.len() >= NLMSG_HDR {
         let len = u32_at(buf, 0) as usize;
@@ -308,6 +318,9 @@ fn walk(mut buf: &[u8], on: &mut dyn FnMut(u16, &[u8])) -> io::Result<Flow> {
             ));
         }
         let kind = u16_at(buf, 4);
+        if u16_at(buf, 6) & NLM_F_DUMP_INTR != 0 {
+            return Err(torn());
+        }
         let payload = &buf[NLMSG_HDR..len];
         match kind as i32 {
             // NLMSG_ERROR with code 0 is an acknowledgement: the end too.
@@ -421,6 +434,16 @@ mod tests {
             (22, 1000, Some(false))
         );
         assert_eq!(out[0].local.ip(), IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    }
+
+    #[test]
+    fn a_dump_the_kernel_flags_interrupted_is_torn_not_whole() {
+        let mut buf = diag_msg(8080, 42, Some(1));
+        buf[6..8].copy_from_slice(&NLM_F_DUMP_INTR.to_ne_bytes());
+        buf.extend(header(NLMSG_HDR + 4, libc::NLMSG_DONE as u16));
+        buf.extend_from_slice(&0i32.to_ne_bytes());
+        let err = walk(&buf, &mut |_, _| {}).err();
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::Interrupted));
     }
 
     #[test]

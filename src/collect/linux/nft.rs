@@ -98,13 +98,45 @@ pub(in crate::collect) struct Dump {
     pub(super) rules: Vec<RawRule>,
 }
 
+/// The chains and rules of one generation of the ruleset, read again (up
+/// to three times) when it changed while it was read (`firewalld
+/// --reload`): a torn dump could lack the rule that blocks a port.
 pub(super) fn dump() -> io::Result<Dump> {
+    let mut tries = 0;
+    loop {
+        match dump_once() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && tries < 2 => tries += 1,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    "the ruleset changed each time it was read",
+                ));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Chains and rules are two dumps: each reply says the generation it was
+/// written at (nfgenmsg's res_id, its low 16 bits), and they must agree.
+fn dump_once() -> io::Result<Dump> {
     let fd = open_socket()?;
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    let msg = request(NFT_MSG_GETCHAIN, flags, libc::AF_UNSPEC as u8, &[]);
+    let ask = |kind| request(kind, flags, libc::AF_UNSPEC as u8, &[]);
+    let chains = exchange_at(&fd, &ask(NFT_MSG_GETCHAIN), NFT_MSG_NEWCHAIN)?;
+    let rules = exchange_at(&fd, &ask(NFT_MSG_GETRULE), NFT_MSG_NEWRULE)?;
+    let mut generations = chains.iter().chain(&rules).map(|(_, g, _)| *g);
+    if let Some(first) = generations.next()
+        && generations.any(|g| g != first)
+    {
+        return Err(super::netlink::torn());
+    }
     Ok(Dump {
-        chains: exchange(&fd, &msg, NFT_MSG_NEWCHAIN)?,
-        rules: dump_rules(&fd)?,
+        chains: chains.into_iter().map(|(f, _, b)| (f, b)).collect(),
+        rules: rules
+            .into_iter()
+            .map(|(family, _, attrs)| parse_rule(family, &attrs))
+            .collect(),
     })
 }
 
@@ -156,22 +188,22 @@ pub(super) fn request(kind: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8
 /// Send `msg` and collect the payloads (after nfgenmsg) of every reply of
 /// type `want`, with the family of each.
 pub(super) fn exchange(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, Vec<u8>)>> {
+    Ok(exchange_at(fd, msg, want)?
+        .into_iter()
+        .map(|(family, _, body)| (family, body))
+        .collect())
+}
+
+/// `exchange`, with each reply's generation (nfgenmsg's res_id).
+fn exchange_at(fd: &OwnedFd, msg: &[u8], want: u16) -> io::Result<Vec<(u8, u16, Vec<u8>)>> {
     let mut out = Vec::new();
     super::netlink::exchange(fd, msg, &mut |kind, body| {
         if kind == (NFNL_SUBSYS_NFTABLES << 8) | want && body.len() >= 4 {
-            out.push((body[0], body[4..].to_vec()));
+            let generation = u16::from_be_bytes([body[2], body[3]]);
+            out.push((body[0], generation, body[4..].to_vec()));
         }
     })?;
     Ok(out)
-}
-
-pub(super) fn dump_rules(fd: &OwnedFd) -> io::Result<Vec<RawRule>> {
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    let msg = request(NFT_MSG_GETRULE, flags, libc::AF_UNSPEC as u8, &[]);
-    Ok(exchange(fd, &msg, NFT_MSG_NEWRULE)?
-        .into_iter()
-        .map(|(family, attrs)| parse_rule(family, &attrs))
-        .collect())
 }
 
 /// Netlink attributes: (type without the nested/byte-order flags, payload).
