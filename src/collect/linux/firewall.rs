@@ -144,8 +144,13 @@ mod tests {
         assert!(rs.routes_v4.main.is_empty(), "{:?}", rs.routes_v4.main);
         assert!(took > std::time::Duration::ZERO);
         // Counting only: no firewall read.
-        let (spaces, ..) =
+        let (spaces, _, _, counted) =
             super::super::namespaces(&crate::collect::Source::Live, &protocols, None, false);
         assert!(spaces.iter().all(|n| n.firewall.is_none()));
+        assert_eq!(
+            counted,
+            std::time::Duration::ZERO,
+            "nothing read, nothing timed"
+        );
     }
 }

@@ -267,14 +267,15 @@ fn ipv6_raw_and_nat_priorities() {
 
 /// Run `f` on a thread of its own in a new, empty network namespace: the
 /// host's rules are never touched, and the namespace goes with the thread.
+/// `None` only when the namespace cannot be made; a panic in `f` (the code
+/// under test) fails the test.
 fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     std::thread::spawn(move || {
         // SAFETY: unshare on this thread only.
         (unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0).then(f)
     })
     .join()
-    .ok()
-    .flatten()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 fn tool_present(name: &str) -> bool {

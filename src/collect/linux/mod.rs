@@ -337,9 +337,15 @@ pub(super) fn namespaces(
                     }
                 }
             }
+            // Timed only when read: zero for a namespace only counted.
             let start = std::time::Instant::now();
             let filter = firewalls.then(|| firewall::read(None)).flatten();
-            (sockets, host::addresses(), errors, filter, start.elapsed())
+            let took = if firewalls {
+                start.elapsed()
+            } else {
+                std::time::Duration::ZERO
+            };
+            (sockets, host::addresses(), errors, filter, took)
         });
         match read {
             Ok((found_sockets, addresses, errors, filter, took)) => {
