@@ -1009,7 +1009,9 @@ pub fn set_ports<'a>(replies: impl Iterator<Item = &'a [u8]>) -> Option<Vec<(u16
     if elems.is_empty() {
         return None;
     }
-    elems.sort_unstable();
+    // At one key a range's end sorts before the next one's start (as in
+    // nft_filter_sets::spans): { 1-5, 6-9 } is 1, 6 end, 6, 10 end.
+    elems.sort_unstable_by_key(|&(p, end)| (p, !end));
     if !elems.iter().any(|(_, end)| *end) {
         return Some(elems.into_iter().map(|(p, _)| (p, p)).collect());
     }

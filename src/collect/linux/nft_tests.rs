@@ -350,6 +350,16 @@ fn set_elements_become_ports() {
         set_ports([interval.as_slice()].into_iter()),
         Some(vec![(8000, 8010), (9000, 9000)])
     );
+    // Adjacent ranges { 1-5, 6-9 }: at 6 the first's end and the second's
+    // start share a key, and the end comes first.
+    let adjacent = attr(
+        3,
+        &[elem(6, 0), elem(10, 1), elem(1, 0), elem(6, 1)].concat(),
+    );
+    assert_eq!(
+        set_ports([adjacent.as_slice()].into_iter()),
+        Some(vec![(1, 5), (6, 9)])
+    );
     assert_eq!(set_ports(std::iter::empty()), None);
 }
 
