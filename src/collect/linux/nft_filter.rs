@@ -253,6 +253,13 @@ impl sets::Env for Live<'_> {
         }
         let read = match self.infos.get(&key) {
             None => Err("a set whyport could not list".to_string()),
+            // A dynamic set (a meter, a ban list) is undecided whatever it
+            // holds: its elements, up to hundreds of thousands, are not read.
+            Some(&(flags, key_len)) if flags & sets::SET_EVAL != 0 => Ok(Rc::new(sets::SetData {
+                flags,
+                key_len,
+                elems: Vec::new(),
+            })),
             Some(&(flags, key_len)) => read_elements(self.fd, &key)
                 .map(|elems| {
                     Rc::new(sets::SetData {
