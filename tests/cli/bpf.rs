@@ -169,7 +169,7 @@ fn a_small_host_is_scanned_through_proc() {
     let out = run(whyport().args(["--timings", "--port", &port]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("open files on the host") && !err.contains("of which bpf walk"),
+        err.contains("open files: /proc is cheaper") && !err.contains("of which bpf walk"),
         "{err}"
     );
     let forced = run(whyport()
@@ -178,7 +178,7 @@ fn a_small_host_is_scanned_through_proc() {
     let err = String::from_utf8_lossy(&forced.stderr);
     // Forced, the walk is not declined for the host's size: it runs, or the
     // kernel refuses it for a reason of its own.
-    assert!(!err.contains("open files on the host"), "{err}");
+    assert!(!err.contains("open files: /proc is cheaper"), "{err}");
     if let Some(why) = refused(&err) {
         return skip(test, Skip::Other, why);
     }

@@ -528,11 +528,11 @@ pub(super) fn owners(
         fds::scan(&proc_root, wanted, how, netns, walk)
             .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
-    // Said with the walk's failures under --timings: why it was not used.
+    // Said with the walk's failures under --timings: why it was not used
+    // (after "whyport: timings: the BPF walk was not used: ", in 80
+    // columns; docs/performance.md has the threshold).
     if let Some(n) = small {
-        scan.walk = Some(Err(format!(
-            "{n} open files on the host (fewer than {WALK_FROM_FILES}): scanning /proc costs less than loading the walk"
-        )));
+        scan.walk = Some(Err(format!("{n} open files: /proc is cheaper")));
     }
     let mut users = match source {
         Source::Live => users::Users::live(),
