@@ -734,17 +734,17 @@ fn prometheus(
     when.write(out)
 }
 
-/// Each socket's (systemd unit, container), in `report.listeners` order.
-fn origins(audit: &Audit<'_>) -> Vec<(String, String)> {
+/// Each socket's (systemd unit, container), by inode.
+fn origins(audit: &Audit<'_>) -> std::collections::HashMap<u64, (String, String)> {
     audit
         .results
         .iter()
         .filter_map(|j| match j.opening {
-            Opening::Socket(e) => Some(&e.origin),
+            Opening::Socket(e) => Some((e.listener.inode, &e.origin)),
             Opening::Forward { .. } => None,
         })
-        .map(|o| {
-            (
+        .map(|(inode, o)| {
+            let origin = (
                 o.unit.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
                 o.container_name
                     .clone()
@@ -754,7 +754,8 @@ fn origins(audit: &Audit<'_>) -> Vec<(String, String)> {
                             .map(|c| crate::explain::why::origin_of::short(&c.id).to_string())
                     })
                     .unwrap_or_default(),
-            )
+            );
+            (inode, origin)
         })
         .collect()
 }

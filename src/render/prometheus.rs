@@ -126,13 +126,17 @@ impl Where {
 
 /// `whyport_listener_sockets`: one series per listener (by protocol,
 /// address, port, service, process, user, unit, container), valued with
-/// its socket count. `origins` gives each listener's (unit, container).
-pub fn listener_family(report: &Report, origins: &[(String, String)]) -> Family {
+/// its socket count. `origins` gives each listener's (unit, container), by
+/// socket inode.
+pub fn listener_family(
+    report: &Report,
+    origins: &std::collections::HashMap<u64, (String, String)>,
+) -> Family {
     let mut f = Family::gauge(
         "whyport_listener_sockets",
         "Listening sockets, by protocol, address, port, IANA service, owning process, user, systemd unit and container.",
     );
-    for (i, l) in report.listeners.iter().enumerate() {
+    for l in &report.listeners {
         let mut names: Vec<String> = l.owners.iter().map(|o| text(&o.process.name)).collect();
         names.sort();
         names.dedup();
@@ -152,7 +156,7 @@ pub fn listener_family(report: &Report, origins: &[(String, String)]) -> Family 
             OwnerStatus::Kernel => "(kernel)".to_string(),
             _ => names.join(","),
         };
-        let (unit, container) = origins.get(i).cloned().unwrap_or_default();
+        let (unit, container) = origins.get(&l.inode).cloned().unwrap_or_default();
         f.add(
             vec![
                 ("protocol", l.protocol.as_str().into()),
