@@ -181,7 +181,9 @@ fn clauses(answer: Answer, paths: &[Path]) -> Vec<Clause> {
             .filter(|p| p.parts.iter().any(pred))
             .map(|p| p.interface.as_str())
             .collect();
-        v.dedup();
+        // Each once, in the paths' order (IPv4's, then IPv6's).
+        let mut seen = std::collections::HashSet::new();
+        v.retain(|i| seen.insert(*i));
         v.join(", ")
     };
     let mut clauses: Vec<Clause> = Vec::new();
@@ -246,12 +248,12 @@ fn clauses(answer: Answer, paths: &[Path]) -> Vec<Clause> {
         } else {
             "undecided"
         };
-        let where_ =
-            if clauses.is_empty() && outcome == Outcome::Blocked && answer == Answer::Blocked {
-                format!("on {}", ifaces(&|x| x.outcome == outcome))
-            } else {
-                "elsewhere".to_string()
-            };
+        // "elsewhere" only after a clause that named where.
+        let where_ = if clauses.is_empty() {
+            format!("on {}", ifaces(&|x| x.outcome == outcome))
+        } else {
+            "elsewhere".to_string()
+        };
         let mut shown: Vec<String> = by.iter().take(2).map(|b| by_text(b)).collect();
         if by.len() > 2
             && let Some(last) = shown.last_mut()

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::tests::*;
 use super::*;
 use crate::explain::why::tests::listener;
-use crate::model::firewall::{Hook, Policy, Rule, Ruleset, Verdict};
+use crate::model::firewall::{Cond, Hook, Policy, Rule, Ruleset, Verdict};
 
 #[test]
 fn answers_and_summaries_say_open_from_whom() {
@@ -211,4 +211,39 @@ fn a_dual_stack_socket_keeps_every_path_of_each_family() {
     let v4 = of_socket(&l("0.0.0.0", false), Some(&addresses), Some(&rs));
     let v6 = of_socket(&l("::", false), Some(&addresses), Some(&rs));
     assert_eq!(v4.paths.len() + v6.paths.len(), dual.paths.len());
+    // Each interface named once, though both families arrive on it.
+    assert_eq!(
+        dual.summary,
+        "open to every source on docker0, v1, v2, vc0: no rule filters it"
+    );
+}
+
+/// An answer that is undecided everywhere says where, not "elsewhere"
+/// with nothing before it.
+#[test]
+fn an_undecided_answer_says_on_which_interfaces() {
+    let limit = Cond::Unknown("limit rate 10/second".into());
+    let rs = ruleset(
+        vec![base("filter", "input", Hook::Input, 0, Policy::Drop)],
+        vec![(
+            "filter",
+            "input",
+            vec![rule(1, vec![tcp(), dport(22), limit], Verdict::Accept)],
+        )],
+    );
+    let addresses = vec![
+        ("lo".to_string(), "127.0.0.1".parse().unwrap()),
+        ("eth0".to_string(), "10.9.0.1".parse().unwrap()),
+    ];
+    let ssh = of_socket(
+        &listener(Protocol::Tcp, "0.0.0.0", 22, &[]),
+        Some(&addresses),
+        Some(&rs),
+    );
+    assert_eq!(ssh.answer, Answer::Undecided);
+    assert!(
+        ssh.summary.starts_with("undecided on eth0 by "),
+        "{}",
+        ssh.summary
+    );
 }
