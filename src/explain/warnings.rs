@@ -69,10 +69,8 @@ fn firewall_clause(f: &Reachability) -> String {
             " by its bind, though this host's firewall blocks every source now ({}): one rule change exposes it",
             f.summary
         ),
-        Answer::Undecided => format!(
-            " (whether this host's firewall lets them in is undecided: {})",
-            f.summary
-        ),
+        // The summary says "undecided ..." itself.
+        Answer::Undecided => format!(" (this host's firewall: {})", f.summary),
         Answer::LocalOnly => String::new(),
     }
 }
@@ -85,7 +83,11 @@ pub fn warnings(
     ephemeral: Option<(u16, u16)>,
     firewall: Option<&Reachability>,
 ) -> Vec<Warning> {
-    let lets_in = firewall.map(firewall_clause).unwrap_or_default();
+    // Rules that were not read (not root) say nothing of what they let in.
+    let lets_in = firewall
+        .filter(|f| f.evaluated())
+        .map(firewall_clause)
+        .unwrap_or_default();
     let mut out = Vec::new();
     let owned_by = |names: &[&str]| {
         l.owners

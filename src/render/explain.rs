@@ -332,7 +332,10 @@ fn field(out: &mut dyn Write, label: &str, lines: &[String]) -> io::Result<()> {
 fn firewall_lines(fw: &crate::report::firewall::Reachability) -> Vec<String> {
     use crate::report::firewall::Answer;
     let mut lines = fw.lines.clone();
-    lines.extend(fw.notes.iter().cloned());
+    // Not evaluated, the one note is the reason its line already gives.
+    if fw.evaluated() {
+        lines.extend(fw.notes.iter().cloned());
+    }
     if fw.answer != Answer::LocalOnly {
         // Within 80 columns after the field's label.
         lines.push("(this host's rules only; not upstream or cloud firewalls)".into());

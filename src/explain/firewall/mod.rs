@@ -36,8 +36,8 @@ pub fn mark(answer: Answer) -> Option<char> {
     }
 }
 
-const NOT_READ: &str =
-    "the firewall rules were not read (reading them needs root; a recorded tree has none)";
+/// After "undecided: " under the explanation's 12-column label: 75 columns.
+const NOT_READ: &str = "rules not read (needs root; a recorded tree has none)";
 
 /// Forwards of more ports than this are not walked port by port.
 const MAX_PORTS: u32 = 64;

@@ -90,6 +90,12 @@ fn exposure_warnings_say_what_the_firewall_lets_in() {
     l.port = 21;
     let none = of_socket(&l, Some(&addresses), Some(&Ruleset::default()));
     assert!(text(&l, &none).contains("(this host's firewall lets every source in)"));
+    // Rules not read (not root): nothing said of them, rather than
+    // "is undecided: undecided: ...".
+    let unread = of_socket(&l, Some(&addresses), None);
+    assert!(!unread.evaluated());
+    let said = text(&l, &unread);
+    assert!(!said.is_empty() && !said.contains("firewall"), "{said}");
 }
 
 #[test]
