@@ -13,6 +13,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::look::Look;
 use super::watch::Mark;
+use crate::explain::firewall::MARKS;
 use crate::model::{HiddenReason, Process};
 use crate::report::{Compact, Listener, OwnerStatus, Report};
 use crate::sanitize::{escape, escape_str};
@@ -147,6 +148,7 @@ pub(super) fn listing<'a, I: Iterator<Item = Row<'a>>>(
         .map(|c| match c.checked_sub(at) {
             Some(WARN) => Kind::Wrap,
             Some(PIDS) => Kind::Pids,
+            Some(ADDRESS) => Kind::Address,
             _ => Kind::Cut,
         })
         .collect();
@@ -189,6 +191,8 @@ pub(super) fn listing<'a, I: Iterator<Item = Row<'a>>>(
 enum Kind {
     /// Cut, ending in `…`.
     Cut,
+    /// Cut, keeping the firewall's mark at its end: no mark reads "open".
+    Address,
     /// The PIDs that fit, then how many were left out: `23864 +2`.
     Pids,
     /// Wrapped onto more lines.
@@ -313,6 +317,7 @@ fn write_row<S: AsRef<str>>(
             }
             match layout.kinds.get(i).copied().unwrap_or(Kind::Cut) {
                 Kind::Cut => vec![super::look::truncate(cell, widths[i])],
+                Kind::Address => vec![address_cut(cell, widths[i])],
                 Kind::Pids => vec![pid_cut(cell, widths[i])],
                 Kind::Wrap => wrap(cell, widths[i]),
             }
@@ -378,10 +383,22 @@ fn cell_width(text: &str) -> usize {
     }
 }
 
-/// An address every host can reach the socket on.
+/// An address every host can reach the socket on (marked or not).
 fn is_wildcard(cell: &str) -> bool {
     let a = cell.split('%').next().unwrap_or(cell);
-    matches!(a, "*" | "0.0.0.0" | "::")
+    matches!(a.trim_end_matches(MARKS), "*" | "0.0.0.0" | "::")
+}
+
+/// An address cut to `width`, its firewall mark (if any) kept at the end.
+fn address_cut(cell: &str, width: usize) -> String {
+    match cell.strip_suffix(MARKS) {
+        Some(address) if width >= 2 => {
+            let mut cut = super::look::truncate(address, width - 1);
+            cut.push_str(&cell[address.len()..]);
+            cut
+        }
+        _ => super::look::truncate(cell, width),
+    }
 }
 
 /// The namespace label of a listener (`host`, `netns:blue`, `docker:web`).
@@ -717,5 +734,29 @@ fn unique_into<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
             out.push_str(item);
             seen.push(item);
         }
+    }
+}
+
+#[cfg(test)]
+mod mark_tests {
+    use super::*;
+
+    /// The firewall's mark is not part of the address: a marked wildcard
+    /// is still painted as one, and a cut address keeps its mark (without
+    /// one a row reads "open").
+    #[test]
+    fn a_marked_address_is_still_an_address() {
+        for cell in ["0.0.0.0#", "::~", "*?", "0.0.0.0", "::%eth0#"] {
+            assert!(is_wildcard(cell), "{cell}");
+        }
+        assert!(!is_wildcard("10.0.0.1#"));
+        let cut = address_cut("2001:db8:85a3::8a2e:370:7334#", 12);
+        assert!(cut.ends_with("…#"), "{cut}");
+        assert_eq!(cell_width(&cut), 12);
+        assert_eq!(address_cut("10.0.0.1#", 20), "10.0.0.1#");
+        assert_eq!(
+            address_cut("2001:db8::1", 6),
+            super::super::look::truncate("2001:db8::1", 6)
+        );
     }
 }

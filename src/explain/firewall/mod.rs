@@ -27,6 +27,9 @@ pub const LEGEND: &str = "address marks: ~ open to some sources, # firewalled, ?
 
 /// The table's one-character mark after an address: nothing where every
 /// source beyond the host gets in (or none can send to it at all).
+/// Every mark `mark` gives, for whoever must tell it from the address.
+pub const MARKS: [char; 3] = ['~', '#', '?'];
+
 pub fn mark(answer: Answer) -> Option<char> {
     match answer {
         Answer::Open | Answer::LocalOnly => None,
