@@ -182,6 +182,9 @@ pub fn of_forward(
     let mut out = Vec::new();
     for (iface, address) in &entries {
         let mut seen: Option<Vec<Part>> = None;
+        // Where it goes depends on the address only, not on the port.
+        let to = f.to_address.unwrap_or(*address);
+        let oif = oif(ruleset, to);
         for &protocol in &protocols {
             for &(lo, hi) in &ports {
                 for port in lo..=hi {
@@ -190,8 +193,6 @@ pub fn of_forward(
                         Some((a, _)) => a,
                         None => port,
                     };
-                    let to = f.to_address.unwrap_or(*address);
-                    let oif = oif(ruleset, to);
                     let packet = Packet {
                         ipv6: address.is_ipv6(),
                         l4proto: l4(protocol),
