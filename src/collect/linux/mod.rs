@@ -74,6 +74,13 @@ pub(super) fn sockets(
     }
     let mut inferred = false;
     for &protocol in protocols {
+        if matches!(source, Source::Live)
+            && protocol == Protocol::Tcp
+            && let Ok(both) = netlink::dump_tcp(ports)
+        {
+            sockets.extend(both);
+            continue;
+        }
         for v6 in [false, true] {
             let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
             let live = match source {
