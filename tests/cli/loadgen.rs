@@ -80,6 +80,20 @@ fn loadgen_smoke_run() {
     assert_eq!(top.len(), 2, "tcp and udp on the big process's port");
     assert_eq!(top[0].pids(), top[1].pids());
     let tcp = top.iter().find(|l| l.protocol == "tcp").unwrap();
+    // The /proc scan too (the walk is used above when it can be): it
+    // splits the big table among its workers and finds the same owner
+    // and descriptor at the top.
+    let scanned = parse(&run(whyport()
+        .args(["--json", "--port", &big.to_string()])
+        .env("WHYPORT_NO_BPF", "1")));
+    let by_scan: Vec<&Listener> = scanned
+        .listeners
+        .iter()
+        .filter(|l| l.port == big && l.protocol == "tcp")
+        .collect();
+    assert_eq!(by_scan.len(), 1, "{by_scan:#?}");
+    assert_eq!(by_scan[0].pids(), tcp.pids());
+    assert_eq!(by_scan[0].processes[0].fds, tcp.processes[0].fds);
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

@@ -19,7 +19,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
@@ -67,6 +67,8 @@ struct Shared<'a> {
     how: Reading,
     netns: bool,
     queue: Mutex<VecDeque<Work>>,
+    /// Signalled when work is queued or the last item is done.
+    more: Condvar,
     /// Work items queued or in progress; workers stop when it reaches 0.
     open_items: AtomicUsize,
 }
@@ -139,21 +141,27 @@ pub(super) fn scan(
         netns,
         open_items: AtomicUsize::new(pids.len()),
         queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
+        more: Condvar::new(),
     };
     let workers = workers();
     let mut result = found;
     result.walk = walked_in;
+    let mut add = |part: FdScan| {
+        result.fds.extend(part.fds);
+        result.owners.extend(part.owners);
+        result.unreadable.extend(part.unreadable);
+        result.netns.extend(part.netns);
+        result.refused.extend(part.refused);
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
+        // This thread is one of the workers: one thread fewer to start.
+        let handles: Vec<_> = (1..workers)
             .map(|_| scope.spawn(|| worker(&shared)))
             .collect();
+        add(worker(&shared));
         for h in handles {
             if let Ok(part) = h.join() {
-                result.fds.extend(part.fds);
-                result.owners.extend(part.owners);
-                result.unreadable.extend(part.unreadable);
-                result.netns.extend(part.netns);
-                result.refused.extend(part.refused);
+                add(part);
             }
         }
     });
@@ -258,17 +266,8 @@ fn worker(shared: &Shared<'_>) -> FdScan {
     let mut out = FdScan::default();
     let mut dents: Vec<u8> = Vec::with_capacity(32 * 1024);
     loop {
-        let item = shared
-            .queue
-            .lock()
-            .map(|mut q| q.pop_front())
-            .unwrap_or(None);
-        let Some(item) = item else {
-            if shared.open_items.load(Ordering::Acquire) == 0 {
-                return out;
-            }
-            std::thread::yield_now(); // another worker may still split a process
-            continue;
+        let Some(item) = next_item(shared) else {
+            return out;
         };
         match item {
             Work::Process(pid) => scan_process(shared, pid, &mut dents, &mut out),
@@ -278,7 +277,28 @@ fn worker(shared: &Shared<'_>) -> FdScan {
                 }
             }
         }
-        shared.open_items.fetch_sub(1, Ordering::AcqRel);
+        if shared.open_items.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last item: wake the workers waiting for more.
+            let _queue = shared.queue.lock();
+            shared.more.notify_all();
+        }
+    }
+}
+
+/// The next work item; `None` when all are done. While another worker may
+/// still split a large process into more items, wait for them (asleep: a
+/// worker that yielded in a loop spent 2% of a small host's run in
+/// sched_yield, perf).
+fn next_item(shared: &Shared<'_>) -> Option<Work> {
+    let mut queue = shared.queue.lock().ok()?;
+    loop {
+        if let Some(item) = queue.pop_front() {
+            return Some(item);
+        }
+        if shared.open_items.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        queue = shared.more.wait(queue).ok()?;
     }
 }
 
@@ -369,6 +389,7 @@ fn scan_process(shared: &Shared<'_>, pid: u32, dents: &mut Vec<u8>, out: &mut Fd
         shared.open_items.fetch_add(rest.len(), Ordering::AcqRel);
         if let Ok(mut q) = shared.queue.lock() {
             q.extend(rest);
+            shared.more.notify_all();
         }
         if read_links(shared, pid, dir.as_fd(), &first, out).is_err() {
             out.unreadable.push(pid);
