@@ -69,9 +69,11 @@ pub(super) fn dump_tcp(ports: &[(u16, u16)]) -> io::Result<Vec<Socket>> {
             }
         },
     )?;
-    // Stable: each family keeps the kernel's order.
-    found.sort_by_key(|s| s.address.is_ipv6());
-    Ok(found)
+    // Each family keeps the kernel's order.
+    let (mut v4, v6): (Vec<Socket>, Vec<Socket>) =
+        found.into_iter().partition(|s| s.address.is_ipv4());
+    v4.extend(v6);
+    Ok(v4)
 }
 
 fn listener(protocol: Protocol, r: Record) -> Socket {
