@@ -564,7 +564,8 @@ pub(super) fn owners(
         Source::Live => Visibility {
             unreadable_pids: scan.unreadable,
             root,
-            hidepid: hidepid(&proc_root),
+            // hidepid hides nothing from root: mountinfo is not read twice.
+            hidepid: !root && hidepid(&proc_root),
             pid_namespace,
         },
         Source::Recorded(_) => Visibility {
