@@ -24,15 +24,15 @@ pub(super) fn read(dump: Option<&super::NftDump>) -> Option<Ruleset> {
     if let Err(e) = legacy_filter::ruleset_legacy(&mut rs) {
         rs.unread.push(unread("iptables-legacy", &e));
     }
-    rs.rp_filter = routes::rp_filter();
-    match routes::enslaved() {
-        Ok(found) => rs.enslaved = found,
-        Err(e) => rs
-            .unread
-            .push(format!("the interfaces' masters could not be read: {e}")),
-    }
+    let interfaces = routes::interfaces().unwrap_or_else(|e| {
+        rs.unread
+            .push(format!("the interfaces' masters could not be read: {e}"));
+        routes::Interfaces::default()
+    });
+    rs.rp_filter = routes::rp_filter(&interfaces.names);
+    rs.enslaved = interfaces.enslaved;
     for v6 in [false, true] {
-        match routes::routes(v6) {
+        match routes::routes(v6, &interfaces.names) {
             Ok((found, notes)) => {
                 if v6 {
                     rs.routes_v6 = found;

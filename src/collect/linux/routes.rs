@@ -1,10 +1,11 @@
 //! Linux: the routing facts a reverse-path check needs, in the calling
-//! thread's network namespace: `rp_filter` per interface
-//! (/proc/sys/net/ipv4/conf/*/rp_filter), the main table's routes and
-//! whether policy routing rules beyond the default ones exist (rtnetlink
-//! RTM_GETROUTE / RTM_GETRULE dumps, hand-written as netlink.rs is).
+//! thread's network namespace: `rp_filter` per interface (an RTM_GETNETCONF
+//! dump, or /proc/sys/net/ipv4/conf/*/rp_filter), the main table's routes
+//! and whether policy routing rules beyond the default ones exist (rtnetlink
+//! RTM_GETROUTE / RTM_GETRULE dumps, hand-written as netlink.rs is), and
+//! the interfaces' names and masters (RTM_GETLINK).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::OwnedFd;
@@ -28,8 +29,72 @@ const RTA_NH_ID: u16 = 30;
 const RTMSG: usize = 12;
 
 /// `net.ipv4.conf.*.rp_filter` by interface, `all` and `default`
-/// included; a value that cannot be read is left out.
-pub(super) fn rp_filter() -> BTreeMap<String, u8> {
+/// included; a value that cannot be read is left out. One netlink dump
+/// (what `ip netconf` reads) where the kernel answers it: the files took
+/// four calls an interface (six interfaces here: 28 calls against 5).
+pub(super) fn rp_filter(names: &BTreeMap<u32, String>) -> BTreeMap<String, u8> {
+    netconf_rp_filter(names).unwrap_or_else(|_| rp_filter_files())
+}
+
+/// rp_filter by interface from an RTM_GETNETCONF dump of IPv4.
+fn netconf_rp_filter(names: &BTreeMap<u32, String>) -> io::Result<BTreeMap<String, u8>> {
+    const RTM_NEWNETCONF: u16 = 80;
+    const RTM_GETNETCONF: u16 = 82;
+    /// struct netconfmsg (one byte), aligned.
+    const NETCONFMSG: usize = 4;
+    const NETCONFA_IFINDEX: u16 = 1;
+    const NETCONFA_RP_FILTER: u16 = 3;
+    const NETCONFA_IFINDEX_ALL: i32 = -1;
+    const NETCONFA_IFINDEX_DEFAULT: i32 = -2;
+    let fd = open_socket()?;
+    let mut msg = vec![0u8; 16 + NETCONFMSG];
+    msg[0..4].copy_from_slice(&((16 + NETCONFMSG) as u32).to_ne_bytes());
+    msg[4..6].copy_from_slice(&RTM_GETNETCONF.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+    msg[16] = libc::AF_INET as u8;
+    let mut out = BTreeMap::new();
+    super::netlink::exchange(&fd, &msg, &mut |kind, payload| {
+        if kind != RTM_NEWNETCONF || payload.len() < NETCONFMSG {
+            return;
+        }
+        let found = attrs(&payload[NETCONFMSG..]);
+        let value = |want: u16| {
+            found
+                .iter()
+                .find(|(k, _)| *k == want)
+                .and_then(|(_, v)| ne32(v))
+        };
+        let name = match value(NETCONFA_IFINDEX).map(|i| i as i32) {
+            Some(NETCONFA_IFINDEX_ALL) => Some("all".to_string()),
+            Some(NETCONFA_IFINDEX_DEFAULT) => Some("default".to_string()),
+            Some(i) if i > 0 => name_of(names, i as u32),
+            _ => None,
+        };
+        if let (Some(name), Some(rp)) = (name, value(NETCONFA_RP_FILTER))
+            && let Ok(rp) = u8::try_from(rp)
+        {
+            out.insert(name, rp);
+        }
+    })?;
+    if out.is_empty() {
+        // Not even `all`: not an answer to trust.
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "no netconf"));
+    }
+    Ok(out)
+}
+
+/// An interface's name: from the link dump, else asked of the kernel
+/// (one that appeared since).
+fn name_of(names: &BTreeMap<u32, String>, index: u32) -> Option<String> {
+    names
+        .get(&index)
+        .cloned()
+        .or_else(|| super::interface_name(index))
+}
+
+/// rp_filter by interface from /proc/sys/net/ipv4/conf.
+pub(super) fn rp_filter_files() -> BTreeMap<String, u8> {
     let dir = "/proc/sys/net/ipv4/conf";
     proc_file::names_in(rustix::fs::CWD, dir, Links::Refuse)
         .into_iter()
@@ -48,7 +113,7 @@ pub(super) fn rp_filter() -> BTreeMap<String, u8> {
 
 /// The main table's routes of one family and whether other policy rules
 /// exist; and what was not understood (routes through nexthop objects).
-pub(super) fn routes(v6: bool) -> io::Result<(Routes, Vec<String>)> {
+pub(super) fn routes(v6: bool, names: &BTreeMap<u32, String>) -> io::Result<(Routes, Vec<String>)> {
     let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
     let fd = open_socket()?;
     let mut routes = Routes::default();
@@ -65,7 +130,7 @@ pub(super) fn routes(v6: bool) -> io::Result<(Routes, Vec<String>)> {
                     let name = if oif == 0 {
                         String::new()
                     } else {
-                        super::interface_name(oif).unwrap_or_default()
+                        name_of(names, oif).unwrap_or_default()
                     };
                     (p, name, metric)
                 })),
@@ -92,10 +157,18 @@ pub(super) fn routes(v6: bool) -> io::Result<(Routes, Vec<String>)> {
     Ok((routes, unread))
 }
 
-/// Interfaces enslaved to another (a bridge's ports, a bond's members):
-/// the stack takes their packets as arriving on the master, so they are
-/// no path of their own (RTM_GETLINK dump, IFLA_MASTER).
-pub(super) fn enslaved() -> io::Result<std::collections::BTreeSet<String>> {
+/// The interfaces of the namespace, from one RTM_GETLINK dump.
+#[derive(Debug, Default)]
+pub(super) struct Interfaces {
+    /// Names by index.
+    pub names: BTreeMap<u32, String>,
+    /// Interfaces enslaved to another (a bridge's ports, a bond's
+    /// members): the stack takes their packets as arriving on the master,
+    /// so they are no path of their own (IFLA_MASTER).
+    pub enslaved: BTreeSet<String>,
+}
+
+pub(super) fn interfaces() -> io::Result<Interfaces> {
     const RTM_NEWLINK: u16 = 16;
     const RTM_GETLINK: u16 = 18;
     const IFINFOMSG: usize = 16;
@@ -107,23 +180,29 @@ pub(super) fn enslaved() -> io::Result<std::collections::BTreeSet<String>> {
     msg[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     msg[6..8].copy_from_slice(&flags.to_ne_bytes());
-    let mut out = std::collections::BTreeSet::new();
+    let mut out = Interfaces::default();
     super::netlink::exchange(&fd, &msg, &mut |kind, payload| {
         if kind != RTM_NEWLINK || payload.len() < IFINFOMSG {
             return;
         }
+        // struct ifinfomsg: family, pad, type (u16), then the index.
+        let Some(index) = ne32(&payload[4..8]) else {
+            return;
+        };
         let found = attrs(&payload[IFINFOMSG..]);
-        let name = found.iter().find(|(k, _)| *k == IFLA_IFNAME);
+        let Some((_, name)) = found.iter().find(|(k, _)| *k == IFLA_IFNAME) else {
+            return;
+        };
+        let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+        let name = String::from_utf8_lossy(&name[..end]).into_owned();
         let master = found
             .iter()
             .find(|(k, _)| *k == IFLA_MASTER)
             .and_then(|(_, v)| ne32(v));
-        if let (Some((_, name)), Some(m)) = (name, master)
-            && m != 0
-        {
-            let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
-            out.insert(String::from_utf8_lossy(&name[..end]).into_owned());
+        if master.is_some_and(|m| m != 0) {
+            out.enslaved.insert(name.clone());
         }
+        out.names.insert(index, name);
     })?;
     Ok(out)
 }

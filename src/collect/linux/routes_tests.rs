@@ -179,9 +179,13 @@ fn real_routes_and_rules_in_a_private_namespace() {
         }
         std::fs::write("/proc/sys/net/ipv4/conf/wpa0/rp_filter", "2").ok()?;
         // The setup may fail (a SKIP); the code under test may not.
-        let v4 = routes(false).unwrap_or_else(|e| panic!("IPv4 routes: {e}"));
-        let v6 = routes(true).unwrap_or_else(|e| panic!("IPv6 routes: {e}"));
-        Some((rp_filter(), v4, v6))
+        let links = interfaces().unwrap_or_else(|e| panic!("links: {e}"));
+        let v4 = routes(false, &links.names).unwrap_or_else(|e| panic!("IPv4 routes: {e}"));
+        let v6 = routes(true, &links.names).unwrap_or_else(|e| panic!("IPv6 routes: {e}"));
+        // The netlink dump and the files agree, interface for interface.
+        let by_netlink = netconf_rp_filter(&links.names).unwrap_or_else(|e| panic!("netconf: {e}"));
+        assert_eq!(by_netlink, rp_filter_files());
+        Some((rp_filter(&links.names), v4, v6))
     })
     .join()
     .unwrap();
