@@ -87,6 +87,11 @@ pub(super) enum Links {
     /// Never: /proc (its files are never links) and recorded trees (a link
     /// there points into the host, or at a device).
     Refuse,
+    /// Never, and the file is not asked what it is: a process's file of
+    /// the live /proc (stat, status, cgroup...), regular by construction.
+    /// The owners of 10,000 listeners are read through ~10,000 such files:
+    /// the fstat was a fifth of the calls.
+    LiveProc,
     /// The live host's own configuration (/etc/systemd/system/x.socket
     /// linked to /dev/null masks a unit; /etc files are often links).
     Follow,
@@ -153,7 +158,7 @@ pub(super) fn open(
     links: Links,
 ) -> Result<OwnedFd, Error> {
     let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-    if links == Links::Refuse {
+    if matches!(links, Links::Refuse | Links::LiveProc) {
         flags |= OFlags::NOFOLLOW;
     }
     let opened = if links == Links::InRoot {
@@ -170,11 +175,14 @@ pub(super) fn open(
     let fd = match opened {
         Ok(fd) => fd,
         // O_NOFOLLOW's answer for a link.
-        Err(Errno::LOOP) if links == Links::Refuse => {
+        Err(Errno::LOOP) if matches!(links, Links::Refuse | Links::LiveProc) => {
             return Err(Error::NotRegular("a symbolic link"));
         }
         Err(e) => return Err(e.into()),
     };
+    if links == Links::LiveProc {
+        return Ok(fd);
+    }
     let kind = FileType::from_raw_mode(fstat(&fd)?.st_mode);
     match kind {
         FileType::RegularFile => Ok(fd),
@@ -200,7 +208,7 @@ pub(super) fn names_in(dir: impl AsFd, path: &str, links: Links) -> Vec<String> 
             Mode::empty(),
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         ),
-        Links::Refuse | Links::Follow => openat(dir, path, flags, Mode::empty()),
+        Links::Refuse | Links::LiveProc | Links::Follow => openat(dir, path, flags, Mode::empty()),
     };
     let Ok(fd) = opened else {
         return Vec::new();

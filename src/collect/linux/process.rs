@@ -124,7 +124,14 @@ pub(super) fn read(
     .ok()?;
     let mut refuse = |file, why| refused.push(Refused { pid, file, why });
     let mut buf = Vec::with_capacity(4096);
-    match read_file(&dir, "stat", proc_file::STAT, &mut buf) {
+    let links = match how.tree {
+        Tree::Live => Links::LiveProc,
+        Tree::Recorded => Links::Refuse,
+    };
+    let read_file = |name, cap, buf: &mut Vec<u8>| {
+        proc_file::read_capped(&dir, name, links, cap, Ends::AtShortRead, buf)
+    };
+    match read_file("stat", proc_file::STAT, &mut buf) {
         Ok(Fill::Whole) => {}
         Ok(Fill::Truncated) => {
             refuse("stat", proc_file::Error::TooLarge(proc_file::STAT));
@@ -145,7 +152,7 @@ pub(super) fn read(
         return None;
     }
     let mut text = |file: &'static str, cap, buf: &mut Vec<u8>| -> Option<Fill> {
-        match read_file(&dir, file, cap, buf) {
+        match read_file(file, cap, buf) {
             Ok(fill) => Some(fill),
             Err(e @ proc_file::Error::NotRegular(_)) => {
                 refuse(file, e);
@@ -251,16 +258,6 @@ fn exe_deleted(dir: &OwnedFd, exe: &Path, tree: Tree) -> Option<bool> {
     statat(dir, "exe", AtFlags::empty())
         .ok()
         .map(|st| st.st_nlink == 0)
-}
-
-/// Replace `buf` with at most `cap` bytes of `dir/name`.
-fn read_file(
-    dir: &OwnedFd,
-    name: &str,
-    cap: usize,
-    buf: &mut Vec<u8>,
-) -> Result<Fill, proc_file::Error> {
-    proc_file::read_capped(dir, name, Links::Refuse, cap, Ends::AtShortRead, buf)
 }
 
 #[cfg(test)]
