@@ -52,6 +52,12 @@ pub fn explain(mut snapshot: Snapshot, query: &Query, options: Options) -> Repor
         .collect();
     let reason = snapshot.visibility.hidden_reason();
     let with_services = options.services;
+    // In the listing's order, sorted as sockets (a listener is several
+    // times larger to move; inodes are unique, so the order is total).
+    snapshot.sockets.sort_unstable_by(|a, b| {
+        let key = |s: &Socket| (s.port, s.protocol, s.address.is_ipv6(), s.address);
+        (key(a), a.interface.as_deref(), a.inode).cmp(&(key(b), b.interface.as_deref(), b.inode))
+    });
     let mut listeners: Vec<Listener> = snapshot
         .sockets
         .iter()
@@ -66,7 +72,7 @@ pub fn explain(mut snapshot: Snapshot, query: &Query, options: Options) -> Repor
             listener(socket, owners, owner_status, with_services)
         })
         .collect();
-    listeners.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    debug_assert!(listeners.is_sorted_by(|a, b| sort_key(a) <= sort_key(b)));
     let mut ns_listeners: Vec<Listener> = snapshot
         .ns_sockets
         .iter()
