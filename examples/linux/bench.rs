@@ -37,6 +37,8 @@ What else is measured (after the listing timings):
   --audit-rules N           `whyport audit` with a policy of N rules (default
                             20000; 0 skips it)
   --rounds N                timing rounds (default 11)
+  --against PATH            another whyport binary (an earlier build) timed in
+                            the same rounds, its rows labelled `against:`
 ";
 
 struct Args {
@@ -52,6 +54,9 @@ struct Args {
     unprivileged: bool,
     watch_seconds: u64,
     audit_rules: usize,
+    /// Another whyport binary (an earlier commit's) timed in the same
+    /// rounds: before and after, side by side.
+    against: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -68,6 +73,7 @@ fn parse_args() -> Args {
         unprivileged: false,
         watch_seconds: 20,
         audit_rules: 20_000,
+        against: None,
     };
     let mut it = std::env::args().skip(1);
     let usage = |why: String| -> ! {
@@ -84,6 +90,10 @@ fn parse_args() -> Args {
             "--sparse" => a.sparse = true,
             "--small" => a.small = true,
             "--unprivileged" => a.unprivileged = true,
+            "--against" => match it.next() {
+                Some(path) if Path::new(&path).is_file() => a.against = Some(path),
+                other => usage(format!("--against needs a whyport binary, not {other:?}")),
+            },
             "--shape" => match it.next().as_deref() {
                 Some("2000x5") => (a.procs, a.sockets, a.fds, a.idle) = (2000, 5, 55, 0),
                 Some("500x20+1500x50") => {
@@ -541,6 +551,19 @@ pub fn main() {
                 vec!["lsof".into(), "-nP".into(), "-i".into()],
             ));
         }
+        if let Some(other) = &a.against {
+            commands.extend([
+                (
+                    "against: --json".into(),
+                    vec![other.clone(), "--json".into()],
+                ),
+                ("against: (table)".into(), vec![other.clone()]),
+                (
+                    format!("against: --port {port}"),
+                    vec![other.clone(), "--port".into(), port.clone()],
+                ),
+            ]);
+        }
         commands.push(("true (launch floor)".into(), vec!["true".into()]));
         let mut timings = time_all(&mut launcher, &commands, a.rounds);
         if procs == last && a.audit_rules > 0 {
@@ -562,15 +585,21 @@ pub fn main() {
             let _ = std::fs::remove_file(&path);
         }
         if procs == last && a.watch_seconds > 0 {
-            let cmd = vec![w.clone(), "watch".into(), "--interval".into(), "1".into()];
-            let (ms, kib) = launcher.cpu(a.watch_seconds, &cmd);
-            let share = ms / (a.watch_seconds as f64 * 1000.0) * 100.0;
-            timings.push(Timing {
-                label: format!("whyport watch (CPU over {} s)", a.watch_seconds),
-                ms: vec![ms],
-                peak_kib: kib,
-                note: Some(format!("{share:.2}% core")),
-            });
+            let mut watched = vec![("whyport watch", w.clone())];
+            if let Some(other) = &a.against {
+                watched.push(("against: watch", other.clone()));
+            }
+            for (label, bin) in watched {
+                let cmd = vec![bin, "watch".into(), "--interval".into(), "1".into()];
+                let (ms, kib) = launcher.cpu(a.watch_seconds, &cmd);
+                let share = ms / (a.watch_seconds as f64 * 1000.0) * 100.0;
+                timings.push(Timing {
+                    label: format!("{label} (CPU over {} s)", a.watch_seconds),
+                    ms: vec![ms],
+                    peak_kib: kib,
+                    note: Some(format!("{share:.2}% core")),
+                });
+            }
         }
         report(&mut timings);
         drop(load);
