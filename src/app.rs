@@ -190,11 +190,7 @@ fn list(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
             .collect();
         writeln!(err, "whyport: timings: {}", phases.join(", "))?;
         if let Some(why) = walk_error {
-            writeln!(
-                err,
-                "whyport: timings: the BPF walk was not used: {}",
-                crate::sanitize::one_line(&why)
-            )?;
+            writeln!(err, "whyport: timings: {}", crate::sanitize::one_line(&why))?;
         }
     }
     hidden(&report, config.verbose, err)?;

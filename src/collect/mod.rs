@@ -267,8 +267,14 @@ pub fn collect(
                     .then_some(("of which firewalls", filters_read)),
                 Some(("owners", scanned.saturating_sub(dumped))),
                 walk.as_ref()
-                    .and_then(|w| w.clone().ok())
-                    .map(|w| ("of which bpf walk", w)),
+                    .and_then(|w| w.as_ref().ok())
+                    .map(|(took, kind)| {
+                        let phase = match kind {
+                            linux::bpf_iter::Walk::Tables(_) => "of which bpf walk",
+                            linux::bpf_iter::Walk::Files(_) => "of which bpf walk (task_file)",
+                        };
+                        (phase, *took)
+                    }),
                 request.firewall.then_some(("firewall", filter_read)),
             ]
             .into_iter()
@@ -279,7 +285,13 @@ pub fn collect(
             nat_rules,
             firewall,
             ns_sockets,
-            walk_error: walk.and_then(Result::err),
+            walk_error: match walk {
+                Some(Err(why)) => Some(format!("the BPF walk was not used: {why}")),
+                Some(Ok((_, linux::bpf_iter::Walk::Files(Some(why))))) => Some(format!(
+                    "the walk of descriptor tables was not used, task_file's was: {why}"
+                )),
+                _ => None,
+            },
             pid_states: request
                 .pids
                 .iter()

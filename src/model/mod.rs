@@ -557,7 +557,8 @@ pub struct Snapshot {
     /// (they may be where a DNAT rule leads).
     pub ns_sockets: Vec<Socket>,
     /// Why the BPF walk could not be used, when it was tried (for
-    /// `--timings`; the /proc scan then found the owners).
+    /// `--timings`; the /proc scan then found the owners), or why the walk
+    /// of descriptor tables gave way to the `task_file` walk.
     pub walk_error: Option<String>,
     /// For each PID `--pid` names: what the process is.
     pub pid_states: Vec<(u32, PidState)>,

@@ -44,14 +44,15 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
         Child::fork("wp-bpf-b", &[b.as_raw_fd(), c.as_raw_fd()], Some(65534)),
     ];
     let ports = format!("{port},{},{p6}", port + 1);
-    let rows = |no_bpf: bool| {
+    // The walk of descriptor tables, the task_file walk, /proc.
+    let rows = |how: &str| {
         let mut cmd = whyport();
         cmd.args(["--json", "--timings", "--port", &ports]);
-        if no_bpf {
+        if how == "proc" {
             cmd.env("WHYPORT_NO_BPF", "1");
         } else {
             // A small host scans /proc unless asked for the walk.
-            cmd.env("WHYPORT_BPF", "1");
+            cmd.env("WHYPORT_BPF", how);
         }
         let out = run(&mut cmd);
         let list = parse(&out);
@@ -72,10 +73,12 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
         v.sort();
         (v, String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (fast, fast_err) = rows(false);
-    let (slow, slow_err) = rows(true);
+    let (fast, fast_err) = rows("1");
+    let (files, files_err) = rows("files");
+    let (slow, slow_err) = rows("proc");
     assert_eq!(fast.len(), 4, "{fast:?}");
     assert_eq!(fast, slow, "same listeners, owners, descriptors and users");
+    assert_eq!(files, slow, "the task_file walk: the same");
     let first = fast.iter().find(|r| r.0 == port).unwrap();
     assert_eq!(first.2.len(), 2, "the test and wp-bpf-a: {first:?}");
     assert!(
@@ -101,7 +104,32 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
             fast_err.contains("of which bpf walk"),
             "the walk was used: {fast_err}"
         );
+        assert!(
+            files_err.contains("of which bpf walk (task_file)"),
+            "WHYPORT_BPF=files: the task_file walk: {files_err}"
+        );
+        // Where the kernel has open-coded loops (Linux 6.4+), its
+        // descriptor tables are walked, not its files one by one.
+        if kernel_has("bpf_iter_num_new") {
+            assert!(
+                !fast_err.contains("(task_file)") && !fast_err.contains("was not used"),
+                "the walk of descriptor tables: {fast_err}"
+            );
+        } else {
+            skip(
+                "the_walk_of_descriptor_tables_is_used",
+                Skip::Other,
+                "the kernel has no open-coded loops (Linux 6.4+)",
+            );
+        }
     }
+}
+
+/// Whether the kernel's BTF names `function`.
+fn kernel_has(function: &str) -> bool {
+    let name = format!("{function}\0");
+    std::fs::read("/sys/kernel/btf/vmlinux")
+        .is_ok_and(|btf| btf.windows(name.len()).any(|w| w == name.as_bytes()))
 }
 
 /// Why the kernel refused the walk, from a `--timings` run's stderr, when

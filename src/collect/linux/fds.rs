@@ -24,7 +24,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-use super::bpf_iter::Record;
+use super::bpf_iter::{Record, Walk};
 use super::process::{self, Reading, Refused};
 use crate::collect::Details;
 use crate::model::{Process, SocketFd};
@@ -44,7 +44,7 @@ pub(super) struct FdScan {
     pub netns: Vec<(u32, u64)>,
     /// How long the BPF walk took, when it was used; why not, when it was
     /// tried and failed.
-    pub walk: Option<Result<std::time::Duration, String>>,
+    pub walk: Option<Result<(std::time::Duration, Walk), String>>,
     /// Owners' files that were there and not read (a recorded tree's
     /// links to devices, FIFOs, oversized files).
     pub refused: Vec<Refused>,
@@ -80,6 +80,7 @@ pub(super) fn scan(
     how: Reading,
     netns: bool,
     walk: bool,
+    files_walk: bool,
 ) -> io::Result<FdScan> {
     let live = how.tree == process::Tree::Live;
     let proc_dir = openat(
@@ -106,14 +107,14 @@ pub(super) fn scan(
             let readers: Vec<_> = (0..workers())
                 .map(|_| scope.spawn(|| read_owners(&rx, &proc_dir, how)))
                 .collect();
-            let tried = super::bpf_iter::socket_fds(|r| {
+            let tried = super::bpf_iter::socket_fds(files_walk, |r| {
                 if let Some(owner) = walked.add(r, wanted, netns) {
                     let _ = tx.send(owner);
                 }
             });
             walked_in = Some(
                 tried
-                    .map(|()| walk_started.elapsed())
+                    .map(|kind| (walk_started.elapsed(), kind))
                     .map_err(|e| e.to_string()),
             );
             drop(tx);

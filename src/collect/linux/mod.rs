@@ -3,7 +3,7 @@
 //! /proc/<pid>. With a recorded tree (`--proc-root`) everything, including
 //! the socket tables, comes from that tree.
 
-mod bpf_iter;
+pub(super) mod bpf_iter;
 mod fds;
 mod firewall;
 mod host;
@@ -446,9 +446,14 @@ fn open_files() -> Option<u64> {
 }
 
 /// `WHYPORT_BPF=1`: use the walk on a small host too (to compare the two
-/// paths there).
+/// paths there); `WHYPORT_BPF=files`: that, with the `task_file` walk (to
+/// compare the two walks).
 fn bpf_forced() -> bool {
-    std::env::var_os("WHYPORT_BPF").is_some_and(|v| v == "1")
+    std::env::var_os("WHYPORT_BPF").is_some_and(|v| v == "1" || v == "files")
+}
+
+fn files_walk() -> bool {
+    std::env::var_os("WHYPORT_BPF").is_some_and(|v| v == "files")
 }
 
 /// Whether the BPF walk (bpf_iter.rs) is allowed: not turned off with
@@ -490,7 +495,7 @@ pub(super) struct Owners {
     /// (pid, network namespace inode) of every process, when asked for.
     pub netns: Vec<(u32, u64)>,
     /// How long the BPF walk took, or why it failed, when it was tried.
-    pub walk: Option<Result<std::time::Duration, String>>,
+    pub walk: Option<Result<(std::time::Duration, bpf_iter::Walk), String>>,
     /// What could not be read of the owners, for a note.
     pub notes: Vec<String>,
 }
@@ -532,7 +537,7 @@ pub(super) fn owners(
     let mut scan = if wanted.is_empty() {
         fds::FdScan::default()
     } else {
-        fds::scan(&proc_root, wanted, how, netns, walk)
+        fds::scan(&proc_root, wanted, how, netns, walk, files_walk())
             .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
     // Said with the walk's failures under --timings: why it was not used
