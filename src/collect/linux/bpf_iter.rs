@@ -213,7 +213,9 @@ fn read_side_by_side(
     visit: &mut impl FnMut(Record),
 ) -> io::Result<()> {
     let rest = files.split_off(1.min(files.len()));
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<Record>>();
+    // Bounded: a reader ahead of this thread waits rather than holding
+    // its output (at 100,000 listeners, megabytes).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
     std::thread::scope(|scope| {
         let readers: Vec<_> = rest
             .into_iter()
