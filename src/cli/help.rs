@@ -199,7 +199,7 @@ pub(super) const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "WHYPORT_BPF",
-        "1: use the BPF walk even on a small host (fewer than 4096 open files), where the /proc scan is cheaper",
+        "1: use the BPF walk even on a small host (fewer than 4096 open files), where the /proc scan is cheaper; files: that, with the task_file walk of kernels before 6.4 (to compare the two walks)",
     ),
     (
         "WHYPORT_TODAY",
