@@ -80,6 +80,8 @@ pub fn collect(
             return portable::collect(request, keep);
         }
         let start = std::time::Instant::now();
+        // Made ready while the sockets are read.
+        let walk = linux::start_walk(source);
         let (mut sockets, notes) = linux::sockets(source, request.protocols, request.ports)?;
         sockets.retain(|s| keep(s));
         let explain = request.details == Details::Explain;
@@ -180,6 +182,7 @@ pub fn collect(
             request.details,
             request.user_names,
             count_later,
+            walk,
         )?;
         let scanned = start.elapsed();
         notes.extend(owner_notes);

@@ -139,12 +139,17 @@ pub enum Walk {
     Files(Option<String>),
 }
 
-/// Walk every process's descriptors, handing each record to `visit` as it
-/// is read (64 KiB at a time: at 100,000 sockets, holding the whole output
-/// would cost megabytes); `Err` when the iterator cannot be used here (the
-/// caller then scans /proc). `files`: the `task_file` walk only, to compare
-/// the two walks.
-pub(super) fn socket_fds(files: bool, mut visit: impl FnMut(Record)) -> io::Result<Walk> {
+/// A walk made ready: its programs loaded and its iterators created,
+/// nothing read yet (the kernel walks as they are read).
+pub struct Prepared {
+    iterators: Vec<std::fs::File>,
+    kind: Walk,
+}
+
+/// Make the walk ready (`Err` when the iterator cannot be used here: the
+/// caller then scans /proc). `files`: the `task_file` walk only, to
+/// compare the two walks.
+pub(super) fn prepare(files: bool) -> io::Result<Prepared> {
     let btf = Mapped::open(BTF_PATH)?;
     let layout = layout(btf.bytes()).ok_or_else(|| {
         io::Error::new(
@@ -156,11 +161,11 @@ pub(super) fn socket_fds(files: bool, mut visit: impl FnMut(Record)) -> io::Resu
     let mut why = None;
     if files {
     } else if let Some(tables) = layout.tables {
-        // Shared out to one iterator per core (at most 4), each loaded and
-        // read on a thread of its own.
+        // Shared out to one iterator per core (at most 4), each loaded on
+        // a thread of its own.
         let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u32;
         let started: Vec<io::Result<std::fs::File>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..parts)
+            let handles: Vec<_> = (1..parts)
                 .map(|part| {
                     scope.spawn(move || {
                         iterator(
@@ -170,16 +175,22 @@ pub(super) fn socket_fds(files: bool, mut visit: impl FnMut(Record)) -> io::Resu
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            let first = iterator(&table_program(&layout, &tables, 0, parts), tables.attach_id);
+            std::iter::once(first)
+                .chain(
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+                )
                 .collect()
         });
         // All or none: a part missing would be processes unseen.
         match started.into_iter().collect::<io::Result<Vec<_>>>() {
-            Ok(files) => {
-                read_side_by_side(files, &mut visit)?;
-                return Ok(Walk::Tables(parts));
+            Ok(iterators) => {
+                return Ok(Prepared {
+                    iterators,
+                    kind: Walk::Tables(parts),
+                });
             }
             Err(e) => why = Some(e.to_string()),
         }
@@ -188,9 +199,21 @@ pub(super) fn socket_fds(files: bool, mut visit: impl FnMut(Record)) -> io::Resu
             "the kernel's BTF lacks the task iterator or open-coded loops (Linux 6.4+)".into(),
         );
     }
-    let file = iterator(&program(&layout), layout.attach_id)?;
-    read_batches(file, |batch| batch.into_iter().for_each(&mut visit))?;
-    Ok(Walk::Files(why))
+    Ok(Prepared {
+        iterators: vec![iterator(&program(&layout), layout.attach_id)?],
+        kind: Walk::Files(why),
+    })
+}
+
+impl Prepared {
+    /// Walk every process's descriptors, handing each record to `visit`
+    /// as it is read (64 KiB at a time: at 100,000 sockets, holding the
+    /// whole output would cost megabytes); the iterators after the first
+    /// are read on threads of their own.
+    pub(super) fn walk(self, mut visit: impl FnMut(Record)) -> io::Result<Walk> {
+        read_side_by_side(self.iterators, &mut visit)?;
+        Ok(self.kind)
+    }
 }
 
 /// A BPF iterator running `insns`, attached at BTF id `attach_id`: read it

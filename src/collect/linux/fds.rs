@@ -24,7 +24,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-use super::bpf_iter::{Record, Walk};
+use super::bpf_iter::{Prepared, Record, Walk};
 use super::process::{self, Reading, Refused};
 use crate::collect::Details;
 use crate::model::{Process, SocketFd};
@@ -79,8 +79,7 @@ pub(super) fn scan(
     wanted: &HashSet<u64>,
     how: Reading,
     netns: bool,
-    walk: bool,
-    files_walk: bool,
+    walk: Option<io::Result<Prepared>>,
 ) -> io::Result<FdScan> {
     let live = how.tree == process::Tree::Live;
     let proc_dir = openat(
@@ -96,7 +95,10 @@ pub(super) fn scan(
     let mut walked = Walked::default();
     let mut walked_in = None;
     let mut read = Vec::new();
-    if live && walk {
+    if let Some(Err(e)) = &walk {
+        walked_in = Some(Err(e.to_string()));
+    }
+    if let (true, Some(Ok(walk))) = (live, walk) {
         // Owners' details are read while the walk goes on: each owner is
         // handed to the readers as soon as the walk first reports it, so
         // the kernel's walk (one core) and the /proc reads (the others)
@@ -107,7 +109,7 @@ pub(super) fn scan(
             let readers: Vec<_> = (0..workers())
                 .map(|_| scope.spawn(|| read_owners(&rx, &proc_dir, how)))
                 .collect();
-            let tried = super::bpf_iter::socket_fds(files_walk, |r| {
+            let tried = walk.walk(|r| {
                 if let Some(owner) = walked.add(r, wanted, netns) {
                     let _ = tx.send(owner);
                 }

@@ -542,14 +542,54 @@ pub(super) struct Owners {
     pub notes: Vec<String>,
 }
 
+/// The BPF walk for the owner scan: being made ready (the BTF read, the
+/// programs loaded and verified, ~2 ms on the benchmark's machine) on a
+/// thread of its own while the sockets are dumped, or not for this run
+/// (and why, when that is worth saying under --timings).
+pub(super) enum WalkStart {
+    Not(Option<String>),
+    Pending(std::thread::JoinHandle<std::io::Result<bpf_iter::Prepared>>),
+}
+
+/// Start making the walk ready, when it is for this run: as root, in the
+/// initial PID namespace (the iterator reports global PIDs), not turned
+/// off, and on a host with enough open files. Loading and verifying the
+/// walk costs a few milliseconds, more than scanning a small host's
+/// descriptors through /proc (measured side by side on a host of 66
+/// processes and 304 open files: 7.2 ms with the walk, 2.3 ms without, ss
+/// -tulpn 2.5 ms; the /proc scan costs about 2 us a descriptor).
+pub(super) fn start_walk(source: &Source) -> WalkStart {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !matches!(source, Source::Live) || !root || in_pid_namespace() || !bpf_enabled() {
+        return WalkStart::Not(None);
+    }
+    if let Some(n) = open_files().filter(|n| *n < WALK_FROM_FILES && !bpf_forced()) {
+        return WalkStart::Not(Some(format!("{n} open files: /proc is cheaper")));
+    }
+    let files = files_walk();
+    match std::thread::Builder::new().spawn(move || bpf_iter::prepare(files)) {
+        Ok(ready) => WalkStart::Pending(ready),
+        Err(e) => WalkStart::Not(Some(format!("no thread to load it on: {e}"))),
+    }
+}
+
+/// Whether whyport runs in a PID namespace other than the initial one,
+/// which always has this inode number (PROC_PID_INIT_INO).
+fn in_pid_namespace() -> bool {
+    std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() != "pid:[4026531836]")
+}
+
 /// Who holds the sockets with these inodes, with the details of each owner
-/// (and, to explain them, of every ancestor up to PID 1).
+/// (and, to explain them, of every ancestor up to PID 1); `walk` finds
+/// them when it is ready, else /proc.
 pub(super) fn owners(
     source: &Source,
     wanted: &HashSet<u64>,
     details: Details,
     user_names: bool,
     netns: bool,
+    walk: WalkStart,
 ) -> anyhow::Result<Owners> {
     let proc_root = proc_root(source);
     let live = matches!(source, Source::Live);
@@ -560,33 +600,23 @@ pub(super) fn owners(
     };
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    // The initial PID namespace always has this inode number
-    // (PROC_PID_INIT_INO); any other means a container's view.
-    let pid_namespace = live
-        && std::fs::read_link("/proc/self/ns/pid")
-            .is_ok_and(|l| l.as_os_str() != "pid:[4026531836]");
-    // Loading and verifying the walk costs a few milliseconds, more than
-    // scanning a small host's descriptors through /proc (measured side by
-    // side on a host of 66 processes and 304 open files: 7.2 ms with the
-    // walk, 2.3 ms without, ss -tulpn 2.5 ms; the /proc scan costs about
-    // 2 us a descriptor).
-    let may_walk = live && root && !pid_namespace && bpf_enabled();
-    let small = may_walk
-        .then(open_files)
-        .flatten()
-        .filter(|n| *n < WALK_FROM_FILES && !bpf_forced());
-    let walk = may_walk && small.is_none();
+    let pid_namespace = live && in_pid_namespace();
+    let (walk, not_walked) = match walk {
+        WalkStart::Not(why) => (None, why),
+        WalkStart::Pending(ready) => (Some(ready), None),
+    };
     let mut scan = if wanted.is_empty() {
         fds::FdScan::default()
     } else {
-        fds::scan(&proc_root, wanted, how, netns, walk, files_walk())
+        let walk = walk.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        fds::scan(&proc_root, wanted, how, netns, walk)
             .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
     // Said with the walk's failures under --timings: why it was not used
     // (after "whyport: timings: the BPF walk was not used: ", in 80
     // columns; docs/performance.md has the threshold).
-    if let Some(n) = small {
-        scan.walk = Some(Err(format!("{n} open files: /proc is cheaper")));
+    if let Some(why) = not_walked {
+        scan.walk = Some(Err(why));
     }
     let mut users = match source {
         Source::Live => users::Users::live(),
