@@ -73,21 +73,32 @@ pub(super) fn sockets(
         ));
     }
     // One protocol on a thread of its own, the first here: at 10,000
-    // listeners TCP's dump and UDP's take ~3 ms each, one core each.
+    // listeners TCP's dump and UDP's take ~3 ms each, one core each. Not
+    // on a host with few open files (so few sockets), where the dumps
+    // take less than starting a thread.
+    let threads = matches!(source, Source::Live)
+        && protocols.len() > 1
+        && open_files().is_none_or(|n| n >= WALK_FROM_FILES);
     let parts: Vec<anyhow::Result<Read>> = std::thread::scope(|scope| {
         let others: Vec<_> = protocols
             .iter()
             .skip(1)
+            .filter(|_| threads)
             .map(|&protocol| {
                 let proc_root = &proc_root;
                 scope.spawn(move || protocol_sockets(source, proc_root, protocol, ports))
             })
             .collect();
-        let first = protocols
-            .first()
-            .map(|&protocol| protocol_sockets(source, &proc_root, protocol, ports));
-        first
-            .into_iter()
+        let here = if threads {
+            protocols.get(..1).unwrap_or(protocols)
+        } else {
+            protocols
+        };
+        let mine: Vec<_> = here
+            .iter()
+            .map(|&protocol| protocol_sockets(source, &proc_root, protocol, ports))
+            .collect();
+        mine.into_iter()
             .chain(
                 others
                     .into_iter()
