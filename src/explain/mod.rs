@@ -360,8 +360,11 @@ fn unanswered_target(
 fn owners(fds: &[SocketFd], inode: u64, processes: &BTreeMap<u32, Arc<Process>>) -> Vec<Owner> {
     let start = fds.partition_point(|f| f.inode < inode);
     let end = start + fds[start..].partition_point(|f| f.inode == inode);
-    let mut owners: Vec<Owner> = Vec::new();
-    for f in &fds[start..end] {
+    let held = &fds[start..end];
+    // As many as there are processes (a Vec grown from empty holds room
+    // for four: ~10 MB at 100,000 listeners with one owner each).
+    let mut owners: Vec<Owner> = Vec::with_capacity(held.chunk_by(|a, b| a.pid == b.pid).count());
+    for f in held {
         match owners.last_mut() {
             Some(o) if o.process.pid == f.pid => o.fds.extend(f.fd),
             _ => {
