@@ -286,3 +286,55 @@ fn the_walk_knows_the_init_of_a_pid_namespace_as_proc_does() {
         );
     }
 }
+
+/// A thread that unshared its descriptor table (`unshare(CLONE_FILES)`)
+/// holds sockets its process's table does not: both walks see them, as
+/// its process's (the /proc scan reads only /proc/<pid>/fd, the leader's).
+#[test]
+fn both_walks_see_a_thread_with_a_table_of_its_own() {
+    let test = "both_walks_see_a_thread_with_a_table_of_its_own";
+    if let Some(why) = why_no_walk() {
+        return skip(test, Skip::Other, why);
+    }
+    let _g = sockets_guard();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        // SAFETY: unshare with CLONE_FILES affects only this thread.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_FILES) }, 0);
+        let s = listen(Domain::IPV4, "127.0.0.1:0", false);
+        let port = s.local_addr().unwrap().as_socket().unwrap().port();
+        port_tx.send((port, s.as_raw_fd())).unwrap();
+        let _ = done_rx.recv();
+    });
+    let (port, fd) = port_rx.recv().unwrap();
+    let me = std::process::id();
+    let owners = |how: &str| {
+        let out = run(whyport()
+            .args(["--json", "--timings", "--port", &port.to_string()])
+            .env("WHYPORT_BPF", how));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let list = parse(&out);
+        let listener = list
+            .listeners
+            .iter()
+            .find(|l| l.port == port)
+            .unwrap_or_else(|| panic!("no listener on {port}: {err}"));
+        let mine: Vec<Vec<u32>> = listener
+            .processes
+            .iter()
+            .filter(|p| p.pid == me)
+            .map(|p| p.fds.clone())
+            .collect();
+        (mine, err)
+    };
+    let (tables, tables_err) = owners("1");
+    let (files, files_err) = owners("files");
+    let _ = done_tx.send(());
+    thread.join().unwrap();
+    if let Some(why) = refused(&tables_err) {
+        return skip(test, Skip::Other, why);
+    }
+    assert_eq!(tables, vec![vec![fd as u32]], "{tables_err}");
+    assert_eq!(files, tables, "{files_err}");
+}
