@@ -1,26 +1,34 @@
-//! Linux: every process's socket descriptors in one kernel walk, with a BPF
-//! `task_file` iterator, instead of one readlinkat per descriptor.
+//! Linux: every process's socket descriptors in one kernel walk, with BPF
+//! iterators, instead of one readlinkat per descriptor.
 //!
-//! Measured on the benchmark load (2,000 processes, 126,000 descriptors):
-//! the iterator reports all socket descriptors in ~31 ms on one core, the
-//! /proc scan needs ~145 ms on two. The program is 41 instructions written
-//! here (no compiler, no libbpf): for each (task, descriptor) it emits
-//! `tgid, fd, socket inode, start time, network namespace, real uid, PID
-//! in its own namespace` when the descriptor is a socket, and a marker
-//! (inode 0) for descriptors 0-2, so that whyport knows which processes
-//! the walk saw. Field offsets come from the kernel's own BTF
-//! (/sys/kernel/btf/vmlinux). The uid and the namespace's PID are what
-//! whyport read /proc/<pid>/status for: ~11 us of the ~35 us an owner's
-//! details cost (2,000 owners on tools/bench's load).
+//! Two walks, both programs written here (no compiler, no libbpf) with the
+//! field offsets of the kernel's own BTF (/sys/kernel/btf/vmlinux), both
+//! writing the same records: `tgid, fd, socket inode, start time, network
+//! namespace, real uid, PID in its own namespace` for each socket
+//! descriptor, and markers (inode 0) that say which processes the walk saw.
+//! The uid and the namespace's PID are what whyport read
+//! /proc/<pid>/status for.
+//!
+//! - `table_program` (Linux 6.4+: open-coded loops) runs once per task of
+//!   the `task` iterator and reads the process's descriptor table itself,
+//!   8 slots at a time, under the RCU read lock the iterator holds; one
+//!   marker per process. The processes are shared out to one iterator per
+//!   core, read side by side. On the benchmark load (2,000 processes,
+//!   126,000 descriptors) ~10 ms on two cores.
+//! - `program` (Linux 5.8+) runs for each descriptor of the `task_file`
+//!   iterator, which takes a reference to each open file in turn; markers
+//!   for descriptors 0-2. ~31-42 ms on one core on the same load. Used
+//!   where the first cannot run, or asked for (`WHYPORT_BPF=files`).
 //!
 //! Needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN), a kernel with
-//! BTF and BPF iterators (5.8+), and whyport in the initial PID namespace
-//! (the iterator reports global PIDs). Anything missing: the caller falls
-//! back to /proc. Processes the walk did not see (no descriptor 0-2 open,
-//! or skipped by the kernel) are scanned through /proc as before, so a
-//! process whose descriptors are unreadable is still reported as such.
-//! Loading a BPF program only reads: it is a tracing program attached to
-//! the iterator, gone when whyport closes it.
+//! BTF and BPF iterators, and whyport in the initial PID namespace (the
+//! iterators report global PIDs). Anything missing: the caller falls back
+//! to /proc. Processes the walk did not see (no marker: skipped by the
+//! kernel, a table too large for the loop, or no descriptor 0-2 for
+//! `program`) are scanned through /proc as before, so a process whose
+//! descriptors are unreadable is still reported as such. Loading a BPF
+//! program only reads: it is a tracing program attached to the iterator,
+//! gone when whyport closes it.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -101,8 +101,8 @@ pub(super) fn scan(
     if let (true, Some(Ok(walk))) = (live, walk) {
         // Owners' details are read while the walk goes on: each owner is
         // handed to the readers as soon as the walk first reports it, so
-        // the kernel's walk (one core) and the /proc reads (the others)
-        // overlap.
+        // the kernel's walk and the /proc reads overlap (they share the
+        // cores: the walk has one iterator per core).
         let (tx, rx) = std::sync::mpsc::channel::<Record>();
         let rx = Mutex::new(rx);
         std::thread::scope(|scope| {
