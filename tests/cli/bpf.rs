@@ -19,11 +19,14 @@ fn listen(domain: Domain, addr: &str, reuse: bool) -> Socket {
     s
 }
 
-/// (port, address, [(pid, fds, uid, user)]) of a listener.
+/// (port, address, [(pid, fds, uid, user)], [(ppid, name, exe,
+/// started_at)]) of a listener: the walk reads the first ids and the
+/// parent and name itself, and shares exe links between processes.
 type Row = (
     u16,
     String,
     Vec<(u32, Vec<u32>, Option<u32>, Option<String>)>,
+    Vec<(Option<u32>, String, Option<String>, Option<String>)>,
 );
 
 #[test]
@@ -67,18 +70,37 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
                         .iter()
                         .map(|p| (p.pid, p.fds.clone(), p.uid, p.user.clone()))
                         .collect(),
+                    l.processes
+                        .iter()
+                        .map(|p| (p.ppid, p.name.clone(), p.exe.clone(), p.started_at.clone()))
+                        .collect(),
                 )
             })
             .collect();
         v.sort();
-        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+        // The table: its ORIGIN column is the owners' cgroups and
+        // ancestry, which the walk shares between processes.
+        let mut table = whyport();
+        table.args(["--port", &ports]);
+        if how == "proc" {
+            table.env("WHYPORT_NO_BPF", "1");
+        } else {
+            table.env("WHYPORT_BPF", how);
+        }
+        let table = String::from_utf8_lossy(&run(&mut table).stdout).into_owned();
+        (v, String::from_utf8_lossy(&out.stderr).into_owned(), table)
     };
-    let (fast, fast_err) = rows("1");
-    let (files, files_err) = rows("files");
-    let (slow, slow_err) = rows("proc");
+    let (fast, fast_err, fast_table) = rows("1");
+    let (files, files_err, files_table) = rows("files");
+    let (slow, slow_err, slow_table) = rows("proc");
     assert_eq!(fast.len(), 4, "{fast:?}");
     assert_eq!(fast, slow, "same listeners, owners, descriptors and users");
     assert_eq!(files, slow, "the task_file walk: the same");
+    assert_eq!(fast_table, slow_table, "the same table");
+    assert_eq!(
+        files_table, slow_table,
+        "the task_file walk: the same table"
+    );
     let first = fast.iter().find(|r| r.0 == port).unwrap();
     assert_eq!(first.2.len(), 2, "the test and wp-bpf-a: {first:?}");
     assert!(
@@ -300,8 +322,14 @@ fn both_walks_see_a_thread_with_a_table_of_its_own() {
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
-        // SAFETY: unshare with CLONE_FILES affects only this thread.
-        assert_eq!(unsafe { libc::unshare(libc::CLONE_FILES) }, 0);
+        // A table of this thread's own, without the copies of every other
+        // descriptor (the other tests' pipes to their children: kept open
+        // here, those children's output would never end).
+        // SAFETY: close_range with CLOSE_RANGE_UNSHARE unshares this
+        // thread's descriptor table, then closes descriptors 3 and up in
+        // it; the process's table is untouched.
+        let unshared = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 2u32) };
+        assert_eq!(unshared, 0, "close_range(CLOSE_RANGE_UNSHARE)");
         let s = listen(Domain::IPV4, "127.0.0.1:0", false);
         let port = s.local_addr().unwrap().as_socket().unwrap().port();
         port_tx.send((port, s.as_raw_fd())).unwrap();
