@@ -40,7 +40,12 @@ const BPF_ITER_CREATE: i64 = 33;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 const BPF_TRACE_ITER: u32 = 28;
 const BPF_FUNC_SEQ_WRITE: i32 = 127;
-const RECORD: usize = 40;
+const RECORD: usize = 80;
+/// Where each field of a record is on the program's stack: the record is
+/// at r10-RECORD, and its field at byte `offset` of it at `at(offset)`.
+const fn at(offset: i16) -> i16 {
+    offset - RECORD as i16
+}
 /// The deepest PID namespace whose PID the program reads (level 0 is the
 /// initial namespace; a container in a container is level 2).
 const LEVELS: usize = 4;
@@ -70,6 +75,14 @@ pub struct Record {
     /// Its PID in its own PID namespace, when the kernel's layout was
     /// known and the namespace is at most `LEVELS` deep.
     pub ns_pid: Option<u32>,
+    /// Its parent's tgid and its name (`comm`, up to 16 bytes), as
+    /// /proc/<pid>/stat has them, when the kernel's layout was known.
+    pub parent_name: Option<(u32, [u8; 16])>,
+    /// Which css_set (so which cgroups) and which executable file it has,
+    /// as kernel addresses: equal keys, equal /proc/<pid>/cgroup texts
+    /// and exe links. 0: unknown.
+    pub cgroup_key: u64,
+    pub exe_key: u64,
 }
 
 /// Offsets the program needs, from BTF.
@@ -95,9 +108,24 @@ pub struct Layout {
     /// Where the real uid and the namespace's PID are; `None` when the
     /// BTF does not say (the walk then leaves them to /proc/<pid>/status).
     pub ids: Option<Ids>,
+    /// Where the parent, the name, the css_set and the executable are;
+    /// `None` when the BTF does not say (then /proc/<pid>/stat, cgroup and
+    /// exe are read for each owner).
+    pub more: Option<More>,
     /// What the walk of descriptor tables needs (`table_program`); `None`
     /// before Linux 6.4 (no open-coded loops), when only `program` runs.
     pub tables: Option<Tables>,
+}
+
+/// Offsets of `task_struct`'s `real_parent`, `comm`, `cgroups` and `mm`,
+/// and of `mm_struct`'s `exe_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct More {
+    pub task_real_parent: i16,
+    pub task_comm: i16,
+    pub task_cgroups: i16,
+    pub task_mm: i16,
+    pub mm_exe_file: i16,
 }
 
 /// The `task` iterator's context and the descriptor table's fields, and
@@ -363,6 +391,8 @@ impl Drop for Mapped {
 /// Which of a record's ids the program read.
 const HAVE_UID: u32 = 1;
 const HAVE_NS_PID: u32 = 2;
+/// The parent's tgid, the name, the css_set and executable keys.
+const HAVE_PARENT_NAME: u32 = 4;
 
 fn have(r: &[u8]) -> u32 {
     u32::from_ne_bytes([r[36], r[37], r[38], r[39]])
@@ -381,6 +411,14 @@ pub fn records(raw: &[u8]) -> Vec<Record> {
                 .then(|| u32::from_ne_bytes([r[28], r[29], r[30], r[31]])),
             ns_pid: (have(r) & HAVE_NS_PID != 0)
                 .then(|| u32::from_ne_bytes([r[32], r[33], r[34], r[35]])),
+            parent_name: (have(r) & HAVE_PARENT_NAME != 0).then(|| {
+                (
+                    u32::from_ne_bytes([r[40], r[41], r[42], r[43]]),
+                    r[48..64].try_into().unwrap_or([0; 16]),
+                )
+            }),
+            cgroup_key: u64::from_ne_bytes(r[64..72].try_into().unwrap_or([0; 8])),
+            exe_key: u64::from_ne_bytes(r[72..80].try_into().unwrap_or([0; 8])),
         })
         .collect()
 }
@@ -537,13 +575,13 @@ fn assemble(items: Vec<Item>) -> Vec<u8> {
 fn task_fields(l: &Layout) -> Vec<Item> {
     let mut items = vec![
         i(LDX_W, 5, 8, l.task_tgid, 0),
-        i(STX_W, 10, 5, -40, 0), // tgid
+        i(STX_W, 10, 5, at(0), 0), // tgid
         i(MOV64_K, 3, 0, 0, 0),
         i(LDX_DW, 5, 8, l.task_group_leader, 0),
         j(JEQ_K, 5, 0, "start"),
         i(LDX_DW, 3, 5, l.task_start_boottime, 0),
         Label("start"),
-        i(STX_DW, 10, 3, -24, 0), // start
+        i(STX_DW, 10, 3, at(16), 0), // start
         i(MOV64_K, 3, 0, 0, 0),
         i(LDX_DW, 5, 8, l.task_nsproxy, 0),
         j(JEQ_K, 5, 0, "netns"),
@@ -551,12 +589,12 @@ fn task_fields(l: &Layout) -> Vec<Item> {
         j(JEQ_K, 5, 0, "netns"),
         i(LDX_W, 3, 5, l.net_inum, 0),
         Label("netns"),
-        i(STX_W, 10, 3, -16, 0), // netns
+        i(STX_W, 10, 3, at(24), 0), // netns
         // The ids, as /proc/<pid>/status has them: of the group leader.
         i(MOV64_K, 7, 0, 0, 0), // r7 = which were read
         i(MOV64_K, 3, 0, 0, 0),
-        i(STX_W, 10, 3, -12, 0),
-        i(STX_W, 10, 3, -8, 0),
+        i(STX_W, 10, 3, at(28), 0),
+        i(STX_W, 10, 3, at(32), 0),
     ];
     if let Some(ids) = &l.ids {
         items.extend([
@@ -565,7 +603,7 @@ fn task_fields(l: &Layout) -> Vec<Item> {
             i(LDX_DW, 3, 5, ids.task_real_cred, 0),
             j(JEQ_K, 3, 0, "nspid"),
             i(LDX_W, 3, 3, ids.cred_uid, 0),
-            i(STX_W, 10, 3, -12, 0), // uid
+            i(STX_W, 10, 3, at(28), 0), // uid
             i(OR64_K, 7, 0, 0, HAVE_UID as i32),
             Label("nspid"),
             i(LDX_DW, 3, 5, ids.task_thread_pid, 0), // r3 = struct pid
@@ -588,11 +626,47 @@ fn task_fields(l: &Layout) -> Vec<Item> {
         }
         items.extend([
             Label("nr"),
-            i(STX_W, 10, 4, -8, 0), // ns_pid
+            i(STX_W, 10, 4, at(32), 0), // ns_pid
             i(OR64_K, 7, 0, 0, HAVE_NS_PID as i32),
         ]);
     }
-    items.extend([Label("ids"), i(STX_W, 10, 7, -4, 0)]); // which were read
+    items.push(Label("ids"));
+    // The parent's tgid and the name, as /proc/<pid>/stat has them (of the
+    // group leader), and which css_set and executable file it has: what
+    // its cgroup and exe links are read once for (equal pointers, equal
+    // texts).
+    items.extend([
+        i(MOV64_K, 3, 0, 0, 0),
+        i(STX_DW, 10, 3, at(40), 0), // ppid, and 4 bytes of padding
+        i(STX_DW, 10, 3, at(48), 0), // comm
+        i(STX_DW, 10, 3, at(56), 0),
+        i(STX_DW, 10, 3, at(64), 0), // css_set
+        i(STX_DW, 10, 3, at(72), 0), // exe_file
+    ]);
+    if let Some(more) = &l.more {
+        items.extend([
+            i(LDX_DW, 5, 8, l.task_group_leader, 0),
+            j(JEQ_K, 5, 0, "more"),
+            i(LDX_DW, 3, 5, more.task_real_parent, 0),
+            j(JEQ_K, 3, 0, "comm"),
+            i(LDX_W, 3, 3, l.task_tgid, 0),
+            i(STX_W, 10, 3, at(40), 0), // ppid
+            Label("comm"),
+            i(LDX_DW, 3, 5, more.task_comm, 0),
+            i(STX_DW, 10, 3, at(48), 0),
+            i(LDX_DW, 3, 5, more.task_comm + 8, 0),
+            i(STX_DW, 10, 3, at(56), 0),
+            i(OR64_K, 7, 0, 0, HAVE_PARENT_NAME as i32),
+            i(LDX_DW, 3, 5, more.task_cgroups, 0),
+            i(STX_DW, 10, 3, at(64), 0),
+            i(LDX_DW, 3, 5, more.task_mm, 0),
+            j(JEQ_K, 3, 0, "more"),
+            i(LDX_DW, 3, 3, more.mm_exe_file, 0),
+            i(STX_DW, 10, 3, at(72), 0),
+            Label("more"),
+        ]);
+    }
+    items.push(i(STX_W, 10, 7, at(36), 0)); // which were read
     items
 }
 
@@ -631,8 +705,8 @@ pub fn program(l: &Layout) -> Vec<u8> {
         Label("marker"),
         j(JGT_K, 9, 2, "exit"), // markers: fds 0-2 only
         Label("emit"),
-        i(STX_W, 10, 9, -36, 0),  // fd
-        i(STX_DW, 10, 4, -32, 0), // inode
+        i(STX_W, 10, 9, at(4), 0),  // fd
+        i(STX_DW, 10, 4, at(8), 0), // inode
     ];
     items.extend(task_fields(l));
     items.extend([
@@ -659,11 +733,11 @@ const MOST_CHUNKS: i32 = 1 << 23;
 /// to each file as the `task_file` iterator does. A thread is walked only
 /// when its table is not its process's (as `task_file` does).
 ///
-/// Stack: the record at r10-40, the loop's state at r10-48, the slots
-/// read at r10-112.
+/// Stack: the record at r10-RECORD, the loop's state the 8 bytes below
+/// it, the slots read below that.
 pub fn table_program(l: &Layout, t: &Tables, part: u32, parts: u32) -> Vec<u8> {
-    const ITER: i16 = -48;
-    const BUF: i16 = -112;
+    const ITER: i16 = at(-8);
+    const BUF: i16 = ITER - 8 * SLOTS as i16;
     let mut items = vec![
         i(MOV64_X, 6, 1, 0, 0),         // r6 = ctx
         i(LDX_DW, 1, 6, t.ctx_task, 0), // r1 = ctx->task
@@ -700,8 +774,8 @@ pub fn table_program(l: &Layout, t: &Tables, part: u32, parts: u32) -> Vec<u8> {
         i(LDX_DW, 1, 6, t.ctx_meta, 0), // r6 = ctx->meta->seq
         i(LDX_DW, 6, 1, l.meta_seq, 0),
         i(MOV64_K, 1, 0, 0, 0),
-        i(STX_W, 10, 1, -36, 0),  // fd 0
-        i(STX_DW, 10, 1, -32, 0), // inode 0: the marker
+        i(STX_W, 10, 1, at(4), 0),  // fd 0
+        i(STX_DW, 10, 1, at(8), 0), // inode 0: the marker
         i(LDX_DW, 7, 8, t.task_files, 0),
         j(JEQ_K, 7, 0, "bare"), // a kernel thread, or exiting
         i(LDX_DW, 7, 7, t.files_fdt, 0),
@@ -748,11 +822,11 @@ pub fn table_program(l: &Layout, t: &Tables, part: u32, parts: u32) -> Vec<u8> {
             i(AND64_K, 2, 0, 0, 0xf000),
             j(JNE_K, 2, 0xc000, skip), // not a socket
             i(LDX_DW, 2, 1, l.inode_ino, 0),
-            i(STX_DW, 10, 2, -32, 0), // inode
+            i(STX_DW, 10, 2, at(8), 0), // inode
             i(MOV64_X, 2, 8, 0, 0),
             i(LSH64_K, 2, 0, 0, 3),
             i(ADD64_K, 2, 0, 0, k as i32),
-            i(STX_W, 10, 2, -36, 0), // fd
+            i(STX_W, 10, 2, at(4), 0), // fd
         ]);
         items.extend(write_record());
         items.push(Label(skip));
@@ -795,6 +869,7 @@ pub fn layout(btf: &[u8]) -> Option<Layout> {
         (12, "bpf_iter_num_next"),
         (12, "bpf_iter_num_destroy"),
         (12, "bpf_rdonly_cast"),
+        (4, "mm_struct"),
     ]);
     let [
         attach_id,
@@ -817,7 +892,8 @@ pub fn layout(btf: &[u8]) -> Option<Layout> {
         num_next,
         num_destroy,
         rdonly_cast,
-    ] = <[Option<u32>; 20]>::try_from(ids).ok()?;
+        mm_struct,
+    ] = <[Option<u32>; 21]>::try_from(ids).ok()?;
     let (attach_id, ctx, task, file, inode) = (attach_id?, ctx?, task?, file?, inode?);
     let (meta, nsproxy, net, ns_common) = (meta?, nsproxy?, net?, ns_common?);
     let off = |id: u32, name: &str| b.byte_offset(id, name);
@@ -838,6 +914,19 @@ pub fn layout(btf: &[u8]) -> Option<Layout> {
         inode_mode: off(inode, "i_mode")?,
         inode_ino: off(inode, "i_ino")?,
         ids: ids_layout(&b, task, cred, pid, upid),
+        more: (|| {
+            // The record has room for TASK_COMM_LEN (16) bytes of name.
+            if b.array_len(task, "comm")? != 16 {
+                return None;
+            }
+            Some(More {
+                task_real_parent: off(task, "real_parent")?,
+                task_comm: off(task, "comm")?,
+                task_cgroups: off(task, "cgroups")?,
+                task_mm: off(task, "mm")?,
+                mm_exe_file: off(mm_struct?, "exe_file")?,
+            })
+        })(),
         tables: (|| {
             let (ctx, files, fdt) = (task_ctx?, files_struct?, fdtable?);
             Some(Tables {
@@ -1092,9 +1181,16 @@ mod tests {
                 level_nr: [64, 80, 96, 112],
                 levels: 4,
             }),
+            more: Some(More {
+                task_real_parent: 1400,
+                task_comm: 1800,
+                task_cgroups: 2000,
+                task_mm: 900,
+                mm_exe_file: 800,
+            }),
             tables: None,
         };
-        for l in [l, Layout { ids: None, ..l }] {
+        for l in [l, Layout { ids: None, ..l }, Layout { more: None, ..l }] {
             jumps_land(&l);
         }
         let t = Tables {
@@ -1209,20 +1305,30 @@ mod tests {
 
     #[test]
     fn records_decode() {
-        let mut raw = Vec::new();
-        raw.extend_from_slice(&42u32.to_ne_bytes());
-        raw.extend_from_slice(&3u32.to_ne_bytes());
-        raw.extend_from_slice(&777u64.to_ne_bytes());
-        raw.extend_from_slice(&5_000_000_000u64.to_ne_bytes());
-        raw.extend_from_slice(&4026531840u32.to_ne_bytes());
-        raw.extend_from_slice(&1000u32.to_ne_bytes());
-        raw.extend_from_slice(&7u32.to_ne_bytes());
-        let record = raw.clone();
-        raw.extend_from_slice(&(HAVE_UID | HAVE_NS_PID).to_ne_bytes());
-        // The same without the ids: they were not read.
-        raw.extend_from_slice(&record);
+        let mut head = Vec::new();
+        head.extend_from_slice(&42u32.to_ne_bytes());
+        head.extend_from_slice(&3u32.to_ne_bytes());
+        head.extend_from_slice(&777u64.to_ne_bytes());
+        head.extend_from_slice(&5_000_000_000u64.to_ne_bytes());
+        head.extend_from_slice(&4026531840u32.to_ne_bytes());
+        head.extend_from_slice(&1000u32.to_ne_bytes());
+        head.extend_from_slice(&7u32.to_ne_bytes());
+        let mut tail = Vec::new();
+        tail.extend_from_slice(&1u32.to_ne_bytes()); // ppid
+        tail.extend_from_slice(&0u32.to_ne_bytes());
+        tail.extend_from_slice(b"nginx\0\0\0\0\0\0\0\0\0\0\0");
+        tail.extend_from_slice(&0xffff_8880_0000_1000u64.to_ne_bytes());
+        tail.extend_from_slice(&0xffff_8880_0000_2000u64.to_ne_bytes());
+        let mut raw = head.clone();
+        raw.extend_from_slice(&(HAVE_UID | HAVE_NS_PID | HAVE_PARENT_NAME).to_ne_bytes());
+        raw.extend_from_slice(&tail);
+        // The same without the ids, the parent or the name: not read.
+        raw.extend_from_slice(&head);
         raw.extend_from_slice(&0u32.to_ne_bytes());
+        raw.extend_from_slice(&tail);
         raw.extend_from_slice(&[1, 2, 3]); // a torn tail is ignored
+        let mut comm = [0u8; 16];
+        comm[..5].copy_from_slice(b"nginx");
         let read = Record {
             tgid: 42,
             fd: 3,
@@ -1231,6 +1337,9 @@ mod tests {
             netns: 4026531840,
             uid: Some(1000),
             ns_pid: Some(7),
+            parent_name: Some((1, comm)),
+            cgroup_key: 0xffff_8880_0000_1000,
+            exe_key: 0xffff_8880_0000_2000,
         };
         assert_eq!(
             records(&raw),
@@ -1239,6 +1348,7 @@ mod tests {
                 Record {
                     uid: None,
                     ns_pid: None,
+                    parent_name: None,
                     ..read
                 }
             ]
@@ -1271,6 +1381,7 @@ mod tests {
         // It has no cred or pid: the ids are left to /proc; nor the task
         // iterator: only the task_file walk runs.
         assert_eq!(l.ids, None);
+        assert_eq!(l.more, None);
         assert_eq!(l.tables, None);
         // Every truncation is refused or understood, never a panic.
         for cut in 0..btf.len() {
@@ -1296,6 +1407,10 @@ mod tests {
             .ids
             .unwrap_or_else(|| panic!("the kernel's BTF has cred and pid"));
         assert!(ids.levels >= 1 && ids.task_real_cred > 0 && ids.task_thread_pid > 0);
+        let more = l
+            .more
+            .unwrap_or_else(|| panic!("the kernel's BTF has real_parent, comm, mm"));
+        assert!(more.task_comm > 0 && more.mm_exe_file > 0 && more.task_cgroups > 0);
         // numbers[k] follow one another.
         let steps: Vec<i16> = ids.level_nr[..usize::from(ids.levels)]
             .windows(2)

@@ -105,9 +105,10 @@ pub(super) fn scan(
         // cores: the walk has one iterator per core).
         let (tx, rx) = std::sync::mpsc::channel::<Record>();
         let rx = Mutex::new(rx);
+        let alike = Mutex::new(Alike::default());
         std::thread::scope(|scope| {
             let readers: Vec<_> = (0..workers())
-                .map(|_| scope.spawn(|| read_owners(&rx, &proc_dir, how)))
+                .map(|_| scope.spawn(|| read_owners(&rx, &proc_dir, how, &alike)))
                 .collect();
             let tried = walk.walk(|r| {
                 if let Some(owner) = walked.add(r, wanted, netns) {
@@ -208,6 +209,15 @@ impl Walked {
     }
 }
 
+/// What one owner's files said that others share: the cgroup text of
+/// each css_set and the exe link of each executable file (keys from the
+/// walk), read once for all the owners that have them.
+#[derive(Default)]
+struct Alike {
+    cgroups: std::collections::HashMap<u64, Option<String>>,
+    exes: std::collections::HashMap<u64, (Option<std::path::PathBuf>, Option<bool>)>,
+}
+
 /// Read the details of each owner the walk sends until it ends; a process
 /// whose start time is not the walk's has exited and its PID was reused:
 /// left out.
@@ -215,6 +225,7 @@ fn read_owners(
     owners: &Mutex<std::sync::mpsc::Receiver<Record>>,
     proc_dir: &OwnedFd,
     how: Reading,
+    alike: &Mutex<Alike>,
 ) -> (Vec<Process>, Vec<Refused>) {
     let mut read = Vec::new();
     let mut refused = Vec::new();
@@ -226,19 +237,48 @@ fn read_owners(
         let Some(r) = next else {
             return (read, refused);
         };
+        let (exe, cgroup) = alike.lock().map_or((None, None), |s| {
+            (
+                s.exes.get(&r.exe_key).filter(|_| r.exe_key != 0).cloned(),
+                s.cgroups
+                    .get(&r.cgroup_key)
+                    .filter(|_| r.cgroup_key != 0)
+                    .cloned(),
+            )
+        });
+        let (fresh_exe, fresh_cgroup) = (exe.is_none(), cgroup.is_none());
         let known = process::Known {
             born: (how.details != Details::Pid).then_some(r.start_ns / tick_ns),
             uid: r.uid,
             ns_pid: r.ns_pid,
+            parent_name: r.parent_name.map(|(ppid, comm)| {
+                let len = comm.iter().position(|b| *b == 0).unwrap_or(comm.len());
+                (ppid, comm[..len].to_vec())
+            }),
+            exe,
+            cgroup,
         };
-        read.extend(process::read(
+        let Some(p) = process::read(
             proc_dir.as_fd(),
             &r.tgid.to_string(),
             r.tgid,
             how,
             known,
             &mut refused,
-        ));
+        ) else {
+            continue;
+        };
+        // The cgroup is read only for some details (not JSON's).
+        let cgroup_read = how.details != Details::Full && how.details != Details::Pid;
+        if let Ok(mut s) = alike.lock() {
+            if fresh_exe && r.exe_key != 0 && how.details != Details::Pid {
+                s.exes.insert(r.exe_key, (p.exe.clone(), p.exe_deleted));
+            }
+            if fresh_cgroup && r.cgroup_key != 0 && cgroup_read {
+                s.cgroups.insert(r.cgroup_key, p.cgroup.clone());
+            }
+        }
+        read.push(p);
     }
 }
 

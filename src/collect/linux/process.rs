@@ -64,9 +64,17 @@ pub(super) struct Reading {
 }
 
 /// What the caller already knows of a process (the BPF walk's record of
-/// it): read from /proc only what is missing. The start time is checked,
-/// not trusted: it tells the process from a later one with its PID.
-#[derive(Debug, Clone, Copy, Default)]
+/// it, and what it read of another process with the same css_set or
+/// executable file): read from /proc only what is missing.
+///
+/// Without the walk's parent and name, /proc/<pid>/stat is read and the
+/// start time checked, not trusted: it tells the process from a later one
+/// with its PID. With them, stat is not read (it was a third of an
+/// owner's cost): the walk saw the process with that start, and the
+/// process directory opened here is its, unless it exited and the kernel
+/// gave its PID to another in the milliseconds since, which cyclic PID
+/// allocation rules out short of pid_max forks in that time.
+#[derive(Debug, Clone, Default)]
 pub(super) struct Known {
     /// Its start, in clock ticks since boot.
     pub born: Option<u64>,
@@ -74,6 +82,12 @@ pub(super) struct Known {
     pub uid: Option<u32>,
     /// Its PID in its own PID namespace.
     pub ns_pid: Option<u32>,
+    /// Its parent's PID and its name, as /proc/<pid>/stat has them.
+    pub parent_name: Option<(u32, Vec<u8>)>,
+    /// Its executable's link and whether it was deleted.
+    pub exe: Option<(Option<PathBuf>, Option<bool>)>,
+    /// The text of its cgroup file.
+    pub cgroup: Option<Option<String>>,
 }
 
 /// A file of a process that was there and was not read (or not whole
@@ -131,26 +145,32 @@ pub(super) fn read(
     let read_file = |name, cap, buf: &mut Vec<u8>| {
         proc_file::read_capped(&dir, name, links, cap, Ends::AtShortRead, buf)
     };
-    match read_file("stat", proc_file::STAT, &mut buf) {
-        Ok(Fill::Whole) => {}
-        Ok(Fill::Truncated) => {
-            refuse("stat", proc_file::Error::TooLarge(proc_file::STAT));
-            return Some(unreadable(pid));
+    let (name, ppid, starttime) = match (known.parent_name, born, how.tree) {
+        (Some((ppid, name)), Some(born), Tree::Live) => (name, ppid, born),
+        _ => {
+            match read_file("stat", proc_file::STAT, &mut buf) {
+                Ok(Fill::Whole) => {}
+                Ok(Fill::Truncated) => {
+                    refuse("stat", proc_file::Error::TooLarge(proc_file::STAT));
+                    return Some(unreadable(pid));
+                }
+                Err(e) if e.is_missing() => return None,
+                Err(e @ proc_file::Error::NotRegular(_)) => {
+                    refuse("stat", e);
+                    return Some(unreadable(pid));
+                }
+                Err(_) => return None,
+            }
+            let name = stat_comm(&buf).to_vec();
+            let (ppid, starttime) = stat_fields(&buf)?;
+            // Known by its start (clock ticks since boot): another start
+            // means the PID now belongs to another process.
+            if born.is_some_and(|b| b != starttime) {
+                return None;
+            }
+            (name, ppid, starttime)
         }
-        Err(e) if e.is_missing() => return None,
-        Err(e @ proc_file::Error::NotRegular(_)) => {
-            refuse("stat", e);
-            return Some(unreadable(pid));
-        }
-        Err(_) => return None,
-    }
-    let name = stat_comm(&buf).to_vec();
-    let (ppid, starttime) = stat_fields(&buf)?;
-    // Known by its start (clock ticks since boot): another start means the
-    // PID now belongs to another process.
-    if born.is_some_and(|b| b != starttime) {
-        return None;
-    }
+    };
     let mut text = |file: &'static str, cap, buf: &mut Vec<u8>| -> Option<Fill> {
         match read_file(file, cap, buf) {
             Ok(fill) => Some(fill),
@@ -188,18 +208,23 @@ pub(super) fn read(
     // The executable and the cgroup say where the process comes from (the
     // table's ORIGIN and WARN columns, explanations); the JSON listing shows
     // the executable only.
-    let exe = readlinkat(&dir, "exe", Vec::new())
-        .ok()
-        .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
-    let exe_deleted = exe.as_ref().and_then(|e| exe_deleted(&dir, e, how.tree));
+    let (exe, exe_deleted) = known.exe.unwrap_or_else(|| {
+        let exe = readlinkat(&dir, "exe", Vec::new())
+            .ok()
+            .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())));
+        let deleted = exe.as_ref().and_then(|e| exe_deleted(&dir, e, how.tree));
+        (exe, deleted)
+    });
     let cgroup = if details == Details::Full {
         None
     } else {
-        text("cgroup", proc_file::CGROUP, &mut buf).map(|fill| {
-            if fill == Fill::Truncated {
-                proc_file::cut_to_line(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
+        known.cgroup.unwrap_or_else(|| {
+            text("cgroup", proc_file::CGROUP, &mut buf).map(|fill| {
+                if fill == Fill::Truncated {
+                    proc_file::cut_to_line(&mut buf);
+                }
+                String::from_utf8_lossy(&buf).into_owned()
+            })
         })
     };
     let cwd = if details == Details::Explain {
@@ -301,5 +326,65 @@ mod tests {
         assert!(read(Some(start)).is_some_and(|p| p.pid == pid));
         assert!(read(Some(start + 1)).is_none());
         assert!(how.clock.boot_time.is_some(), "btime from /proc/stat");
+    }
+
+    /// What the walk read of a process (its parent and name) is not read
+    /// again, nor an exe link or cgroup text another owner with the same
+    /// keys had; the rest is read. Without the parent and name, stat is
+    /// read.
+    #[test]
+    fn what_the_walk_knows_is_not_read_again() {
+        let proc_dir = openat(
+            rustix::fs::CWD,
+            "/proc",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap_or_else(|e| panic!("/proc: {e}"));
+        let pid = std::process::id();
+        let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let (ppid, start) = super::super::proc_text::stat_fields(&stat)
+            .unwrap_or_else(|| panic!("no start time in our own stat"));
+        let how = Reading {
+            clock: Clock::read(Path::new("/proc")),
+            details: Details::Identity,
+            tree: Tree::Live,
+        };
+        let read = |known| {
+            read(
+                std::os::fd::AsFd::as_fd(&proc_dir),
+                &pid.to_string(),
+                pid,
+                how,
+                known,
+                &mut Vec::new(),
+            )
+            .unwrap_or_else(|| panic!("our own process"))
+        };
+        let told = read(Known {
+            born: Some(start),
+            parent_name: Some((ppid + 1, b"told".to_vec())),
+            exe: Some((Some(PathBuf::from("/told/exe")), Some(false))),
+            cgroup: Some(Some("0::/told\n".into())),
+            ..Known::default()
+        });
+        assert_eq!(told.name, b"told");
+        assert_eq!(told.ppid, Some(ppid + 1));
+        assert_eq!(told.exe.as_deref(), Some(Path::new("/told/exe")));
+        assert_eq!(told.cgroup.as_deref(), Some("0::/told\n"));
+        let own = read(Known {
+            born: Some(start),
+            ..Known::default()
+        });
+        assert_eq!(own.ppid, Some(ppid));
+        assert_ne!(own.name, b"told");
+        assert_eq!(own.exe, std::env::current_exe().ok());
+        assert_eq!(told.started_at, own.started_at, "the start is the walk's");
+        // The walk's name without its start: stat is read after all.
+        let unborn = read(Known {
+            parent_name: Some((ppid + 1, b"told".to_vec())),
+            ..Known::default()
+        });
+        assert_eq!(unborn.ppid, Some(ppid));
     }
 }
