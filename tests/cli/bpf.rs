@@ -366,3 +366,56 @@ fn both_walks_see_a_thread_with_a_table_of_its_own() {
     assert_eq!(tables, vec![vec![fd as u32]], "{tables_err}");
     assert_eq!(files, tables, "{files_err}");
 }
+
+/// One run of the walk's program reports at most 400 sockets of a process
+/// (all it writes for one process must fit the kernel's 32 KiB buffer, or
+/// the whole walk fails); a process with more is read through /proc, and
+/// its owners are the same either way.
+#[test]
+fn a_process_with_more_sockets_than_a_run_reports_is_read_through_proc() {
+    let test = "a_process_with_more_sockets_than_a_run_reports_is_read_through_proc";
+    if let Some(why) = why_no_walk() {
+        return skip(test, Skip::Other, why);
+    }
+    let _g = sockets_guard();
+    // Whether the kernel lets the walk run here at all, before the test's
+    // sockets are there (with them, a refusal is the bug this is about).
+    let before = run(whyport()
+        .args(["--timings", "--port", "1"])
+        .env("WHYPORT_BPF", "1"));
+    if let Some(why) = refused(&String::from_utf8_lossy(&before.stderr)) {
+        return skip(test, Skip::Other, why);
+    }
+    let many: Vec<Socket> = (0..450)
+        .map(|_| listen(Domain::IPV4, "127.0.0.1:0", false))
+        .collect();
+    let last = &many[many.len() - 1];
+    let port = last.local_addr().unwrap().as_socket().unwrap().port();
+    let me = std::process::id();
+    let owners = |how: &str| {
+        let mut cmd = whyport();
+        cmd.args(["--json", "--timings", "--port", &port.to_string()]);
+        if how == "proc" {
+            cmd.env("WHYPORT_NO_BPF", "1");
+        } else {
+            cmd.env("WHYPORT_BPF", how);
+        }
+        let out = run(&mut cmd);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let fds: Vec<Vec<u32>> = parse(&out)
+            .listeners
+            .iter()
+            .filter(|l| l.port == port)
+            .flat_map(|l| l.processes.iter().filter(|p| p.pid == me))
+            .map(|p| p.fds.clone())
+            .collect();
+        (fds, err)
+    };
+    let (tables, tables_err) = owners("1");
+    let (files, _) = owners("files");
+    let (proc, _) = owners("proc");
+    assert!(!tables_err.contains("was not used"), "{tables_err}");
+    assert_eq!(tables, vec![vec![last.as_raw_fd() as u32]], "{tables_err}");
+    assert_eq!(files, tables);
+    assert_eq!(proc, tables);
+}

@@ -11,8 +11,12 @@
 //!
 //! - `table_program` (Linux 6.4+: open-coded loops) runs once per task of
 //!   the `task` iterator and reads the process's descriptor table itself,
-//!   8 slots at a time, under the RCU read lock the iterator holds; one
-//!   marker per process. The processes are shared out to one iterator per
+//!   8 slots at a time, under the RCU read lock the iterator holds but
+//!   without the reference to each file `task_file` takes (a descriptor
+//!   closed and its file reused at that very moment can be misread); one
+//!   marker per process, and at most `MOST_RECORDS` sockets (a process
+//!   with more is marked incomplete and read through /proc). The
+//!   processes are shared out to one iterator per
 //!   core, read side by side. On the benchmark load (2,000 processes,
 //!   126,000 descriptors) ~10 ms on two cores.
 //! - `program` (Linux 5.8+) runs for each descriptor of the `task_file`
@@ -274,8 +278,11 @@ fn read_side_by_side(
     let rest = files.split_off(1.min(files.len()));
     // Bounded: a reader ahead of this thread waits rather than holding
     // its output (at 100,000 listeners, megabytes).
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
     std::thread::scope(|scope| {
+        // Made here, so that a panic on this thread drops the receiver
+        // before the scope waits for the readers (one blocked on a full
+        // channel then wakes to an error instead of waiting forever).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
         let readers: Vec<_> = rest
             .into_iter()
             .map(|file| {
@@ -455,7 +462,14 @@ fn load_logged<T>(mut attempt: impl FnMut(Option<&mut [u8]>) -> io::Result<T>) -
         Err(_) => {
             let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
             let text = String::from_utf8_lossy(&log[..end]);
-            let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+            // The log ends with its statistics ("processed N insns ...",
+            // and at some levels the time and the stack depth): the
+            // reason is the last line before them.
+            let stats = ["processed ", "verification time", "stack depth"];
+            let last = text
+                .lines()
+                .rfind(|l| !l.trim().is_empty() && !stats.iter().any(|s| l.starts_with(s)))
+                .unwrap_or("");
             Err(io::Error::new(
                 first.kind(),
                 format!("{first}; verifier: {last}"),
@@ -723,6 +737,14 @@ const SLOTS: i32 = 8;
 /// Chunks of `SLOTS` an open-coded loop may take (BPF_MAX_LOOPS, 8M): a
 /// larger table is left to /proc.
 const MOST_CHUNKS: i32 = 1 << 23;
+/// Sockets one run of `table_program` reports, at most: all it writes for
+/// a task must fit the iterator's buffer (PAGE_SIZE << 3, 32 KiB with 4 KiB
+/// pages, 409 records), or the read fails (E2BIG) and takes the walk with
+/// it. A process with more is marked incomplete and read through /proc.
+const MOST_RECORDS: i32 = 400;
+/// The fd of the record that says a process's table was not walked to its
+/// end (inode 0, like a marker).
+pub const INCOMPLETE: u32 = u32::MAX;
 
 /// The `task` iterator's program, run by the kernel once for each task:
 /// for each process whose tgid is `part` modulo `parts` (the walk is
@@ -737,7 +759,8 @@ const MOST_CHUNKS: i32 = 1 << 23;
 /// it, the slots read below that.
 pub fn table_program(l: &Layout, t: &Tables, part: u32, parts: u32) -> Vec<u8> {
     const ITER: i16 = at(-8);
-    const BUF: i16 = ITER - 8 * SLOTS as i16;
+    const BUDGET: i16 = ITER - 8;
+    const BUF: i16 = BUDGET - 8 * SLOTS as i16;
     let mut items = vec![
         i(MOV64_X, 6, 1, 0, 0),         // r6 = ctx
         i(LDX_DW, 1, 6, t.ctx_task, 0), // r1 = ctx->task
@@ -777,7 +800,7 @@ pub fn table_program(l: &Layout, t: &Tables, part: u32, parts: u32) -> Vec<u8> {
         i(STX_W, 10, 1, at(4), 0),  // fd 0
         i(STX_DW, 10, 1, at(8), 0), // inode 0: the marker
         i(LDX_DW, 7, 8, t.task_files, 0),
-        j(JEQ_K, 7, 0, "bare"), // a kernel thread, or exiting
+        j(JEQ_K, 7, 0, "bare"), // exiting (kernel threads share init_files)
         i(LDX_DW, 7, 7, t.files_fdt, 0),
         j(JEQ_K, 7, 0, "bare"),
         i(LDX_W, 9, 7, t.fdt_max_fds, 0), // r9 = slots (a multiple of 64)
@@ -787,6 +810,12 @@ pub fn table_program(l: &Layout, t: &Tables, part: u32, parts: u32) -> Vec<u8> {
     ]);
     items.extend(write_record());
     items.extend([
+        // The budget of records: bpf_iter_num_new(&budget, 0, MOST_RECORDS)
+        i(MOV64_X, 1, 10, 0, 0),
+        i(ADD64_K, 1, 0, 0, BUDGET.into()),
+        i(MOV64_K, 2, 0, 0, 0),
+        i(MOV64_K, 3, 0, 0, MOST_RECORDS),
+        i(CALL, 0, PSEUDO_KFUNC_CALL, 0, t.num_new as i32),
         // bpf_iter_num_new(&it, 0, chunks)
         i(MOV64_X, 1, 10, 0, 0),
         i(ADD64_K, 1, 0, 0, ITER.into()),
@@ -827,15 +856,31 @@ pub fn table_program(l: &Layout, t: &Tables, part: u32, parts: u32) -> Vec<u8> {
             i(LSH64_K, 2, 0, 0, 3),
             i(ADD64_K, 2, 0, 0, k as i32),
             i(STX_W, 10, 2, at(4), 0), // fd
+            // One record more, if the budget allows.
+            i(MOV64_X, 1, 10, 0, 0),
+            i(ADD64_K, 1, 0, 0, BUDGET.into()),
+            i(CALL, 0, PSEUDO_KFUNC_CALL, 0, t.num_next as i32),
+            j(JEQ_K, 0, 0, "full"),
         ]);
         items.extend(write_record());
         items.push(Label(skip));
     }
+    items.extend([j(JA, 0, 0, "next"), Label("full")]);
+    // The table was not walked to its end: /proc reads the process.
     items.extend([
-        j(JA, 0, 0, "next"),
+        i(MOV64_K, 1, 0, 0, 0),
+        i(STX_DW, 10, 1, at(8), 0), // inode 0
+        i(MOV64_K, 1, 0, 0, INCOMPLETE as i32),
+        i(STX_W, 10, 1, at(4), 0),
+    ]);
+    items.extend(write_record());
+    items.extend([
         Label("done"),
         i(MOV64_X, 1, 10, 0, 0),
         i(ADD64_K, 1, 0, 0, ITER.into()),
+        i(CALL, 0, PSEUDO_KFUNC_CALL, 0, t.num_destroy as i32),
+        i(MOV64_X, 1, 10, 0, 0),
+        i(ADD64_K, 1, 0, 0, BUDGET.into()),
         i(CALL, 0, PSEUDO_KFUNC_CALL, 0, t.num_destroy as i32),
         j(JA, 0, 0, "exit"),
         Label("bare"),

@@ -130,7 +130,7 @@ pub(super) fn scan(
     let fast = matches!(walked_in, Some(Ok(_)));
     let mut found = FdScan::default();
     if fast {
-        pids.retain(|p| !walked.seen.contains(p));
+        pids.retain(|p| !walked.seen.contains(p) || walked.incomplete.contains(p));
         found = from_walk(walked, read);
     }
     let sizes = live && sizes_count_fds(&proc_dir);
@@ -185,6 +185,9 @@ struct Walked {
     fds: Vec<SocketFd>,
     starts: std::collections::HashMap<u32, u64>,
     seen: HashSet<u32>,
+    /// Processes whose tables the walk did not read to their end (more
+    /// sockets than one run of the program reports): /proc reads them.
+    incomplete: HashSet<u32>,
     netns: Vec<(u32, u64)>,
 }
 
@@ -192,6 +195,10 @@ impl Walked {
     /// Keep record `r`; the record again when it is the first wanted
     /// socket of its process (a new owner).
     fn add(&mut self, r: Record, wanted: &HashSet<u64>, netns: bool) -> Option<Record> {
+        if r.inode == 0 && r.fd == super::bpf_iter::INCOMPLETE {
+            self.incomplete.insert(r.tgid);
+            return None;
+        }
         if self.seen.insert(r.tgid) && netns && r.netns != 0 {
             self.netns.push((r.tgid, u64::from(r.netns)));
         }
