@@ -189,6 +189,9 @@ struct Walked {
     /// sockets than one run of the program reports): /proc reads them.
     incomplete: HashSet<u32>,
     netns: Vec<(u32, u64)>,
+    /// Processes first seen without a network namespace (a zombie group
+    /// leader's marker: its threads' records say it).
+    netns_unknown: HashSet<u32>,
 }
 
 impl Walked {
@@ -199,7 +202,16 @@ impl Walked {
             self.incomplete.insert(r.tgid);
             return None;
         }
-        if self.seen.insert(r.tgid) && netns && r.netns != 0 {
+        if self.seen.insert(r.tgid) {
+            if netns && r.netns == 0 {
+                self.netns_unknown.insert(r.tgid);
+            } else if netns {
+                self.netns.push((r.tgid, u64::from(r.netns)));
+            }
+        } else if r.netns != 0
+            && !self.netns_unknown.is_empty()
+            && self.netns_unknown.remove(&r.tgid)
+        {
             self.netns.push((r.tgid, u64::from(r.netns)));
         }
         if r.inode != 0 && wanted.contains(&r.inode) {
@@ -635,6 +647,55 @@ mod tests {
         assert_eq!(socket_inode(b"/dev/null"), None);
         assert_eq!(socket_inode(b"socket:[12"), None);
         assert_eq!(socket_inode(b"socket:[]"), None);
+    }
+
+    /// A process's network namespace comes from its first record that has
+    /// one (a zombie leader's marker has none; its threads' records do).
+    #[test]
+    fn the_namespace_of_a_zombie_leader_comes_from_its_threads() {
+        let record = |tgid, fd, inode, netns| Record {
+            tgid,
+            fd,
+            inode,
+            start_ns: 1,
+            netns,
+            uid: None,
+            ns_pid: None,
+            parent_name: None,
+            cgroup_key: 0,
+            exe_key: 0,
+        };
+        let wanted: HashSet<u64> = [77].into_iter().collect();
+        let mut walked = Walked::default();
+        assert!(walked.add(record(10, 0, 0, 0), &wanted, true).is_none());
+        assert!(
+            walked
+                .add(record(10, 5, 77, 4026531840), &wanted, true)
+                .is_some()
+        );
+        assert!(
+            walked
+                .add(record(10, 6, 78, 4026531841), &wanted, true)
+                .is_none()
+        );
+        assert!(
+            walked
+                .add(record(11, 0, 0, 4026531840), &wanted, true)
+                .is_none()
+        );
+        assert_eq!(walked.netns, [(10, 4026531840), (11, 4026531840)]);
+        // Not asked for: none noted.
+        let mut quiet = Walked::default();
+        quiet.add(record(10, 0, 0, 0), &wanted, false);
+        quiet.add(record(10, 5, 77, 4026531840), &wanted, false);
+        assert!(quiet.netns.is_empty());
+        // A process the walk did not finish is read through /proc.
+        walked.add(
+            record(12, super::super::bpf_iter::INCOMPLETE, 0, 1),
+            &wanted,
+            true,
+        );
+        assert!(walked.incomplete.contains(&12));
     }
 
     #[test]
