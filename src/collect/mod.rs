@@ -80,9 +80,12 @@ pub fn collect(
             return portable::collect(request, keep);
         }
         let start = std::time::Instant::now();
+        // How busy the host is says whether threads and the walk pay.
+        let open_files = linux::open_files();
         // Made ready while the sockets are read.
-        let walk = linux::start_walk(source);
-        let (mut sockets, notes) = linux::sockets(source, request.protocols, request.ports)?;
+        let walk = linux::start_walk(source, open_files);
+        let (mut sockets, notes) =
+            linux::sockets(source, request.protocols, request.ports, open_files)?;
         sockets.retain(|s| keep(s));
         let explain = request.details == Details::Explain;
         let connections = if explain {
@@ -135,7 +138,7 @@ pub fn collect(
         // A forward may lead to a port of this namespace that the port
         // filter left out (`whyport 8080` redirected to 9091).
         if !nat_rules.is_empty() && !request.ports.is_empty() {
-            let (all, _) = linux::sockets(source, request.protocols, &[])?;
+            let (all, _) = linux::sockets(source, request.protocols, &[], open_files)?;
             let listed: std::collections::HashSet<u64> = sockets.iter().map(|s| s.inode).collect();
             ns_sockets.extend(all.into_iter().filter(|s| !listed.contains(&s.inode)).map(
                 |mut s| {
@@ -273,7 +276,7 @@ pub fn collect(
                     .and_then(|w| w.as_ref().ok())
                     .map(|(took, kind)| {
                         let phase = match kind {
-                            linux::bpf_iter::Walk::Tables(_) => "of which bpf walk",
+                            linux::bpf_iter::Walk::Tables => "of which bpf walk",
                             linux::bpf_iter::Walk::Files(_) => "of which bpf walk (task_file)",
                         };
                         (phase, *took)
@@ -290,9 +293,9 @@ pub fn collect(
             ns_sockets,
             walk_error: match walk {
                 Some(Err(why)) => Some(format!("the BPF walk was not used: {why}")),
-                Some(Ok((_, linux::bpf_iter::Walk::Files(Some(why))))) => Some(format!(
-                    "the walk of descriptor tables was not used, task_file's was: {why}"
-                )),
+                Some(Ok((_, linux::bpf_iter::Walk::Files(Some(why))))) => {
+                    Some(format!("task_file's walk, not the tables': {why}"))
+                }
                 _ => None,
             },
             pid_states: request
@@ -385,7 +388,7 @@ pub fn terminal_height() -> Option<usize> {
 pub fn listening_sockets(source: &Source, protocols: &[Protocol]) -> anyhow::Result<Vec<Socket>> {
     #[cfg(target_os = "linux")]
     {
-        Ok(linux::sockets(source, protocols, &[])?.0)
+        Ok(linux::sockets(source, protocols, &[], linux::open_files())?.0)
     }
     #[cfg(not(target_os = "linux"))]
     {

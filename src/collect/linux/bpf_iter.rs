@@ -172,8 +172,8 @@ pub struct Ids {
 /// Which walk ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Walk {
-    /// `table_program`, shared out to this many iterators read side by side.
-    Tables(u32),
+    /// `table_program`, shared out to iterators read side by side.
+    Tables,
     /// `program`, on the `task_file` iterator: asked for
     /// (`WHYPORT_BPF=files`), or `table_program` could not run here (why).
     Files(Option<String>),
@@ -198,47 +198,33 @@ pub(super) fn prepare(files: bool) -> io::Result<Prepared> {
         )
     })?;
     drop(btf);
-    let mut why = None;
-    if files {
-    } else if let Some(tables) = layout.tables {
-        // Shared out to one iterator per core (at most 4), each loaded on
-        // a thread of its own.
-        let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u32;
-        let started: Vec<io::Result<std::fs::File>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (1..parts)
-                .map(|part| {
-                    scope.spawn(move || {
-                        iterator(
-                            &table_program(&layout, &tables, part, parts),
-                            tables.attach_id,
-                        )
-                    })
-                })
-                .collect();
-            let first = iterator(&table_program(&layout, &tables, 0, parts), tables.attach_id);
-            std::iter::once(first)
-                .chain(
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
-                )
-                .collect()
-        });
-        // All or none: a part missing would be processes unseen.
-        match started.into_iter().collect::<io::Result<Vec<_>>>() {
-            Ok(iterators) => {
-                return Ok(Prepared {
-                    iterators,
-                    kind: Walk::Tables(parts),
-                });
-            }
-            Err(e) => why = Some(e.to_string()),
+    let why = match (files, layout.tables) {
+        (true, _) => None,
+        (false, None) => {
+            Some("the kernel's BTF lacks the task iterator or open-coded loops (Linux 6.4+)".into())
         }
-    } else {
-        why = Some(
-            "the kernel's BTF lacks the task iterator or open-coded loops (Linux 6.4+)".into(),
-        );
-    }
+        (false, Some(tables)) => {
+            // Shared out to one iterator per core (at most 4), each loaded on
+            // a thread of its own.
+            let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u32;
+            let started = side_by_side(parts as usize, |part| {
+                iterator(
+                    &table_program(&layout, &tables, part as u32, parts),
+                    tables.attach_id,
+                )
+            });
+            // All or none: a part missing would be processes unseen.
+            match started.into_iter().collect::<io::Result<Vec<_>>>() {
+                Ok(iterators) => {
+                    return Ok(Prepared {
+                        iterators,
+                        kind: Walk::Tables,
+                    });
+                }
+                Err(e) => Some(e.to_string()),
+            }
+        }
+    };
     Ok(Prepared {
         iterators: vec![iterator(&program(&layout), layout.attach_id)?],
         kind: Walk::Files(why),
@@ -254,6 +240,25 @@ impl Prepared {
         read_side_by_side(self.iterators, &mut visit)?;
         Ok(self.kind)
     }
+}
+
+/// `work(0)`, ..., `work(n - 1)`, the first on this thread and the others
+/// on threads of their own, in that order. (Here rather than with the
+/// crate's other helpers: the fuzz crate compiles this file alone.)
+pub(super) fn side_by_side<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let others: Vec<_> = (1..n).map(|k| scope.spawn(move || work(k))).collect();
+        let first = (n > 0).then(|| work(0));
+        first
+            .into_iter()
+            .chain(
+                others
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+            )
+            .collect()
+    })
 }
 
 /// A BPF iterator running `insns`, attached at BTF id `attach_id`: read it

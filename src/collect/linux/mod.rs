@@ -53,10 +53,13 @@ pub(super) fn cpus() -> usize {
 }
 
 /// Listening sockets of the requested protocols, and notes on any fallback.
+/// `open_files`: the host's count of open files, when known
+/// (`open_files()`), which says whether threads are worth starting.
 pub(super) fn sockets(
     source: &Source,
     protocols: &[Protocol],
     ports: &[(u16, u16)],
+    open_files: Option<u64>,
 ) -> anyhow::Result<(Vec<Socket>, Vec<String>)> {
     let proc_root = proc_root(source);
     if let Source::Recorded(root) = source {
@@ -76,36 +79,13 @@ pub(super) fn sockets(
     // listeners TCP's dump and UDP's take ~3 ms each, one core each. Not
     // on a host with few open files (so few sockets), where the dumps
     // take less than starting a thread.
-    let threads = matches!(source, Source::Live)
-        && protocols.len() > 1
-        && open_files().is_none_or(|n| n >= WALK_FROM_FILES);
-    let parts: Vec<anyhow::Result<Read>> = std::thread::scope(|scope| {
-        let others: Vec<_> = protocols
-            .iter()
-            .skip(1)
-            .filter(|_| threads)
-            .map(|&protocol| {
-                let proc_root = &proc_root;
-                scope.spawn(move || protocol_sockets(source, proc_root, protocol, ports))
-            })
-            .collect();
-        let here = if threads {
-            protocols.get(..1).unwrap_or(protocols)
+    let one = |protocol| protocol_sockets(source, &proc_root, protocol, ports);
+    let parts: Vec<anyhow::Result<Read>> =
+        if matches!(source, Source::Live) && open_files.is_none_or(|n| n >= WALK_FROM_FILES) {
+            bpf_iter::side_by_side(protocols.len(), |k| one(protocols[k]))
         } else {
-            protocols
+            protocols.iter().map(|&p| one(p)).collect()
         };
-        let mine: Vec<_> = here
-            .iter()
-            .map(|&protocol| protocol_sockets(source, &proc_root, protocol, ports))
-            .collect();
-        mine.into_iter()
-            .chain(
-                others
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
-            )
-            .collect()
-    });
     let mut inferred = false;
     for part in parts {
         let (found, mut said, v6_inferred) = part?;
@@ -490,7 +470,7 @@ const WALK_FROM_FILES: u64 = 4_096;
 
 /// The number of open files on the host: the first field of
 /// /proc/sys/fs/file-nr.
-fn open_files() -> Option<u64> {
+pub(super) fn open_files() -> Option<u64> {
     read_small_text(Path::new("/proc/sys/fs/file-nr"))?
         .split_whitespace()
         .next()?
@@ -569,13 +549,13 @@ pub(super) enum WalkStart {
 /// descriptors through /proc (measured side by side on a host of 66
 /// processes and 304 open files: 7.2 ms with the walk, 2.3 ms without, ss
 /// -tulpn 2.5 ms; the /proc scan costs about 2 us a descriptor).
-pub(super) fn start_walk(source: &Source) -> WalkStart {
+pub(super) fn start_walk(source: &Source, open_files: Option<u64>) -> WalkStart {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !matches!(source, Source::Live) || !root || in_pid_namespace() || !bpf_enabled() {
         return WalkStart::Not(None);
     }
-    if let Some(n) = open_files().filter(|n| *n < WALK_FROM_FILES && !bpf_forced()) {
+    if let Some(n) = open_files.filter(|n| *n < WALK_FROM_FILES && !bpf_forced()) {
         return WalkStart::Not(Some(format!("{n} open files: /proc is cheaper")));
     }
     let files = files_walk();
