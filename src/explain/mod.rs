@@ -360,25 +360,20 @@ fn unanswered_target(
 fn owners(fds: &[SocketFd], inode: u64, processes: &BTreeMap<u32, Arc<Process>>) -> Vec<Owner> {
     let start = fds.partition_point(|f| f.inode < inode);
     let end = start + fds[start..].partition_point(|f| f.inode == inode);
-    let held = &fds[start..end];
-    // As many as there are processes (a Vec grown from empty holds room
-    // for four: ~10 MB at 100,000 listeners with one owner each).
-    let mut owners: Vec<Owner> = Vec::with_capacity(held.chunk_by(|a, b| a.pid == b.pid).count());
-    for f in held {
-        match owners.last_mut() {
-            Some(o) if o.process.pid == f.pid => o.fds.extend(f.fd),
-            _ => {
-                // A process that exited between the scan and the details
-                // read no longer holds the socket.
-                if let Some(p) = processes.get(&f.pid) {
-                    owners.push(Owner {
-                        process: Arc::clone(p),
-                        fds: f.fd.into_iter().collect(),
-                    });
-                }
-            }
-        }
-    }
+    // One owner per run of a process's descriptors, a process that exited
+    // between the scan and the details read left out (it no longer holds
+    // the socket). Allocated for as many as there are (a Vec grown from
+    // empty holds room for four: ~10 MB at 100,000 listeners with one
+    // owner each).
+    let runs = fds[start..end].chunk_by(|a, b| a.pid == b.pid);
+    let mut owners = Vec::with_capacity(runs.clone().count());
+    owners.extend(runs.filter_map(|run| {
+        let process = processes.get(&run.first()?.pid)?;
+        Some(Owner {
+            process: Arc::clone(process),
+            fds: run.iter().filter_map(|f| f.fd).collect(),
+        })
+    }));
     owners
 }
 

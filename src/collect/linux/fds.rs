@@ -256,13 +256,11 @@ fn read_owners(
         let Some(r) = next else {
             return (read, refused);
         };
+        // Key 0 (unknown) is never kept, so never found.
         let (exe, cgroup) = alike.lock().map_or((None, None), |s| {
             (
-                s.exes.get(&r.exe_key).filter(|_| r.exe_key != 0).cloned(),
-                s.cgroups
-                    .get(&r.cgroup_key)
-                    .filter(|_| r.cgroup_key != 0)
-                    .cloned(),
+                s.exes.get(&r.exe_key).cloned(),
+                s.cgroups.get(&r.cgroup_key).cloned(),
             )
         });
         let (fresh_exe, fresh_cgroup) = (exe.is_none(), cgroup.is_none());
@@ -287,13 +285,13 @@ fn read_owners(
         ) else {
             continue;
         };
-        // The cgroup is read only for some details (not JSON's).
-        let cgroup_read = how.details != Details::Full && how.details != Details::Pid;
+        // What was read is what any owner with the same keys would read
+        // (for details that read no cgroup, `None` for all of them).
         if let Ok(mut s) = alike.lock() {
-            if fresh_exe && r.exe_key != 0 && how.details != Details::Pid {
+            if fresh_exe && r.exe_key != 0 {
                 s.exes.insert(r.exe_key, (p.exe.clone(), p.exe_deleted));
             }
-            if fresh_cgroup && r.cgroup_key != 0 && cgroup_read {
+            if fresh_cgroup && r.cgroup_key != 0 {
                 s.cgroups.insert(r.cgroup_key, p.cgroup.clone());
             }
         }
