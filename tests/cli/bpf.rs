@@ -49,15 +49,7 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
     let ports = format!("{port},{},{p6}", port + 1);
     // The walk of descriptor tables, the task_file walk, /proc.
     let rows = |how: &str| {
-        let mut cmd = whyport();
-        cmd.args(["--json", "--timings", "--port", &ports]);
-        if how == "proc" {
-            cmd.env("WHYPORT_NO_BPF", "1");
-        } else {
-            // A small host scans /proc unless asked for the walk.
-            cmd.env("WHYPORT_BPF", how);
-        }
-        let out = run(&mut cmd);
+        let out = run(&mut found(how, &["--json", "--timings", "--port", &ports]));
         let list = parse(&out);
         let mut v: Vec<Row> = list
             .listeners
@@ -80,14 +72,8 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
         v.sort();
         // The table: its ORIGIN column is the owners' cgroups and
         // ancestry, which the walk shares between processes.
-        let mut table = whyport();
-        table.args(["--port", &ports]);
-        if how == "proc" {
-            table.env("WHYPORT_NO_BPF", "1");
-        } else {
-            table.env("WHYPORT_BPF", how);
-        }
-        let table = String::from_utf8_lossy(&run(&mut table).stdout).into_owned();
+        let table = run(&mut found(how, &["--port", &ports])).stdout;
+        let table = String::from_utf8_lossy(&table).into_owned();
         (v, String::from_utf8_lossy(&out.stderr).into_owned(), table)
     };
     let (fast, fast_err, fast_table) = rows("1");
@@ -145,6 +131,37 @@ fn the_bpf_walk_and_the_proc_scan_agree() {
             );
         }
     }
+}
+
+/// whyport with `args`, finding owners `how`: "1" the walk of descriptor
+/// tables (a small host scans /proc unless asked for the walk), "files"
+/// the task_file walk, "proc" the /proc scan.
+fn found(how: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = whyport();
+    cmd.args(args);
+    if how == "proc" {
+        cmd.env("WHYPORT_NO_BPF", "1");
+    } else {
+        cmd.env("WHYPORT_BPF", how);
+    }
+    cmd
+}
+
+/// The descriptors process `pid` holds of the listener on `port`, as
+/// whyport finds them `how` (see `found`), and its --timings.
+fn fds_held(how: &str, port: u16, pid: u32) -> (Vec<Vec<u32>>, String) {
+    let out = run(&mut found(
+        how,
+        &["--json", "--timings", "--port", &port.to_string()],
+    ));
+    let fds = parse(&out)
+        .listeners
+        .iter()
+        .filter(|l| l.port == port)
+        .flat_map(|l| l.processes.iter().filter(|p| p.pid == pid))
+        .map(|p| p.fds.clone())
+        .collect();
+    (fds, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Whether the kernel's BTF names `function`.
@@ -337,25 +354,7 @@ fn both_walks_see_a_thread_with_a_table_of_its_own() {
     });
     let (port, fd) = port_rx.recv().unwrap();
     let me = std::process::id();
-    let owners = |how: &str| {
-        let out = run(whyport()
-            .args(["--json", "--timings", "--port", &port.to_string()])
-            .env("WHYPORT_BPF", how));
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        let list = parse(&out);
-        let listener = list
-            .listeners
-            .iter()
-            .find(|l| l.port == port)
-            .unwrap_or_else(|| panic!("no listener on {port}: {err}"));
-        let mine: Vec<Vec<u32>> = listener
-            .processes
-            .iter()
-            .filter(|p| p.pid == me)
-            .map(|p| p.fds.clone())
-            .collect();
-        (mine, err)
-    };
+    let owners = |how| fds_held(how, port, me);
     let (tables, tables_err) = owners("1");
     let (files, files_err) = owners("files");
     let _ = done_tx.send(());
@@ -392,25 +391,7 @@ fn a_process_with_more_sockets_than_a_run_reports_is_read_through_proc() {
     let last = &many[many.len() - 1];
     let port = last.local_addr().unwrap().as_socket().unwrap().port();
     let me = std::process::id();
-    let owners = |how: &str| {
-        let mut cmd = whyport();
-        cmd.args(["--json", "--timings", "--port", &port.to_string()]);
-        if how == "proc" {
-            cmd.env("WHYPORT_NO_BPF", "1");
-        } else {
-            cmd.env("WHYPORT_BPF", how);
-        }
-        let out = run(&mut cmd);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        let fds: Vec<Vec<u32>> = parse(&out)
-            .listeners
-            .iter()
-            .filter(|l| l.port == port)
-            .flat_map(|l| l.processes.iter().filter(|p| p.pid == me))
-            .map(|p| p.fds.clone())
-            .collect();
-        (fds, err)
-    };
+    let owners = |how| fds_held(how, port, me);
     let (tables, tables_err) = owners("1");
     let (files, _) = owners("files");
     let (proc, _) = owners("proc");

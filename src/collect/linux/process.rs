@@ -289,10 +289,9 @@ fn exe_deleted(dir: &OwnedFd, exe: &Path, tree: Tree) -> Option<bool> {
 mod tests {
     use super::*;
 
-    /// A process is known by its start: the same PID with another start
-    /// time (a reused PID) is not read as it.
-    #[test]
-    fn a_process_with_another_start_is_not_read() {
+    /// The live /proc, this test's PID, its parent and start (from its
+    /// stat), and how the table reads processes.
+    fn own_process() -> (rustix::fd::OwnedFd, u32, u32, u64, Reading) {
         let proc_dir = openat(
             rustix::fs::CWD,
             "/proc",
@@ -302,13 +301,21 @@ mod tests {
         .unwrap_or_else(|e| panic!("/proc: {e}"));
         let pid = std::process::id();
         let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let (_, start) = super::super::proc_text::stat_fields(&stat)
+        let (ppid, start) = super::super::proc_text::stat_fields(&stat)
             .unwrap_or_else(|| panic!("no start time in our own stat"));
         let how = Reading {
             clock: Clock::read(Path::new("/proc")),
             details: Details::Identity,
             tree: Tree::Live,
         };
+        (proc_dir, pid, ppid, start, how)
+    }
+
+    /// A process is known by its start: the same PID with another start
+    /// time (a reused PID) is not read as it.
+    #[test]
+    fn a_process_with_another_start_is_not_read() {
+        let (proc_dir, pid, _, start, how) = own_process();
         let read = |born| {
             read(
                 std::os::fd::AsFd::as_fd(&proc_dir),
@@ -334,22 +341,7 @@ mod tests {
     /// read.
     #[test]
     fn what_the_walk_knows_is_not_read_again() {
-        let proc_dir = openat(
-            rustix::fs::CWD,
-            "/proc",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap_or_else(|e| panic!("/proc: {e}"));
-        let pid = std::process::id();
-        let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let (ppid, start) = super::super::proc_text::stat_fields(&stat)
-            .unwrap_or_else(|| panic!("no start time in our own stat"));
-        let how = Reading {
-            clock: Clock::read(Path::new("/proc")),
-            details: Details::Identity,
-            tree: Tree::Live,
-        };
+        let (proc_dir, pid, ppid, start, how) = own_process();
         let read = |known| {
             read(
                 std::os::fd::AsFd::as_fd(&proc_dir),
