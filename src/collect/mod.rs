@@ -159,19 +159,24 @@ pub fn collect(
             .collect();
         let count_later = looking && !upfront;
         // The packet filter is read on a thread of its own while the owner
-        // scan runs: a few netlink dumps that need nothing the scan finds
-        // (on this 2-core machine's small host it hid the ~0.2 ms the read
-        // took; measured with tools/bench --small).
-        let filter_read = request.firewall.then(|| {
+        // scan runs: a few netlink dumps that need nothing the scan finds.
+        // Not on a small host, where the scan is short and starting and
+        // joining the thread costs more than the read (linux::threads_pay).
+        let read_filter = {
             let source = source.clone();
-            std::thread::spawn(move || {
+            move || {
                 let start = std::time::Instant::now();
                 (
                     linux::firewall(&source, nft_dump.as_deref()),
                     start.elapsed(),
                 )
-            })
-        });
+            }
+        };
+        let (filter_thread, filter_done) = match request.firewall {
+            false => (None, None),
+            true if linux::threads_pay(open_files) => (Some(std::thread::spawn(read_filter)), None),
+            true => (None, Some(read_filter())),
+        };
         let linux::Owners {
             fds: socket_fds,
             processes,
@@ -186,6 +191,7 @@ pub fn collect(
             request.user_names,
             count_later,
             walk,
+            open_files,
         )?;
         let scanned = start.elapsed();
         notes.extend(owner_notes);
@@ -227,7 +233,9 @@ pub fn collect(
             other_listeners = Some((shown.len(), spaces.len()));
         }
         linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, own_netns);
-        let (firewall, filter_read) = filter_read.and_then(|h| h.join().ok()).unwrap_or_default();
+        let (firewall, filter_read) = filter_done
+            .or_else(|| filter_thread.and_then(|h| h.join().ok()))
+            .unwrap_or_default();
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.

@@ -73,13 +73,15 @@ struct Shared<'a> {
     open_items: AtomicUsize,
 }
 
-/// Scan every process under `proc_root` for descriptors of `wanted` inodes.
+/// Scan every process under `proc_root` for descriptors of `wanted` inodes,
+/// on `workers` threads (this one among them).
 pub(super) fn scan(
     proc_root: &Path,
     wanted: &HashSet<u64>,
     how: Reading,
     netns: bool,
     walk: Option<io::Result<Prepared>>,
+    workers: usize,
 ) -> io::Result<FdScan> {
     let live = how.tree == process::Tree::Live;
     let proc_dir = openat(
@@ -107,7 +109,7 @@ pub(super) fn scan(
         let rx = Mutex::new(rx);
         let alike = Mutex::new(Alike::default());
         std::thread::scope(|scope| {
-            let readers: Vec<_> = (0..workers())
+            let readers: Vec<_> = (0..workers)
                 .map(|_| scope.spawn(|| read_owners(&rx, &proc_dir, how, &alike)))
                 .collect();
             let tried = walk.walk(|r| {
@@ -147,7 +149,6 @@ pub(super) fn scan(
         queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
         more: Condvar::new(),
     };
-    let workers = workers();
     let mut result = found;
     result.walk = walked_in;
     let mut add = |part: FdScan| {
@@ -360,11 +361,6 @@ fn next_item(shared: &Shared<'_>) -> Option<Work> {
         }
         queue = shared.more.wait(queue).ok()?;
     }
-}
-
-/// One worker per CPU whyport may run on, at most 8.
-fn workers() -> usize {
-    super::cpus().min(8)
 }
 
 /// Whether this kernel reports the number of open descriptors as the size
@@ -637,6 +633,47 @@ pub(crate) fn socket_inode(target: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small host's scan runs on this thread alone, a busy host's on
+    /// several: both find a listener this test holds, with its descriptor,
+    /// its owner and the owner's network namespace.
+    #[test]
+    fn one_worker_finds_what_several_find() {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("cannot listen: {e}"));
+        let inode = rustix::fs::fstat(&listener)
+            .unwrap_or_else(|e| panic!("fstat: {e}"))
+            .st_ino;
+        let wanted: HashSet<u64> = [inode].into();
+        let how = Reading {
+            clock: process::Clock::read(Path::new("/proc")),
+            details: Details::Identity,
+            tree: process::Tree::Live,
+        };
+        let me = std::process::id();
+        let own_netns = std::fs::metadata("/proc/self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok();
+        let found = |workers| {
+            let scan = scan(Path::new("/proc"), &wanted, how, true, None, workers)
+                .unwrap_or_else(|e| panic!("{workers} workers: {e}"));
+            let netns = scan.netns.iter().find(|(pid, _)| *pid == me).map(|n| n.1);
+            let owners: Vec<u32> = scan.owners.iter().map(|p| p.pid).collect();
+            (scan.fds, owners, netns)
+        };
+        let expected = (
+            vec![SocketFd {
+                pid: me,
+                fd: Some(listener.as_raw_fd() as u32),
+                inode,
+            }],
+            vec![me],
+            own_netns,
+        );
+        assert_eq!(found(1), expected);
+        assert_eq!(found(3), expected);
+    }
 
     #[test]
     fn parses_socket_links_only() {

@@ -468,6 +468,21 @@ fn ns_init(proc_root: &Path, pids: &[u32]) -> Option<crate::model::NsInit> {
 /// /proc scan is cheaper than loading the BPF walk.
 const WALK_FROM_FILES: u64 = 4_096;
 
+/// Below this many open files on the host, one thread does the whole run:
+/// a second owner-scan worker, and the packet filter read beside the scan,
+/// cost more to start and join than they save there. Measured side by
+/// side (alternating runs, 2026-12-02, this 2-core machine, one port
+/// asked): the machine as it is (324 open files) 3.28 ms with threads,
+/// 3.02 without; with examples/loadgen's processes added, even at 581 open
+/// files (4.54 and 4.47 ms), threads ahead from 911 (5.52 and 5.78 ms).
+const THREADS_FROM_FILES: u64 = 512;
+
+/// Whether starting threads pays on a host with `open_files` open files
+/// (unknown: as on a busy host).
+pub(super) fn threads_pay(open_files: Option<u64>) -> bool {
+    open_files.is_none_or(|n| n >= THREADS_FROM_FILES)
+}
+
 /// The number of open files on the host: the first field of
 /// /proc/sys/fs/file-nr.
 pub(super) fn open_files() -> Option<u64> {
@@ -574,7 +589,8 @@ fn in_pid_namespace() -> bool {
 
 /// Who holds the sockets with these inodes, with the details of each owner
 /// (and, to explain them, of every ancestor up to PID 1); `walk` finds
-/// them when it is ready, else /proc.
+/// them when it is ready, else /proc, on as many threads as the host's
+/// `open_files` make worth starting.
 pub(super) fn owners(
     source: &Source,
     wanted: &HashSet<u64>,
@@ -582,6 +598,7 @@ pub(super) fn owners(
     user_names: bool,
     netns: bool,
     walk: WalkStart,
+    open_files: Option<u64>,
 ) -> anyhow::Result<Owners> {
     let proc_root = proc_root(source);
     let live = matches!(source, Source::Live);
@@ -601,7 +618,14 @@ pub(super) fn owners(
         fds::FdScan::default()
     } else {
         let walk = walk.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        fds::scan(&proc_root, wanted, how, netns, walk)
+        // One worker per CPU whyport may run on, at most 8; on a small
+        // host only this thread.
+        let workers = if threads_pay(open_files) {
+            cpus().min(8)
+        } else {
+            1
+        };
+        fds::scan(&proc_root, wanted, how, netns, walk, workers)
             .with_context(|| format!("listing processes in {}", proc_root.display()))?
     };
     // Said with the walk's failures under --timings: why it was not used
