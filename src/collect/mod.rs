@@ -248,7 +248,13 @@ pub fn collect(
                 .values()
                 .filter(|p| request.owner_files && holders.contains(&p.pid))
                 .collect();
-            linux::host(source, &owners)
+            // Our namespace's addresses, when they were read with the
+            // namespaces: one getifaddrs a run.
+            let own_addresses = namespaces
+                .iter()
+                .find(|n| n.own)
+                .map(|n| n.addresses.clone());
+            linux::host(source, &owners, own_addresses)
         } else {
             Default::default()
         };

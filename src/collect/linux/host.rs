@@ -50,8 +50,14 @@ fn config_at(dir: impl AsFd, path: &Path, links: Links) -> Result<String, proc_f
     }
 }
 
-/// Read the host facts; `root` is `/` live or the recorded tree's root.
-pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
+/// Read the host facts; `root` is `/` live or the recorded tree's root;
+/// `known`: the live addresses, when they were read already.
+pub(super) fn read(
+    root: &Path,
+    live: bool,
+    owners: &[&Process],
+    known: Option<Vec<(String, IpAddr)>>,
+) -> Host {
     let links = links(live);
     let inetd_conf = owners.iter().find_map(|p| match p.name.as_slice() {
         b"inetd" | b"inetutils-inetd" => config(&root.join(inetd_config(p)), links).ok(),
@@ -87,7 +93,7 @@ pub(super) fn read(root: &Path, live: bool, owners: &[&Process]) -> Host {
         Some((it.next()??, it.next()??))
     });
     Host {
-        addresses: live.then(addresses),
+        addresses: live.then(|| known.unwrap_or_else(addresses)),
         inetd_conf,
         socket_units,
         ephemeral_ports,

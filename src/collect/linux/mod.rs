@@ -527,11 +527,16 @@ pub(super) fn machines(source: &Source) -> Vec<(String, u32)> {
     }
 }
 
-/// Host facts for explanations.
-pub(super) fn host(source: &Source, owners: &[&Process]) -> Host {
+/// Host facts for explanations; `addresses`: whyport's own namespace's,
+/// when they were read already.
+pub(super) fn host(
+    source: &Source,
+    owners: &[&Process],
+    addresses: Option<Vec<(String, std::net::IpAddr)>>,
+) -> Host {
     match source {
-        Source::Live => host::read(Path::new("/"), true, owners),
-        Source::Recorded(root) => host::read(root, false, owners),
+        Source::Live => host::read(Path::new("/"), true, owners, addresses),
+        Source::Recorded(root) => host::read(root, false, owners, None),
     }
 }
 
