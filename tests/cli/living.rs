@@ -1,7 +1,6 @@
 //! What makes whyport livable: completions and a man page generated from
 //! the CLI definition, color only where it belongs, tables that fit the
-//! terminal, `whyport watch`, and a binary that starts without
-//! libgcc_s.so.1.
+//! terminal, and `whyport watch`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -548,40 +547,4 @@ fn watch_filters_by_reach() {
 fn json_exposure(out: &std::process::Output) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     v["listeners"][0]["exposure"].as_str().map(str::to_string)
-}
-
-/// GCC's unwinder is linked into whyport (build.rs): a running whyport has
-/// no libgcc_s.so.1 mapped (loading it cost ~0.17 ms a start on a virtual
-/// machine), and a panic still unwinds.
-#[test]
-fn whyport_runs_without_libgcc_s_and_panics_still_unwind() {
-    // This test binary is linked the same way.
-    let caught = std::panic::catch_unwind(|| std::panic::resume_unwind(Box::new(0u8)));
-    assert!(caught.is_err(), "a panic did not unwind");
-    let archive = Command::new("cc")
-        .arg("-print-file-name=libgcc_eh.a")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    if !std::path::Path::new(&archive).is_absolute() {
-        return skip(
-            "whyport_runs_without_libgcc_s_and_panics_still_unwind",
-            Skip::Other,
-            "cc has no libgcc_eh.a: build.rs links libgcc_s.so.1 as usual",
-        );
-    }
-    let mut child = Spawned::start(
-        whyport()
-            .args(["watch", "--json", "--interval", "60"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("whyport: watching "), "{line}");
-    let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.0.id())).unwrap();
-    assert!(maps.contains("libc.so"), "not whyport's maps? {maps}");
-    assert!(!maps.contains("libgcc_s"), "libgcc_s is loaded:\n{maps}");
 }
