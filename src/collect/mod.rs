@@ -161,8 +161,9 @@ pub fn collect(
         // The packet filter is read on a thread of its own while the owner
         // scan runs: a few netlink dumps that need nothing the scan finds.
         // Not on a small host, where the scan is short and starting and
-        // joining the thread costs more than the read (linux::threads_pay).
-        let read_filter = {
+        // joining the thread costs more than the read (linux::threads_pay):
+        // there it is read after the scan.
+        let mut read_filter = request.firewall.then(|| {
             let source = source.clone();
             move || {
                 let start = std::time::Instant::now();
@@ -171,11 +172,11 @@ pub fn collect(
                     start.elapsed(),
                 )
             }
-        };
-        let (filter_thread, filter_done) = match request.firewall {
-            false => (None, None),
-            true if linux::threads_pay(open_files) => (Some(std::thread::spawn(read_filter)), None),
-            true => (None, Some(read_filter())),
+        });
+        let filter_thread = if linux::threads_pay(open_files) {
+            read_filter.take().map(std::thread::spawn)
+        } else {
+            None
         };
         let linux::Owners {
             fds: socket_fds,
@@ -233,9 +234,12 @@ pub fn collect(
             other_listeners = Some((shown.len(), spaces.len()));
         }
         linux::drop_closed(source, &mut sockets, &socket_fds, request.ports, own_netns);
-        let (firewall, filter_read) = filter_done
-            .or_else(|| filter_thread.and_then(|h| h.join().ok()))
-            .unwrap_or_default();
+        let (firewall, filter_read) = match (filter_thread, read_filter) {
+            (Some(thread), _) => thread.join().ok(),
+            (None, Some(read)) => Some(read()),
+            (None, None) => None,
+        }
+        .unwrap_or_default();
         // The table's WARN column needs the ephemeral port range; the files
         // its owners make relevant (inetd.conf, .socket units, container
         // names) only an explanation shows.

@@ -9,9 +9,10 @@
 //! iterator makes four system calls per descriptor (measured while the
 //! project was planned) and `rustix::fs::Dir::read_from` three more per
 //! directory (fcntl, openat, close: seen under strace), hence the raw
-//! calls. Processes are shared out to one worker per core through a queue;
-//! a process with a very large fd table is split into chunks so that it
-//! does not leave one core working alone. Owner details are read by the
+//! calls. Processes are shared out to one worker per core through a queue
+//! (a small host's to this thread alone: `linux::threads_pay`); a process
+//! with a very large fd table is split into chunks so that it does not
+//! leave one core working alone. Owner details are read by the
 //! worker that found the owner, so they overlap with the scan.
 
 use std::collections::{HashSet, VecDeque};
@@ -73,8 +74,9 @@ struct Shared<'a> {
     open_items: AtomicUsize,
 }
 
-/// Scan every process under `proc_root` for descriptors of `wanted` inodes,
-/// on `workers` threads (this one among them).
+/// Scan every process under `proc_root` for descriptors of `wanted` inodes:
+/// `workers` scanning /proc (this thread among them), or, with the walk,
+/// `workers` threads reading the owners it reports.
 pub(super) fn scan(
     proc_root: &Path,
     wanted: &HashSet<u64>,
@@ -634,6 +636,31 @@ pub(crate) fn socket_inode(target: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// This test's own descriptors of `inode`, owner and namespace, as a
+    /// scan on `workers` threads finds them (other tests' children may
+    /// hold copies for a moment between fork and exec: not counted).
+    fn found_by_us(inode: u64, workers: usize) -> (Vec<SocketFd>, bool, Option<u64>) {
+        let how = Reading {
+            clock: process::Clock::read(Path::new("/proc")),
+            details: Details::Identity,
+            tree: process::Tree::Live,
+        };
+        let me = std::process::id();
+        let wanted: HashSet<u64> = [inode].into();
+        let scan = scan(Path::new("/proc"), &wanted, how, true, None, workers)
+            .unwrap_or_else(|e| panic!("{workers} workers: {e}"));
+        let fds = scan.fds.into_iter().filter(|f| f.pid == me).collect();
+        let owner = scan.owners.iter().any(|p| p.pid == me);
+        let netns = scan.netns.iter().find(|(pid, _)| *pid == me).map(|n| n.1);
+        (fds, owner, netns)
+    }
+
+    fn own_netns() -> Option<u64> {
+        std::fs::metadata("/proc/self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok()
+    }
+
     /// A small host's scan runs on this thread alone, a busy host's on
     /// several: both find a listener this test holds, with its descriptor,
     /// its owner and the owner's network namespace.
@@ -645,34 +672,62 @@ mod tests {
         let inode = rustix::fs::fstat(&listener)
             .unwrap_or_else(|e| panic!("fstat: {e}"))
             .st_ino;
-        let wanted: HashSet<u64> = [inode].into();
-        let how = Reading {
-            clock: process::Clock::read(Path::new("/proc")),
-            details: Details::Identity,
-            tree: process::Tree::Live,
+        let fd = SocketFd {
+            pid: std::process::id(),
+            fd: Some(listener.as_raw_fd() as u32),
+            inode,
         };
-        let me = std::process::id();
-        let own_netns = std::fs::metadata("/proc/self/ns/net")
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-            .ok();
-        let found = |workers| {
-            let scan = scan(Path::new("/proc"), &wanted, how, true, None, workers)
-                .unwrap_or_else(|e| panic!("{workers} workers: {e}"));
-            let netns = scan.netns.iter().find(|(pid, _)| *pid == me).map(|n| n.1);
-            let owners: Vec<u32> = scan.owners.iter().map(|p| p.pid).collect();
-            (scan.fds, owners, netns)
-        };
-        let expected = (
-            vec![SocketFd {
-                pid: me,
-                fd: Some(listener.as_raw_fd() as u32),
-                inode,
-            }],
-            vec![me],
-            own_netns,
-        );
-        assert_eq!(found(1), expected);
-        assert_eq!(found(3), expected);
+        let expected = (vec![fd], true, own_netns());
+        assert_eq!(found_by_us(inode, 1), expected);
+        assert_eq!(found_by_us(inode, 3), expected);
+    }
+
+    /// A table larger than SPLIT_ABOVE is split into chunks queued for the
+    /// workers; one worker alone reads them all too.
+    #[test]
+    fn one_worker_reads_every_chunk_of_a_split_table() {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("cannot listen: {e}"));
+        let inode = rustix::fs::fstat(&listener)
+            .unwrap_or_else(|e| panic!("fstat: {e}"))
+            .st_ino;
+        let copies = SPLIT_ABOVE + CHUNK / 2;
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        let needed = (copies + 1024) as u64;
+        if limit.current.is_some_and(|cur| cur < needed) {
+            // Above the hard limit only as root.
+            let raised = rustix::process::Rlimit {
+                current: Some(needed),
+                maximum: limit.maximum.map(|max| max.max(needed)),
+            };
+            if let Err(e) = rustix::process::setrlimit(rustix::process::Resource::Nofile, raised) {
+                eprintln!(
+                    "SKIP one_worker_reads_every_chunk_of_a_split_table: cannot hold {needed} descriptors: {e}"
+                );
+                return;
+            }
+        }
+        // Close-on-exec: other tests' children do not take them along.
+        let held: Vec<OwnedFd> = (0..copies)
+            .map(|_| {
+                rustix::io::fcntl_dupfd_cloexec(&listener, 0).unwrap_or_else(|e| panic!("dup: {e}"))
+            })
+            .collect();
+        let mut expected: Vec<u32> = held
+            .iter()
+            .map(|f| f.as_raw_fd() as u32)
+            .chain([listener.as_raw_fd() as u32])
+            .collect();
+        expected.sort_unstable();
+        for workers in [1, 3] {
+            let (fds, owner, _) = found_by_us(inode, workers);
+            let mut numbers: Vec<u32> = fds.iter().filter_map(|f| f.fd).collect();
+            numbers.sort_unstable();
+            assert_eq!(numbers.len(), expected.len(), "{workers} workers");
+            assert_eq!(numbers, expected, "{workers} workers");
+            assert!(owner, "{workers} workers: no owner");
+        }
     }
 
     #[test]

@@ -468,9 +468,9 @@ fn ns_init(proc_root: &Path, pids: &[u32]) -> Option<crate::model::NsInit> {
 /// /proc scan is cheaper than loading the BPF walk.
 const WALK_FROM_FILES: u64 = 4_096;
 
-/// Below this many open files on the host, one thread does the whole run:
-/// a second owner-scan worker, and the packet filter read beside the scan,
-/// cost more to start and join than they save there. Measured side by
+/// Below this many open files on the host, the owner scan and the packet
+/// filter's read start no thread: a second scan worker, and the filter
+/// read beside the scan, cost more to start and join than they save there. Measured side by
 /// side (alternating runs, 2026-12-02, this 2-core machine, one port
 /// asked): the machine as it is (324 open files) 3.28 ms with threads,
 /// 3.02 without; with examples/loadgen's processes added, even at 581 open
@@ -624,8 +624,9 @@ pub(super) fn owners(
     } else {
         let walk = walk.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         // One worker per CPU whyport may run on, at most 8; on a small
-        // host only this thread.
-        let workers = if threads_pay(open_files) {
+        // live host only this thread (a recorded tree's size is not the
+        // live host's open files).
+        let workers = if !live || threads_pay(open_files) {
             cpus().min(8)
         } else {
             1
