@@ -99,9 +99,8 @@ fn host_netns(proc_root: &Path, inode: &dyn Fn(&Path) -> Option<u64>) -> Option<
             proc_file::STAT,
         )
         .ok()?;
-        let kthreadd = super::proc_text::stat_comm(stat.as_bytes()) == b"kthreadd"
-            && super::proc_text::stat_fields(stat.as_bytes()).is_some_and(|(ppid, _)| ppid == 0);
-        kthreadd.then(|| inode(&proc_root.join("2/ns/net")))?
+        super::proc_text::is_kthreadd(stat.as_bytes())
+            .then(|| inode(&proc_root.join("2/ns/net")))?
     })
 }
 

@@ -41,6 +41,10 @@ pub(super) const CMDLINE: usize = 128 * 1024;
 pub(super) const CGROUP: usize = 64 * 1024;
 /// /proc/<pid>/comm: the kernel keeps 15 bytes. Truncated.
 pub(super) const COMM: usize = 64;
+/// /proc/2/task/2/children: kthreadd's children, the kernel threads, a
+/// PID and a space each (about 60 on a small host, thousands on a large
+/// one). A longer list is not used.
+pub(super) const CHILDREN: usize = 1024 * 1024;
 /// One-value files (sysctls such as bindv6only and ip_local_port_range,
 /// the hostname, ip_tables_names). Truncated.
 pub(super) const SMALL: usize = 4096;

@@ -12,6 +12,13 @@ pub fn stat_comm(stat: &[u8]) -> &[u8] {
     }
 }
 
+/// Whether this /proc/<pid>/stat is kthreadd's, the kernel threads'
+/// parent: named so, and with no parent (PID 2 of the initial PID
+/// namespace; in another, PID 2 is some process with a parent).
+pub fn is_kthreadd(stat: &[u8]) -> bool {
+    stat_comm(stat) == b"kthreadd" && stat_fields(stat).is_some_and(|(ppid, _)| ppid == 0)
+}
+
 /// The parent pid and the start time (in clock ticks since boot) from
 /// /proc/<pid>/stat: the 2nd and 20th fields after the name's closing
 /// parenthesis (fields 4 and 22 of proc(5)). `None` unless the text has
