@@ -78,6 +78,17 @@ struct Shared<'a> {
     open_items: AtomicUsize,
 }
 
+/// The /proc directory (or a recorded tree's), held open: every process's
+/// files are opened relative to it.
+pub(super) fn open_dir(proc_root: &Path) -> io::Result<OwnedFd> {
+    Ok(openat(
+        rustix::fs::CWD,
+        proc_root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
 /// Scan every process under `proc_root` for descriptors of `wanted` inodes:
 /// `workers` scanning /proc (this thread among them), or, with the walk,
 /// `workers` threads reading the owners it reports.
@@ -90,12 +101,7 @@ pub(super) fn scan(
     workers: usize,
 ) -> io::Result<FdScan> {
     let live = how.tree == process::Tree::Live;
-    let proc_dir = openat(
-        rustix::fs::CWD,
-        proc_root,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let proc_dir = open_dir(proc_root)?;
     let mut pids = list_pids(proc_root)?;
     // The fast path: one kernel walk finds every socket descriptor; only
     // the processes it did not see are scanned through /proc below.
@@ -716,6 +722,16 @@ mod tests {
         (fds, owner, netns)
     }
 
+    /// A loopback listener of this test's, and its socket's inode.
+    fn listening() -> (std::net::TcpListener, u64) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("cannot listen: {e}"));
+        let inode = rustix::fs::fstat(&listener)
+            .unwrap_or_else(|e| panic!("fstat: {e}"))
+            .st_ino;
+        (listener, inode)
+    }
+
     fn own_netns() -> Option<u64> {
         std::fs::metadata("/proc/self/ns/net")
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
@@ -727,13 +743,7 @@ mod tests {
     /// (its parent is kthreadd), holds no descriptor, and links to it.
     #[test]
     fn kernel_threads_share_kthreadds_namespace() {
-        let proc_dir = openat(
-            rustix::fs::CWD,
-            "/proc",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap_or_else(|e| panic!("/proc: {e}"));
+        let proc_dir = open_dir(Path::new("/proc")).unwrap_or_else(|e| panic!("/proc: {e}"));
         let Some(k) = kernel_threads(&proc_dir) else {
             // kthreadd's namespace link needs root; in a PID namespace of
             // our own PID 2 is not kthreadd.
@@ -767,11 +777,7 @@ mod tests {
     #[test]
     fn one_worker_finds_what_several_find() {
         use std::os::fd::AsRawFd;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|e| panic!("cannot listen: {e}"));
-        let inode = rustix::fs::fstat(&listener)
-            .unwrap_or_else(|e| panic!("fstat: {e}"))
-            .st_ino;
+        let (listener, inode) = listening();
         let fd = SocketFd {
             pid: std::process::id(),
             fd: Some(listener.as_raw_fd() as u32),
@@ -787,11 +793,7 @@ mod tests {
     #[test]
     fn one_worker_reads_every_chunk_of_a_split_table() {
         use std::os::fd::AsRawFd;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|e| panic!("cannot listen: {e}"));
-        let inode = rustix::fs::fstat(&listener)
-            .unwrap_or_else(|e| panic!("fstat: {e}"))
-            .st_ino;
+        let (listener, inode) = listening();
         let copies = SPLIT_ABOVE + CHUNK / 2;
         let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
         let needed = (copies + 1024) as u64;

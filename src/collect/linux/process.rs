@@ -292,13 +292,8 @@ mod tests {
     /// The live /proc, this test's PID, its parent and start (from its
     /// stat), and how the table reads processes.
     fn own_process() -> (rustix::fd::OwnedFd, u32, u32, u64, Reading) {
-        let proc_dir = openat(
-            rustix::fs::CWD,
-            "/proc",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap_or_else(|e| panic!("/proc: {e}"));
+        let proc_dir = super::super::fds::open_dir(Path::new("/proc"))
+            .unwrap_or_else(|e| panic!("/proc: {e}"));
         let pid = std::process::id();
         let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap_or_default();
         let (ppid, start) = super::super::proc_text::stat_fields(&stat)
