@@ -19,7 +19,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use rustix::fs::{Mode, OFlags, RawDir, openat, readlinkat_raw};
@@ -76,6 +76,9 @@ struct Shared<'a> {
     more: Condvar,
     /// Work items queued or in progress; workers stop when it reaches 0.
     open_items: AtomicUsize,
+    /// A worker unwound with an item in hand (a bug): that item is never
+    /// finished, so the others stop instead of waiting for it.
+    abandoned: AtomicBool,
 }
 
 /// The /proc directory (or a recorded tree's), held open: every process's
@@ -165,6 +168,7 @@ pub(super) fn scan(
         open_items: AtomicUsize::new(pids.len()),
         queue: Mutex::new(pids.into_iter().map(Work::Process).collect()),
         more: Condvar::new(),
+        abandoned: AtomicBool::new(false),
     };
     let mut result = found;
     result.walk = walked_in;
@@ -182,9 +186,7 @@ pub(super) fn scan(
             .collect();
         add(worker(&shared));
         for h in handles {
-            if let Ok(part) = h.join() {
-                add(part);
-            }
+            add(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
     });
     result.fds.sort_unstable();
@@ -341,6 +343,10 @@ fn from_walk(walked: Walked, read: Vec<(Vec<Process>, Vec<Refused>)>) -> FdScan 
 }
 
 fn worker(shared: &Shared<'_>) -> FdScan {
+    // A panic here would leave its item unfinished and the other workers
+    // waiting for it: they are told to stop, and the panic reaches the
+    // caller instead of a hang.
+    let _abandon = Abandon(shared);
     let mut out = FdScan::default();
     let mut dents: Vec<u8> = Vec::with_capacity(32 * 1024);
     loop {
@@ -363,7 +369,20 @@ fn worker(shared: &Shared<'_>) -> FdScan {
     }
 }
 
-/// The next work item; `None` when all are done. While another worker may
+/// Marks the scan abandoned when a worker unwinds, and wakes the others.
+struct Abandon<'a, 'b>(&'a Shared<'b>);
+
+impl Drop for Abandon<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandoned.store(true, Ordering::Release);
+            let _queue = self.0.queue.lock();
+            self.0.more.notify_all();
+        }
+    }
+}
+
+/// The next work item; `None` when all are done (or abandoned). While another worker may
 /// still split a large process into more items, wait for them (asleep: a
 /// worker that yielded in a loop spent 2% of a small host's run in
 /// sched_yield, perf).
@@ -373,7 +392,9 @@ fn next_item(shared: &Shared<'_>) -> Option<Work> {
         if let Some(item) = queue.pop_front() {
             return Some(item);
         }
-        if shared.open_items.load(Ordering::Acquire) == 0 {
+        if shared.open_items.load(Ordering::Acquire) == 0
+            || shared.abandoned.load(Ordering::Acquire)
+        {
             return None;
         }
         queue = shared.more.wait(queue).ok()?;
@@ -769,6 +790,53 @@ mod tests {
             }
         }
         assert!(checked > 0, "no kernel thread's namespace was read");
+    }
+
+    /// A worker that panics with an item in hand wakes the others, which
+    /// would otherwise wait for that item forever: the scan's caller gets
+    /// the panic, not a hang.
+    #[test]
+    fn a_worker_that_panics_does_not_leave_the_others_waiting() {
+        let wanted = HashSet::new();
+        let shared = Shared {
+            proc_dir: open_dir(Path::new("/proc")).unwrap_or_else(|e| panic!("/proc: {e}")),
+            sizes_count_fds: false,
+            empty_first: false,
+            wanted: &wanted,
+            how: Reading {
+                clock: process::Clock::read(Path::new("/proc")),
+                details: Details::Pid,
+                tree: process::Tree::Live,
+            },
+            netns: false,
+            kernel_threads: None,
+            // One item in hand (the panicking worker's), none queued.
+            open_items: AtomicUsize::new(1),
+            queue: Mutex::new(VecDeque::new()),
+            more: Condvar::new(),
+            abandoned: AtomicBool::new(false),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let got = next_item(&shared).is_some();
+                let _ = tx.send(got);
+            });
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _abandon = Abandon(&shared);
+                std::panic::resume_unwind(Box::new("a bug in a worker"));
+            }));
+            assert!(unwound.is_err());
+            let woke = rx.recv_timeout(std::time::Duration::from_secs(10));
+            if woke.is_err() {
+                // Release the waiter so that the test fails, not hangs.
+                shared.open_items.store(0, Ordering::Release);
+                let _queue = shared.queue.lock();
+                shared.more.notify_all();
+            }
+            assert_eq!(woke, Ok(false), "the waiting worker was not told to stop");
+        });
     }
 
     /// A small host's scan runs on this thread alone, a busy host's on
