@@ -154,7 +154,10 @@ pub(super) fn scan(
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let empty_first = sizes && root;
-    let kernel_threads = (netns && empty_first)
+    // Only in the initial PID namespace is PID 2 always kthreadd: in
+    // another, a process whose parent is outside it has no parent either,
+    // and its name is its own to choose.
+    let kernel_threads = (netns && empty_first && !super::in_pid_namespace())
         .then(|| kernel_threads(&proc_dir))
         .flatten();
     let shared = Shared {
@@ -538,10 +541,10 @@ struct KernelThreads {
 /// namespaces: their namespace is read once, from kthreadd, and who they
 /// are from kthreadd's `children` file, instead of one readlink each (a
 /// small host's ~60 kernel threads took 0.22 ms of a 3.4 ms run: alternating
-/// runs, 2026-12-02). None where PID 2 is not kthreadd (whyport in a PID
-/// namespace of its own) or a file cannot be read; each process's link is
-/// then read. A kernel thread started after the list was read is read
-/// like any process.
+/// runs, 2026-12-02). For the initial PID namespace only (the caller's
+/// check); None where PID 2 is not kthreadd or a file cannot be read: each
+/// process's link is then read. A kernel thread started after the list
+/// was read is read like any process.
 fn kernel_threads(proc_dir: &OwnedFd) -> Option<KernelThreads> {
     let stat = proc_file::read_text(proc_dir, "2/stat", Links::Refuse, proc_file::STAT).ok()?;
     if !proc_text::is_kthreadd(stat.as_bytes()) {

@@ -588,7 +588,7 @@ pub(super) fn start_walk(source: &Source, open_files: Option<u64>) -> WalkStart 
 
 /// Whether whyport runs in a PID namespace other than the initial one,
 /// which always has this inode number (PROC_PID_INIT_INO).
-fn in_pid_namespace() -> bool {
+pub(super) fn in_pid_namespace() -> bool {
     std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() != "pid:[4026531836]")
 }
 
