@@ -89,9 +89,14 @@ pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<F
 /// The host's network namespace: PID 1's. Where its link cannot be read
 /// (PID 1 not dumpable, or guarded by a security module), kthreadd's
 /// (PID 2 with no parent in the initial PID namespace): kernel threads
-/// never leave the initial namespaces.
+/// never leave the initial namespaces. Not in another PID namespace, where
+/// a process whose parent is outside it shows no parent either and may
+/// name itself kthreadd.
 fn host_netns(proc_root: &Path, inode: &dyn Fn(&Path) -> Option<u64>) -> Option<u64> {
     inode(&proc_root.join("1/ns/net")).or_else(|| {
+        if super::in_pid_namespace() {
+            return None;
+        }
         let stat = proc_file::read_text(
             rustix::fs::CWD,
             proc_root.join("2/stat"),
