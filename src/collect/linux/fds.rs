@@ -27,7 +27,6 @@ use rustix::io::Errno;
 
 use super::bpf_iter::{Prepared, Record, Walk};
 use super::proc_file::{self, Links};
-use super::proc_text;
 use super::process::{self, Reading, Refused};
 use crate::collect::Details;
 use crate::model::{Process, SocketFd};
@@ -154,10 +153,7 @@ pub(super) fn scan(
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let empty_first = sizes && root;
-    // Only in the initial PID namespace is PID 2 always kthreadd: in
-    // another, a process whose parent is outside it has no parent either,
-    // and its name is its own to choose.
-    let kernel_threads = (netns && empty_first && !super::in_pid_namespace())
+    let kernel_threads = (netns && empty_first)
         .then(|| kernel_threads(&proc_dir))
         .flatten();
     let shared = Shared {
@@ -385,10 +381,10 @@ impl Drop for Abandon<'_, '_> {
     }
 }
 
-/// The next work item; `None` when all are done (or abandoned). While another worker may
-/// still split a large process into more items, wait for them (asleep: a
-/// worker that yielded in a loop spent 2% of a small host's run in
-/// sched_yield, perf).
+/// The next work item; `None` when all are done (or abandoned). While
+/// another worker may still split a large process into more items, wait
+/// for them (asleep: a worker that yielded in a loop spent 2% of a small
+/// host's run in sched_yield, perf).
 fn next_item(shared: &Shared<'_>) -> Option<Work> {
     let mut queue = shared.queue.lock().ok()?;
     loop {
@@ -541,16 +537,12 @@ struct KernelThreads {
 /// namespaces: their namespace is read once, from kthreadd, and who they
 /// are from kthreadd's `children` file, instead of one readlink each (a
 /// small host's ~60 kernel threads took 0.22 ms of a 3.4 ms run: alternating
-/// runs, 2026-12-02). For the initial PID namespace only (the caller's
-/// check); None where PID 2 is not kthreadd or a file cannot be read: each
+/// runs, 2026-12-02). None where kthreadd cannot be trusted or read
+/// (`netns::kthreadd_netns`) or its children file cannot be read: each
 /// process's link is then read. A kernel thread started after the list
-/// was read is read like any process.
+/// was read is read like any process. Live /proc only.
 fn kernel_threads(proc_dir: &OwnedFd) -> Option<KernelThreads> {
-    let stat = proc_file::read_text(proc_dir, "2/stat", Links::Refuse, proc_file::STAT).ok()?;
-    if !proc_text::is_kthreadd(stat.as_bytes()) {
-        return None;
-    }
-    let netns = netns_inode(proc_dir, "2/ns/net")?;
+    let netns = super::netns::kthreadd_netns()?;
     let mut list = Vec::new();
     let read = proc_file::read_capped(
         proc_dir,
@@ -768,9 +760,16 @@ mod tests {
     #[test]
     fn kernel_threads_share_kthreadds_namespace() {
         let proc_dir = open_dir(Path::new("/proc")).unwrap_or_else(|e| panic!("/proc: {e}"));
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
         let Some(k) = kernel_threads(&proc_dir) else {
-            // kthreadd's namespace link needs root; in a PID namespace of
-            // our own PID 2 is not kthreadd.
+            // As root in the initial PID namespace kthreadd is always there.
+            assert!(
+                !root || super::super::in_pid_namespace(),
+                "kthreadd's children not read as root in the initial PID namespace"
+            );
+            // Its namespace link needs root; in another PID namespace,
+            // PID 2 is not kthreadd.
             eprintln!("SKIP kernel_threads_share_kthreadds_namespace: kthreadd not readable here");
             return;
         };
@@ -780,7 +779,11 @@ mod tests {
             let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
                 continue; // exited since
             };
-            assert_eq!(proc_text::stat_fields(&stat).map(|f| f.0), Some(2), "{pid}");
+            assert_eq!(
+                super::super::proc_text::stat_fields(&stat).map(|f| f.0),
+                Some(2),
+                "{pid}"
+            );
             let fds =
                 rustix::fs::statat(&proc_dir, format!("{pid}/fd"), rustix::fs::AtFlags::empty());
             assert!(

@@ -470,9 +470,9 @@ const WALK_FROM_FILES: u64 = 4_096;
 
 /// Below this many open files on the host, the owner scan and the packet
 /// filter's read start no thread: a second scan worker, and the filter
-/// read beside the scan, cost more to start and join than they save there. Measured side by
-/// side (alternating runs, 2026-12-02, this 2-core machine, one port
-/// asked): the machine as it is (324 open files) 3.28 ms with threads,
+/// read beside the scan, cost more to start and join than they save
+/// there. Measured side by side (alternating runs, 2026-12-02, this 2-core
+/// machine, one port asked): the machine as it is (324 open files) 3.28 ms with threads,
 /// 3.02 without; with examples/loadgen's processes added, even at 581 open
 /// files (4.54 and 4.47 ms), threads ahead from 911 (5.52 and 5.78 ms).
 const THREADS_FROM_FILES: u64 = 512;
@@ -587,9 +587,14 @@ pub(super) fn start_walk(source: &Source, open_files: Option<u64>) -> WalkStart 
 }
 
 /// Whether whyport runs in a PID namespace other than the initial one,
-/// which always has this inode number (PROC_PID_INIT_INO).
+/// which always has this inode number (PROC_PID_INIT_INO). Read once: a
+/// process never changes its own PID namespace (setns changes its
+/// children's), and the walk, the scan and the namespaces all ask.
 pub(super) fn in_pid_namespace() -> bool {
-    std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() != "pid:[4026531836]")
+    static IN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN.get_or_init(|| {
+        std::fs::read_link("/proc/self/ns/pid").is_ok_and(|l| l.as_os_str() != "pid:[4026531836]")
+    })
 }
 
 /// Who holds the sockets with these inodes, with the details of each owner

@@ -26,20 +26,6 @@ pub(super) struct Found {
 pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<Found> {
     let inode = |p: &Path| std::fs::metadata(p).ok().map(|m| m.ino());
     let own = inode(&proc_root.join("self/ns/net"));
-    let init = host_netns(proc_root, &inode);
-    let mut found: BTreeMap<u64, Found> = BTreeMap::new();
-    let entry = |found: &mut BTreeMap<u64, Found>, ino: u64, path: PathBuf| {
-        found.entry(ino).or_insert_with(|| Found {
-            info: NetNamespace {
-                inode: ino,
-                own: Some(ino) == own,
-                init: Some(ino) == init,
-                ..NetNamespace::default()
-            },
-            path,
-        });
-        ino
-    };
     let mut members: Vec<(u32, u64)> = match known {
         Some(k) => k.to_vec(),
         None => std::fs::read_dir(proc_root)
@@ -52,6 +38,25 @@ pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<F
                     .collect()
             })
             .unwrap_or_default(),
+    };
+    // PID 1's namespace, as the scan (or the listing above) read it.
+    let init = members
+        .iter()
+        .find(|(pid, _)| *pid == 1)
+        .map(|m| m.1)
+        .or_else(|| host_netns(proc_root, &inode));
+    let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+    let entry = |found: &mut BTreeMap<u64, Found>, ino: u64, path: PathBuf| {
+        found.entry(ino).or_insert_with(|| Found {
+            info: NetNamespace {
+                inode: ino,
+                own: Some(ino) == own,
+                init: Some(ino) == init,
+                ..NetNamespace::default()
+            },
+            path,
+        });
+        ino
     };
     if let Some(own) = own {
         // whyport itself (it is not in a scan of other processes).
@@ -87,25 +92,31 @@ pub(super) fn enumerate(proc_root: &Path, known: Option<&[(u32, u64)]>) -> Vec<F
 }
 
 /// The host's network namespace: PID 1's. Where its link cannot be read
-/// (PID 1 not dumpable, or guarded by a security module), kthreadd's
-/// (PID 2 with no parent in the initial PID namespace): kernel threads
-/// never leave the initial namespaces. Not in another PID namespace, where
-/// a process whose parent is outside it shows no parent either and may
-/// name itself kthreadd.
+/// (PID 1 not dumpable, or guarded by a security module), kthreadd's.
 fn host_netns(proc_root: &Path, inode: &dyn Fn(&Path) -> Option<u64>) -> Option<u64> {
-    inode(&proc_root.join("1/ns/net")).or_else(|| {
+    inode(&proc_root.join("1/ns/net")).or_else(kthreadd_netns)
+}
+
+/// The initial network namespace, from kthreadd's link (live /proc):
+/// kernel threads never leave the initial namespaces. Only in the initial
+/// PID namespace, where PID 2 is always kthreadd (`proc_text::is_kthreadd`
+/// says why not elsewhere). Read once: the owner scan and the namespaces
+/// both ask, and it cannot change.
+pub(super) fn kthreadd_netns() -> Option<u64> {
+    static NETNS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *NETNS.get_or_init(|| {
         if super::in_pid_namespace() {
             return None;
         }
         let stat = proc_file::read_text(
             rustix::fs::CWD,
-            proc_root.join("2/stat"),
+            "/proc/2/stat",
             Links::Refuse,
             proc_file::STAT,
         )
         .ok()?;
         super::proc_text::is_kthreadd(stat.as_bytes())
-            .then(|| inode(&proc_root.join("2/ns/net")))?
+            .then(|| std::fs::metadata("/proc/2/ns/net").ok().map(|m| m.ino()))?
     })
 }
 

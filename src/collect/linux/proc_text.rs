@@ -13,8 +13,9 @@ pub fn stat_comm(stat: &[u8]) -> &[u8] {
 }
 
 /// Whether this /proc/<pid>/stat is kthreadd's, the kernel threads'
-/// parent: named so, and with no parent (PID 2 of the initial PID
-/// namespace; in another, PID 2 is some process with a parent).
+/// parent: named so, and with no parent. Only PID 2 of the initial PID
+/// namespace can be trusted with it: in another, a process whose parent is
+/// outside the namespace shows no parent either, and names itself.
 pub fn is_kthreadd(stat: &[u8]) -> bool {
     stat_comm(stat) == b"kthreadd" && stat_fields(stat).is_some_and(|(ppid, _)| ppid == 0)
 }
